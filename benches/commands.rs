@@ -1,0 +1,2 @@
+//! Whole-process benchmarks of `deployer` commands.
+fn main() {}

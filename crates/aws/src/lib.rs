@@ -1,0 +1,2 @@
+//! `deployer-aws`: everything that talks to AWS — stage credentials and the account guard,
+//! S3 artifacts, CloudFormation stack operations and AWS-backed variable sources.

@@ -1,0 +1,168 @@
+//! Command-line grammar. Options come after the command, as in Serverless v3.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy a Serverless Framework v3 service to AWS: each stage into its own account,
+/// proven with STS GetCallerIdentity before anything is written.
+#[derive(Debug, Parser)]
+#[command(
+    name = "deployer",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error (or changes found with \
+                  `diff --detailed-exitcode`), 3 the account guard refused the credentials.\n\
+                  Environment: NO_COLOR disables colour; CI=true gives plain progress lines."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Print one JSON object with the result on stdout (progress stays on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Show more detail (resource events, resolution steps). Never shows secrets.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Disable colour (also: NO_COLOR set to any non-empty value).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the resolved configuration, like `serverless print`.
+    Print(PrintArgs),
+    /// Build the artifacts and CloudFormation templates into `.serverless/` (offline).
+    Package(PackageArgs),
+    /// Show which credentials and account a stage resolves to.
+    Whoami(AwsCommandArgs),
+    /// Check the account guard alone: exit 0 when the stage's credentials belong to its account, 3 when not.
+    Verify(AwsCommandArgs),
+    /// Package and deploy the stage to its account.
+    #[command(visible_alias = "deploy")]
+    Up(UpArgs),
+    /// Show what a deploy would change (a CloudFormation change set, deleted afterwards).
+    #[command(visible_alias = "plan")]
+    Diff(DiffArgs),
+    /// Show the deployed stack: status, outputs, endpoints, functions.
+    Info(AwsCommandArgs),
+    /// Delete the stage's stack and its deployment artifacts.
+    Remove(RemoveArgs),
+}
+
+/// Options that select the service and stage.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServiceArgs {
+    /// Service configuration file (default: serverless.yml, serverless.yaml or serverless.json in the working directory).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Stage (default: provider.stage, else "dev").
+    #[arg(short = 's', long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Region (default: provider.region, else "us-east-1"; AWS_REGION does not change a stage's region).
+    #[arg(short = 'r', long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Parameter for ${param:key}, as key=value (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// Options that select and check the AWS credentials of a stage.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CredentialArgs {
+    /// Use this AWS profile only (beats every other source).
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+    /// Ignore provider.profile and use AWS_<STAGE>_* or the SDK's default chain (for CI with ambient credentials).
+    #[arg(long)]
+    pub no_profile: bool,
+    /// Refuse to act unless the credentials belong to this 12-digit account.
+    #[arg(long, value_name = "ID", env = "DEPLOYER_EXPECT_ACCOUNT")]
+    pub expect_account: Option<String>,
+    /// MFA code for a role profile with mfa_serial (otherwise prompted on a terminal).
+    #[arg(long, value_name = "CODE", env = "DEPLOYER_MFA_CODE", hide_env_values = true)]
+    pub mfa_code: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrintArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
+    pub format: PrintFormat,
+    /// Print only the value at this dotted path (e.g. provider.profile).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrintFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Output directory (default: .serverless in the service directory).
+    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    pub package: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsCommandArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Deploy even when nothing changed.
+    #[arg(long)]
+    pub force: bool,
+    /// Deploy a package built earlier with `deployer package --package DIR`.
+    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    pub package: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Exit 2 when there are changes (0 none, 1 error), like `terraform plan -detailed-exitcode`.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Diff a package built earlier with `deployer package --package DIR`.
+    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    pub package: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Do not ask for confirmation (required without a terminal for a stage with an account pin).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}

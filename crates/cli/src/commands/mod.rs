@@ -1,0 +1,10 @@
+//! One module per command.
+
+pub mod diff;
+pub mod info;
+pub mod package;
+pub mod print;
+pub mod remove;
+pub mod up;
+pub mod verify;
+pub mod whoami;

@@ -1,0 +1,8 @@
+//! `deployer verify`.
+
+use crate::args::AwsCommandArgs;
+use crate::output::Output;
+
+pub fn run(_out: &Output, _args: AwsCommandArgs) -> anyhow::Result<u8> {
+    anyhow::bail!("`deployer verify` is not available in this build")
+}

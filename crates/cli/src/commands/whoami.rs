@@ -1,0 +1,8 @@
+//! `deployer whoami`.
+
+use crate::args::AwsCommandArgs;
+use crate::output::Output;
+
+pub fn run(_out: &Output, _args: AwsCommandArgs) -> anyhow::Result<u8> {
+    anyhow::bail!("`deployer whoami` is not available in this build")
+}

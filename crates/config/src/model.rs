@@ -1,0 +1,1 @@
+//! The typed service model deserialized from the resolved configuration.
