@@ -4,10 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if ! "$PY" -m pip install --quiet --disable-pip-version-check --dry-run -r requirements-test.txt 2>/dev/null | grep -q "Would install"; then
-  :
-else
-  echo "installing pinned test tools (requirements-test.txt)" >&2
-fi
 "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 cargo test --workspace --all-targets "$@"
