@@ -18,4 +18,4 @@ fmt:
 	cargo fmt --all
 
 bench:
-	cargo bench -p deployer-cli --bench commands
+	cargo bench -p deployer-cli

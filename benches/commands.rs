@@ -1,2 +1,0 @@
-//! Whole-process benchmarks of `deployer` commands.
-fn main() {}

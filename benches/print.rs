@@ -1,0 +1,2 @@
+//! Whole-process benchmark of `deployer print`.
+fn main() {}
