@@ -1,1 +1,2 @@
 //! End-to-end tests: drive the real `deployer` binary.
+mod print;
