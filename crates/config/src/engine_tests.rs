@@ -662,3 +662,13 @@ fn array_paths_and_self_whole_config() {
     );
     assert!(e.contains("\"functions.f.events\" has 1 items"), "{e}");
 }
+
+#[test]
+fn literal_dollar_brace_in_an_address_is_explained() {
+    let e =
+        err("custom:\n  m: {dev: a}\n  note: ${self.x}\n  p: ${self:custom.m.${self:custom.note}}");
+    assert!(
+        e.contains("the address contains \"${\" text that is not a variable"),
+        "{e}"
+    );
+}
