@@ -505,6 +505,12 @@ impl<'a> Engine<'a> {
                 if n == 1 { "property" } else { "properties" }
             ),
             problems,
+        )
+        .with_warnings(
+            self.warnings
+                .iter()
+                .map(|(p, w)| format_warning(p, w))
+                .collect(),
         ))
     }
 

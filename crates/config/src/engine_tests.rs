@@ -207,6 +207,13 @@ fn seed_typo_names_the_property_and_suggests_the_fix() {
 
 #[test]
 fn plain_dot_typo_stays_literal_and_warns() {
+    let e = run_with(
+        &file("custom:\n  y: ${self.custom.x}\n  z: ${env:NOPE}"),
+        &opts(None),
+        &no_env(),
+    )
+    .unwrap_err();
+    assert_eq!(e.warnings().len(), 1, "warnings travel with the error");
     let r = run_with(
         &file("custom:\n  x: a\n  y: ${self.custom.x}"),
         &opts(None),

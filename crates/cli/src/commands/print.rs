@@ -18,7 +18,16 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
         region: args.service.region.clone(),
         params: args.service.params.clone(),
     };
-    let resolved = resolve(&file, &opts, &ProcessEnv, &mut offline)?;
+    let resolved = match resolve(&file, &opts, &ProcessEnv, &mut offline) {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            // A likely typo elsewhere often explains the failure: show it too.
+            for warning in err.warnings() {
+                out.warn(warning);
+            }
+            return Err(err.into());
+        }
+    };
     for warning in &resolved.warnings {
         out.warn(warning);
     }
