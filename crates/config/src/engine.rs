@@ -196,6 +196,7 @@ pub fn resolve_stage(
         .iter()
         .filter(|(path, _)| {
             touched.contains(&path)
+                || e.reads.iter().any(|r| path.starts_with(r))
                 || [
                     "stage",
                     "region",
@@ -399,6 +400,8 @@ struct Engine<'a> {
     miss: Option<String>,
     /// Problems that belong to no property (or to one without variables).
     extra: Vec<Problem>,
+    /// Early phase: every path read, to report only the warnings that matter there.
+    reads: Vec<Path>,
 }
 
 impl<'a> Engine<'a> {
@@ -449,6 +452,7 @@ impl<'a> Engine<'a> {
             needed_keys: HashSet::new(),
             miss: None,
             extra: Vec::new(),
+            reads: Vec::new(),
         };
         let mut config = std::mem::take(&mut e.config);
         let mut path = Vec::new();
@@ -1018,6 +1022,9 @@ impl<'a> Engine<'a> {
             path.push(seg);
         }
         self.resolve_prop(&path)?;
+        if self.phase == Phase::Early {
+            self.reads.push(path.clone());
+        }
         if matches!(
             get(&self.config, &path),
             Some(Value::Object(_) | Value::Array(_))

@@ -679,3 +679,14 @@ fn literal_dollar_brace_in_an_address_is_explained() {
         "{e}"
     );
 }
+
+#[test]
+fn stage_settings_warn_only_about_what_the_early_phase_used() {
+    let f = file(
+        "custom:\n  p: ${self.custom.q}\n  other: ${self.custom.z}\nprovider:\n  profile: ${self:custom.p}",
+    );
+    let s = resolve_stage(&f, &opts(None), &no_env()).unwrap();
+    assert_eq!(s.profile.as_deref(), Some("${self.custom.q}"));
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].starts_with("custom.p: "), "{:?}", s.warnings);
+}
