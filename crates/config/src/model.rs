@@ -247,7 +247,7 @@ pub enum IamRole {
     /// An existing role: an ARN or role name string, or an intrinsic function.
     Existing(Value),
     /// Settings of the generated `IamRoleLambdaExecution`.
-    Generated(IamRoleSettings),
+    Generated(Box<IamRoleSettings>),
 }
 
 /// Settings of the generated `IamRoleLambdaExecution` role.
@@ -361,7 +361,7 @@ pub enum DeploymentBucket {
     /// An existing bucket, by name.
     Name(String),
     /// Settings (with or without an existing bucket name).
-    Settings(DeploymentBucketSettings),
+    Settings(Box<DeploymentBucketSettings>),
 }
 
 impl DeploymentBucket {
@@ -453,7 +453,7 @@ pub enum FunctionVpc {
     /// `vpc: null` or `vpc: false`: no VPC even if the provider has one.
     Disabled,
     /// The function's own settings (merged field by field over the provider's).
-    Config(Vpc),
+    Config(Box<Vpc>),
 }
 
 /// `package` at service level.
@@ -1280,7 +1280,8 @@ fn de_function_vpc<'de, D: Deserializer<'de>>(d: D) -> Result<FunctionVpc, D::Er
             }
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FunctionVpc, A::Error> {
-            Vpc::deserialize(de::value::MapAccessDeserializer::new(map)).map(FunctionVpc::Config)
+            Vpc::deserialize(de::value::MapAccessDeserializer::new(map))
+                .map(|v| FunctionVpc::Config(Box::new(v)))
         }
     }
     d.deserialize_any(V)
@@ -1335,7 +1336,7 @@ impl<'de> Deserialize<'de> for IamRole {
                     return Ok(IamRole::Existing(value));
                 }
                 serde_path_to_error::deserialize(&value)
-                    .map(IamRole::Generated)
+                    .map(|s| IamRole::Generated(Box::new(s)))
                     .map_err(|e| {
                         let path = e.path().to_string();
                         de::Error::custom(format!("{path}: {}", e.into_inner()))
@@ -1359,7 +1360,7 @@ impl<'de> Deserialize<'de> for DeploymentBucket {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DeploymentBucket, A::Error> {
                 DeploymentBucketSettings::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(DeploymentBucket::Settings)
+                    .map(|s| DeploymentBucket::Settings(Box::new(s)))
             }
         }
         d.deserialize_any(V)
