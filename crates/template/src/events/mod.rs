@@ -1,0 +1,56 @@
+//! Event compilers, run in the order of v3's plugin list (which fixes the order of resources
+//! and of IAM statements in the template).
+
+use deployer_config::model::Event;
+
+use crate::{Ctx, TemplateError};
+
+mod event_bridge;
+mod http;
+mod http_api;
+mod s3;
+mod schedule;
+mod sns;
+mod sqs;
+mod stream;
+
+/// Fails on the first event that no compiler handles, naming the function, index and type.
+fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
+    for (key, function) in &ctx.service.functions {
+        for (i, event) in function.events.iter().enumerate() {
+            let supported = matches!(
+                event,
+                Event::Http(_)
+                    | Event::HttpApi(_)
+                    | Event::Schedule(_)
+                    | Event::S3(_)
+                    | Event::Sns(_)
+                    | Event::Sqs(_)
+                    | Event::Stream(_)
+                    | Event::EventBridge(_)
+            );
+            if !supported {
+                return Err(TemplateError::unsupported(
+                    format!("functions.{key}.events[{i}]"),
+                    format!("event type \"{}\"", event.kind()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compiles every event, in v3's order: schedule, s3, http, sns, stream, eventBridge, sqs,
+/// httpApi.
+pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    check_supported(ctx)?;
+    schedule::compile(ctx)?;
+    s3::compile(ctx)?;
+    http::compile(ctx)?;
+    sns::compile(ctx)?;
+    stream::compile(ctx)?;
+    event_bridge::compile(ctx)?;
+    sqs::compile(ctx)?;
+    http_api::compile(ctx)?;
+    Ok(())
+}

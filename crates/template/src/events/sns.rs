@@ -1,0 +1,108 @@
+//! `sns` events (v3 `compile/events/sns.js`).
+
+use deployer_config::model::Event;
+use serde_json::{Map, Value, json};
+
+use crate::naming::{normalize_alnum, normalized_function_name};
+use crate::{Ctx, TemplateError};
+
+pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    let service = ctx.service;
+    for (key, function) in &service.functions {
+        let fn_id = normalized_function_name(key);
+        for (i, event) in function.events.iter().enumerate() {
+            let Event::Sns(sns) = event else { continue };
+            let path = format!("functions.{key}.events[{i}].sns");
+            let mut topic_arn = sns.arn.clone();
+            let topic_name = match (&sns.topic_name, &topic_arn) {
+                (Some(name), _) => name.clone(),
+                (None, Some(Value::String(arn))) => {
+                    arn.rsplit(':').next().unwrap_or(arn).to_owned()
+                }
+                _ => {
+                    return Err(TemplateError::invalid(
+                        path,
+                        "Missing \"sns.topicName\" setting (it needs to be provided if \"sns.arn\" is not provided as plain ARN string)",
+                    ));
+                }
+            };
+            if sns.redrive_policy.is_some() {
+                return Err(TemplateError::unsupported(
+                    format!("{path}.redrivePolicy"),
+                    "SNS subscription redrive policies",
+                ));
+            }
+            let endpoint = ctx.lambda_arn(key);
+            let subscription_id = format!("{fn_id}SnsSubscription{}", normalize_alnum(&topic_name));
+            if let Some(arn) = &topic_arn {
+                let mut props = Map::new();
+                props.insert("TopicArn".to_owned(), arn.clone());
+                props.insert("Protocol".to_owned(), json!("lambda"));
+                props.insert("Endpoint".to_owned(), endpoint.clone());
+                if let Some(f) = &sns.filter_policy {
+                    props.insert("FilterPolicy".to_owned(), f.clone());
+                }
+                if let Some(f) = &sns.filter_policy_scope {
+                    props.insert("FilterPolicyScope".to_owned(), f.clone());
+                }
+                if let Some(region) = arn.as_str().and_then(|a| a.split(':').nth(3))
+                    && region != ctx.input.region
+                {
+                    props.insert("Region".to_owned(), json!(region));
+                }
+                ctx.resources().insert(
+                    subscription_id,
+                    json!({"Type": "AWS::SNS::Subscription", "Properties": props}),
+                );
+            } else {
+                let arn = json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sns:",
+                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", topic_name]]});
+                topic_arn = Some(arn);
+                let topic_id = format!("SNSTopic{}", normalize_alnum(&topic_name));
+                if !ctx.has_resource(&topic_id) {
+                    let mut props = Map::new();
+                    props.insert("TopicName".to_owned(), json!(topic_name));
+                    if let Some(d) = &sns.display_name {
+                        props.insert("DisplayName".to_owned(), json!(d));
+                    }
+                    ctx.resources().insert(
+                        topic_id.clone(),
+                        json!({"Type": "AWS::SNS::Topic", "Properties": props}),
+                    );
+                }
+                let subscription = json!({"Endpoint": endpoint, "Protocol": "lambda"});
+                if let Some(filter) = &sns.filter_policy {
+                    let mut props = subscription.as_object().cloned().unwrap_or_default();
+                    props.insert("TopicArn".to_owned(), json!({"Ref": topic_id}));
+                    props.insert("FilterPolicy".to_owned(), filter.clone());
+                    if let Some(f) = &sns.filter_policy_scope {
+                        props.insert("FilterPolicyScope".to_owned(), f.clone());
+                    }
+                    ctx.resources().insert(
+                        subscription_id,
+                        json!({"Type": "AWS::SNS::Subscription", "Properties": props}),
+                    );
+                } else if let Some(props) = ctx.resources()[&topic_id]["Properties"].as_object_mut()
+                {
+                    props
+                        .entry("Subscription")
+                        .or_insert_with(|| json!([]))
+                        .as_array_mut()
+                        .expect("Subscription is a list")
+                        .push(subscription);
+                }
+            }
+            let target = ctx.lambda_arn(key);
+            ctx.resources().insert(
+                format!("{fn_id}LambdaPermission{}SNS", normalize_alnum(&topic_name)),
+                json!({"Type": "AWS::Lambda::Permission", "Properties": {
+                    "FunctionName": target,
+                    "Action": "lambda:InvokeFunction",
+                    "Principal": "sns.amazonaws.com",
+                    "SourceArn": topic_arn
+                }}),
+            );
+        }
+    }
+    Ok(())
+}
