@@ -1,0 +1,405 @@
+//! One service per feature: logical IDs and properties of each event type and setting.
+
+use std::collections::BTreeMap;
+
+use deployer_config::model::Service;
+use deployer_template::{CompileInput, FunctionArtifact, TemplateError, Templates, compile};
+use serde_json::{Value, json};
+
+fn try_compile(functions: Value, provider: Value) -> Result<Templates, TemplateError> {
+    let mut provider_obj = json!({"name": "aws", "runtime": "nodejs22.x"});
+    for (k, v) in provider.as_object().unwrap() {
+        provider_obj[k] = v.clone();
+    }
+    let config = json!({"service": "svc", "provider": provider_obj, "functions": functions});
+    let service = Service::from_value(&config).unwrap();
+    let artifacts: BTreeMap<String, FunctionArtifact> = service
+        .functions
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                FunctionArtifact {
+                    s3_key_name: "svc.zip".into(),
+                    sha256_base64: "abc=".into(),
+                },
+            )
+        })
+        .collect();
+    compile(&CompileInput {
+        service: &service,
+        stage: "dev",
+        region: "us-east-1",
+        instance_id: "42",
+        artifact_directory_name: "serverless/svc/dev/42-x",
+        artifacts: &artifacts,
+    })
+}
+
+fn build(functions: Value, provider: Value) -> Value {
+    try_compile(functions, provider).unwrap().update
+}
+
+fn ids(t: &Value) -> Vec<String> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn function_defaults_and_overrides() {
+    let t = build(
+        json!({"hello-world": {"handler": "h.h"}, "other_fn": {"handler": "o.h", "runtime": "python3.13",
+            "memorySize": 512, "timeout": 30, "description": "d", "architecture": "arm64",
+            "environment": {"A": "fn"}, "tags": {"t": "fn"}, "versionFunction": false}}),
+        json!({"environment": {"A": "p", "B": 1}, "tags": {"t": "p", "u": "p"}}),
+    );
+    let hello = &t["Resources"]["HelloDashworldLambdaFunction"]["Properties"];
+    assert_eq!(hello["FunctionName"], "svc-dev-hello-world");
+    assert_eq!(
+        (hello["MemorySize"].clone(), hello["Timeout"].clone()),
+        (json!(1024), json!(6))
+    );
+    assert_eq!(hello["Runtime"], "nodejs22.x");
+    assert_eq!(
+        hello["Environment"]["Variables"],
+        json!({"A": "p", "B": "1"})
+    );
+    let other = &t["Resources"]["OtherUnderscorefnLambdaFunction"]["Properties"];
+    assert_eq!(other["Runtime"], "python3.13");
+    assert_eq!(other["Architectures"], json!(["arm64"]));
+    assert_eq!(
+        other["Environment"]["Variables"],
+        json!({"A": "fn", "B": "1"})
+    );
+    assert_eq!(
+        other["Tags"],
+        json!([{"Key": "t", "Value": "fn"}, {"Key": "u", "Value": "p"}])
+    );
+    assert!(
+        ids(&t)
+            .iter()
+            .any(|id| id.starts_with("HelloDashworldLambdaVersion"))
+    );
+    assert!(
+        !ids(&t)
+            .iter()
+            .any(|id| id.starts_with("OtherUnderscorefnLambdaVersion"))
+    );
+    assert!(
+        t["Outputs"]
+            .get("OtherUnderscorefnLambdaFunctionQualifiedArn")
+            .is_none()
+    );
+}
+
+#[test]
+fn default_runtime_is_v3s() {
+    let t = build(json!({"a": {"handler": "h.h"}}), json!({"runtime": null}));
+    assert_eq!(
+        t["Resources"]["ALambdaFunction"]["Properties"]["Runtime"],
+        "nodejs16.x"
+    );
+}
+
+#[test]
+fn roles_vpc_and_layers() {
+    let t = build(
+        json!({
+            "a": {"handler": "h.a", "role": "MyRole"},
+            "b": {"handler": "h.b", "role": "arn:aws:iam::123456789012:role/x", "vpc": {"subnetIds": ["s2"]}},
+            "c": {"handler": "h.c", "vpc": false, "layers": ["arn:l:2"]},
+            "d": {"handler": "h.d", "role": {"Fn::GetAtt": ["R", "Arn"]}}
+        }),
+        json!({"vpc": {"securityGroupIds": ["g"], "subnetIds": ["s1"]}, "layers": ["arn:l:1"],
+               "iam": {"role": {"name": "custom-role", "path": "/x/", "permissionsBoundary": "arn:pb"}}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["ALambdaFunction"]["Properties"]["Role"],
+        json!({"Fn::GetAtt": ["MyRole", "Arn"]})
+    );
+    assert_eq!(
+        r["ALambdaFunction"]["DependsOn"],
+        json!(["ALogGroup", "MyRole"])
+    );
+    assert_eq!(
+        r["BLambdaFunction"]["Properties"]["Role"],
+        "arn:aws:iam::123456789012:role/x"
+    );
+    assert_eq!(
+        r["BLambdaFunction"]["Properties"]["VpcConfig"],
+        json!({"SecurityGroupIds": ["g"], "SubnetIds": ["s2"]})
+    );
+    assert!(
+        r["CLambdaFunction"]["Properties"]
+            .get("VpcConfig")
+            .is_none()
+    );
+    assert_eq!(
+        r["CLambdaFunction"]["Properties"]["Layers"],
+        json!(["arn:l:2"])
+    );
+    assert_eq!(
+        r["ALambdaFunction"]["Properties"]["Layers"],
+        json!(["arn:l:1"])
+    );
+    assert_eq!(r["DLambdaFunction"]["DependsOn"], json!(["DLogGroup", "R"]));
+    let role = &r["IamRoleLambdaExecution"]["Properties"];
+    assert_eq!(role["RoleName"], "custom-role");
+    assert_eq!(role["Path"], "/x/");
+    assert_eq!(role["PermissionsBoundary"], "arn:pb");
+    assert_eq!(
+        role["ManagedPolicyArns"][0]["Fn::Join"][1][2],
+        ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    );
+}
+
+#[test]
+fn no_generated_role_with_an_existing_provider_role() {
+    let t = build(
+        json!({"a": {"handler": "h.a"}}),
+        json!({"iam": {"role": "arn:aws:iam::1:role/r"}}),
+    );
+    assert!(t["Resources"].get("IamRoleLambdaExecution").is_none());
+    assert_eq!(
+        t["Resources"]["ALambdaFunction"]["Properties"]["Role"],
+        "arn:aws:iam::1:role/r"
+    );
+    assert!(t["Resources"].get("ALogGroup").is_some());
+}
+
+#[test]
+fn custom_deployment_bucket_removes_core_resources() {
+    let templates = try_compile(
+        json!({"a": {"handler": "h.a"}}),
+        json!({"deploymentBucket": {"name": "my-bucket"}}),
+    )
+    .unwrap();
+    let t = templates.update;
+    assert!(t["Resources"].get("ServerlessDeploymentBucket").is_none());
+    assert!(
+        t["Resources"]
+            .get("ServerlessDeploymentBucketPolicy")
+            .is_none()
+    );
+    assert_eq!(
+        t["Outputs"]["ServerlessDeploymentBucketName"]["Value"],
+        "my-bucket"
+    );
+    assert_eq!(
+        t["Resources"]["ALambdaFunction"]["Properties"]["Code"]["S3Bucket"],
+        "my-bucket"
+    );
+    assert_eq!(templates.create["Resources"], json!({}));
+}
+
+#[test]
+fn http_rest_api_with_cors_root_and_shared_resources() {
+    let t = build(
+        json!({"a": {"handler": "h.a", "events": [
+            {"http": "GET /"},
+            {"http": {"path": "/users/{id}/items", "method": "post", "cors": true}},
+            {"http": {"path": "users/{id}", "method": "put", "cors": {"origin": "https://x.example.com", "headers": ["H"], "allowCredentials": true}}}
+        ]}}),
+        json!({"apiGateway": {"shouldStartNameWithService": true}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(r["ApiGatewayRestApi"]["Properties"]["Name"], "svc-dev");
+    let order: Vec<String> = ids(&t)
+        .into_iter()
+        .filter(|id| id.starts_with("ApiGateway"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "ApiGatewayRestApi",
+            "ApiGatewayResourceUsers",
+            "ApiGatewayResourceUsersIdVar",
+            "ApiGatewayResourceUsersIdVarItems",
+            "ApiGatewayMethodUsersIdVarItemsOptions",
+            "ApiGatewayMethodUsersIdVarOptions",
+            "ApiGatewayMethodGet",
+            "ApiGatewayMethodUsersIdVarItemsPost",
+            "ApiGatewayMethodUsersIdVarPut",
+            "ApiGatewayDeployment42",
+        ]
+    );
+    assert_eq!(
+        r["ApiGatewayMethodGet"]["Properties"]["ResourceId"],
+        json!({"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]})
+    );
+    let options = &r["ApiGatewayMethodUsersIdVarOptions"]["Properties"]["Integration"]["IntegrationResponses"]
+        [0]["ResponseParameters"];
+    assert_eq!(
+        options["method.response.header.Access-Control-Allow-Origin"],
+        "'https://x.example.com'"
+    );
+    assert_eq!(
+        options["method.response.header.Access-Control-Allow-Headers"],
+        "'H'"
+    );
+    assert_eq!(
+        options["method.response.header.Access-Control-Allow-Methods"],
+        "'OPTIONS,PUT'"
+    );
+    assert_eq!(
+        options["method.response.header.Access-Control-Allow-Credentials"],
+        "'true'"
+    );
+    assert_eq!(
+        r["ApiGatewayDeployment42"]["DependsOn"][0],
+        "ApiGatewayMethodUsersIdVarItemsOptions"
+    );
+    assert!(r.get("ALambdaPermissionApiGateway").is_some());
+    assert_eq!(
+        t["Outputs"]["ServiceEndpoint"]["Export"]["Name"],
+        "sls-svc-dev-ServiceEndpoint"
+    );
+}
+
+#[test]
+fn http_api_routes_cors_and_authorizers() {
+    let t = build(
+        json!({"a": {"handler": "h.a", "events": [
+            {"httpApi": {"method": "get", "path": "/users/{id}", "authorizer": {"name": "jwt", "scopes": ["s"]}}},
+            {"httpApi": "*"}
+        ]}, "b": {"handler": "h.b", "events": [{"httpApi": "POST /b"}]}}),
+        json!({"httpApi": {"name": "my-api", "cors": true, "authorizers": {"jwt": {"identitySource": "$request.header.Authorization", "issuerUrl": "https://i", "audience": "x"}}}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(r["HttpApi"]["Properties"]["Name"], "my-api");
+    assert_eq!(
+        r["HttpApi"]["Properties"]["CorsConfiguration"]["AllowMethods"],
+        json!(["OPTIONS", "GET", "POST", "PUT", "PATCH", "HEAD", "DELETE"])
+    );
+    assert_eq!(
+        r["HttpApiRouteGetUsersIdVar"]["Properties"]["AuthorizationType"],
+        "JWT"
+    );
+    assert_eq!(
+        r["HttpApiRouteGetUsersIdVar"]["Properties"]["AuthorizerId"],
+        json!({"Ref": "HttpApiAuthorizerJwt"})
+    );
+    assert_eq!(
+        r["HttpApiRouteDefault"]["Properties"]["RouteKey"],
+        "$default"
+    );
+    assert_eq!(
+        r["HttpApiAuthorizerJwt"]["Properties"]["JwtConfiguration"],
+        json!({"Audience": ["x"], "Issuer": "https://i"})
+    );
+    assert!(r.get("BLambdaPermissionHttpApi").is_some() && r.get("HttpApiIntegrationB").is_some());
+    assert!(r.get("HttpApiRoutePostB").is_some());
+}
+
+#[test]
+fn schedule_sns_sqs_stream_s3_eventbridge() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"schedule": "rate(1 minute)"},
+            {"sns": "my-topic"},
+            {"sns": {"arn": "arn:aws:sns:eu-west-1:1:ext", "filterPolicy": {"a": ["b"]}}},
+            {"sqs": {"arn": {"Fn::GetAtt": ["Queue", "Arn"]}}},
+            {"stream": "arn:aws:dynamodb:us-east-1:1:table/T/stream/2020"},
+            {"s3": "my-bucket"},
+            {"eventBridge": {"schedule": "rate(2 hours)", "input": {"k": "v"}}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["FEventsRuleSchedule1"]["Properties"]["Targets"][0]["Id"],
+        "fSchedule"
+    );
+    assert_eq!(
+        r["SNSTopicMytopic"]["Properties"]["Subscription"][0]["Protocol"],
+        "lambda"
+    );
+    assert!(r.get("FLambdaPermissionMytopicSNS").is_some());
+    assert_eq!(
+        r["FSnsSubscriptionExt"]["Properties"]["Region"],
+        "eu-west-1"
+    );
+    assert_eq!(
+        r["FEventSourceMappingSQSQueue"]["Properties"]["BatchSize"],
+        10
+    );
+    assert_eq!(
+        r["FEventSourceMappingSQSQueue"]["DependsOn"],
+        json!(["IamRoleLambdaExecution"])
+    );
+    assert_eq!(
+        r["FEventSourceMappingDynamodbT"]["Properties"]["StartingPosition"],
+        "TRIM_HORIZON"
+    );
+    assert_eq!(
+        r["S3BucketMybucket"]["DependsOn"],
+        json!(["FLambdaPermissionMybucketS3"])
+    );
+    let rule = &r["Svcdevfrule7EventBridgeRule"]["Properties"];
+    assert_eq!(rule["Name"], "svc-dev-f-rule-7");
+    assert_eq!(rule["ScheduleExpression"], "rate(2 hours)");
+    assert_eq!(rule["Targets"][0]["Input"], "{\"k\":\"v\"}");
+    assert!(r.get("FEventBridgeLambdaPermission7").is_some());
+    let statements =
+        r["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    let actions: Vec<&Value> = statements.iter().map(|s| &s["Action"][0]).collect();
+    assert_eq!(
+        actions[2..],
+        [&json!("dynamodb:GetRecords"), &json!("sqs:ReceiveMessage")]
+    );
+}
+
+#[test]
+fn long_eventbridge_names_are_hashed_like_v3() {
+    let t = build(
+        json!({"a-function-with-a-rather-long-name-for-testing": {"handler": "h.f",
+            "events": [{"eventBridge": {"pattern": {"source": ["x"]}}}]}}),
+        json!({}),
+    );
+    let rule = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.ends_with("EventBridgeRule"))
+        .unwrap()
+        .1;
+    let name = rule["Properties"]["Name"].as_str().unwrap();
+    assert!(name.len() <= 64, "{name}");
+    assert!(name.ends_with("-rule-1"), "{name}");
+}
+
+#[test]
+fn unsupported_events_are_errors_naming_function_index_and_type() {
+    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"schedule": "rate(1 hour)"}, {"alb": {"listenerArn": "x"}}]}}), json!({})).unwrap_err();
+    assert_eq!(
+        err.to_string().split(':').next().unwrap(),
+        "functions.a.events[1]"
+    );
+    assert!(err.to_string().contains("event type \"alb\""), "{err}");
+}
+
+#[test]
+fn missing_artifact_is_an_error() {
+    let config = json!({"service": "svc", "provider": {"name": "aws"}, "functions": {"a": {"handler": "h.a"}}});
+    let service = Service::from_value(&config).unwrap();
+    let err = compile(&CompileInput {
+        service: &service,
+        stage: "dev",
+        region: "us-east-1",
+        instance_id: "1",
+        artifact_directory_name: "d",
+        artifacts: &BTreeMap::new(),
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, TemplateError::MissingArtifact { .. }),
+        "{err}"
+    );
+}
