@@ -403,3 +403,105 @@ fn missing_artifact_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn websocket_routes_authorizer_and_deployment() {
+    let t = build(
+        json!({"ws": {"handler": "h.ws", "events": [
+            {"websocket": {"route": "$connect", "authorizer": "auth"}},
+            {"websocket": "my-route.x/y_z"}
+        ]}, "auth": {"handler": "h.auth"}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["WebsocketsApi"]["Properties"]["Name"],
+        "dev-svc-websockets"
+    );
+    assert_eq!(
+        r["SconnectWebsocketsRoute"]["Properties"]["AuthorizationType"],
+        "CUSTOM"
+    );
+    assert!(
+        r.get("myDashroutePeriodxSlashyUnderscorezWebsocketsRoute")
+            .is_some()
+    );
+    assert_eq!(
+        r["AuthWebsocketsAuthorizer"]["Properties"]["IdentitySource"],
+        json!(["route.request.header.Auth"])
+    );
+    assert_eq!(
+        r["AuthLambdaPermissionWebsockets"]["DependsOn"],
+        json!(["WebsocketsApi", "AuthLambdaFunction"])
+    );
+    let deployment = ids(&t)
+        .into_iter()
+        .find(|id| id.starts_with("WebsocketsDeployment") && id != "WebsocketsDeploymentStage")
+        .unwrap();
+    assert_eq!(
+        r["WebsocketsDeploymentStage"]["Properties"]["DeploymentId"],
+        json!({"Ref": deployment})
+    );
+    assert_eq!(
+        t["Outputs"]["ServiceEndpointWebsocket"]["Export"]["Name"],
+        "sls-svc-dev-ServiceEndpointWebsocket"
+    );
+    // The deployment ID changes with the WebSocket resources and only with them.
+    let again = build(
+        json!({"ws": {"handler": "h.ws", "events": [{"websocket": "$default"}]}}),
+        json!({}),
+    );
+    assert!(
+        !again["Resources"]
+            .as_object()
+            .unwrap()
+            .contains_key(&deployment)
+    );
+}
+
+#[test]
+fn alexa_iot_cloudwatch_event_and_log() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"alexaSkill": "amzn1.ask.skill.1"},
+            {"iot": {"sql": "SELECT * FROM 't'", "enabled": false}},
+            {"cloudwatchEvent": {"event": {"source": ["aws.ec2"]}, "inputPath": "$.detail"}},
+            {"cloudwatchLog": "/aws/lambda/a-one"},
+            {"cloudwatchLog": {"logGroup": "/aws/lambda/a-two", "filter": "{ $.level = \\\"error\\\" }"}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["FLambdaPermissionAlexaSkill1"]["Properties"]["EventSourceToken"],
+        "amzn1.ask.skill.1"
+    );
+    assert_eq!(
+        r["FIotTopicRule1"]["Properties"]["TopicRulePayload"]["RuleDisabled"],
+        true
+    );
+    assert_eq!(
+        r["FEventsRuleCloudWatchEvent1"]["Properties"]["Targets"][0]["InputPath"],
+        "$.detail"
+    );
+    assert_eq!(
+        r["FEventsRuleCloudWatchEvent1"]["Properties"]["Targets"][0]["Id"],
+        "fCloudWatchEvent"
+    );
+    assert_eq!(
+        r["FLogsSubscriptionFilterCloudWatchLog2"]["Properties"]["FilterPattern"],
+        "{ $.level = \"error\" }"
+    );
+    let source = &r["FLambdaPermissionLogsSubscriptionFilterCloudWatchLog"]["Properties"]["SourceArn"]
+        ["Fn::Join"][1];
+    assert_eq!(source[7], "/aws/lambda/a-*");
+    let err = try_compile(
+        json!({"f": {"handler": "h.f", "events": [{"cloudwatchLog": "/g"}, {"cloudwatchLog": "/g"}, {"cloudwatchLog": "/g"}]}}),
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("Only 2 subscription filters"),
+        "{err}"
+    );
+}

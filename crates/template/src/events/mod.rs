@@ -8,11 +8,13 @@ use crate::{Ctx, TemplateError};
 mod event_bridge;
 mod http;
 mod http_api;
+mod misc;
 mod s3;
 mod schedule;
 mod sns;
 mod sqs;
 mod stream;
+mod websocket;
 
 /// Fails on the first event that no compiler handles, naming the function, index and type.
 fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
@@ -28,6 +30,11 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
                     | Event::Sqs(_)
                     | Event::Stream(_)
                     | Event::EventBridge(_)
+                    | Event::Websocket(_)
+                    | Event::AlexaSkill(_)
+                    | Event::Iot(_)
+                    | Event::CloudwatchEvent(_)
+                    | Event::CloudwatchLog(_)
             );
             if !supported {
                 return Err(TemplateError::unsupported(
@@ -40,15 +47,20 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     Ok(())
 }
 
-/// Compiles every event, in v3's order: schedule, s3, http, sns, stream, eventBridge, sqs,
-/// httpApi.
+/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream,
+/// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, eventBridge, sqs, httpApi.
 pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     check_supported(ctx)?;
     schedule::compile(ctx)?;
     s3::compile(ctx)?;
     http::compile(ctx)?;
+    websocket::compile(ctx)?;
     sns::compile(ctx)?;
     stream::compile(ctx)?;
+    misc::compile_alexa_skill(ctx)?;
+    misc::compile_iot(ctx)?;
+    misc::compile_cloudwatch_event(ctx)?;
+    misc::compile_cloudwatch_log(ctx)?;
     event_bridge::compile(ctx)?;
     sqs::compile(ctx)?;
     http_api::compile(ctx)?;
