@@ -505,3 +505,67 @@ fn alexa_iot_cloudwatch_event_and_log() {
         "{err}"
     );
 }
+
+#[test]
+fn rest_api_authorizers() {
+    let t = build(
+        json!({"api": {"handler": "h.api", "events": [
+            {"http": {"path": "a", "method": "get", "authorizer": "auth"}},
+            {"http": {"path": "b", "method": "get", "authorizer": {"arn": "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_abc", "scopes": ["s"]}}},
+            {"http": {"path": "c", "method": "get", "authorizer": {"type": "aws_iam"}}},
+            {"http": {"path": "d", "method": "get", "authorizer": {"arn": "arn:aws:lambda:us-east-1:1:function:other-svc-dev-checker", "type": "request", "resultTtlInSeconds": 0}}},
+            {"http": {"path": "e", "method": "get", "authorizer": {"type": "COGNITO_USER_POOLS", "authorizerId": {"Ref": "Shared"}}}}
+        ]}, "auth": {"handler": "h.auth"}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let a = &r["ApiGatewayMethodAGet"];
+    assert_eq!(a["Properties"]["AuthorizationType"], "CUSTOM");
+    assert_eq!(
+        a["Properties"]["AuthorizerId"],
+        json!({"Ref": "AuthApiGatewayAuthorizer"})
+    );
+    assert_eq!(a["DependsOn"], json!(["AuthApiGatewayAuthorizer"]));
+    let auth = &r["AuthApiGatewayAuthorizer"]["Properties"];
+    assert_eq!(auth["Type"], "TOKEN");
+    assert_eq!(auth["AuthorizerResultTtlInSeconds"], 300);
+    assert_eq!(
+        auth["IdentitySource"],
+        "method.request.header.Authorization"
+    );
+    assert!(r.get("AuthLambdaPermissionApiGateway").is_some());
+    // v3 names it after the last `-` part of the ARN.
+    let cognito_id = "1UnderscoreabcApiGatewayAuthorizer";
+    assert_eq!(
+        r["ApiGatewayMethodBGet"]["Properties"]["AuthorizationType"],
+        "COGNITO_USER_POOLS"
+    );
+    assert_eq!(
+        r["ApiGatewayMethodBGet"]["Properties"]["AuthorizationScopes"],
+        json!(["s"])
+    );
+    assert_eq!(
+        r[cognito_id]["Properties"]["ProviderARNs"],
+        json!(["arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_abc"])
+    );
+    assert!(r.get("1UnderscoreabcLambdaPermissionApiGateway").is_none());
+    assert_eq!(
+        r["ApiGatewayMethodCGet"]["Properties"]["AuthorizationType"],
+        "AWS_IAM"
+    );
+    let checker = &r["CheckerApiGatewayAuthorizer"]["Properties"];
+    assert_eq!(checker["Type"], "REQUEST");
+    assert!(checker.get("IdentitySource").is_none());
+    assert_eq!(
+        r["CheckerLambdaPermissionApiGateway"]["Properties"]["FunctionName"],
+        "arn:aws:lambda:us-east-1:1:function:other-svc-dev-checker"
+    );
+    assert_eq!(
+        r["ApiGatewayMethodEGet"]["Properties"]["AuthorizerId"],
+        json!({"Ref": "Shared"})
+    );
+    assert_eq!(
+        r["ApiGatewayMethodEGet"]["DependsOn"],
+        json!(["ApiLambdaPermissionApiGateway"])
+    );
+}

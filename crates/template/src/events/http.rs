@@ -29,6 +29,174 @@ struct HttpEndpoint<'a> {
     request_parameters: Map<String, Value>,
     operation_id: Option<String>,
     timeout: Option<u64>,
+    authorizer: Option<Authorizer>,
+}
+
+/// A REST API authorizer as v3's `getAuthorizer` normalises it.
+#[derive(Clone)]
+struct Authorizer {
+    kind: Option<String>,
+    name: String,
+    arn: Option<Value>,
+    authorizer_id: Option<Value>,
+    ttl: u64,
+    identity_source: Option<String>,
+    identity_validation_expression: Option<String>,
+    scopes: Option<Value>,
+    managed_externally: bool,
+}
+
+impl Authorizer {
+    fn is_cognito(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("COGNITO_USER_POOLS"))
+            || self
+                .arn
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(is_cognito_arn)
+    }
+
+    fn logical_id(&self) -> String {
+        format!(
+            "{}ApiGatewayAuthorizer",
+            normalized_function_name(&self.name)
+        )
+    }
+}
+
+fn is_cognito_arn(arn: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(partition, rest)| {
+            partition
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-')
+                && rest.starts_with("cognito-idp")
+        })
+}
+
+/// v3 `extractAuthorizerNameFromArn`: the last `-` part of the function name in the ARN.
+fn name_from_arn(arn: &str) -> String {
+    let last = arn.rsplit(':').next().unwrap_or(arn);
+    last.rsplit('-').next().unwrap_or(last).to_owned()
+}
+
+/// v3 `getAuthorizer`.
+fn parse_authorizer(
+    ctx: &Ctx,
+    value: &Value,
+    path: &str,
+) -> Result<Option<Authorizer>, TemplateError> {
+    let mut a = Authorizer {
+        kind: None,
+        name: String::new(),
+        arn: None,
+        authorizer_id: None,
+        ttl: 300,
+        identity_source: None,
+        identity_validation_expression: None,
+        scopes: None,
+        managed_externally: false,
+    };
+    let mut function_name = None;
+    match value {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.eq_ignore_ascii_case("aws_iam") => a.kind = Some("AWS_IAM".into()),
+        Value::String(s) if !s.contains(':') => {
+            a.name = s.clone();
+            function_name = Some(s.clone());
+        }
+        Value::String(s) => {
+            a.name = name_from_arn(s);
+            a.arn = Some(json!(s));
+        }
+        Value::Object(o) => {
+            let kind = o.get("type").and_then(Value::as_str).map(str::to_owned);
+            if let (Some(kind), Some(id)) = (&kind, o.get("authorizerId")) {
+                a.kind = Some(kind.clone());
+                a.authorizer_id = Some(id.clone());
+            } else if kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("aws_iam"))
+            {
+                a.kind = Some("AWS_IAM".into());
+            } else if let Some(arn) = o.get("arn") {
+                a.arn = Some(arn.clone());
+                a.name = match (o.get("name").and_then(Value::as_str), arn) {
+                    (Some(name), _) => name.to_owned(),
+                    (None, Value::String(s)) => name_from_arn(s),
+                    (None, _) => {
+                        return Err(TemplateError::invalid(
+                            format!("{path}.name"),
+                            "Please provide an authorizer name for authorizers whose arn is an intrinsic function",
+                        ));
+                    }
+                };
+            } else if let Some(name) = o.get("name").and_then(Value::as_str) {
+                a.name = name.to_owned();
+                function_name = Some(name.to_owned());
+            } else {
+                return Err(TemplateError::invalid(
+                    path,
+                    "Please provide either an authorizer name or ARN",
+                ));
+            }
+            if a.kind.is_none() {
+                a.kind = kind;
+            }
+            a.ttl = match o.get("resultTtlInSeconds") {
+                Some(Value::Number(n)) => n.as_u64().unwrap_or(300),
+                Some(Value::String(s)) => s.parse().unwrap_or(300),
+                _ => 300,
+            };
+            a.scopes = o.get("scopes").filter(|v| !v.is_null()).cloned();
+            a.identity_source = o
+                .get("identitySource")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            a.identity_validation_expression = o
+                .get("identityValidationExpression")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            a.managed_externally = o.get("managedExternally") == Some(&Value::Bool(true));
+            if o.get("claims")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+                && a.is_cognito()
+            {
+                return Err(TemplateError::invalid(
+                    format!("{path}.claims"),
+                    "Cognito claims can only be filtered when using the lambda integration type",
+                ));
+            }
+        }
+        _ => {
+            return Err(TemplateError::invalid(
+                path,
+                "expected a function name, an ARN or authorizer settings",
+            ));
+        }
+    }
+    if let Some(function) = function_name {
+        if !ctx.service.functions.contains_key(&function) {
+            return Err(TemplateError::invalid(
+                path,
+                format!("function \"{function}\" is not defined in this service"),
+            ));
+        }
+        a.arn = Some(ctx.lambda_arn(&function));
+    }
+    let is_uncached_request = a
+        .kind
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case("REQUEST"))
+        && a.ttl == 0;
+    if a.identity_source.is_none() && !is_uncached_request {
+        a.identity_source = Some("method.request.header.Authorization".into());
+    }
+    Ok(Some(a))
 }
 
 #[derive(Default)]
@@ -150,12 +318,10 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     "asynchronous REST API integrations",
                 ));
             }
-            if http.authorizer.is_some() {
-                return Err(TemplateError::unsupported(
-                    format!("{path}.authorizer"),
-                    "REST API authorizers",
-                ));
-            }
+            let authorizer = match &http.authorizer {
+                Some(value) => parse_authorizer(ctx, value, &format!("{path}.authorizer"))?,
+                None => None,
+            };
             let mut request_parameters = Map::new();
             if let Some(request) = &http.request {
                 for (location, singular) in [
@@ -219,6 +385,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 request_parameters,
                 operation_id: http.operation_id.clone(),
                 timeout: http.timeout_in_millis.or(api_gateway.timeout_in_millis),
+                authorizer,
             });
         }
     }
@@ -431,7 +598,56 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             props.insert("OperationName".into(), json!(op));
         }
         props.insert("ApiKeyRequired".into(), json!(endpoint.private));
-        props.insert("AuthorizationType".into(), json!("NONE"));
+        let mut depends_on = vec![json!(permission)];
+        match &endpoint.authorizer {
+            None => {
+                props.insert("AuthorizationType".into(), json!("NONE"));
+            }
+            Some(a) if a.kind.as_deref() == Some("AWS_IAM") => {
+                props.insert("AuthorizationType".into(), json!("AWS_IAM"));
+            }
+            Some(a) if a.authorizer_id.is_some() => {
+                let kind = a.kind.clone().unwrap_or_default();
+                let upper = kind.to_uppercase();
+                let authorization = if upper == "TOKEN" || upper == "REQUEST" {
+                    "CUSTOM".to_owned()
+                } else {
+                    kind
+                };
+                props.insert("AuthorizationType".into(), json!(authorization));
+                props.insert(
+                    "AuthorizerId".into(),
+                    a.authorizer_id.clone().unwrap_or_default(),
+                );
+                if upper == "COGNITO_USER_POOLS"
+                    && let Some(scopes) = a
+                        .scopes
+                        .as_ref()
+                        .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+                {
+                    props.insert("AuthorizationScopes".into(), scopes.clone());
+                }
+            }
+            Some(a) => {
+                // v3 lodash-merges the method's `DependsOn: [permission]` with the
+                // authorizer's `DependsOn: [authorizer]` index by index: the authorizer wins.
+                depends_on[0] = json!(a.logical_id());
+                if a.is_cognito() {
+                    props.insert("AuthorizationType".into(), json!("COGNITO_USER_POOLS"));
+                    props.insert("AuthorizerId".into(), json!({"Ref": a.logical_id()}));
+                    if let Some(scopes) = a
+                        .scopes
+                        .as_ref()
+                        .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+                    {
+                        props.insert("AuthorizationScopes".into(), scopes.clone());
+                    }
+                } else {
+                    props.insert("AuthorizationType".into(), json!("CUSTOM"));
+                    props.insert("AuthorizerId".into(), json!({"Ref": a.logical_id()}));
+                }
+            }
+        }
         let mut integration = Map::new();
         integration.insert("IntegrationHttpMethod".into(), json!("POST"));
         integration.insert("Type".into(), json!("AWS_PROXY"));
@@ -446,8 +662,44 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         );
         props.insert("Integration".into(), Value::Object(integration));
         props.insert("MethodResponses".into(), json!([]));
-        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": [permission]}));
+        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": depends_on}));
         method_ids.push(id);
+    }
+
+    for endpoint in &endpoints {
+        let Some(a) = &endpoint.authorizer else {
+            continue;
+        };
+        let Some(arn) = &a.arn else { continue };
+        let mut props = Map::new();
+        props.insert("AuthorizerResultTtlInSeconds".into(), json!(a.ttl));
+        if let Some(source) = &a.identity_source {
+            props.insert("IdentitySource".into(), json!(source));
+        }
+        props.insert("Name".into(), json!(a.name));
+        props.insert("RestApiId".into(), rest_api_id.clone());
+        if let Some(expression) = &a.identity_validation_expression {
+            props.insert("IdentityValidationExpression".into(), json!(expression));
+        }
+        if a.is_cognito() {
+            props.insert("Type".into(), json!("COGNITO_USER_POOLS"));
+            props.insert("ProviderARNs".into(), json!([arn]));
+        } else {
+            props.insert("AuthorizerUri".into(), json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                ":apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", arn, "/invocations"]]}));
+            props.insert(
+                "Type".into(),
+                json!(
+                    a.kind
+                        .as_deref()
+                        .map_or("TOKEN".to_owned(), str::to_uppercase)
+                ),
+            );
+        }
+        ctx.resources().insert(
+            a.logical_id(),
+            json!({"Type": "AWS::ApiGateway::Authorizer", "Properties": props}),
+        );
     }
 
     let mut deployment_props = Map::new();
@@ -482,6 +734,25 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
         }});
         ctx.resources().insert(id, permission);
+        let Some(a) = &endpoint.authorizer else {
+            continue;
+        };
+        let Some(arn) = &a.arn else { continue };
+        let authorizer_permission = format!(
+            "{}LambdaPermissionApiGateway",
+            normalized_function_name(&a.name)
+        );
+        if a.is_cognito() || a.managed_externally || ctx.has_resource(&authorizer_permission) {
+            continue;
+        }
+        let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": arn,
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
+        }});
+        ctx.resources().insert(authorizer_permission, permission);
     }
     Ok(())
 }
