@@ -224,10 +224,6 @@ fn unsupported_function_settings(key: &str, function: &Function) -> Result<(), T
         ));
     }
     for (name, what) in [
-        ("url", "function URLs"),
-        ("destinations", "asynchronous invocation destinations"),
-        ("maximumEventAge", "event invoke config"),
-        ("maximumRetryAttempts", "event invoke config"),
         ("snapStart", "SnapStart"),
         ("fileSystemConfig", "EFS file systems"),
         ("runtimeManagement", "runtime management settings"),
@@ -428,6 +424,11 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
             .unwrap_or(true);
         if versioned {
             versions.push((key, function, p, artifact));
+        } else {
+            // Without a version to hash, v3 compiles these synchronously right after the
+            // function (the order matters only for how the template reads).
+            crate::function_extras::compile_url(ctx, key)?;
+            crate::function_extras::compile_event_invoke_config(ctx, key)?;
         }
     }
 
@@ -459,6 +460,8 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
             format!("{}QualifiedArn", naming::lambda_logical_id(key)),
             json!({"Description": "Current Lambda function version", "Value": {"Ref": version_id}}),
         );
+        crate::function_extras::compile_url(ctx, key)?;
+        crate::function_extras::compile_event_invoke_config(ctx, key)?;
     }
     Ok(())
 }

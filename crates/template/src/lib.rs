@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 mod events;
+mod function_extras;
 mod functions;
 pub mod merge;
 pub mod naming;

@@ -569,3 +569,51 @@ fn rest_api_authorizers() {
         json!(["ApiLambdaPermissionApiGateway"])
     );
 }
+
+#[test]
+fn function_urls_and_event_invoke_config() {
+    let t = build(
+        json!({"a": {"handler": "h.a", "url": true, "destinations": {"onSuccess": "b", "onFailure": {"type": "sns", "arn": {"Ref": "Topic"}}},
+                     "maximumEventAge": 600},
+               "b": {"handler": "h.b", "versionFunction": false, "url": {"authorizer": "aws_iam", "cors": true}}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(r["ALambdaFunctionUrl"]["Properties"]["AuthType"], "NONE");
+    assert_eq!(
+        r["ALambdaPermissionFnUrl"]["Properties"]["Action"],
+        "lambda:InvokeFunctionUrl"
+    );
+    assert_eq!(
+        t["Outputs"]["ALambdaFunctionUrl"]["Value"],
+        json!({"Fn::GetAtt": ["ALambdaFunctionUrl", "FunctionUrl"]})
+    );
+    assert_eq!(
+        r["BLambdaFunctionUrl"]["Properties"]["Cors"]["AllowMethods"],
+        json!(["*"])
+    );
+    assert!(r.get("BLambdaPermissionFnUrl").is_none());
+    let evconf = &r["ALambdaEvConf"]["Properties"];
+    assert_eq!(
+        evconf["DestinationConfig"]["OnSuccess"]["Destination"],
+        json!({"Fn::GetAtt": ["BLambdaFunction", "Arn"]})
+    );
+    assert_eq!(evconf["MaximumEventAgeInSeconds"], 600);
+    assert_eq!(evconf["Qualifier"], "$LATEST");
+    let statements =
+        r["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+    assert!(statements.contains(
+        &json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "Topic"}})
+    ));
+    assert!(
+        statements
+            .iter()
+            .any(|s| s["Action"] == "lambda:InvokeFunction")
+    );
+    // Without a version, the URL follows the function directly (v3 order).
+    let ids = ids(&t);
+    let b = ids.iter().position(|i| i == "BLambdaFunction").unwrap();
+    assert_eq!(ids[b + 1], "BLambdaFunctionUrl");
+}
