@@ -6,7 +6,7 @@
 //! passes many of them through (plugins, `custom`, newer provider settings). Scalars are coerced
 //! the way Serverless v3's schema validation does (`"512"` is accepted where a number is
 //! expected, a single schedule `rate` becomes a list). Errors name the property path, e.g.
-//! `functions.hello.events[0].httpApi.method: invalid type: integer `1`, expected a string`.
+//! `functions.hello.events[0].httpApi.method: expected a string, found a list`.
 
 use std::fmt;
 
@@ -21,8 +21,9 @@ pub type Map = IndexMap<String, Value>;
 /// A configuration that cannot be turned into the typed model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A value has the wrong shape; `path` is the property path (`functions.hello.handler`).
-    #[error("{path}: {message}")]
+    /// A value has the wrong shape; `path` is the property path (`functions.hello.handler`),
+    /// empty for the top level of the file.
+    #[error("{}: {message}", if path.is_empty() { "configuration" } else { path.as_str() })]
     Invalid {
         /// Property path of the offending value.
         path: String,
@@ -1656,6 +1657,25 @@ mod tests {
         assert_eq!(
             Service::from_value(&config).unwrap_err().path(),
             "functions.a.b"
+        );
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn top_level_errors_say_configuration() {
+        let err = Service::from_value(&json!({"service": "s"})).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: missing field `provider`");
+        let err = Service::from_value(&json!({"service": "s", "provider": {"name": "azure"}}))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("provider.name: only the \"aws\" provider"),
+            "{err}"
         );
     }
 }
