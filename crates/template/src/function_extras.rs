@@ -88,20 +88,26 @@ pub fn compile_url(ctx: &mut Ctx, key: &str) -> Result<(), TemplateError> {
         props.insert("InvokeMode".into(), json!("RESPONSE_STREAM"));
     }
     let id = format!("{}LambdaFunctionUrl", normalized_function_name(key));
+    let alias_dep = ctx.alias_id(key).map(Value::String);
     ctx.resources().insert(
         id.clone(),
-        json!({"Type": "AWS::Lambda::Url", "Properties": props}),
+        crate::resource_then_depending("AWS::Lambda::Url", Value::Object(props), alias_dep),
     );
     ctx.outputs().insert(
         id.clone(),
         json!({"Description": "Lambda Function URL", "Value": {"Fn::GetAtt": [id, "FunctionUrl"]}}),
     );
     if auth == "NONE" {
+        let alias_dep = ctx.alias_id(key).map(Value::String);
         ctx.resources().insert(
             format!("{}LambdaPermissionFnUrl", normalized_function_name(key)),
-            json!({"Type": "AWS::Lambda::Permission", "Properties": {
+            crate::resource_then_depending(
+                "AWS::Lambda::Permission",
+                json!({
                 "FunctionName": target, "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
-                "FunctionUrlAuthType": "NONE"}}),
+                "FunctionUrlAuthType": "NONE"}),
+                alias_dep,
+            ),
         );
     }
     Ok(())
@@ -208,7 +214,10 @@ pub fn compile_event_invoke_config(ctx: &mut Ctx, key: &str) -> Result<(), Templ
         json!({"Ref": lambda_logical_id(key)}),
     );
     props.insert("DestinationConfig".into(), Value::Object(config));
-    props.insert("Qualifier".into(), json!("$LATEST"));
+    props.insert(
+        "Qualifier".into(),
+        json!(ctx.alias_name(key).unwrap_or_else(|| "$LATEST".to_owned())),
+    );
     if let Some(age) = max_age {
         props.insert("MaximumEventAgeInSeconds".into(), age.clone());
     }
@@ -222,9 +231,14 @@ pub fn compile_event_invoke_config(ctx: &mut Ctx, key: &str) -> Result<(), Templ
             }
         }
     }
+    let alias_dep = ctx.alias_id(key).map(Value::String);
     ctx.resources().insert(
         format!("{}LambdaEvConf", normalized_function_name(key)),
-        json!({"Type": "AWS::Lambda::EventInvokeConfig", "Properties": props}),
+        crate::resource_then_depending(
+            "AWS::Lambda::EventInvokeConfig",
+            Value::Object(props),
+            alias_dep,
+        ),
     );
     Ok(())
 }

@@ -217,14 +217,20 @@ fn unsupported_function_settings(key: &str, function: &Function) -> Result<(), T
             "container image functions",
         ));
     }
-    if function.provisioned_concurrency.is_some() {
-        return Err(TemplateError::unsupported(
-            path("provisionedConcurrency"),
-            "provisioned concurrency",
+    let snap_start = function
+        .extra
+        .get("snapStart")
+        .is_some_and(|v| v == &Value::Bool(true));
+    if function.provisioned_concurrency.is_some_and(|n| n > 0) && snap_start {
+        return Err(TemplateError::invalid(
+            format!("functions.{key}"),
+            format!(
+                "Functions with enabled SnapStart does not support provisioned concurrency. \
+                 Please remove at least one of the settings on function \"{key}\"."
+            ),
         ));
     }
     for (name, what) in [
-        ("snapStart", "SnapStart"),
         ("fileSystemConfig", "EFS file systems"),
         ("runtimeManagement", "runtime management settings"),
         ("logs", "function logging config"),
@@ -422,7 +428,9 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
             .version_function
             .or(provider.version_functions)
             .unwrap_or(true);
-        if versioned {
+        let provisioned = function.provisioned_concurrency.filter(|n| *n > 0);
+        let snap_start = function.extra.get("snapStart") == Some(&Value::Bool(true));
+        if versioned || provisioned.is_some() || snap_start {
             versions.push((key, function, p, artifact));
         } else {
             // Without a version to hash, v3 compiles these synchronously right after the
@@ -451,15 +459,59 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
         if let Some(description) = &function.description {
             version_properties.insert("Description".to_owned(), json!(description));
         }
-        ctx.resources().insert(
-            version_id.clone(),
-            json!({"Type": "AWS::Lambda::Version", "DeletionPolicy": "Retain",
-                   "Properties": version_properties}),
-        );
+        let versioned = function
+            .version_function
+            .or(provider.version_functions)
+            .unwrap_or(true);
+        let mut version = Map::new();
+        version.insert("Type".to_owned(), json!("AWS::Lambda::Version"));
+        if versioned {
+            // Old versions stay when a new one replaces them (v3 behaviour); a version that
+            // exists only for an alias goes with it.
+            version.insert("DeletionPolicy".to_owned(), json!("Retain"));
+        }
+        version.insert("Properties".to_owned(), Value::Object(version_properties));
+        ctx.resources()
+            .insert(version_id.clone(), Value::Object(version));
         ctx.outputs().insert(
             format!("{}QualifiedArn", naming::lambda_logical_id(key)),
             json!({"Description": "Current Lambda function version", "Value": {"Ref": version_id}}),
         );
+        let function_id = naming::lambda_logical_id(key);
+        let fn_name = naming::normalized_function_name(key);
+        if let Some(n) = function.provisioned_concurrency.filter(|n| *n > 0) {
+            let alias_id = format!("{fn_name}ProvConcLambdaAlias");
+            ctx.resources().insert(
+                alias_id.clone(),
+                json!({"Type": "AWS::Lambda::Alias", "Properties": {
+                    "FunctionName": {"Ref": function_id},
+                    "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
+                    "Name": "provisioned",
+                    "ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": n}
+                }, "DependsOn": function_id}),
+            );
+            ctx.aliases
+                .insert(key.clone(), ("provisioned".to_owned(), alias_id));
+        }
+        if function.extra.get("snapStart") == Some(&Value::Bool(true)) {
+            if let Some(props) = ctx.resources()[&function_id]["Properties"].as_object_mut() {
+                props.insert(
+                    "SnapStart".to_owned(),
+                    json!({"ApplyOn": "PublishedVersions"}),
+                );
+            }
+            let alias_id = format!("{fn_name}SnapStartLambdaAlias");
+            ctx.resources().insert(
+                alias_id.clone(),
+                json!({"Type": "AWS::Lambda::Alias", "Properties": {
+                    "FunctionName": {"Ref": function_id},
+                    "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
+                    "Name": "snapstart"
+                }, "DependsOn": function_id}),
+            );
+            ctx.aliases
+                .insert(key.clone(), ("snapstart".to_owned(), alias_id));
+        }
         crate::function_extras::compile_url(ctx, key)?;
         crate::function_extras::compile_event_invoke_config(ctx, key)?;
     }

@@ -113,6 +113,9 @@ pub(crate) struct Ctx<'a> {
     pub service: &'a Service,
     pub stage: &'a str,
     pub template: Value,
+    /// Functions invoked through an alias (provisioned concurrency, SnapStart): function key →
+    /// (alias name, alias logical ID). Event sources then target the alias, as in v3.
+    pub aliases: BTreeMap<String, (String, String)>,
 }
 
 impl Ctx<'_> {
@@ -145,9 +148,25 @@ impl Ctx<'_> {
             .as_array_mut()
     }
 
-    /// `{"Fn::GetAtt": ["<Fn>LambdaFunction", "Arn"]}`.
+    /// `{"Fn::GetAtt": ["<Fn>LambdaFunction", "Arn"]}`, or the alias ARN
+    /// (`Fn::Join [":", [<that>, <alias>]]`) for a function with an alias (v3
+    /// `resolveLambdaTarget`).
     pub fn lambda_arn(&self, key: &str) -> Value {
-        json!({"Fn::GetAtt": [naming::lambda_logical_id(key), "Arn"]})
+        let arn = json!({"Fn::GetAtt": [naming::lambda_logical_id(key), "Arn"]});
+        match self.aliases.get(key) {
+            Some((name, _)) => json!({"Fn::Join": [":", [arn, name]]}),
+            None => arn,
+        }
+    }
+
+    /// The logical ID of the function's alias, which event resources must depend on.
+    pub fn alias_id(&self, key: &str) -> Option<String> {
+        self.aliases.get(key).map(|(_, id)| id.clone())
+    }
+
+    /// The alias name of a function (`provisioned`, `snapstart`), if it has one.
+    pub fn alias_name(&self, key: &str) -> Option<String> {
+        self.aliases.get(key).map(|(name, _)| name.clone())
     }
 
     /// The execution role a function uses when it is not the provider's: its `role`, else an
@@ -182,6 +201,37 @@ impl Ctx<'_> {
     }
 }
 
+/// A resource `{Type, DependsOn, Properties}` (v3's order when `DependsOn` is written first),
+/// without `DependsOn` when there is nothing to wait for.
+pub(crate) fn resource_depending(
+    kind: &str,
+    depends_on: Option<Value>,
+    properties: Value,
+) -> Value {
+    let mut resource = Map::new();
+    resource.insert("Type".to_owned(), json!(kind));
+    if let Some(depends_on) = depends_on {
+        resource.insert("DependsOn".to_owned(), depends_on);
+    }
+    resource.insert("Properties".to_owned(), properties);
+    Value::Object(resource)
+}
+
+/// A resource `{Type, Properties, DependsOn}` (v3's order when `DependsOn` is written last).
+pub(crate) fn resource_then_depending(
+    kind: &str,
+    properties: Value,
+    depends_on: Option<Value>,
+) -> Value {
+    let mut resource = Map::new();
+    resource.insert("Type".to_owned(), json!(kind));
+    resource.insert("Properties".to_owned(), properties);
+    if let Some(depends_on) = depends_on {
+        resource.insert("DependsOn".to_owned(), depends_on);
+    }
+    Value::Object(resource)
+}
+
 /// Compiles the service into v3's core and full templates.
 pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
     let service = input.service;
@@ -190,6 +240,7 @@ pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
         service,
         stage: input.stage,
         template: serde_json::from_str(CORE_TEMPLATE).expect("core template is valid JSON"),
+        aliases: BTreeMap::new(),
     };
     check_unsupported(service)?;
     apply_deployment_bucket(&mut ctx)?;

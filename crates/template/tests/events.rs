@@ -617,3 +617,84 @@ fn function_urls_and_event_invoke_config() {
     let b = ids.iter().position(|i| i == "BLambdaFunction").unwrap();
     assert_eq!(ids[b + 1], "BLambdaFunctionUrl");
 }
+
+#[test]
+fn provisioned_concurrency_and_snap_start_aliases() {
+    let t = build(
+        json!({"warm": {"handler": "h.w", "provisionedConcurrency": 3, "events": [
+                    {"http": "GET warm"}, {"httpApi": "GET /warm"}, {"sqs": "arn:aws:sqs:us-east-1:1:q"}, {"schedule": "rate(1 day)"}]},
+               "snappy": {"handler": "h.s", "runtime": "java21", "snapStart": true, "versionFunction": false}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let alias = &r["WarmProvConcLambdaAlias"];
+    assert_eq!(alias["Properties"]["Name"], "provisioned");
+    assert_eq!(
+        alias["Properties"]["ProvisionedConcurrencyConfig"]["ProvisionedConcurrentExecutions"],
+        3
+    );
+    assert_eq!(alias["DependsOn"], "WarmLambdaFunction");
+    let target =
+        json!({"Fn::Join": [":", [{"Fn::GetAtt": ["WarmLambdaFunction", "Arn"]}, "provisioned"]]});
+    assert_eq!(
+        r["HttpApiIntegrationWarm"]["Properties"]["IntegrationUri"],
+        target
+    );
+    assert_eq!(
+        r["HttpApiIntegrationWarm"]["DependsOn"],
+        "WarmProvConcLambdaAlias"
+    );
+    assert_eq!(
+        r["WarmLambdaPermissionApiGateway"]["Properties"]["FunctionName"],
+        target
+    );
+    assert_eq!(
+        r["ApiGatewayMethodWarmGet"]["DependsOn"],
+        json!(["WarmLambdaPermissionApiGateway", "WarmProvConcLambdaAlias"])
+    );
+    let uri = &r["ApiGatewayMethodWarmGet"]["Properties"]["Integration"]["Uri"]["Fn::Join"][1];
+    assert_eq!(uri[6], ":");
+    assert_eq!(uri[7], "provisioned");
+    assert_eq!(
+        r["WarmEventSourceMappingSQSQ"]["DependsOn"],
+        json!(["IamRoleLambdaExecution", "WarmProvConcLambdaAlias"])
+    );
+    assert_eq!(
+        r["WarmEventsRuleSchedule1"]["DependsOn"],
+        "WarmProvConcLambdaAlias"
+    );
+    assert_eq!(
+        r["WarmEventsRuleSchedule1"]["Properties"]["Targets"][0]["Arn"],
+        target
+    );
+
+    let snappy = &r["SnappyLambdaFunction"]["Properties"];
+    assert_eq!(snappy["SnapStart"], json!({"ApplyOn": "PublishedVersions"}));
+    let version_id = ids(&t)
+        .into_iter()
+        .find(|id| id.starts_with("SnappyLambdaVersion"))
+        .unwrap();
+    assert!(
+        r[&version_id].get("DeletionPolicy").is_none(),
+        "a version kept only for the alias is not retained"
+    );
+    assert_eq!(
+        r["SnappySnapStartLambdaAlias"]["Properties"]["Name"],
+        "snapstart"
+    );
+    assert_eq!(
+        r["SnappySnapStartLambdaAlias"]["Properties"]["FunctionVersion"],
+        json!({"Fn::GetAtt": [version_id, "Version"]})
+    );
+
+    let err = try_compile(
+        json!({"x": {"handler": "h", "provisionedConcurrency": 1, "snapStart": true}}),
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("SnapStart does not support provisioned concurrency"),
+        "{err}"
+    );
+}

@@ -72,7 +72,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             };
             let is_default = bus_name.as_ref().and_then(Value::as_str) == Some("default");
             let create_bus = !bus_exists && bus_name.is_some() && !is_default;
-            let mut depends_on = None;
+            let mut depends_on = ctx.alias_id(key);
             if create_bus {
                 let name = bus_name
                     .as_ref()
@@ -164,19 +164,24 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             }
             rule_path.push(json!(rule));
             let target = ctx.lambda_arn(key);
+            let alias_dep = ctx.alias_id(key).map(Value::String);
             ctx.resources().insert(
                 format!(
                     "{}EventBridgeLambdaPermission{idx}",
                     normalized_function_name(key)
                 ),
-                json!({"Type": "AWS::Lambda::Permission", "Properties": {
-                    "Action": "lambda:InvokeFunction",
-                    "FunctionName": target,
-                    "Principal": "events.amazonaws.com",
-                    "SourceArn": {"Fn::Join": [":", ["arn", {"Ref": "AWS::Partition"}, "events",
-                        {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"},
-                        {"Fn::Join": ["/", rule_path]}]]}
-                }}),
+                crate::resource_depending(
+                    "AWS::Lambda::Permission",
+                    alias_dep,
+                    json!({
+                        "Action": "lambda:InvokeFunction",
+                        "FunctionName": target,
+                        "Principal": "events.amazonaws.com",
+                        "SourceArn": {"Fn::Join": [":", ["arn", {"Ref": "AWS::Partition"}, "events",
+                            {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"},
+                            {"Fn::Join": ["/", rule_path]}]]}
+                    }),
+                ),
             );
         }
     }

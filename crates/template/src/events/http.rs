@@ -44,6 +44,8 @@ struct Authorizer {
     identity_validation_expression: Option<String>,
     scopes: Option<Value>,
     managed_externally: bool,
+    /// Alias of the local authorizer function (provisioned concurrency, SnapStart).
+    alias: Option<String>,
 }
 
 impl Authorizer {
@@ -99,6 +101,7 @@ fn parse_authorizer(
         identity_validation_expression: None,
         scopes: None,
         managed_externally: false,
+        alias: None,
     };
     let mut function_name = None;
     match value {
@@ -187,6 +190,7 @@ fn parse_authorizer(
             ));
         }
         a.arn = Some(ctx.lambda_arn(&function));
+        a.alias = ctx.alias_id(&function);
     }
     let is_uncached_request = a
         .kind
@@ -599,6 +603,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         }
         props.insert("ApiKeyRequired".into(), json!(endpoint.private));
         let mut depends_on = vec![json!(permission)];
+        if let Some(alias) = ctx.alias_id(endpoint.function) {
+            depends_on.push(json!(alias));
+        }
         match &endpoint.authorizer {
             None => {
                 props.insert("AuthorizationType".into(), json!("NONE"));
@@ -654,12 +661,20 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         if let Some(t) = endpoint.timeout {
             integration.insert("TimeoutInMillis".into(), json!(t));
         }
-        integration.insert(
-            "Uri".into(),
-            json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:",
-            {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/",
-            {"Fn::GetAtt": [lambda_logical_id(endpoint.function), "Arn"]}, "/invocations"]]}),
-        );
+        let mut uri = vec![
+            json!("arn:"),
+            json!({"Ref": "AWS::Partition"}),
+            json!(":apigateway:"),
+            json!({"Ref": "AWS::Region"}),
+            json!(":lambda:path/2015-03-31/functions/"),
+            json!({"Fn::GetAtt": [lambda_logical_id(endpoint.function), "Arn"]}),
+        ];
+        if let Some(alias) = ctx.alias_name(endpoint.function) {
+            uri.push(json!(":"));
+            uri.push(json!(alias));
+        }
+        uri.push(json!("/invocations"));
+        integration.insert("Uri".into(), json!({"Fn::Join": ["", uri]}));
         props.insert("Integration".into(), Value::Object(integration));
         props.insert("MethodResponses".into(), json!([]));
         ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": depends_on}));
@@ -698,7 +713,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         }
         ctx.resources().insert(
             a.logical_id(),
-            json!({"Type": "AWS::ApiGateway::Authorizer", "Properties": props}),
+            crate::resource_depending(
+                "AWS::ApiGateway::Authorizer",
+                a.alias.clone().map(Value::String),
+                Value::Object(props),
+            ),
         );
     }
 
@@ -726,13 +745,17 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             "{}LambdaPermissionApiGateway",
             normalized_function_name(endpoint.function)
         );
-        let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": ctx.lambda_arn(endpoint.function),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
-        }});
+        let permission = crate::resource_then_depending(
+            "AWS::Lambda::Permission",
+            json!({
+                "FunctionName": ctx.lambda_arn(endpoint.function),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
+            }),
+            ctx.alias_id(endpoint.function).map(Value::String),
+        );
         ctx.resources().insert(id, permission);
         let Some(a) = &endpoint.authorizer else {
             continue;
@@ -745,8 +768,12 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         if a.is_cognito() || a.managed_externally || ctx.has_resource(&authorizer_permission) {
             continue;
         }
+        let function_name = match &a.alias {
+            Some(alias) => json!({"Ref": alias}),
+            None => arn.clone(),
+        };
         let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": arn,
+            "FunctionName": function_name,
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
             "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",

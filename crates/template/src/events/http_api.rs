@@ -376,12 +376,13 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         let integration_id = format!("HttpApiIntegration{fn_id}");
         if seen.insert(route.function) {
             let target = ctx.lambda_arn(route.function);
-            ctx.resources().insert(format!("{fn_id}LambdaPermissionHttpApi"), json!({
-                "Type": "AWS::Lambda::Permission", "Properties": {
+            let alias = ctx.alias_id(route.function).map(Value::String);
+            ctx.resources().insert(format!("{fn_id}LambdaPermissionHttpApi"), crate::resource_then_depending(
+                "AWS::Lambda::Permission", json!({
                     "FunctionName": target, "Action": "lambda:InvokeFunction",
                     "Principal": "apigateway.amazonaws.com",
                     "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                        {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}}));
+                        {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}), alias.clone()));
             let function = &service.functions[route.function];
             let payload = function
                 .extra
@@ -396,10 +397,13 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 .unwrap_or_else(|| "2.0".to_owned());
             ctx.resources().insert(
                 integration_id.clone(),
-                json!({
-                "Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+                crate::resource_depending(
+                    "AWS::ApiGatewayV2::Integration",
+                    alias,
+                    json!({
                     "ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": target,
-                    "PayloadFormatVersion": payload, "TimeoutInMillis": 30000}}),
+                    "PayloadFormatVersion": payload, "TimeoutInMillis": 30000}),
+                ),
             );
         }
         let route_id = if route_key == "*" {

@@ -54,12 +54,17 @@ pub fn compile_alexa_skill(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     json!(app_id.replace("\\n", "").replace("\\r", "")),
                 );
             }
+            let alias_dep = ctx.alias_id(key).map(Value::String);
             ctx.resources().insert(
                 format!(
                     "{}LambdaPermissionAlexaSkill{n}",
                     normalized_function_name(key)
                 ),
-                json!({"Type": "AWS::Lambda::Permission", "Properties": props}),
+                crate::resource_depending(
+                    "AWS::Lambda::Permission",
+                    alias_dep,
+                    Value::Object(props),
+                ),
             );
         }
     }
@@ -102,16 +107,21 @@ pub fn compile_iot(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 props.insert("RuleName".into(), json!(strip_newlines(name)));
             }
             let target = ctx.lambda_arn(key);
+            let alias = ctx.alias_id(key).map(Value::String);
             ctx.resources().insert(
                 rule_id.clone(),
-                json!({"Type": "AWS::IoT::TopicRule", "Properties": props}),
+                crate::resource_depending(
+                    "AWS::IoT::TopicRule",
+                    alias.clone(),
+                    Value::Object(props),
+                ),
             );
             ctx.resources().insert(
                 format!("{fn_id}LambdaPermissionIotTopicRule{n}"),
-                json!({"Type": "AWS::Lambda::Permission", "Properties": {
+                crate::resource_depending("AWS::Lambda::Permission", alias, json!({
                     "FunctionName": target, "Action": "lambda:InvokeFunction", "Principal": "iot.amazonaws.com",
                     "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iot:", {"Ref": "AWS::Region"},
-                        ":", {"Ref": "AWS::AccountId"}, ":rule/", {"Ref": rule_id}]]}}}),
+                        ":", {"Ref": "AWS::AccountId"}, ":rule/", {"Ref": rule_id}]]}})),
             );
         }
     }
@@ -193,15 +203,16 @@ pub fn compile_cloudwatch_event(ctx: &mut Ctx) -> Result<(), TemplateError> {
             target.insert("Id".into(), json!(format!("{key}CloudWatchEvent")));
             props.insert("Targets".into(), json!([target]));
             let arn = ctx.lambda_arn(key);
+            let alias = ctx.alias_id(key).map(Value::String);
             ctx.resources().insert(
                 rule_id.clone(),
-                json!({"Type": "AWS::Events::Rule", "Properties": props}),
+                crate::resource_depending("AWS::Events::Rule", alias.clone(), Value::Object(props)),
             );
             ctx.resources().insert(
                 format!("{fn_id}LambdaPermissionEventsRuleCloudWatchEvent{n}"),
-                json!({"Type": "AWS::Lambda::Permission", "Properties": {
+                crate::resource_depending("AWS::Lambda::Permission", alias, json!({
                     "FunctionName": arn, "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com",
-                    "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}),
+                    "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}})),
             );
         }
     }
@@ -294,19 +305,24 @@ pub fn compile_cloudwatch_log(ctx: &mut Ctx) -> Result<(), TemplateError> {
             let permission_id =
                 format!("{fn_id}LambdaPermissionLogsSubscriptionFilterCloudWatchLog");
             let arn = ctx.lambda_arn(key);
+            let alias = ctx.alias_id(key);
+            let filter_depends: Vec<Value> = std::iter::once(permission_id.clone())
+                .chain(alias.clone())
+                .map(Value::String)
+                .collect();
             ctx.resources().insert(
                 format!("{fn_id}LogsSubscriptionFilterCloudWatchLog{n}"),
-                json!({"Type": "AWS::Logs::SubscriptionFilter", "DependsOn": [permission_id], "Properties": {
+                json!({"Type": "AWS::Logs::SubscriptionFilter", "DependsOn": filter_depends, "Properties": {
                     "LogGroupName": group, "FilterPattern": filter, "DestinationArn": arn}}),
             );
             let prefix = common_prefix(&groups);
             ctx.resources().insert(
                 permission_id,
-                json!({"Type": "AWS::Lambda::Permission", "Properties": {
+                crate::resource_depending("AWS::Lambda::Permission", alias.map(|a| json!([a])), json!({
                     "FunctionName": arn, "Action": "lambda:InvokeFunction",
                     "Principal": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]},
                     "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"},
-                        ":", {"Ref": "AWS::AccountId"}, ":log-group:", prefix, ":*"]]}}}),
+                        ":", {"Ref": "AWS::AccountId"}, ":log-group:", prefix, ":*"]]}})),
             );
         }
     }

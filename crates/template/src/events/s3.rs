@@ -100,11 +100,13 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             Value::Object(notification),
         );
         properties.extend(bucket_conf);
-        let depends_on: Vec<Value> = enabled
-            .iter()
-            .filter(|(_, b)| b == bucket_name)
-            .map(|(key, _)| json!(permission_id(key, id_ref)))
-            .collect();
+        let mut depends_on: Vec<Value> = Vec::new();
+        for (key, _) in enabled.iter().filter(|(_, b)| b == bucket_name) {
+            depends_on.push(json!(permission_id(key, id_ref)));
+            if let Some(alias) = ctx.alias_id(key) {
+                depends_on.push(json!(alias));
+            }
+        }
         ctx.resources().insert(
             format!("S3Bucket{}", normalize_alnum(id_ref)),
             json!({"Type": "AWS::S3::Bucket", "Properties": properties, "DependsOn": depends_on}),
@@ -112,13 +114,17 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     }
     for (key, bucket_name) in &enabled {
         let id_ref = &buckets[bucket_name].0;
-        let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": ctx.lambda_arn(key),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "s3.amazonaws.com",
-            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, format!(":s3:::{bucket_name}")]]},
-            "SourceAccount": {"Ref": "AWS::AccountId"}
-        }});
+        let permission = crate::resource_depending(
+            "AWS::Lambda::Permission",
+            ctx.alias_id(key).map(Value::String),
+            json!({
+                "FunctionName": ctx.lambda_arn(key),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "s3.amazonaws.com",
+                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, format!(":s3:::{bucket_name}")]]},
+                "SourceAccount": {"Ref": "AWS::AccountId"}
+            }),
+        );
         ctx.resources()
             .insert(permission_id(key, id_ref), permission);
     }

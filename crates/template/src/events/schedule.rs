@@ -88,9 +88,14 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     if let Some(tz) = &schedule.timezone {
                         props.insert("ScheduleExpressionTimezone".to_owned(), json!(tz));
                     }
+                    let alias_dep = ctx.alias_id(key).map(Value::String);
                     ctx.resources().insert(
                         format!("{fn_id}SchedulerSchedule{n}"),
-                        json!({"Type": "AWS::Scheduler::Schedule", "Properties": props}),
+                        crate::resource_depending(
+                            "AWS::Scheduler::Schedule",
+                            alias_dep,
+                            Value::Object(props),
+                        ),
                     );
                     continue;
                 }
@@ -131,18 +136,27 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     props.insert("Description".to_owned(), json!(d));
                 }
                 props.insert("Targets".to_owned(), json!([target_props]));
+                let alias = ctx.alias_id(key).map(Value::String);
                 ctx.resources().insert(
                     rule_id.clone(),
-                    json!({"Type": "AWS::Events::Rule", "Properties": props}),
+                    crate::resource_depending(
+                        "AWS::Events::Rule",
+                        alias.clone(),
+                        Value::Object(props),
+                    ),
                 );
                 ctx.resources().insert(
                     format!("{fn_id}LambdaPermissionEventsRuleSchedule{n}"),
-                    json!({"Type": "AWS::Lambda::Permission", "Properties": {
-                        "FunctionName": target,
-                        "Action": "lambda:InvokeFunction",
-                        "Principal": "events.amazonaws.com",
-                        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}
-                    }}),
+                    crate::resource_depending(
+                        "AWS::Lambda::Permission",
+                        alias,
+                        json!({
+                            "FunctionName": target,
+                            "Action": "lambda:InvokeFunction",
+                            "Principal": "events.amazonaws.com",
+                            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}
+                        }),
+                    ),
                 );
             }
         }

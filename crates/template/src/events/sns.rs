@@ -33,6 +33,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 ));
             }
             let endpoint = ctx.lambda_arn(key);
+            let alias = ctx.alias_id(key).map(Value::String);
             let subscription_id = format!("{fn_id}SnsSubscription{}", normalize_alnum(&topic_name));
             if let Some(arn) = &topic_arn {
                 let mut props = Map::new();
@@ -52,7 +53,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 }
                 ctx.resources().insert(
                     subscription_id,
-                    json!({"Type": "AWS::SNS::Subscription", "Properties": props}),
+                    crate::resource_depending(
+                        "AWS::SNS::Subscription",
+                        alias.clone(),
+                        Value::Object(props),
+                    ),
                 );
             } else {
                 let arn = json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sns:",
@@ -67,7 +72,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     }
                     ctx.resources().insert(
                         topic_id.clone(),
-                        json!({"Type": "AWS::SNS::Topic", "Properties": props}),
+                        crate::resource_depending(
+                            "AWS::SNS::Topic",
+                            alias.clone(),
+                            Value::Object(props),
+                        ),
                     );
                 }
                 let subscription = json!({"Endpoint": endpoint, "Protocol": "lambda"});
@@ -80,7 +89,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     }
                     ctx.resources().insert(
                         subscription_id,
-                        json!({"Type": "AWS::SNS::Subscription", "Properties": props}),
+                        crate::resource_depending(
+                            "AWS::SNS::Subscription",
+                            alias.clone(),
+                            Value::Object(props),
+                        ),
                     );
                 } else if let Some(props) = ctx.resources()[&topic_id]["Properties"].as_object_mut()
                 {
@@ -95,12 +108,16 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             let target = ctx.lambda_arn(key);
             ctx.resources().insert(
                 format!("{fn_id}LambdaPermission{}SNS", normalize_alnum(&topic_name)),
-                json!({"Type": "AWS::Lambda::Permission", "Properties": {
-                    "FunctionName": target,
-                    "Action": "lambda:InvokeFunction",
-                    "Principal": "sns.amazonaws.com",
-                    "SourceArn": topic_arn
-                }}),
+                crate::resource_depending(
+                    "AWS::Lambda::Permission",
+                    alias,
+                    json!({
+                        "FunctionName": target,
+                        "Action": "lambda:InvokeFunction",
+                        "Principal": "sns.amazonaws.com",
+                        "SourceArn": topic_arn
+                    }),
+                ),
             );
         }
     }

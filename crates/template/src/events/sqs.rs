@@ -76,6 +76,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             let depends_on: Vec<Value> = ctx
                 .function_role_resource(key)
                 .into_iter()
+                .chain(ctx.alias_id(key))
                 .map(Value::String)
                 .collect();
             arns.push(sqs.arn.clone());

@@ -55,6 +55,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             let mut depends_on: Vec<Value> = ctx
                 .function_role_resource(key)
                 .into_iter()
+                .chain(ctx.alias_id(key))
                 .map(Value::String)
                 .collect();
             let mut props = Map::new();

@@ -213,10 +213,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     }
     for event in &events {
         let target = ctx.lambda_arn(event.function);
+        let alias_dep = ctx.alias_id(event.function).map(Value::String);
         ctx.resources().insert(
             format!("{}WebsocketsIntegration", normalized_function_name(event.function)),
-            json!({"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
-                "ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": invocation_uri(target)}}),
+            crate::resource_depending("AWS::ApiGatewayV2::Integration", alias_dep, json!({
+                "ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": invocation_uri(target)})),
         );
     }
     for event in &events {
@@ -247,7 +248,10 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     let api_ref = api_id.get("Ref").cloned();
     for event in &events {
         let mut depends_on: Vec<Value> = api_ref.iter().cloned().collect();
-        depends_on.push(json!(lambda_logical_id(event.function)));
+        depends_on.push(json!(
+            ctx.alias_id(event.function)
+                .unwrap_or_else(|| lambda_logical_id(event.function))
+        ));
         let target = ctx.lambda_arn(event.function);
         ctx.resources().insert(
             format!("{}LambdaPermissionWebsockets", normalized_function_name(event.function)),
@@ -262,6 +266,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             if a.local {
                 props.insert("FunctionName".into(), ctx.lambda_arn(&a.name));
                 depends_on.push(a.permission.clone());
+                if let Some(alias) = ctx.alias_id(&a.name) {
+                    depends_on.push(json!(alias));
+                }
             } else {
                 props.insert("FunctionName".into(), a.permission.clone());
             }
