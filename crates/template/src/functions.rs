@@ -230,15 +230,6 @@ fn unsupported_function_settings(key: &str, function: &Function) -> Result<(), T
             ),
         ));
     }
-    for (name, what) in [
-        ("fileSystemConfig", "EFS file systems"),
-        ("runtimeManagement", "runtime management settings"),
-        ("logs", "function logging config"),
-    ] {
-        if function.extra.get(name).is_some_and(|v| !v.is_null()) {
-            return Err(TemplateError::unsupported(path(name), what));
-        }
-    }
     Ok(())
 }
 
@@ -266,6 +257,15 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
             json!({"S3Bucket": bucket,
                    "S3Key": format!("{}/{}", ctx.input.artifact_directory_name, artifact.s3_key_name)}),
         );
+        if let Some(config) = runtime_management(
+            function
+                .extra
+                .get("runtimeManagement")
+                .or(provider.extra.get("runtimeManagement")),
+            &format!("functions.{key}.runtimeManagement"),
+        )? {
+            p.insert("RuntimeManagementConfig".to_owned(), config);
+        }
         p.insert("Handler".to_owned(), json!(function.handler));
         let runtime = function
             .runtime
@@ -402,8 +402,34 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 p.insert("Role".to_owned(), role);
             }
         }
-        if let Some(vpc) = vpc_config(&function.vpc, provider.vpc.as_ref()) {
+        let vpc = vpc_config(&function.vpc, provider.vpc.as_ref());
+        let has_vpc = vpc.is_some();
+        if let Some(vpc) = vpc {
             p.insert("VpcConfig".to_owned(), vpc);
+        }
+        if let Some(fs) = function
+            .extra
+            .get("fileSystemConfig")
+            .filter(|v| !v.is_null())
+        {
+            if !has_vpc {
+                return Err(TemplateError::invalid(
+                    format!("functions.{key}.fileSystemConfig"),
+                    format!(
+                        "Function \"{key}\": when using fileSystemConfig, ensure that function has vpc configured on function or provider level"
+                    ),
+                ));
+            }
+            let arn = fs.get("arn").cloned().unwrap_or(Value::Null);
+            if let Some(statements) = ctx.role_statements() {
+                statements.push(json!({"Effect": "Allow",
+                    "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                    "Resource": [arn]}));
+            }
+            p.insert(
+                "FileSystemConfigs".to_owned(),
+                json!([{"Arn": arn, "LocalMountPath": fs.get("localMountPath")}]),
+            );
         }
         if let Some(n) = function.reserved_concurrency {
             p.insert("ReservedConcurrentExecutions".to_owned(), json!(n));
@@ -435,6 +461,7 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
         } else {
             // Without a version to hash, v3 compiles these synchronously right after the
             // function (the order matters only for how the template reads).
+            apply_logging_config(ctx, key);
             crate::function_extras::compile_url(ctx, key)?;
             crate::function_extras::compile_event_invoke_config(ctx, key)?;
         }
@@ -512,10 +539,86 @@ pub fn compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
             ctx.aliases
                 .insert(key.clone(), ("snapstart".to_owned(), alias_id));
         }
+        apply_logging_config(ctx, key);
         crate::function_extras::compile_url(ctx, key)?;
         crate::function_extras::compile_event_invoke_config(ctx, key)?;
     }
     Ok(())
+}
+
+/// `RuntimeManagementConfig` unless the mode is `auto` (v3 `resolveFunctionRuntimeManagement`).
+fn runtime_management(setting: Option<&Value>, path: &str) -> Result<Option<Value>, TemplateError> {
+    let (mode, arn) = match setting {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(mode)) => (mode.clone(), None),
+        Some(Value::Object(o)) => (
+            o.get("mode")
+                .and_then(Value::as_str)
+                .unwrap_or("auto")
+                .to_owned(),
+            o.get("arn").cloned(),
+        ),
+        Some(_) => {
+            return Err(TemplateError::invalid(
+                path,
+                "expected a mode or {mode, arn}",
+            ));
+        }
+    };
+    let update_on = match mode.as_str() {
+        "auto" => return Ok(None),
+        "onFunctionUpdate" => "FunctionUpdate",
+        "manual" => "Manual",
+        other => {
+            return Err(TemplateError::invalid(
+                path,
+                format!("unknown mode \"{other}\" (expected auto, onFunctionUpdate or manual)"),
+            ));
+        }
+    };
+    let mut config = Map::new();
+    config.insert("UpdateRuntimeOn".to_owned(), json!(update_on));
+    if mode == "manual" {
+        config.insert("RuntimeVersionArn".to_owned(), arn.unwrap_or(Value::Null));
+    }
+    Ok(Some(Value::Object(config)))
+}
+
+/// `LoggingConfig` from the function's `logs` or `provider.logs.lambda`. v3 sets it after the
+/// version hash, so it is not part of it.
+fn apply_logging_config(ctx: &mut Ctx, key: &str) {
+    let function = &ctx.service.functions[key];
+    let logs = function
+        .extra
+        .get("logs")
+        .filter(|v| !v.is_null())
+        .or_else(|| {
+            ctx.service
+                .provider
+                .logs
+                .as_ref()
+                .and_then(|l| l.get("lambda"))
+        })
+        .filter(|v| v.is_object());
+    let Some(logs) = logs else { return };
+    let mut config = Map::new();
+    for (from, to) in [
+        ("applicationLogLevel", "ApplicationLogLevel"),
+        ("logFormat", "LogFormat"),
+        ("logGroup", "LogGroup"),
+        ("systemLogLevel", "SystemLogLevel"),
+    ] {
+        if let Some(v) = logs.get(from).filter(|v| !v.is_null() && v != &&json!("")) {
+            config.insert(to.to_owned(), v.clone());
+        }
+    }
+    if config.is_empty() {
+        return;
+    }
+    let id = naming::lambda_logical_id(key);
+    if let Some(props) = ctx.resources()[&id]["Properties"].as_object_mut() {
+        props.insert("LoggingConfig".to_owned(), Value::Object(config));
+    }
 }
 
 /// `VpcConfig`: function settings over provider settings, only when both security groups

@@ -698,3 +698,56 @@ fn provisioned_concurrency_and_snap_start_aliases() {
         "{err}"
     );
 }
+
+#[test]
+fn file_systems_runtime_management_and_logging_config() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "fileSystemConfig": {"arn": "arn:efs", "localMountPath": "/mnt/x"},
+                     "runtimeManagement": "onFunctionUpdate", "logs": {"logFormat": "JSON"}},
+               "g": {"handler": "h.g", "vpc": false}}),
+        json!({"vpc": {"securityGroupIds": ["sg"], "subnetIds": ["sn"]}, "logs": {"lambda": {"logFormat": "Text"}}}),
+    );
+    let r = &t["Resources"];
+    let f = &r["FLambdaFunction"]["Properties"];
+    assert_eq!(
+        f["FileSystemConfigs"],
+        json!([{"Arn": "arn:efs", "LocalMountPath": "/mnt/x"}])
+    );
+    assert_eq!(
+        f["RuntimeManagementConfig"],
+        json!({"UpdateRuntimeOn": "FunctionUpdate"})
+    );
+    let keys: Vec<&String> = f.as_object().unwrap().keys().collect();
+    assert_eq!(keys[..2], ["Code", "RuntimeManagementConfig"]);
+    assert_eq!(f["LoggingConfig"], json!({"LogFormat": "JSON"}));
+    assert_eq!(
+        r["GLambdaFunction"]["Properties"]["LoggingConfig"],
+        json!({"LogFormat": "Text"})
+    );
+    let err = try_compile(json!({"g": {"handler": "h.g", "vpc": false, "fileSystemConfig": {"arn": "a", "localMountPath": "/mnt/a"}}}),
+        json!({"vpc": {"securityGroupIds": ["sg"], "subnetIds": ["sn"]}})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ensure that function has vpc configured"),
+        "{err}"
+    );
+}
+
+/// `LoggingConfig` is added after the version hash (v3), so changing it alone keeps the
+/// version logical ID; changing the memory size does not.
+#[test]
+fn logging_config_is_not_part_of_the_version_hash() {
+    let version = |function: Value| -> String {
+        let t = build(json!({"f": function}), json!({}));
+        ids(&t)
+            .into_iter()
+            .find(|id| id.starts_with("FLambdaVersion"))
+            .unwrap()
+    };
+    let base = version(json!({"handler": "h.f"}));
+    assert_eq!(
+        base,
+        version(json!({"handler": "h.f", "logs": {"logFormat": "JSON"}}))
+    );
+    assert_ne!(base, version(json!({"handler": "h.f", "memorySize": 512})));
+}
