@@ -751,3 +751,77 @@ fn logging_config_is_not_part_of_the_version_hash() {
     );
     assert_ne!(base, version(json!({"handler": "h.f", "memorySize": 512})));
 }
+
+#[test]
+fn http_api_request_authorizers() {
+    let t = build(
+        json!({"a": {"handler": "h.a", "events": [{"httpApi": {"method": "GET", "path": "/x", "authorizer": "custom"}}]},
+               "auth": {"handler": "h.auth"}}),
+        json!({"httpApi": {"authorizers": {"custom": {"type": "request", "functionName": "auth", "name": "MyAuth"}}}}),
+    );
+    let r = &t["Resources"];
+    let authorizer = &r["HttpApiAuthorizerMyAuth"]["Properties"];
+    assert_eq!(authorizer["AuthorizerType"], "REQUEST");
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
+    assert_eq!(authorizer["IdentitySource"], json!([]));
+    assert!(r.get("MyAuthLambdaAuthorizerPermissionHttpApi").is_some());
+    let order = ids(&t);
+    let permission = order
+        .iter()
+        .position(|i| i == "MyAuthLambdaAuthorizerPermissionHttpApi")
+        .unwrap();
+    assert_eq!(order[permission + 1], "HttpApiAuthorizerMyAuth");
+    assert_eq!(
+        r["HttpApiRouteGetX"]["Properties"]["AuthorizationType"],
+        "CUSTOM"
+    );
+    assert_eq!(
+        r["HttpApiRouteGetX"]["Properties"]["AuthorizerId"],
+        json!({"Ref": "HttpApiAuthorizerMyAuth"})
+    );
+    let err = try_compile(
+        json!({"a": {"handler": "h.a", "events": [{"httpApi": "GET /x"}]}}),
+        json!({"httpApi": {"authorizers": {"c": {"type": "request"}}}}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"functionArn\" or \"functionName\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn sns_dead_letter_queues() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"sns": {"arn": "arn:aws:sns:us-east-1:1:t", "redrivePolicy": {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:dlq"}}},
+            {"sns": {"topicName": "named", "redrivePolicy": {"deadLetterTargetRef": "Dlq"}}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["FSnsSubscriptionT"]["Properties"]["RedrivePolicy"],
+        json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:dlq"})
+    );
+    let policy = &r["TToFDLQPolicy"]["Properties"];
+    assert_eq!(policy["Queues"][0]["Fn::Join"][1][2], "/1/dlq");
+    assert_eq!(
+        policy["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        "arn:aws:sns:us-east-1:1:t"
+    );
+    assert_eq!(
+        r["FSnsSubscriptionNamed"]["Properties"]["TopicArn"],
+        json!({"Ref": "SNSTopicNamed"})
+    );
+    assert_eq!(
+        r["NamedToFDLQPolicy"]["Properties"]["Queues"],
+        json!([{"Ref": "Dlq"}])
+    );
+    assert!(
+        r["SNSTopicNamed"]["Properties"]
+            .get("Subscription")
+            .is_none()
+    );
+}

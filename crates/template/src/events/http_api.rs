@@ -203,7 +203,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                             format!("Event references not configured authorizer '{name}'"),
                         ));
                     };
-                    route.authorizer = Some(json!({"name": name, "type": settings.get("type")}));
+                    let display = settings
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&name);
+                    route.authorizer = Some(json!({"name": display, "type": settings.get("type")}));
                 }
                 route.scopes = scopes.map(|s| json!(string_set(&s)));
             }
@@ -341,18 +345,18 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
 
     for (name, settings) in &authorizers {
         let kind = settings.get("type").and_then(Value::as_str);
-        if kind == Some("request") {
-            return Err(TemplateError::unsupported(
-                format!("provider.httpApi.authorizers.{name}"),
-                "Lambda (request) authorizers of HTTP APIs",
-            ));
-        }
+        // v3 names the resource after the authorizer's `name` when it has one.
         let display = settings.get("name").and_then(Value::as_str).unwrap_or(name);
+        let authorizer_id = format!("HttpApiAuthorizer{}", normalized_function_name(display));
         let identity = match settings.get("identitySource") {
             Some(Value::Array(items)) => Value::Array(items.clone()),
             Some(other) => json!([other]),
             None => json!([]),
         };
+        if kind == Some("request") {
+            compile_request_authorizer(ctx, name, display, settings, &api_id, identity)?;
+            continue;
+        }
         let audience = settings
             .get("audience")
             .map(|a| match a {
@@ -361,7 +365,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             })
             .unwrap_or(json!([]));
         ctx.resources().insert(
-            format!("HttpApiAuthorizer{}", normalized_function_name(name)),
+            authorizer_id,
             json!({"Type": "AWS::ApiGatewayV2::Authorizer", "Properties": {
                 "ApiId": api_id, "Name": display, "IdentitySource": identity,
                 "AuthorizerType": "JWT",
@@ -451,5 +455,111 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         }
         ctx.resources().insert(route_id, json!({"Type": "AWS::ApiGatewayV2::Route", "Properties": props, "DependsOn": integration_id}));
     }
+    Ok(())
+}
+
+/// A Lambda (`type: request`) authorizer: `HttpApiAuthorizer<Name>` and, unless managed
+/// externally, `<Name>LambdaAuthorizerPermissionHttpApi`.
+fn compile_request_authorizer(
+    ctx: &mut Ctx,
+    key: &str,
+    name: &str,
+    settings: &Value,
+    api_id: &Value,
+    identity: Value,
+) -> Result<(), TemplateError> {
+    let path = format!("provider.httpApi.authorizers.{key}");
+    let function_name = settings.get("functionName").and_then(Value::as_str);
+    let function_arn = settings.get("functionArn").filter(|v| !v.is_null());
+    let (target, alias) = match (function_name, function_arn) {
+        (Some(_), Some(_)) => {
+            return Err(TemplateError::invalid(
+                path,
+                format!(
+                    "Either \"functionArn\" or \"functionName\" (not both) property needs to be set on authorizer \"{key}\""
+                ),
+            ));
+        }
+        (None, None) => {
+            return Err(TemplateError::invalid(
+                path,
+                format!(
+                    "Either \"functionArn\" or \"functionName\" property needs to be set on authorizer \"{key}\""
+                ),
+            ));
+        }
+        (Some(function), None) => {
+            if !ctx.service.functions.contains_key(function) {
+                return Err(TemplateError::invalid(
+                    format!("{path}.functionName"),
+                    format!(
+                        "Function \"{function}\" for HTTP API authorizer \"{key}\" not found in service."
+                    ),
+                ));
+            }
+            (ctx.lambda_arn(function), ctx.alias_id(function))
+        }
+        (None, Some(arn)) => (arn.clone(), None),
+    };
+    let ttl = settings.get("resultTtlInSeconds").filter(|v| !v.is_null());
+    if ttl.is_some_and(|t| t != &json!(0)) && settings.get("identitySource").is_none() {
+        return Err(TemplateError::invalid(
+            path,
+            format!(
+                "Property \"identitySource\" has to be set on authorizer \"{key}\" when \"resultTtlInSeconds\" is set to non-zero value."
+            ),
+        ));
+    }
+    let mut props = Map::new();
+    props.insert("ApiId".into(), api_id.clone());
+    props.insert("Name".into(), json!(name));
+    props.insert("IdentitySource".into(), identity);
+    props.insert("AuthorizerType".into(), json!("REQUEST"));
+    if let Some(v) = settings
+        .get("enableSimpleResponses")
+        .filter(|v| !v.is_null())
+    {
+        props.insert("EnableSimpleResponses".into(), v.clone());
+    }
+    if let Some(v) = ttl {
+        props.insert("AuthorizerResultTtlInSeconds".into(), v.clone());
+    }
+    props.insert(
+        "AuthorizerPayloadFormatVersion".into(),
+        settings
+            .get("payloadVersion")
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!("2.0")),
+    );
+    props.insert("AuthorizerUri".into(), json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+        ":apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", target, "/invocations"]]}));
+    let alias_dep = alias.clone().map(Value::String);
+    // v3 adds the permission before the authorizer itself.
+    if settings.get("managedExternally") != Some(&Value::Bool(true)) {
+        ctx.resources().insert(
+            format!(
+                "{}LambdaAuthorizerPermissionHttpApi",
+                normalized_function_name(name)
+            ),
+            crate::resource_then_depending(
+                "AWS::Lambda::Permission",
+                json!({
+                "FunctionName": target, "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}),
+                alias_dep.clone(),
+            ),
+        );
+    }
+    ctx.resources().insert(
+        format!("HttpApiAuthorizer{}", normalized_function_name(name)),
+        crate::resource_then_depending(
+            "AWS::ApiGatewayV2::Authorizer",
+            Value::Object(props),
+            alias_dep,
+        ),
+    );
     Ok(())
 }

@@ -26,12 +26,17 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     ));
                 }
             };
-            if sns.redrive_policy.is_some() {
-                return Err(TemplateError::unsupported(
-                    format!("{path}.redrivePolicy"),
-                    "SNS subscription redrive policies",
-                ));
-            }
+            let redrive = match &sns.redrive_policy {
+                Some(policy) => Some(dead_letter_queue(
+                    ctx,
+                    policy,
+                    key,
+                    &topic_name,
+                    topic_arn.clone(),
+                    &format!("{path}.redrivePolicy"),
+                )?),
+                None => None,
+            };
             let endpoint = ctx.lambda_arn(key);
             let alias = ctx.alias_id(key).map(Value::String);
             let subscription_id = format!("{fn_id}SnsSubscription{}", normalize_alnum(&topic_name));
@@ -45,6 +50,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 }
                 if let Some(f) = &sns.filter_policy_scope {
                     props.insert("FilterPolicyScope".to_owned(), f.clone());
+                }
+                if let Some(redrive) = &redrive {
+                    props.insert("RedrivePolicy".to_owned(), redrive.clone());
                 }
                 if let Some(region) = arn.as_str().and_then(|a| a.split(':').nth(3))
                     && region != ctx.input.region
@@ -80,12 +88,17 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     );
                 }
                 let subscription = json!({"Endpoint": endpoint, "Protocol": "lambda"});
-                if let Some(filter) = &sns.filter_policy {
+                if sns.filter_policy.is_some() || redrive.is_some() {
                     let mut props = subscription.as_object().cloned().unwrap_or_default();
                     props.insert("TopicArn".to_owned(), json!({"Ref": topic_id}));
-                    props.insert("FilterPolicy".to_owned(), filter.clone());
+                    if let Some(filter) = &sns.filter_policy {
+                        props.insert("FilterPolicy".to_owned(), filter.clone());
+                    }
                     if let Some(f) = &sns.filter_policy_scope {
                         props.insert("FilterPolicyScope".to_owned(), f.clone());
+                    }
+                    if let Some(redrive) = &redrive {
+                        props.insert("RedrivePolicy".to_owned(), redrive.clone());
                     }
                     ctx.resources().insert(
                         subscription_id,
@@ -122,4 +135,64 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         }
     }
     Ok(())
+}
+
+/// The subscription's dead-letter queue: its `RedrivePolicy` value, and the
+/// `<Topic>To<Fn>DLQPolicy` queue policy that lets SNS send to it (v3 `compileSNSEvents`).
+fn dead_letter_queue(
+    ctx: &mut Ctx,
+    policy: &Value,
+    key: &str,
+    topic_name: &str,
+    topic_arn: Option<Value>,
+    path: &str,
+) -> Result<Value, TemplateError> {
+    let (arn, url) = if let Some(Value::String(arn)) = policy.get("deadLetterTargetArn") {
+        let mut parts = arn.rsplit(':');
+        let (queue, account, region) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        (
+            json!(arn),
+            json!({"Fn::Join": ["", [format!("https://sqs.{region}."), {"Ref": "AWS::URLSuffix"},
+                format!("/{account}/{queue}")]]}),
+        )
+    } else if let Some(Value::String(target)) = policy.get("deadLetterTargetRef") {
+        (
+            json!({"Fn::GetAtt": [target, "Arn"]}),
+            json!({"Ref": target}),
+        )
+    } else if let Some(import) = policy.get("deadLetterTargetImport") {
+        (
+            json!({"Fn::ImportValue": import.get("arn")}),
+            json!({"Fn::ImportValue": import.get("url")}),
+        )
+    } else {
+        return Err(TemplateError::invalid(
+            path,
+            "set one of deadLetterTargetArn, deadLetterTargetRef or deadLetterTargetImport",
+        ));
+    };
+    let policy_id = format!(
+        "{}To{}DLQPolicy",
+        normalize_alnum(topic_name),
+        normalized_function_name(key)
+    );
+    // For a topic given by name v3 has no ARN yet at this point, so its condition is empty.
+    let mut arn_equals = Map::new();
+    if let Some(topic_arn) = topic_arn {
+        arn_equals.insert("aws:SourceArn".to_owned(), topic_arn);
+    }
+    ctx.resources().insert(
+        policy_id.clone(),
+        json!({"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "PolicyDocument": {"Version": "2012-10-17", "Id": policy_id, "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": arn,
+                "Condition": {"ArnEquals": arn_equals}}]},
+            "Queues": [url]}}),
+    );
+    Ok(json!({"deadLetterTargetArn": arn}))
 }
