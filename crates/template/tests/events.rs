@@ -825,3 +825,81 @@ fn sns_dead_letter_queues() {
             .is_none()
     );
 }
+
+#[test]
+fn rest_api_lambda_http_mock_and_async_integrations() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"http": {"path": "lambda", "method": "get", "integration": "lambda", "cors": true,
+                      "authorizer": {"arn": "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_x", "claims": ["email", "custom:role"]}}},
+            {"http": {"path": "custom", "method": "post", "integration": "lambda",
+                      "response": {"statusCodes": {"400": {"pattern": "x"}, "201": {"pattern": "y"}}}}},
+            {"http": {"path": "proxy", "method": "get", "integration": "http-proxy", "request": {"uri": "https://e.com", "method": "post"}}},
+            {"http": {"path": "mock", "method": "get", "integration": "mock"}},
+            {"http": {"path": "async", "method": "post", "async": true}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let lambda = &r["ApiGatewayMethodLambdaGet"]["Properties"];
+    assert_eq!(lambda["Integration"]["Type"], "AWS");
+    assert_eq!(lambda["Integration"]["PassthroughBehavior"], "NEVER");
+    let responses = lambda["Integration"]["IntegrationResponses"]
+        .as_array()
+        .unwrap();
+    let codes: Vec<&str> = responses
+        .iter()
+        .map(|r| r["StatusCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "200", "400", "401", "403", "404", "422", "500", "502", "504"
+        ]
+    );
+    assert_eq!(
+        responses[0]["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"],
+        "'*'"
+    );
+    assert_eq!(lambda["MethodResponses"].as_array().unwrap().len(), 9);
+    let template = lambda["Integration"]["RequestTemplates"]["application/json"]
+        .as_str()
+        .unwrap();
+    assert!(template.contains("\"email\": \"$context.authorizer.claims.email\",\"role\": \"$context.authorizer.claims['custom:role']\","), "{template}");
+    assert!(
+        lambda["Integration"]["RequestTemplates"]
+            .get("application/x-www-form-urlencoded")
+            .is_some()
+    );
+
+    let custom =
+        &r["ApiGatewayMethodCustomPost"]["Properties"]["Integration"]["IntegrationResponses"];
+    let codes: Vec<&str> = custom
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["StatusCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["200", "201", "400"],
+        "integer-like keys sort numerically, and a default 200 is added"
+    );
+
+    let proxy = &r["ApiGatewayMethodProxyGet"]["Properties"]["Integration"];
+    assert_eq!(proxy["Type"], "HTTP_PROXY");
+    assert_eq!(proxy["Uri"], "https://e.com");
+    assert_eq!(proxy["IntegrationHttpMethod"], "POST");
+    assert!(proxy.get("IntegrationResponses").is_none());
+
+    let mock = &r["ApiGatewayMethodMockGet"]["Properties"]["Integration"];
+    assert_eq!(mock["Type"], "MOCK");
+    assert_eq!(mock["IntegrationResponses"], json!([]));
+
+    let fire = &r["ApiGatewayMethodAsyncPost"]["Properties"]["Integration"];
+    assert_eq!(fire["Type"], "AWS");
+    assert_eq!(
+        fire["RequestParameters"],
+        json!({"integration.request.header.X-Amz-Invocation-Type": "'Event'"})
+    );
+}

@@ -27,10 +27,42 @@ struct HttpEndpoint<'a> {
     method: String,
     private: bool,
     request_parameters: Map<String, Value>,
+    /// The same parameters with their settings as written (`mappedValue` for integrations).
+    parameter_settings: Map<String, Value>,
     operation_id: Option<String>,
     timeout: Option<u64>,
     authorizer: Option<Authorizer>,
+    /// `AWS_PROXY`, `AWS`, `HTTP`, `HTTP_PROXY` or `MOCK`.
+    integration: String,
+    request: Option<Value>,
+    response: Option<Value>,
+    /// This event's own CORS settings (response headers of non-proxy integrations).
+    cors: Option<Cors>,
+    is_async: bool,
+    claims: Vec<String>,
 }
+
+const LAMBDA_REQUEST_TEMPLATES: &str =
+    include_str!("../../../../templates/api-gateway-lambda-request-templates.json");
+
+/// v3's `DEFAULT_STATUS_CODES` of the Lambda (`AWS`) integration.
+const DEFAULT_STATUS_CODES: [(&str, &str); 9] = [
+    ("200", ""),
+    ("400", "[\\s\\S]*\\[400\\][\\s\\S]*"),
+    ("401", "[\\s\\S]*\\[401\\][\\s\\S]*"),
+    ("403", "[\\s\\S]*\\[403\\][\\s\\S]*"),
+    ("404", "[\\s\\S]*\\[404\\][\\s\\S]*"),
+    ("422", "[\\s\\S]*\\[422\\][\\s\\S]*"),
+    (
+        "500",
+        "[\\s\\S]*(Process\\s?exited\\s?before\\s?completing\\s?request|\\[500\\])[\\s\\S]*",
+    ),
+    ("502", "[\\s\\S]*\\[502\\][\\s\\S]*"),
+    (
+        "504",
+        "([\\s\\S]*\\[504\\][\\s\\S]*)|(.*Task timed out after \\d+\\.\\d+ seconds$)",
+    ),
+];
 
 /// A REST API authorizer as v3's `getAuthorizer` normalises it.
 #[derive(Clone)]
@@ -90,6 +122,7 @@ fn parse_authorizer(
     ctx: &Ctx,
     value: &Value,
     path: &str,
+    proxy_integration: bool,
 ) -> Result<Option<Authorizer>, TemplateError> {
     let mut a = Authorizer {
         kind: None,
@@ -168,6 +201,7 @@ fn parse_authorizer(
                 .and_then(Value::as_array)
                 .is_some_and(|c| !c.is_empty())
                 && a.is_cognito()
+                && proxy_integration
             {
                 return Err(TemplateError::invalid(
                     format!("{path}.claims"),
@@ -305,28 +339,66 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     ),
                 ));
             }
-            let integration = http
+            let is_async = http.is_async == Some(true);
+            let integration = match http
                 .integration
                 .as_deref()
                 .map(|i| i.to_uppercase().replacen('-', "_", 1))
-                .unwrap_or_else(|| "AWS_PROXY".to_owned());
-            if integration != "AWS_PROXY" && integration != "LAMBDA_PROXY" {
-                return Err(TemplateError::unsupported(
+            {
+                Some(i) if i == "LAMBDA" => "AWS".to_owned(),
+                Some(i) if i == "LAMBDA_PROXY" => "AWS_PROXY".to_owned(),
+                Some(i) => i,
+                None if is_async => "AWS".to_owned(),
+                None => "AWS_PROXY".to_owned(),
+            };
+            if !["AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"].contains(&integration.as_str()) {
+                return Err(TemplateError::invalid(
                     format!("{path}.integration"),
-                    format!("REST API integration \"{integration}\""),
+                    format!("unknown integration \"{integration}\""),
                 ));
             }
-            if http.is_async == Some(true) {
+            if (integration == "HTTP" || integration == "HTTP_PROXY")
+                && http.request.as_ref().and_then(|r| r.get("uri")).is_none()
+            {
+                return Err(TemplateError::invalid(
+                    format!("{path}.request.uri"),
+                    format!(
+                        "You need to set the request uri when using the {integration} integration."
+                    ),
+                ));
+            }
+            if http
+                .extra
+                .get("connectionType")
+                .is_some_and(|v| !v.is_null())
+            {
                 return Err(TemplateError::unsupported(
-                    format!("{path}.async"),
-                    "asynchronous REST API integrations",
+                    format!("{path}.connectionType"),
+                    "VPC link integrations",
                 ));
             }
+            let claims: Vec<String> = http
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.get("claims"))
+                .and_then(Value::as_array)
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
             let authorizer = match &http.authorizer {
-                Some(value) => parse_authorizer(ctx, value, &format!("{path}.authorizer"))?,
+                Some(value) => parse_authorizer(
+                    ctx,
+                    value,
+                    &format!("{path}.authorizer"),
+                    integration == "AWS_PROXY",
+                )?,
                 None => None,
             };
             let mut request_parameters = Map::new();
+            let mut parameter_settings = Map::new();
             if let Some(request) = &http.request {
                 for (location, singular) in [
                     ("querystrings", "querystring"),
@@ -345,8 +417,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                                 }
                                 other => other.clone(),
                             };
-                            request_parameters
-                                .insert(format!("method.request.{singular}.{name}"), required);
+                            let key = format!("method.request.{singular}.{name}");
+                            parameter_settings.insert(key.clone(), value.clone());
+                            request_parameters.insert(key, required);
                         }
                     }
                 }
@@ -381,15 +454,27 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     merged.cache_control = event.cache_control.clone();
                 }
             }
+            let event_cors = http
+                .cors
+                .as_ref()
+                .filter(|c| !matches!(c, Value::Null | Value::Bool(false)))
+                .map(|c| event_cors(c, &method));
             endpoints.push(HttpEndpoint {
                 function: key,
                 path: resource_path,
                 method,
                 private: http.private == Some(true),
                 request_parameters,
+                parameter_settings,
                 operation_id: http.operation_id.clone(),
                 timeout: http.timeout_in_millis.or(api_gateway.timeout_in_millis),
                 authorizer,
+                integration,
+                request: http.request.clone(),
+                response: http.response.clone(),
+                cors: event_cors,
+                is_async,
+                claims,
             });
         }
     }
@@ -655,12 +740,30 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                 }
             }
         }
-        let mut integration = Map::new();
-        integration.insert("IntegrationHttpMethod".into(), json!("POST"));
-        integration.insert("Type".into(), json!("AWS_PROXY"));
-        if let Some(t) = endpoint.timeout {
-            integration.insert("TimeoutInMillis".into(), json!(t));
-        }
+        let (integration, method_responses) = integration_and_responses(ctx, endpoint)?;
+        props.insert("Integration".into(), Value::Object(integration));
+        props.insert("MethodResponses".into(), method_responses);
+        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": depends_on}));
+        method_ids.push(id);
+    }
+    compile_authorizers_and_rest(ctx, &endpoints, &rest_api_id, method_ids, &api_gateway)
+}
+
+/// The method's `Integration` and `MethodResponses` (v3 `getMethodIntegration`,
+/// `getMethodResponses`, with `validate`'s request/response defaults).
+fn integration_and_responses(
+    ctx: &Ctx,
+    endpoint: &HttpEndpoint,
+) -> Result<(Map<String, Value>, Value), TemplateError> {
+    let kind = endpoint.integration.as_str();
+    let mut integration = Map::new();
+    integration.insert("IntegrationHttpMethod".into(), json!("POST"));
+    integration.insert("Type".into(), json!(kind));
+    if let Some(t) = endpoint.timeout {
+        integration.insert("TimeoutInMillis".into(), json!(t));
+    }
+    let request = endpoint.request.clone().unwrap_or(Value::Null);
+    if kind == "AWS" || kind == "AWS_PROXY" {
         let mut uri = vec![
             json!("arn:"),
             json!({"Ref": "AWS::Partition"}),
@@ -675,13 +778,274 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         }
         uri.push(json!("/invocations"));
         integration.insert("Uri".into(), json!({"Fn::Join": ["", uri]}));
-        props.insert("Integration".into(), Value::Object(integration));
-        props.insert("MethodResponses".into(), json!([]));
-        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": depends_on}));
-        method_ids.push(id);
+    } else if kind == "HTTP" || kind == "HTTP_PROXY" {
+        integration.insert(
+            "Uri".into(),
+            request.get("uri").cloned().unwrap_or(Value::Null),
+        );
+        let method = request
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or(&endpoint.method)
+            .to_uppercase();
+        integration.insert("IntegrationHttpMethod".into(), json!(method));
     }
 
-    for endpoint in &endpoints {
+    // Lambda and HTTP integrations get v3's request/response defaults; MOCK uses the
+    // settings as written.
+    let response = match kind {
+        "AWS" => Some(with_default_status_codes(endpoint.response.as_ref(), true)),
+        "HTTP" => endpoint
+            .response
+            .as_ref()
+            .map(|r| with_default_status_codes(Some(r), false)),
+        "MOCK" => endpoint.response.clone(),
+        _ => None,
+    };
+    if matches!(kind, "AWS" | "HTTP" | "MOCK") {
+        let pass_through = request
+            .get("passThrough")
+            .cloned()
+            .or_else(|| (kind == "AWS").then(|| json!("NEVER")));
+        if let Some(p) = pass_through {
+            integration.insert("PassthroughBehavior".into(), p);
+        }
+        if let Some(c) = request.get("contentHandling").filter(|v| !v.is_null()) {
+            integration.insert("ContentHandling".into(), c.clone());
+        }
+        if let Some(templates) = request_templates(&request, kind == "AWS", &endpoint.claims) {
+            integration.insert("RequestTemplates".into(), templates);
+        }
+        integration.insert(
+            "IntegrationResponses".into(),
+            integration_responses(response.as_ref(), endpoint.cors.as_ref()),
+        );
+    }
+    let parameters = request
+        .get("parameters")
+        .and_then(Value::as_object)
+        .filter(|p| !p.is_empty());
+    if (matches!(kind, "AWS" | "HTTP" | "HTTP_PROXY") && parameters.is_some()) || endpoint.is_async
+    {
+        let mut mapped = Map::new();
+        for (key, value) in &endpoint.parameter_settings {
+            let target = format!("integration.{}", key.strip_prefix("method.").unwrap_or(key));
+            let source = value
+                .get("mappedValue")
+                .cloned()
+                .unwrap_or_else(|| json!(key));
+            mapped.insert(target, source);
+        }
+        if endpoint.is_async {
+            mapped.insert(
+                "integration.request.header.X-Amz-Invocation-Type".into(),
+                json!("'Event'"),
+            );
+        }
+        integration.insert("RequestParameters".into(), Value::Object(mapped));
+    }
+    let method_responses = if matches!(kind, "AWS" | "HTTP" | "MOCK") {
+        method_responses(response.as_ref(), endpoint.cors.as_ref())
+    } else {
+        json!([])
+    };
+    Ok((integration, method_responses))
+}
+
+/// v3 `getResponse`: status codes sorted like a JavaScript object with integer keys, a `200`
+/// with an empty pattern added when none has one; the Lambda integration defaults to v3's
+/// status codes when no response is configured.
+fn with_default_status_codes(response: Option<&Value>, lambda: bool) -> Value {
+    let mut out = response
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let defaults = || -> Map<String, Value> {
+        DEFAULT_STATUS_CODES
+            .iter()
+            .map(|(code, pattern)| ((*code).to_owned(), json!({"pattern": pattern})))
+            .collect()
+    };
+    if response.is_none() && !lambda {
+        return Value::Object(out);
+    }
+    let codes = match out.get("statusCodes").and_then(Value::as_object) {
+        Some(codes) => {
+            let mut codes = codes.clone();
+            if !codes.values().any(|c| c.get("pattern") == Some(&json!(""))) {
+                codes.insert("200".into(), json!({"pattern": ""}));
+            }
+            codes
+        }
+        None => defaults(),
+    };
+    let mut keys: Vec<&String> = codes.keys().collect();
+    keys.sort_by_key(|k| k.parse::<u32>().unwrap_or(u32::MAX));
+    let sorted: Map<String, Value> = keys
+        .into_iter()
+        .map(|k| (k.clone(), codes[k].clone()))
+        .collect();
+    out.insert("statusCodes".into(), Value::Object(sorted));
+    Value::Object(out)
+}
+
+fn header_params(headers: &Map<String, Value>) -> Map<String, Value> {
+    headers
+        .iter()
+        .map(|(h, v)| (format!("method.response.header.{h}"), v.clone()))
+        .collect()
+}
+
+/// The CORS response headers of a non-proxy integration (`'<origin>'`, credentials).
+fn cors_response_headers(cors: Option<&Cors>) -> Map<String, Value> {
+    let mut headers = Map::new();
+    if let Some(cors) = cors {
+        let origin = if cors.origins.is_empty() {
+            cors.origin.clone().unwrap_or_default()
+        } else {
+            cors.origins.join(",")
+        };
+        headers.insert(
+            "Access-Control-Allow-Origin".into(),
+            json!(format!("'{origin}'")),
+        );
+        if cors.allow_credentials {
+            headers.insert("Access-Control-Allow-Credentials".into(), json!("true"));
+        }
+    }
+    headers
+}
+
+fn integration_responses(response: Option<&Value>, cors: Option<&Cors>) -> Value {
+    let Some(response) = response else {
+        return json!([]);
+    };
+    let mut headers = cors_response_headers(cors);
+    if let Some(extra) = response.get("headers").and_then(Value::as_object) {
+        headers.extend(extra.clone());
+    }
+    let mut out = Vec::new();
+    for (code, config) in response
+        .get("statusCodes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let mut parameters = header_params(&headers);
+        if let Some(h) = config.get("headers").and_then(Value::as_object) {
+            parameters.extend(header_params(h));
+        }
+        let mut templates = Map::new();
+        if let Some(t) = response.get("template").filter(|v| !v.is_null()) {
+            templates.insert("application/json".into(), t.clone());
+        }
+        match config.get("template") {
+            Some(Value::String(t)) => {
+                templates.insert("application/json".into(), json!(t));
+            }
+            Some(Value::Object(t)) => templates.extend(t.clone()),
+            _ => {}
+        }
+        let mut item = Map::new();
+        item.insert("StatusCode".into(), json!(code));
+        item.insert(
+            "SelectionPattern".into(),
+            config
+                .get("pattern")
+                .cloned()
+                .filter(|p| !p.is_null())
+                .unwrap_or_else(|| json!("")),
+        );
+        item.insert("ResponseParameters".into(), Value::Object(parameters));
+        item.insert("ResponseTemplates".into(), Value::Object(templates));
+        if code.starts_with('2')
+            && let Some(c) = response.get("contentHandling").filter(|v| !v.is_null())
+        {
+            item.insert("ContentHandling".into(), c.clone());
+        }
+        out.push(Value::Object(item));
+    }
+    Value::Array(out)
+}
+
+fn method_responses(response: Option<&Value>, cors: Option<&Cors>) -> Value {
+    let Some(response) = response else {
+        return json!([]);
+    };
+    let mut headers = cors_response_headers(cors);
+    if let Some(extra) = response.get("headers").and_then(Value::as_object) {
+        headers.extend(extra.clone());
+    }
+    let flags = |h: &Map<String, Value>| -> Map<String, Value> {
+        h.keys()
+            .map(|k| (format!("method.response.header.{k}"), json!(true)))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (code, config) in response
+        .get("statusCodes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let mut parameters = flags(&headers);
+        if let Some(h) = config.get("headers").and_then(Value::as_object) {
+            parameters.extend(flags(h));
+        }
+        out.push(
+            json!({"ResponseParameters": parameters, "ResponseModels": {}, "StatusCode": code}),
+        );
+    }
+    Value::Array(out)
+}
+
+/// v3 `getIntegrationRequestTemplates`: the Lambda defaults (with Cognito claims filled in),
+/// then `request.template` (`null` removes a content type).
+fn request_templates(request: &Value, lambda: bool, claims: &[String]) -> Option<Value> {
+    let mut templates = Map::new();
+    if lambda {
+        let defaults: Map<String, Value> =
+            serde_json::from_str(LAMBDA_REQUEST_TEMPLATES).expect("request templates are JSON");
+        templates = defaults;
+    }
+    if let Some(custom) = request.get("template").and_then(Value::as_object) {
+        for (content_type, template) in custom {
+            if template.is_null() {
+                templates.shift_remove(content_type);
+            } else {
+                templates.insert(content_type.clone(), template.clone());
+            }
+        }
+    }
+    // v3 replaces the `extraCognitoPoolClaims` placeholder in every template.
+    let claims_text = if claims.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = claims
+            .iter()
+            .map(|claim| match claim.split_once(':') {
+                Some((_, sub)) => format!("\"{sub}\": \"$context.authorizer.claims['{claim}']\""),
+                None => format!("\"{claim}\": \"$context.authorizer.claims.{claim}\""),
+            })
+            .collect();
+        format!("{},", parts.join(","))
+    };
+    for template in templates.values_mut() {
+        if let Some(text) = template.as_str() {
+            *template = json!(text.replacen("extraCognitoPoolClaims", &claims_text, 1));
+        }
+    }
+    (!templates.is_empty()).then_some(Value::Object(templates))
+}
+
+fn compile_authorizers_and_rest(
+    ctx: &mut Ctx,
+    endpoints: &[HttpEndpoint],
+    rest_api_id: &Value,
+    method_ids: Vec<String>,
+    api_gateway: &deployer_config::model::ApiGatewayConfig,
+) -> Result<(), TemplateError> {
+    for endpoint in endpoints {
         let Some(a) = &endpoint.authorizer else {
             continue;
         };
@@ -740,7 +1104,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             {"Ref": "AWS::URLSuffix"}, stage_path]]}}),
     );
 
-    for endpoint in &endpoints {
+    for endpoint in endpoints {
         let id = format!(
             "{}LambdaPermissionApiGateway",
             normalized_function_name(endpoint.function)
