@@ -903,3 +903,34 @@ fn rest_api_lambda_http_mock_and_async_integrations() {
         json!({"integration.request.header.X-Amz-Invocation-Type": "'Event'"})
     );
 }
+
+#[test]
+fn cognito_user_pool_triggers() {
+    let t = build(
+        json!({"a": {"handler": "h.a", "events": [{"cognitoUserPool": {"pool": "My Pool", "trigger": "PreSignUp"}}]},
+               "b": {"handler": "h.b", "events": [{"cognitoUserPool": {"pool": "My Pool", "trigger": "CustomEmailSender", "kmsKeyId": "arn:kms"}}]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let pool = &r["CognitoUserPoolMyPool"];
+    assert_eq!(pool["Properties"]["UserPoolName"], "My Pool");
+    assert_eq!(
+        pool["Properties"]["LambdaConfig"]["PreSignUp"],
+        json!({"Fn::GetAtt": ["ALambdaFunction", "Arn"]})
+    );
+    assert_eq!(
+        pool["Properties"]["LambdaConfig"]["CustomEmailSender"]["LambdaVersion"],
+        "V1_0"
+    );
+    assert_eq!(pool["Properties"]["LambdaConfig"]["KMSKeyID"], "arn:kms");
+    assert_eq!(
+        pool["DependsOn"],
+        json!(["ALambdaFunction", "BLambdaFunction"])
+    );
+    assert!(
+        r.get("ALambdaPermissionCognitoUserPoolMyPoolTriggerSourcePreSignUp")
+            .is_some()
+    );
+    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"cognitoUserPool": {"pool": "P", "trigger": "PreSignUp", "existing": true}}]}}), json!({})).unwrap_err();
+    assert!(err.to_string().contains("existing pools"), "{err}");
+}

@@ -5,6 +5,7 @@ use deployer_config::model::Event;
 
 use crate::{Ctx, TemplateError};
 
+mod cognito;
 mod event_bridge;
 mod http;
 mod http_api;
@@ -35,7 +36,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
                     | Event::Iot(_)
                     | Event::CloudwatchEvent(_)
                     | Event::CloudwatchLog(_)
-            );
+            ) || matches!(event, Event::Other(kind, _) if kind == "cognitoUserPool");
             if !supported {
                 return Err(TemplateError::unsupported(
                     format!("functions.{key}.events[{i}]"),
@@ -48,7 +49,8 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
 }
 
 /// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream,
-/// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, eventBridge, sqs, httpApi.
+/// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs,
+/// httpApi.
 pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     check_supported(ctx)?;
     schedule::compile(ctx)?;
@@ -61,6 +63,7 @@ pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     misc::compile_iot(ctx)?;
     misc::compile_cloudwatch_event(ctx)?;
     misc::compile_cloudwatch_log(ctx)?;
+    cognito::compile(ctx)?;
     event_bridge::compile(ctx)?;
     sqs::compile(ctx)?;
     http_api::compile(ctx)?;
