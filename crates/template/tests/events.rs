@@ -934,3 +934,53 @@ fn cognito_user_pool_triggers() {
     let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"cognitoUserPool": {"pool": "P", "trigger": "PreSignUp", "existing": true}}]}}), json!({})).unwrap_err();
     assert!(err.to_string().contains("existing pools"), "{err}");
 }
+
+#[test]
+fn rest_api_keys_and_usage_plans() {
+    let functions = json!({"f": {"handler": "h.f", "events": [{"http": {"path": "x", "method": "get", "private": true}}]}});
+    let t = build(
+        functions.clone(),
+        json!({"apiGateway": {"apiKeys": ["one", {"name": "two", "value": "v"}],
+        "usagePlan": {"quota": {"limit": 5, "period": "DAY"}}}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(r["ApiGatewayApiKey1"]["Properties"]["Name"], "one");
+    assert_eq!(
+        r["ApiGatewayApiKey1"]["DependsOn"],
+        "ApiGatewayDeployment42"
+    );
+    assert_eq!(r["ApiGatewayApiKey2"]["Properties"]["Value"], "v");
+    let plan = &r["ApiGatewayUsagePlan"]["Properties"];
+    assert_eq!(plan["UsagePlanName"], "svc-dev");
+    assert_eq!(plan["Quota"], json!({"Limit": 5, "Period": "DAY"}));
+    assert_eq!(
+        r["ApiGatewayUsagePlanKey2"]["Properties"]["KeyId"],
+        json!({"Ref": "ApiGatewayApiKey2"})
+    );
+
+    let t = build(
+        functions.clone(),
+        json!({"apiGateway": {"apiKeys": [{"free": ["a", "b"]}, {"paid": ["c"]}],
+        "usagePlan": [{"free": {"throttle": {"rateLimit": 1}}}, {"paid": {}}]}}),
+    );
+    let r = &t["Resources"];
+    assert!(r.get("ApiGatewayApiKeyFree2").is_some() && r.get("ApiGatewayApiKeyPaid1").is_some());
+    assert_eq!(
+        r["ApiGatewayUsagePlanFree"]["Properties"]["UsagePlanName"],
+        "svc-free-dev"
+    );
+    assert_eq!(
+        r["ApiGatewayUsagePlanKeyPaid1"]["Properties"]["UsagePlanId"],
+        json!({"Ref": "ApiGatewayUsagePlanPaid"})
+    );
+    let err = try_compile(
+        functions,
+        json!({"apiGateway": {"apiKeys": [{"gold": ["k"]}], "usagePlan": [{"free": {}}]}}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("API key \"gold\" has no usage plan defined"),
+        "{err}"
+    );
+}
