@@ -984,3 +984,47 @@ fn rest_api_keys_and_usage_plans() {
         "{err}"
     );
 }
+
+#[test]
+fn rest_api_request_validators_and_models() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"http": {"path": "q", "method": "get", "request": {"parameters": {"querystrings": {"id": true, "opt": false}}}}},
+            {"http": {"path": "opt", "method": "get", "request": {"parameters": {"querystrings": {"opt": false}}}}},
+            {"http": {"path": "body", "method": "post", "request": {"schemas": {
+                "application/json": "create-item", "application/vnd.api+json": {"name": "Vnd", "schema": {"type": "object"}}}}}}
+        ]}}),
+        json!({"apiGateway": {"request": {"schemas": {"create-item": {"schema": {"type": "object"}, "description": "d"}}}}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["ApiGatewayMethodQGet"]["Properties"]["RequestValidatorId"],
+        json!({"Ref": "ApiGatewaySvcRequestValidator"})
+    );
+    assert!(
+        r["ApiGatewayMethodOptGet"]["Properties"]
+            .get("RequestValidatorId")
+            .is_none()
+    );
+    assert_eq!(
+        r["ApiGatewaySvcRequestValidator"]["Properties"]["Name"],
+        "svc-dev | Validate request body and querystring parameters"
+    );
+    let models = &r["ApiGatewayMethodBodyPost"]["Properties"]["RequestModels"];
+    assert_eq!(
+        models["application/json"],
+        json!({"Ref": "ApiGatewayCreateItemModel"})
+    );
+    assert_eq!(
+        models["application/vnd.api+json"],
+        json!({"Ref": "ApiGatewayMethodBodyPostApplicationVndApiJsonModel"})
+    );
+    assert_eq!(
+        r["ApiGatewayCreateItemModel"]["Properties"]["Description"],
+        "d"
+    );
+    assert_eq!(
+        r["ApiGatewayMethodBodyPostApplicationVndApiJsonModel"]["Properties"]["Name"],
+        "Vnd"
+    );
+}
