@@ -1028,3 +1028,41 @@ fn rest_api_request_validators_and_models() {
         "Vnd"
     );
 }
+
+#[test]
+fn msk_and_kafka_event_source_mappings() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"msk": {"arn": "arn:aws:kafka:us-east-1:1:cluster/My-Cluster/uuid", "topic": "my.topic"}},
+            {"kafka": {"topic": "t", "bootstrapServers": ["b:9092"], "accessConfigurations": {"saslPlainAuth": ["arn:aws:secretsmanager:us-east-1:1:secret:s"]}}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let msk = &r["FEventSourceMappingMSKMyClusterMytopic"];
+    assert_eq!(msk["Properties"]["Topics"], json!(["my.topic"]));
+    assert_eq!(msk["Properties"]["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(msk["DependsOn"], json!(["IamRoleLambdaExecution"]));
+    let kafka = &r["FEventSourceMappingKafkaT"]["Properties"];
+    assert_eq!(
+        kafka["SourceAccessConfigurations"],
+        json!([{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:1:secret:s"}])
+    );
+    let ids = ids(&t);
+    let kafka_at = ids
+        .iter()
+        .position(|i| i == "FEventSourceMappingKafkaT")
+        .unwrap();
+    let msk_at = ids
+        .iter()
+        .position(|i| i == "FEventSourceMappingMSKMyClusterMytopic")
+        .unwrap();
+    assert!(kafka_at < msk_at, "kafka compiles before msk in v3");
+    let err = try_compile(
+        json!({"f": {"handler": "h", "events": [{"kafka": {"topic": "t", "bootstrapServers": ["b"],
+        "accessConfigurations": {"vpcSubnet": ["subnet-1"]}}}]}}),
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("\"vpcSecurityGroup\""), "{err}");
+}

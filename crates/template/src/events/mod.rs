@@ -9,6 +9,7 @@ mod cognito;
 mod event_bridge;
 mod http;
 mod http_api;
+mod kafka;
 mod misc;
 mod s3;
 mod schedule;
@@ -36,7 +37,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
                     | Event::Iot(_)
                     | Event::CloudwatchEvent(_)
                     | Event::CloudwatchLog(_)
-            ) || matches!(event, Event::Other(kind, _) if kind == "cognitoUserPool");
+            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka"].contains(&kind.as_str()));
             if !supported {
                 return Err(TemplateError::unsupported(
                     format!("functions.{key}.events[{i}]"),
@@ -48,7 +49,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     Ok(())
 }
 
-/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream,
+/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream, kafka, msk,
 /// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs,
 /// httpApi.
 pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
@@ -59,6 +60,8 @@ pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     websocket::compile(ctx)?;
     sns::compile(ctx)?;
     stream::compile(ctx)?;
+    kafka::compile_kafka(ctx)?;
+    kafka::compile_msk(ctx)?;
     misc::compile_alexa_skill(ctx)?;
     misc::compile_iot(ctx)?;
     misc::compile_cloudwatch_event(ctx)?;
