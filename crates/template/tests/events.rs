@@ -377,12 +377,15 @@ fn long_eventbridge_names_are_hashed_like_v3() {
 
 #[test]
 fn unsupported_events_are_errors_naming_function_index_and_type() {
-    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"schedule": "rate(1 hour)"}, {"alb": {"listenerArn": "x"}}]}}), json!({})).unwrap_err();
+    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"schedule": "rate(1 hour)"}, {"alexaSmartHome": {"appId": "x"}}]}}), json!({})).unwrap_err();
     assert_eq!(
         err.to_string().split(':').next().unwrap(),
         "functions.a.events[1]"
     );
-    assert!(err.to_string().contains("event type \"alb\""), "{err}");
+    assert!(
+        err.to_string().contains("event type \"alexaSmartHome\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1065,4 +1068,50 @@ fn msk_and_kafka_event_source_mappings() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("\"vpcSecurityGroup\""), "{err}");
+}
+
+#[test]
+fn alb_target_groups_listener_rules_and_permissions() {
+    let listener = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/my-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"alb": {"listenerArn": listener, "priority": 3, "conditions": {"path": "/x"}}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    let group = &r["FAlbTargetGroup50dc6c495c0c9188"];
+    // md5("svc-f-50dc6c495c0c9188-dev"), computed with Python's hashlib.
+    assert_eq!(
+        group["Properties"]["Name"],
+        "478175a3fba2f55ae484aef80aac13f1"
+    );
+    assert_eq!(
+        group["Properties"]["Tags"][0]["Value"],
+        "svc-f-50dc6c495c0c9188-dev"
+    );
+    assert_eq!(
+        group["DependsOn"],
+        json!(["FLambdaPermissionRegisterTarget"])
+    );
+    let rule = &r["FAlbListenerRule3"]["Properties"];
+    assert_eq!(
+        rule["Conditions"],
+        json!([{"Field": "path-pattern", "Values": ["/x"]}])
+    );
+    assert_eq!(
+        rule["Actions"],
+        json!([{"Type": "forward", "TargetGroupArn": {"Ref": "FAlbTargetGroup50dc6c495c0c9188"}}])
+    );
+    assert_eq!(
+        r["FLambdaPermissionAlb"]["Properties"]["SourceArn"],
+        json!({"Ref": "FAlbTargetGroup50dc6c495c0c9188"})
+    );
+    assert!(
+        r["FLambdaPermissionRegisterTarget"]["Properties"]
+            .get("SourceArn")
+            .is_none()
+    );
+    let err = try_compile(json!({"f": {"handler": "h", "events": [{"alb": {"listenerArn": "nope", "priority": 1, "conditions": {"path": "/"}}}]}}), json!({})).unwrap_err();
+    assert!(err.to_string().contains("Invalid ALB listenerArn"), "{err}");
 }

@@ -5,6 +5,7 @@ use deployer_config::model::Event;
 
 use crate::{Ctx, TemplateError};
 
+mod alb;
 mod cognito;
 mod event_bridge;
 mod http;
@@ -37,7 +38,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
                     | Event::Iot(_)
                     | Event::CloudwatchEvent(_)
                     | Event::CloudwatchLog(_)
-            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka"].contains(&kind.as_str()));
+            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka", "alb"].contains(&kind.as_str()));
             if !supported {
                 return Err(TemplateError::unsupported(
                     format!("functions.{key}.events[{i}]"),
@@ -49,7 +50,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     Ok(())
 }
 
-/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream, kafka, msk,
+/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream, kafka, msk, alb,
 /// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs,
 /// httpApi.
 pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
@@ -62,6 +63,7 @@ pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     stream::compile(ctx)?;
     kafka::compile_kafka(ctx)?;
     kafka::compile_msk(ctx)?;
+    alb::compile(ctx)?;
     misc::compile_alexa_skill(ctx)?;
     misc::compile_iot(ctx)?;
     misc::compile_cloudwatch_event(ctx)?;
