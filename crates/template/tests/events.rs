@@ -377,13 +377,13 @@ fn long_eventbridge_names_are_hashed_like_v3() {
 
 #[test]
 fn unsupported_events_are_errors_naming_function_index_and_type() {
-    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"schedule": "rate(1 hour)"}, {"alexaSmartHome": {"appId": "x"}}]}}), json!({})).unwrap_err();
+    let err = try_compile(json!({"a": {"handler": "h.a", "events": [{"schedule": "rate(1 hour)"}, {"cloudFront": {"eventType": "viewer-request", "origin": "s3://bucket.s3.amazonaws.com/files"}}]}}), json!({})).unwrap_err();
     assert_eq!(
         err.to_string().split(':').next().unwrap(),
         "functions.a.events[1]"
     );
     assert!(
-        err.to_string().contains("event type \"alexaSmartHome\""),
+        err.to_string().contains("event type \"cloudFront\""),
         "{err}"
     );
 }
@@ -1114,4 +1114,39 @@ fn alb_target_groups_listener_rules_and_permissions() {
     );
     let err = try_compile(json!({"f": {"handler": "h", "events": [{"alb": {"listenerArn": "nope", "priority": 1, "conditions": {"path": "/"}}}]}}), json!({})).unwrap_err();
     assert!(err.to_string().contains("Invalid ALB listenerArn"), "{err}");
+}
+
+#[test]
+fn mq_alexa_smart_home_and_iot_fleet_provisioning() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            {"activemq": {"arn": "arn:aws:mq:us-east-1:1:broker:b:b-1", "basicAuthArn": "arn:aws:secretsmanager:us-east-1:1:secret:s", "queue": "my-queue"}},
+            {"rabbitmq": {"arn": "arn:aws:mq:us-east-1:1:broker:r:b-2", "basicAuthArn": "arn:aws:secretsmanager:us-east-1:1:secret:r", "queue": "q", "virtualHost": "/v"}},
+            {"alexaSmartHome": {"appId": "amzn1.ask.skill.2", "enabled": false}},
+            {"iotFleetProvisioning": {"templateBody": {"Parameters": {}}, "provisioningRoleArn": "arn:aws:iam::1:role/p", "templateName": "t"}}
+        ]}}),
+        json!({}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["FEventSourceMappingActiveMQMyqueue"]["Properties"]["Queues"],
+        json!(["my-queue"])
+    );
+    assert_eq!(
+        r["FEventSourceMappingRabbitMQQ"]["Properties"]["SourceAccessConfigurations"][1],
+        json!({"Type": "VIRTUAL_HOST", "URI": "/v"})
+    );
+    assert_eq!(
+        r["FLambdaPermissionAlexaSmartHome1"]["Properties"]["Action"],
+        "lambda:DisableInvokeFunction"
+    );
+    let template = &r["FIotProvisioningTemplate"];
+    assert_eq!(
+        template["Properties"]["TemplateBody"],
+        "{\"Parameters\":{}}"
+    );
+    assert_eq!(
+        template["DependsOn"],
+        json!(["FLambdaPermissionIotProvisioningTemplate"])
+    );
 }

@@ -12,6 +12,7 @@ mod http;
 mod http_api;
 mod kafka;
 mod misc;
+mod more;
 mod s3;
 mod schedule;
 mod sns;
@@ -38,7 +39,7 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
                     | Event::Iot(_)
                     | Event::CloudwatchEvent(_)
                     | Event::CloudwatchLog(_)
-            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka", "alb"].contains(&kind.as_str()));
+            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka", "alb", "activemq", "rabbitmq", "alexaSmartHome", "iotFleetProvisioning"].contains(&kind.as_str()));
             if !supported {
                 return Err(TemplateError::unsupported(
                     format!("functions.{key}.events[{i}]"),
@@ -50,9 +51,9 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     Ok(())
 }
 
-/// Compiles every event, in v3's order: schedule, s3, http, websocket, sns, stream, kafka, msk, alb,
-/// alexaSkill, iot, cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs,
-/// httpApi.
+/// Compiles every event, in v3's plugin order: schedule, s3, http, websocket, sns, stream,
+/// kafka, activemq, rabbitmq, msk, alb, alexaSkill, alexaSmartHome, iot, iotFleetProvisioning,
+/// cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs, httpApi.
 pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     check_supported(ctx)?;
     schedule::compile(ctx)?;
@@ -62,10 +63,14 @@ pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     sns::compile(ctx)?;
     stream::compile(ctx)?;
     kafka::compile_kafka(ctx)?;
+    more::compile_mq(ctx, false)?;
+    more::compile_mq(ctx, true)?;
     kafka::compile_msk(ctx)?;
     alb::compile(ctx)?;
     misc::compile_alexa_skill(ctx)?;
+    more::compile_alexa_smart_home(ctx)?;
     misc::compile_iot(ctx)?;
+    more::compile_iot_fleet_provisioning(ctx)?;
     misc::compile_cloudwatch_event(ctx)?;
     misc::compile_cloudwatch_log(ctx)?;
     cognito::compile(ctx)?;
