@@ -1150,3 +1150,36 @@ fn mq_alexa_smart_home_and_iot_fleet_provisioning() {
         json!(["FLambdaPermissionIotProvisioningTemplate"])
     );
 }
+
+#[test]
+fn api_gateway_logs_need_an_externally_managed_role() {
+    let functions =
+        json!({"f": {"handler": "h.f", "events": [{"http": "GET x"}, {"websocket": "$default"}]}});
+    let err = try_compile(functions.clone(), json!({"logs": {"restApi": true}})).unwrap_err();
+    assert!(
+        err.to_string().starts_with("provider.logs.restApi:"),
+        "{err}"
+    );
+    let t = build(
+        functions,
+        json!({"logRetentionInDays": 3, "logs": {"restApi": {"roleManagedExternally": true}, "websocket": true}}),
+    );
+    let r = &t["Resources"];
+    assert_eq!(
+        r["ApiGatewayLogGroup"]["Properties"],
+        json!({"LogGroupName": "/aws/api-gateway/svc-dev", "RetentionInDays": 3})
+    );
+    let stage = &r["WebsocketsDeploymentStage"]["Properties"];
+    assert_eq!(
+        stage["DefaultRouteSettings"],
+        json!({"DataTraceEnabled": true, "LoggingLevel": "INFO"})
+    );
+    assert_eq!(
+        stage["AccessLogSettings"]["DestinationArn"]["Fn::Sub"],
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WebsocketsLogGroup}"
+    );
+    assert_eq!(
+        r["WebsocketsLogGroup"]["Properties"]["LogGroupName"],
+        "/aws/websocket/svc-dev"
+    );
+}

@@ -481,17 +481,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     if endpoints.is_empty() {
         return Ok(());
     }
-    if provider
-        .logs
-        .as_ref()
-        .and_then(|l| l.get("restApi"))
-        .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
-    {
-        return Err(TemplateError::unsupported(
-            "provider.logs.restApi",
-            "REST API access logs",
-        ));
-    }
+    crate::events::check_api_gateway_logs_role(ctx, "restApi")?;
 
     let (rest_api_id, root_id) = match &api_gateway.rest_api_id {
         Some(id) => {
@@ -1135,7 +1125,43 @@ fn compile_authorizers_and_rest(
         }});
         ctx.resources().insert(authorizer_permission, permission);
     }
+    compile_access_log_group(ctx);
     Ok(())
+}
+
+/// v3 `compileStage`: the REST API's access log group. The stage settings themselves (format,
+/// tracing, tags) are applied with API Gateway calls after the deploy, as v3 does.
+fn compile_access_log_group(ctx: &mut Ctx) {
+    let provider = &ctx.service.provider;
+    let Some(logs) = provider
+        .logs
+        .as_ref()
+        .and_then(|l| l.get("restApi"))
+        .filter(|v| !matches!(v, Value::Null | Value::Bool(false)))
+    else {
+        return;
+    };
+    if logs.get("accessLogging") == Some(&Value::Bool(false)) {
+        return;
+    }
+    let mut props = Map::new();
+    props.insert(
+        "LogGroupName".into(),
+        json!(format!(
+            "/aws/api-gateway/{}-{}",
+            ctx.service.service, ctx.stage
+        )),
+    );
+    if let Some(days) = provider.log_retention_in_days {
+        props.insert("RetentionInDays".into(), json!(days));
+    }
+    if let Some(policy) = &provider.log_data_protection_policy {
+        props.insert("DataProtectionPolicy".into(), policy.clone());
+    }
+    ctx.resources().insert(
+        "ApiGatewayLogGroup".into(),
+        json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
+    );
 }
 
 fn compile_rest_api(

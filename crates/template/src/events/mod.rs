@@ -79,3 +79,26 @@ pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     http_api::compile(ctx)?;
     Ok(())
 }
+
+/// REST and WebSocket API logs need API Gateway's account-wide CloudWatch role. v3 sets it
+/// with a custom resource Lambda unless `provider.logs.restApi.roleManagedExternally` says the
+/// role exists; deployer supports only the latter.
+pub(crate) fn check_api_gateway_logs_role(ctx: &Ctx, kind: &str) -> Result<(), TemplateError> {
+    let logs = ctx.service.provider.logs.as_ref();
+    let enabled = logs
+        .and_then(|l| l.get(kind))
+        .is_some_and(|v| !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false)));
+    let managed = logs
+        .and_then(|l| l.get("restApi"))
+        .and_then(|r| r.get("roleManagedExternally"))
+        == Some(&serde_json::Value::Bool(true));
+    if enabled && !managed {
+        return Err(TemplateError::unsupported(
+            format!("provider.logs.{kind}"),
+            "API Gateway logs without `provider.logs.restApi.roleManagedExternally: true` \
+             (Serverless sets the account's CloudWatch role with a custom resource; set the role up \
+             once and add that setting)",
+        ));
+    }
+    Ok(())
+}

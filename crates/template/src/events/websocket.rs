@@ -154,16 +154,14 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     if events.is_empty() {
         return Ok(());
     }
-    if provider
+    let logs = provider
         .logs
         .as_ref()
         .and_then(|l| l.get("websocket"))
-        .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
-    {
-        return Err(TemplateError::unsupported(
-            "provider.logs.websocket",
-            "WebSocket API logs (they need Serverless' custom resources)",
-        ));
+        .filter(|v| !matches!(v, Value::Null | Value::Bool(false)))
+        .cloned();
+    if logs.is_some() {
+        crate::events::check_api_gateway_logs_role(ctx, "websocket")?;
     }
     let extra = |name: &str| provider.extra.get(name).filter(|v| !v.is_null());
     let external_id = provider
@@ -298,10 +296,61 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         );
     }
     if external_id.is_none() {
-        let stage = json!({"Type": "AWS::ApiGatewayV2::Stage",
+        let mut stage = json!({"Type": "AWS::ApiGatewayV2::Stage",
             "Properties": {"ApiId": api_id, "StageName": ctx.stage, "Description": description}});
+        if let Some(logs) = &logs {
+            let flag = |name: &str| logs.get(name) != Some(&Value::Bool(false));
+            let level = if !flag("executionLogging") {
+                json!("OFF")
+            } else {
+                match logs.get("level").and_then(Value::as_str) {
+                    None => json!("INFO"),
+                    Some(level @ ("INFO" | "ERROR")) => json!(level),
+                    Some(other) => {
+                        return Err(TemplateError::invalid(
+                            "provider.logs.websocket.level",
+                            format!(
+                                "provider.logs.websocket.level is set to an invalid value. Support values are INFO, ERROR, got {other}."
+                            ),
+                        ));
+                    }
+                }
+            };
+            let props = stage["Properties"]
+                .as_object_mut()
+                .expect("stage Properties");
+            props.insert(
+                "DefaultRouteSettings".into(),
+                json!({"DataTraceEnabled": flag("fullExecutionData"), "LoggingLevel": level}),
+            );
+            if flag("accessLogging") {
+                let format = logs.get("format").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
+                    "$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] \"$context.eventType $context.routeKey $context.connectionId\" $context.requestId".to_owned()
+                });
+                props.insert("AccessLogSettings".into(), json!({
+                    "DestinationArn": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WebsocketsLogGroup}"},
+                    "Format": format}));
+            }
+        }
         ctx.resources()
             .insert("WebsocketsDeploymentStage".into(), stage);
+        if logs.is_some() {
+            let mut props = Map::new();
+            props.insert(
+                "LogGroupName".into(),
+                json!(format!("/aws/websocket/{}-{}", service.service, ctx.stage)),
+            );
+            if let Some(days) = provider.log_retention_in_days {
+                props.insert("RetentionInDays".into(), json!(days));
+            }
+            if let Some(policy) = &provider.log_data_protection_policy {
+                props.insert("DataProtectionPolicy".into(), policy.clone());
+            }
+            ctx.resources().insert(
+                "WebsocketsLogGroup".into(),
+                json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
+            );
+        }
     }
 
     // The deployment's ID hashes every WebSocket resource, so any change redeploys the API.
