@@ -940,6 +940,29 @@ impl Service {
     ///
     /// Errors name the property path of the first invalid value.
     pub fn from_value(value: &Value) -> Result<Service, ModelError> {
+        // v3 accepts `functions` as a list of maps, merged in order (`mergeArrays`).
+        let merged;
+        let value = match value.get("functions") {
+            Some(Value::Array(items)) => {
+                let mut functions = serde_json::Map::new();
+                for (i, item) in items.iter().enumerate() {
+                    let Some(map) = item.as_object() else {
+                        return Err(ModelError::invalid(
+                            format!("functions[{i}]"),
+                            "each entry of a functions list must be a map of functions",
+                        ));
+                    };
+                    for (key, function) in map {
+                        functions.insert(key.clone(), function.clone());
+                    }
+                }
+                let mut copy = value.clone();
+                copy["functions"] = Value::Object(functions);
+                merged = copy;
+                &merged
+            }
+            _ => value,
+        };
         let mut service: Service = serde_path_to_error::deserialize(value).map_err(|err| {
             let path = err.path().to_string();
             let message = err.into_inner().to_string();
@@ -1665,6 +1688,15 @@ mod tests {
 mod message_tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn functions_may_be_a_list_of_maps() {
+        let config = json!({"service": "s", "provider": {"name": "aws"},
+            "functions": [{"a": {"handler": "h.a"}}, {"b": {"handler": "h.b", "extraKey": 1}}]});
+        let service = Service::from_value(&config).unwrap();
+        assert_eq!(service.functions.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(service.functions["b"].extra["extraKey"], json!(1));
+    }
 
     #[test]
     fn top_level_errors_say_configuration() {
