@@ -1,5 +1,5 @@
-//! `http` events: API Gateway REST API with Lambda proxy integrations
-//! (v3 `compile/events/api-gateway/*`).
+//! `http` events: API Gateway REST API (v3 `compile/events/api-gateway/*`): resources, methods,
+//! CORS, authorizers, validators, the deployment, API keys, usage plans and permissions.
 
 use deployer_config::model::Event;
 use indexmap::IndexMap;
