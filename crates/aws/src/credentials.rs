@@ -17,7 +17,11 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::imds::credentials::ImdsCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
@@ -27,7 +31,6 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -216,8 +219,8 @@ pub enum CredentialError {
     },
     /// Nothing in the default chain produced credentials.
     #[error(
-        "no AWS credentials found for stage {stage}: no provider.profile, no --aws-profile, no \
-         {stem}_PROFILE or {stem}_ACCESS_KEY_ID, and the default chain (AWS_ACCESS_KEY_ID, \
+        "no AWS credentials found for stage {stage}: no --aws-profile, no {stem}_PROFILE or \
+         {stem}_ACCESS_KEY_ID, {config_profile}, and the default chain (AWS_ACCESS_KEY_ID, \
          AWS_PROFILE / profile \"default\" in {files}, web identity, container and instance \
          metadata) found nothing. Set provider.profile in the service configuration, pass \
          --aws-profile NAME, or run `aws configure`"
@@ -225,6 +228,8 @@ pub enum CredentialError {
     NoCredentials {
         /// The stage.
         stage: String,
+        /// What became of `provider.profile`.
+        config_profile: String,
         /// `AWS_DEV`.
         stem: String,
         /// The profile files searched.
@@ -692,14 +697,45 @@ pub(crate) fn named_profile_provider(name: &str, region: &Region) -> ProfileFile
 /// default-chain miss must fail within a second or two, not after several retries.
 const IMDS_TIMEOUT: Duration = Duration::from_millis(400);
 
-async fn default_chain(region: &Region) -> DefaultCredentialsChain {
-    let imds = aws_config::imds::Client::builder()
+/// The SDK's default chain (environment, profile, web identity, container, instance
+/// metadata), with instance metadata bounded to one short attempt whose failure counts as
+/// "nothing found" rather than a loud error.
+async fn default_chain(region: &Region) -> CredentialsProviderChain {
+    let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
+    let imds_client = aws_config::imds::Client::builder()
         .max_attempts(1)
         .connect_timeout(IMDS_TIMEOUT)
         .read_timeout(IMDS_TIMEOUT)
         .operation_timeout(IMDS_TIMEOUT * 3)
         .build();
-    DefaultCredentialsChain::builder().region(region.clone()).imds_client(imds).build().await
+    let imds = ImdsCredentialsProvider::builder().imds_client(imds_client).configure(&conf).build();
+    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
+        .or_else("Profile", ProfileFileCredentialsProvider::builder().configure(&conf).build())
+        .or_else("WebIdentityToken", WebIdentityTokenCredentialsProvider::builder().configure(&conf).build())
+        .or_else("EcsContainer", EcsCredentialsProvider::builder().configure(&conf).build())
+        .or_else("Ec2InstanceMetadata", QuietImds(imds))
+}
+
+/// Instance metadata that is unreachable or refused (not on EC2, IMDS disabled, a proxy in
+/// the way) means "no credentials here", so the chain ends with a clean not-loaded error.
+#[derive(Debug)]
+struct QuietImds(ImdsCredentialsProvider);
+
+impl ProvideCredentials for QuietImds {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.0.provide_credentials().await.map_err(|e| match e {
+                CredentialsError::CredentialsNotLoaded(_) => e,
+                other => {
+                    tracing::debug!("instance metadata: {}", error_chain(&other));
+                    CredentialsError::not_loaded("instance metadata did not provide credentials")
+                }
+            })
+        })
+    }
 }
 
 /// Which link of the default chain produced `creds`.
@@ -736,18 +772,21 @@ fn provider_error(
     profiles: &Profiles,
     stage_env: &str,
 ) -> CredentialError {
-    let reason = DisplayErrorContext(&err).to_string();
+    let reason = error_chain(&err);
     if let Some(info) = info.filter(|i| i.is_sso) {
         return CredentialError::SsoLogin { profile: info.name.clone(), reason };
     }
-    match (&err, source) {
-        (CredentialsError::CredentialsNotLoaded(_), CredentialSource::DefaultChain { .. }) => {
-            CredentialError::NoCredentials {
-                stage: target.stage.clone(),
-                stem: stage_env.to_string(),
-                files: profiles.paths.to_string(),
-            }
-        }
+    let nothing_found = matches!(err, CredentialsError::CredentialsNotLoaded(_));
+    match source {
+        CredentialSource::DefaultChain { .. } if nothing_found => CredentialError::NoCredentials {
+            stage: target.stage.clone(),
+            config_profile: match &target.profile {
+                Some(p) => format!("provider.profile \"{p}\" skipped by --no-profile"),
+                None => "no provider.profile".into(),
+            },
+            stem: stage_env.to_string(),
+            files: profiles.paths.to_string(),
+        },
         _ => CredentialError::Provider { source_name: source.to_string(), reason },
     }
 }
@@ -820,10 +859,25 @@ fn sts_error(
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CredentialError::Unreachable {
             endpoint,
             source_name,
-            reason: DisplayErrorContext(&err).to_string(),
+            reason: error_chain(&err),
         },
-        _ => CredentialError::Sts { source_name, reason: DisplayErrorContext(&err).to_string() },
+        _ => CredentialError::Sts { source_name, reason: error_chain(&err) },
     }
+}
+
+/// The messages of an error and its sources, joined (never the Debug dump, which can carry
+/// whole HTTP responses).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Hands out the credentials resolved (and verified) at start first, so the SDK does not

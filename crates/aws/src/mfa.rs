@@ -11,12 +11,13 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{CredentialError, CredentialOptions, CredentialSource, named_profile_provider};
+use crate::credentials::{
+    CredentialError, CredentialOptions, CredentialSource, error_chain, named_profile_provider,
+};
 use crate::profile::{ProfileInfo, Profiles};
 
 /// Cached credentials closer to expiry than this are not reused.
@@ -84,7 +85,7 @@ pub(crate) async fn assume_role(
     let base = named_profile_provider(source_profile, region);
     base.provide_credentials().await.map_err(|e| CredentialError::Provider {
         source_name: format!("profile \"{source_profile}\" (source_profile of \"{}\")", info.name),
-        reason: DisplayErrorContext(&e).to_string(),
+        reason: error_chain(&e),
     })?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(region.clone())
@@ -113,7 +114,7 @@ pub(crate) async fn assume_role(
                     se.code().unwrap_or("error"),
                     se.message().unwrap_or_default()
                 ),
-                None => DisplayErrorContext(&err).to_string(),
+                None => error_chain(&err),
             };
             CredentialError::MfaAssumeRole {
                 profile: info.name.clone(),

@@ -68,26 +68,50 @@ impl Profiles {
             .await
             .map_err(|e| CredentialError::ProfileFiles {
                 files: paths.to_string(),
-                reason: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                reason: crate::credentials::error_chain(&e),
             })?;
         Ok(Profiles { set, paths })
     }
 
     /// Whether `name` is a profile in either file.
     pub fn contains(&self, name: &str) -> bool {
-        self.set.get_profile(name).is_some()
+        self.profile(name).is_some()
+    }
+
+    /// The parser always adds an empty `default` profile; only a `default` that sets
+    /// something counts as existing.
+    fn profile(&self, name: &str) -> Option<&aws_config::profile::Profile> {
+        const KEYS: [&str; 14] = [
+            "aws_access_key_id",
+            "aws_session_token",
+            "role_arn",
+            "source_profile",
+            "credential_source",
+            "credential_process",
+            "sso_session",
+            "sso_start_url",
+            "web_identity_token_file",
+            "login_session",
+            "mfa_serial",
+            "region",
+            "output",
+            "endpoint_url",
+        ];
+        let p = self.set.get_profile(name)?;
+        (name != "default" || KEYS.iter().any(|k| p.get(k).is_some())).then_some(p)
     }
 
     /// Names of all profiles, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.set.profiles().map(str::to_string).collect();
+        let mut names: Vec<String> =
+            self.set.profiles().filter(|n| self.contains(n)).map(str::to_string).collect();
         names.sort();
         names
     }
 
     /// What profile `name` declares, or `None` when it does not exist.
     pub fn info(&self, name: &str) -> Option<ProfileInfo> {
-        let p = self.set.get_profile(name)?;
+        let p = self.profile(name)?;
         let get = |k: &str| p.get(k).map(str::to_string).filter(|v| !v.is_empty());
         let sso_session = get("sso_session");
         Some(ProfileInfo {
