@@ -21,9 +21,9 @@ use aws_config::ecs::EcsCredentialsProvider;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::meta::credentials::CredentialsProviderChain;
-use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
+use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::error::CredentialsError;
@@ -154,11 +154,17 @@ impl CredentialSource {
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CredentialSource::CliProfile { name } => write!(f, "profile \"{name}\" (--aws-profile)"),
-            CredentialSource::StageEnvProfile { var, name } => write!(f, "{var} profile \"{name}\""),
+            CredentialSource::CliProfile { name } => {
+                write!(f, "profile \"{name}\" (--aws-profile)")
+            }
+            CredentialSource::StageEnvProfile { var, name } => {
+                write!(f, "{var} profile \"{name}\"")
+            }
             CredentialSource::StageEnvKeys { var } => write!(f, "environment {var}"),
             CredentialSource::ConfigProfile { name } => write!(f, "profile \"{name}\""),
-            CredentialSource::DefaultChain { detail: Some(d), .. } => write!(f, "default chain ({d})"),
+            CredentialSource::DefaultChain {
+                detail: Some(d), ..
+            } => write!(f, "default chain ({d})"),
             CredentialSource::DefaultChain { detail: None, .. } => f.write_str("default chain"),
         }
     }
@@ -180,9 +186,11 @@ pub struct CallerIdentity {
 pub enum CredentialError {
     /// The account guard refused (before or after STS).
     #[error(transparent)]
-    Refused(#[from] GuardRefusal),
+    Refused(Box<GuardRefusal>),
     /// `--expect-account` is not an account id.
-    #[error("--expect-account / DEPLOYER_EXPECT_ACCOUNT must be a 12-digit AWS account id, got {0:?}")]
+    #[error(
+        "--expect-account / DEPLOYER_EXPECT_ACCOUNT must be a 12-digit AWS account id, got {0:?}"
+    )]
     InvalidExpectAccount(String),
     /// A named profile does not exist.
     #[error(
@@ -208,7 +216,9 @@ pub enum CredentialError {
         reason: String,
     },
     /// Half a key pair in the stage variables.
-    #[error("{present} is set but {missing} is not: set both (and {stem}_SESSION_TOKEN for temporary keys)")]
+    #[error(
+        "{present} is set but {missing} is not: set both (and {stem}_SESSION_TOKEN for temporary keys)"
+    )]
     IncompleteStageKeys {
         /// The variable that is set.
         present: String,
@@ -274,7 +284,9 @@ pub enum CredentialError {
         detail: String,
     },
     /// AssumeRole with the MFA code failed.
-    #[error("AssumeRole into {role_arn} for profile \"{profile}\" with MFA device {serial} failed: {reason}. Check the code and try again")]
+    #[error(
+        "AssumeRole into {role_arn} for profile \"{profile}\" with MFA device {serial} failed: {reason}. Check the code and try again"
+    )]
     MfaAssumeRole {
         /// Profile name.
         profile: String,
@@ -299,7 +311,9 @@ pub enum CredentialError {
         hint: String,
     },
     /// The temporary credentials have expired.
-    #[error("the credentials of {source_name} have expired ({detail}). Refresh them (new session token, `aws sso login`, or a new CI token) and try again")]
+    #[error(
+        "the credentials of {source_name} have expired ({detail}). Refresh them (new session token, `aws sso login`, or a new CI token) and try again"
+    )]
     Expired {
         /// Display form of the source.
         source_name: String,
@@ -339,7 +353,10 @@ impl fmt::Debug for StageKeys {
         f.debug_struct("StageKeys")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
             .finish()
     }
 }
@@ -357,8 +374,10 @@ pub struct Selection {
 /// character as `_`, then Serverless's form that keeps the characters (`AWS_MY-STAGE`).
 pub fn stage_env_stems(stage: &str) -> Vec<String> {
     let upper = stage.to_uppercase();
-    let sanitized: String =
-        upper.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let sanitized: String = upper
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let mut stems = vec![format!("AWS_{sanitized}")];
     if sanitized != upper {
         stems.push(format!("AWS_{upper}"));
@@ -414,12 +433,17 @@ pub fn select_source(
             (None, None) => {}
         }
     }
-    if !opts.no_profile {
-        if let Some(name) = target.profile.as_ref().filter(|n| !n.is_empty()) {
-            return Ok(named(CredentialSource::ConfigProfile { name: name.clone() }));
-        }
+    if !opts.no_profile
+        && let Some(name) = target.profile.as_ref().filter(|n| !n.is_empty())
+    {
+        return Ok(named(CredentialSource::ConfigProfile {
+            name: name.clone(),
+        }));
     }
-    Ok(named(CredentialSource::DefaultChain { detail: None, profile: None }))
+    Ok(named(CredentialSource::DefaultChain {
+        detail: None,
+        profile: None,
+    }))
 }
 
 fn named(source: CredentialSource) -> Selection {
@@ -458,9 +482,9 @@ impl AwsSession {
     }
 
     /// `Err` when the guard refused these credentials; call before touching stage resources.
-    pub fn ensure_allowed(&self) -> Result<(), GuardRefusal> {
+    pub fn ensure_allowed(&self) -> Result<(), CredentialError> {
         match &self.verdict {
-            Verdict::Refused(r) => Err(r.clone()),
+            Verdict::Refused(r) => Err(CredentialError::Refused(Box::new(r.clone()))),
             _ => Ok(()),
         }
     }
@@ -512,30 +536,33 @@ pub async fn open(
             "deployer-stage-env",
         )),
         (None, Some(name)) => {
-            let info = profiles.info(name).ok_or_else(|| not_found(name, &source, &profiles))?;
+            let info = profiles
+                .info(name)
+                .ok_or_else(|| not_found(name, &source, &profiles))?;
             early_check(target, &pin, &source, &info, &stage_env)?;
             let provider = profile_provider(&info, &profiles, &region, opts, &source).await?;
             profile_info = Some(info);
             provider
         }
         (None, None) => {
+            // Mirror the chain's order (environment keys, then the profile, then web
+            // identity) to find what it will use, for the early account check.
             let ambient_keys = env("AWS_ACCESS_KEY_ID").is_some();
-            let web_identity =
-                env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && env("AWS_ROLE_ARN").is_some();
-            if !ambient_keys && web_identity {
-                if let Some(role) = env("AWS_ROLE_ARN") {
-                    if let Some(account) = account_of_arn(&role) {
-                        let how = format!("assumes {role} (AWS_ROLE_ARN, web identity)");
-                        declared_check(target, &pin, &source, account, how, &stage_env)?;
-                    }
-                }
-            }
             let chain_profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
-            let info = (!ambient_keys && !web_identity)
-                .then(|| profiles.info(&chain_profile))
-                .flatten();
+            let info = if ambient_keys {
+                None
+            } else {
+                profiles.info(&chain_profile)
+            };
             if let Some(info) = &info {
                 early_check(target, &pin, &source, info, &stage_env)?;
+            } else if !ambient_keys
+                && env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some()
+                && let Some(role) = env("AWS_ROLE_ARN")
+                && let Some(account) = account_of_arn(&role)
+            {
+                let how = format!("assumes {role} (AWS_ROLE_ARN, web identity)");
+                declared_check(target, &pin, &source, account, how, &stage_env)?;
             }
             let provider = match &info {
                 Some(info) if info.needs_mfa() => {
@@ -549,7 +576,14 @@ pub async fn open(
     };
 
     let creds = provider.provide_credentials().await.map_err(|e| {
-        provider_error(e, target, &source, profile_info.as_ref(), &profiles, &stage_env)
+        provider_error(
+            e,
+            target,
+            &source,
+            profile_info.as_ref(),
+            &profiles,
+            &stage_env,
+        )
     })?;
     if let CredentialSource::DefaultChain { detail, profile } = &mut source {
         let (d, p) = chain_link(&creds, profile_info.as_ref(), &env);
@@ -581,7 +615,9 @@ pub async fn open(
             account: identity.account.clone(),
             source: source.to_string(),
             broken,
-            evidence: Evidence::Caller { arn: identity.arn.clone() },
+            evidence: Evidence::Caller {
+                arn: identity.arn.clone(),
+            },
             stage_env,
         }),
     };
@@ -609,11 +645,15 @@ pub async fn open_guarded(
 }
 
 fn pin_of(target: &StageTarget, opts: &CredentialOptions) -> Result<AccountPin, CredentialError> {
-    let expect = opts.expect_account.as_ref().map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
-    if let Some(e) = &expect {
-        if !is_account_id(e) {
-            return Err(CredentialError::InvalidExpectAccount(e.clone()));
-        }
+    let expect = opts
+        .expect_account
+        .as_ref()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty());
+    if let Some(e) = &expect
+        && !is_account_id(e)
+    {
+        return Err(CredentialError::InvalidExpectAccount(e.clone()));
     }
     Ok(AccountPin {
         allowed: target.allowed_account_ids.clone(),
@@ -660,14 +700,14 @@ fn declared_check(
 ) -> Result<(), CredentialError> {
     match pin.check(account) {
         Ok(_) => Ok(()),
-        Err(broken) => Err(CredentialError::Refused(GuardRefusal {
+        Err(broken) => Err(CredentialError::Refused(Box::new(GuardRefusal {
             stage: target.stage.clone(),
             account: account.to_string(),
             source: source.to_string(),
             broken,
             evidence: Evidence::Declared { how },
             stage_env: stage_env.to_string(),
-        })),
+        }))),
     }
 }
 
@@ -684,13 +724,21 @@ async fn profile_provider(
         let creds = mfa::assume_role(info, profiles, region, opts, source).await?;
         return Ok(SharedCredentialsProvider::new(creds));
     }
-    Ok(SharedCredentialsProvider::new(named_profile_provider(&info.name, region)))
+    Ok(SharedCredentialsProvider::new(named_profile_provider(
+        &info.name, region,
+    )))
 }
 
 /// `ProfileFileCredentialsProvider` for `name`, role assumptions in `region`.
-pub(crate) fn named_profile_provider(name: &str, region: &Region) -> ProfileFileCredentialsProvider {
+pub(crate) fn named_profile_provider(
+    name: &str,
+    region: &Region,
+) -> ProfileFileCredentialsProvider {
     let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
-    ProfileFileCredentialsProvider::builder().profile_name(name).configure(&conf).build()
+    ProfileFileCredentialsProvider::builder()
+        .profile_name(name)
+        .configure(&conf)
+        .build()
 }
 
 /// How long to wait for the instance metadata service: it only exists on EC2, and elsewhere a
@@ -708,12 +756,31 @@ async fn default_chain(region: &Region) -> CredentialsProviderChain {
         .read_timeout(IMDS_TIMEOUT)
         .operation_timeout(IMDS_TIMEOUT * 3)
         .build();
-    let imds = ImdsCredentialsProvider::builder().imds_client(imds_client).configure(&conf).build();
-    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
-        .or_else("Profile", ProfileFileCredentialsProvider::builder().configure(&conf).build())
-        .or_else("WebIdentityToken", WebIdentityTokenCredentialsProvider::builder().configure(&conf).build())
-        .or_else("EcsContainer", EcsCredentialsProvider::builder().configure(&conf).build())
-        .or_else("Ec2InstanceMetadata", QuietImds(imds))
+    let imds = ImdsCredentialsProvider::builder()
+        .imds_client(imds_client)
+        .configure(&conf)
+        .build();
+    CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "Profile",
+        ProfileFileCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    )
+    .or_else(
+        "WebIdentityToken",
+        WebIdentityTokenCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    )
+    .or_else(
+        "EcsContainer",
+        EcsCredentialsProvider::builder().configure(&conf).build(),
+    )
+    .or_else("Ec2InstanceMetadata", QuietImds(imds))
 }
 
 /// Instance metadata that is unreachable or refused (not on EC2, IMDS disabled, a proxy in
@@ -744,12 +811,19 @@ fn chain_link(
     info: Option<&ProfileInfo>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (String, Option<String>) {
-    let features = creds.get_property::<Vec<AwsCredentialFeature>>().cloned().unwrap_or_default();
+    let features = creds
+        .get_property::<Vec<AwsCredentialFeature>>()
+        .cloned()
+        .unwrap_or_default();
     let has = |f: AwsCredentialFeature| features.contains(&f);
     let profile = info.map(|i| i.name.clone());
     if has(AwsCredentialFeature::CredentialsEnvVars) {
         ("environment variables".into(), None)
-    } else if has(AwsCredentialFeature::CredentialsEnvVarsStsWebIdToken) {
+    } else if has(AwsCredentialFeature::CredentialsEnvVarsStsWebIdToken)
+        || has(AwsCredentialFeature::CredentialsProfileStsWebIdToken)
+        || has(AwsCredentialFeature::CredentialsStsAssumeRoleWebId)
+        || (profile.is_none() && env("AWS_WEB_IDENTITY_TOKEN_FILE").is_some())
+    {
         let role = env("AWS_ROLE_ARN").unwrap_or_default();
         (format!("web identity token, role {role}"), None)
     } else if has(AwsCredentialFeature::CredentialsHttp) {
@@ -757,7 +831,11 @@ fn chain_link(
     } else if has(AwsCredentialFeature::CredentialsImds) {
         ("instance metadata".into(), None)
     } else if let Some(p) = profile {
-        let via = if env("AWS_PROFILE").is_some() { "AWS_PROFILE" } else { "default" };
+        let via = if env("AWS_PROFILE").is_some() {
+            "AWS_PROFILE"
+        } else {
+            "default"
+        };
         (format!("{via} profile \"{p}\""), Some(p))
     } else {
         ("unknown provider".into(), None)
@@ -774,7 +852,10 @@ fn provider_error(
 ) -> CredentialError {
     let reason = error_chain(&err);
     if let Some(info) = info.filter(|i| i.is_sso) {
-        return CredentialError::SsoLogin { profile: info.name.clone(), reason };
+        return CredentialError::SsoLogin {
+            profile: info.name.clone(),
+            reason,
+        };
     }
     let nothing_found = matches!(err, CredentialsError::CredentialsNotLoaded(_));
     match source {
@@ -787,7 +868,10 @@ fn provider_error(
             stem: stage_env.to_string(),
             files: profiles.paths.to_string(),
         },
-        _ => CredentialError::Provider { source_name: source.to_string(), reason },
+        _ => CredentialError::Provider {
+            source_name: source.to_string(),
+            reason,
+        },
     }
 }
 
@@ -798,9 +882,11 @@ async fn caller_identity(
     profiles: &Profiles,
 ) -> Result<CallerIdentity, CredentialError> {
     let client = aws_sdk_sts::Client::new(config);
-    let out = client.get_caller_identity().send().await.map_err(|err| {
-        sts_error(err, config, source, info, profiles)
-    })?;
+    let out = client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|err| sts_error(err, config, source, info, profiles))?;
     Ok(CallerIdentity {
         account: out.account().unwrap_or_default().to_string(),
         arn: out.arn().unwrap_or_default().to_string(),
@@ -839,21 +925,39 @@ fn sts_error(
                         | "IncompleteSignature"
                 )
             );
-            if code.as_deref().is_some_and(|c| c.starts_with("ExpiredToken")) {
-                CredentialError::Expired { source_name, detail }
+            if code
+                .as_deref()
+                .is_some_and(|c| c.starts_with("ExpiredToken"))
+            {
+                CredentialError::Expired {
+                    source_name,
+                    detail,
+                }
             } else if status == 403 && rejected {
                 let hint = match (source.profile(), info) {
                     (Some(p), Some(i)) if i.has_static_keys => format!(
                         "Check the keys of profile \"{p}\" in {} (or run `aws configure --profile {p}`)",
                         profiles.paths.credentials.display()
                     ),
-                    (Some(p), _) => format!("Check the settings of profile \"{p}\" in {}", profiles.paths),
-                    (None, _) => "Check the access key id, secret and session token variables".into(),
+                    (Some(p), _) => format!(
+                        "Check the settings of profile \"{p}\" in {}",
+                        profiles.paths
+                    ),
+                    (None, _) => {
+                        "Check the access key id, secret and session token variables".into()
+                    }
                 };
-                CredentialError::Rejected { source_name, detail, hint }
+                CredentialError::Rejected {
+                    source_name,
+                    detail,
+                    hint,
+                }
             } else {
                 let message = se.err().message().map(str::to_string).unwrap_or_default();
-                CredentialError::Sts { source_name, reason: format!("{detail} {message}").trim().into() }
+                CredentialError::Sts {
+                    source_name,
+                    reason: format!("{detail} {message}").trim().into(),
+                }
             }
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CredentialError::Unreachable {
@@ -861,7 +965,10 @@ fn sts_error(
             source_name,
             reason: error_chain(&err),
         },
-        _ => CredentialError::Sts { source_name, reason: error_chain(&err) },
+        _ => CredentialError::Sts {
+            source_name,
+            reason: error_chain(&err),
+        },
     }
 }
 
@@ -896,7 +1003,8 @@ impl ProvideCredentials for Primed {
     {
         let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
         let fresh = first.filter(|c| {
-            c.expiry().is_none_or(|e| e > SystemTime::now() + Duration::from_secs(60))
+            c.expiry()
+                .is_none_or(|e| e > SystemTime::now() + Duration::from_secs(60))
         });
         match fresh {
             Some(c) => future::ProvideCredentials::ready(Ok(c)),
@@ -919,21 +1027,34 @@ mod tests {
     }
 
     fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn stems_sanitize_and_keep_serverless_form() {
         assert_eq!(stage_env_stems("prod"), vec!["AWS_PROD"]);
-        assert_eq!(stage_env_stems("my-stage"), vec!["AWS_MY_STAGE", "AWS_MY-STAGE"]);
+        assert_eq!(
+            stage_env_stems("my-stage"),
+            vec!["AWS_MY_STAGE", "AWS_MY-STAGE"]
+        );
     }
 
     #[test]
     fn cli_profile_beats_everything() {
         let env = env_of(&[("AWS_PROD_PROFILE", "x"), ("AWS_PROFILE", "y")]);
-        let opts = CredentialOptions { aws_profile: Some("cli".into()), ..Default::default() };
+        let opts = CredentialOptions {
+            aws_profile: Some("cli".into()),
+            ..Default::default()
+        };
         let s = select_source(&target("prod", Some("yml")), &opts, &env).unwrap();
-        assert_eq!(s.source, CredentialSource::CliProfile { name: "cli".into() });
+        assert_eq!(
+            s.source,
+            CredentialSource::CliProfile { name: "cli".into() }
+        );
     }
 
     #[test]
@@ -943,22 +1064,43 @@ mod tests {
             ("AWS_PROD_ACCESS_KEY_ID", "AKIA1"),
             ("AWS_PROD_SECRET_ACCESS_KEY", "s"),
         ]);
-        let s = select_source(&target("prod", Some("yml")), &CredentialOptions::default(), &env)
-            .unwrap();
-        assert_eq!(s.source.to_string(), "AWS_PROD_PROFILE profile \"stageprof\"");
+        let s = select_source(
+            &target("prod", Some("yml")),
+            &CredentialOptions::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            s.source.to_string(),
+            "AWS_PROD_PROFILE profile \"stageprof\""
+        );
 
-        let env = env_of(&[("AWS_PROD_ACCESS_KEY_ID", "AKIA1"), ("AWS_PROD_SECRET_ACCESS_KEY", "s")]);
-        let s = select_source(&target("prod", Some("yml")), &CredentialOptions::default(), &env)
-            .unwrap();
+        let env = env_of(&[
+            ("AWS_PROD_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_PROD_SECRET_ACCESS_KEY", "s"),
+        ]);
+        let s = select_source(
+            &target("prod", Some("yml")),
+            &CredentialOptions::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(s.source.to_string(), "environment AWS_PROD_ACCESS_KEY_ID");
-        assert!(!format!("{s:?}").contains("\"s\""), "Debug must not show the secret");
+        assert!(
+            !format!("{s:?}").contains("\"s\""),
+            "Debug must not show the secret"
+        );
     }
 
     #[test]
     fn serverless_dash_form_is_accepted() {
         let env = env_of(&[("AWS_MY-STAGE_PROFILE", "p")]);
-        let s = select_source(&target("my-stage", None), &CredentialOptions::default(), &env)
-            .unwrap();
+        let s = select_source(
+            &target("my-stage", None),
+            &CredentialOptions::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(s.source.profile(), Some("p"));
     }
 
@@ -969,30 +1111,55 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIA"),
             ("AWS_SECRET_ACCESS_KEY", "s"),
         ]);
-        let s = select_source(&target("dev", Some("devAccount")), &CredentialOptions::default(), &env)
-            .unwrap();
-        assert_eq!(s.source, CredentialSource::ConfigProfile { name: "devAccount".into() });
+        let s = select_source(
+            &target("dev", Some("devAccount")),
+            &CredentialOptions::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            s.source,
+            CredentialSource::ConfigProfile {
+                name: "devAccount".into()
+            }
+        );
     }
 
     #[test]
     fn no_profile_skips_provider_profile() {
         let env = env_of(&[]);
-        let opts = CredentialOptions { no_profile: true, ..Default::default() };
+        let opts = CredentialOptions {
+            no_profile: true,
+            ..Default::default()
+        };
         let s = select_source(&target("dev", Some("devAccount")), &opts, &env).unwrap();
-        assert_eq!(s.source, CredentialSource::DefaultChain { detail: None, profile: None });
+        assert_eq!(
+            s.source,
+            CredentialSource::DefaultChain {
+                detail: None,
+                profile: None
+            }
+        );
     }
 
     #[test]
     fn half_a_key_pair_is_an_error() {
         let env = env_of(&[("AWS_PROD_ACCESS_KEY_ID", "AKIA")]);
-        let err = select_source(&target("prod", None), &CredentialOptions::default(), &env)
-            .unwrap_err();
-        assert!(err.to_string().contains("AWS_PROD_SECRET_ACCESS_KEY is not"), "{err}");
+        let err =
+            select_source(&target("prod", None), &CredentialOptions::default(), &env).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("AWS_PROD_SECRET_ACCESS_KEY is not"),
+            "{err}"
+        );
     }
 
     #[test]
     fn expect_account_must_be_an_account_id() {
-        let opts = CredentialOptions { expect_account: Some("12".into()), ..Default::default() };
+        let opts = CredentialOptions {
+            expect_account: Some("12".into()),
+            ..Default::default()
+        };
         assert!(matches!(
             pin_of(&target("p", None), &opts),
             Err(CredentialError::InvalidExpectAccount(_))

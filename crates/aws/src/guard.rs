@@ -24,13 +24,17 @@ impl AccountPin {
     /// Compare `account` with the pin. `Ok(true)` when pinned and it holds, `Ok(false)` when the
     /// stage has no pin, `Err(reason)` when it breaks.
     pub fn check(&self, account: &str) -> Result<bool, Broken> {
-        if let Some(expected) = &self.expect {
-            if expected != account {
-                return Err(Broken::NotExpected { expected: expected.clone() });
-            }
+        if let Some(expected) = &self.expect
+            && expected != account
+        {
+            return Err(Broken::NotExpected {
+                expected: expected.clone(),
+            });
         }
         if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == account) {
-            return Err(Broken::NotAllowed { allowed: self.allowed.clone() });
+            return Err(Broken::NotAllowed {
+                allowed: self.allowed.clone(),
+            });
         }
         if self.forbidden.iter().any(|a| a == account) {
             return Err(Broken::Forbidden);
@@ -104,12 +108,15 @@ impl fmt::Display for GuardRefusal {
             Broken::NotAllowed { allowed } if allowed.len() == 1 => {
                 write!(f, "stage {stage} must deploy to {}", allowed[0])?
             }
-            Broken::NotAllowed { allowed } => {
-                write!(f, "stage {stage} must deploy to one of {}", allowed.join(", "))?
-            }
-            Broken::NotExpected { expected } => {
-                write!(f, "stage {stage} must deploy to {expected} (--expect-account)")?
-            }
+            Broken::NotAllowed { allowed } => write!(
+                f,
+                "stage {stage} must deploy to one of {}",
+                allowed.join(", ")
+            )?,
+            Broken::NotExpected { expected } => write!(
+                f,
+                "stage {stage} must deploy to {expected} (--expect-account)"
+            )?,
             Broken::Forbidden => write!(
                 f,
                 "stage {stage} must not deploy to {} (provider.forbiddenAccountIds)",
@@ -131,7 +138,10 @@ impl fmt::Display for GuardRefusal {
             env = self.stage_env
         )?;
         if matches!(self.broken, Broken::NotExpected { .. }) {
-            write!(f, " (or the --expect-account / DEPLOYER_EXPECT_ACCOUNT value)")
+            write!(
+                f,
+                " (or the --expect-account / DEPLOYER_EXPECT_ACCOUNT value)"
+            )
         } else {
             write!(f, " / the account pin in the service configuration")
         }
@@ -184,13 +194,19 @@ mod tests {
     fn allowed_forbidden_and_expect_are_all_enforced() {
         let p = pin(&["111111111111"], &[], None);
         assert_eq!(p.check("111111111111"), Ok(true));
-        assert!(matches!(p.check("222222222222"), Err(Broken::NotAllowed { .. })));
+        assert!(matches!(
+            p.check("222222222222"),
+            Err(Broken::NotAllowed { .. })
+        ));
         let f = pin(&[], &["222222222222"], None);
         assert_eq!(f.check("111111111111"), Ok(true));
         assert_eq!(f.check("222222222222"), Err(Broken::Forbidden));
         let e = pin(&["111111111111", "333333333333"], &[], Some("333333333333"));
         assert_eq!(e.check("333333333333"), Ok(true));
-        assert!(matches!(e.check("111111111111"), Err(Broken::NotExpected { .. })));
+        assert!(matches!(
+            e.check("111111111111"),
+            Err(Broken::NotExpected { .. })
+        ));
     }
 
     #[test]
@@ -199,8 +215,12 @@ mod tests {
             stage: "prod".into(),
             account: "222222222222".into(),
             source: "profile \"devAccount\"".into(),
-            broken: Broken::NotAllowed { allowed: vec!["111111111111".into()] },
-            evidence: Evidence::Caller { arn: "arn:aws:iam::222222222222:user/ci".into() },
+            broken: Broken::NotAllowed {
+                allowed: vec!["111111111111".into()],
+            },
+            evidence: Evidence::Caller {
+                arn: "arn:aws:iam::222222222222:user/ci".into(),
+            },
             stage_env: "AWS_PROD".into(),
         };
         let msg = r.to_string();
@@ -221,7 +241,9 @@ mod tests {
             account: "222222222222".into(),
             source: "profile \"devRole\"".into(),
             broken: Broken::Forbidden,
-            evidence: Evidence::Declared { how: "assumes arn:aws:iam::222222222222:role/d".into() },
+            evidence: Evidence::Declared {
+                how: "assumes arn:aws:iam::222222222222:role/d".into(),
+            },
             stage_env: "AWS_PROD".into(),
         };
         assert!(r.to_string().starts_with(

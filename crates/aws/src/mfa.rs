@@ -83,10 +83,15 @@ pub(crate) async fn assume_role(
     };
 
     let base = named_profile_provider(source_profile, region);
-    base.provide_credentials().await.map_err(|e| CredentialError::Provider {
-        source_name: format!("profile \"{source_profile}\" (source_profile of \"{}\")", info.name),
-        reason: error_chain(&e),
-    })?;
+    base.provide_credentials()
+        .await
+        .map_err(|e| CredentialError::Provider {
+            source_name: format!(
+                "profile \"{source_profile}\" (source_profile of \"{}\")",
+                info.name
+            ),
+            reason: error_chain(&e),
+        })?;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(region.clone())
         .profile_name(info.name.clone())
@@ -94,7 +99,10 @@ pub(crate) async fn assume_role(
         .load()
         .await;
     let session_name = info.role_session_name.clone().unwrap_or_else(|| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         format!("deployer-{now}")
     });
     let out = aws_sdk_sts::Client::new(&config)
@@ -123,12 +131,14 @@ pub(crate) async fn assume_role(
                 reason: reason.trim().to_string(),
             }
         })?;
-    let c = out.credentials().ok_or_else(|| CredentialError::MfaAssumeRole {
-        profile: info.name.clone(),
-        role_arn: role_arn.clone(),
-        serial: serial.clone(),
-        reason: "STS answered without credentials".into(),
-    })?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| CredentialError::MfaAssumeRole {
+            profile: info.name.clone(),
+            role_arn: role_arn.clone(),
+            serial: serial.clone(),
+            reason: "STS answered without credentials".into(),
+        })?;
     let expiration = u64::try_from(c.expiration().secs()).unwrap_or(0);
     let cached = Cached {
         access_key_id: c.access_key_id().to_string(),
@@ -172,7 +182,11 @@ fn cache_key(info: &ProfileInfo) -> String {
         h.update(part.as_deref().unwrap_or_default().as_bytes());
         h.update([0]);
     }
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn read_cache(file: &Path) -> Option<Credentials> {
@@ -198,7 +212,10 @@ fn write_cache(file: &Path, cached: &Cached) -> std::io::Result<()> {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -209,12 +226,19 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn private_file(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -244,7 +268,11 @@ mod tests {
     fn cache_round_trip_is_private_and_respects_expiry() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sub/entry.json");
-        let later = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600;
+        let later = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
         let c = |expiration| Cached {
             access_key_id: "ASIA".into(),
             secret_access_key: "secret".into(),
@@ -255,11 +283,17 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let creds = read_cache(&file).expect("fresh entry is reused");
         assert_eq!(creds.access_key_id(), "ASIA");
         write_cache(&file, &c(later - 3600 + 60)).unwrap();
-        assert!(read_cache(&file).is_none(), "an entry about to expire is not reused");
+        assert!(
+            read_cache(&file).is_none(),
+            "an entry about to expire is not reused"
+        );
     }
 }

@@ -27,7 +27,9 @@ impl ProfilePaths {
 
     /// The paths for an environment given as a lookup function.
     pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Self {
-        let home = env("HOME").or_else(|| env("USERPROFILE")).unwrap_or_else(|| "~".into());
+        let home = env("HOME")
+            .or_else(|| env("USERPROFILE"))
+            .unwrap_or_else(|| "~".into());
         let expand = |p: String| -> PathBuf {
             match p.strip_prefix("~/") {
                 Some(rest) => PathBuf::from(&home).join(rest),
@@ -47,7 +49,12 @@ impl ProfilePaths {
 
 impl fmt::Display for ProfilePaths {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} and {}", self.config.display(), self.credentials.display())
+        write!(
+            f,
+            "{} and {}",
+            self.config.display(),
+            self.credentials.display()
+        )
     }
 }
 
@@ -64,12 +71,13 @@ impl Profiles {
     /// an empty set; a file that does not parse is an error naming it.
     pub async fn load() -> Result<Profiles, CredentialError> {
         let paths = ProfilePaths::from_env();
-        let set = aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
-            .await
-            .map_err(|e| CredentialError::ProfileFiles {
-                files: paths.to_string(),
-                reason: crate::credentials::error_chain(&e),
-            })?;
+        let set =
+            aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+                .await
+                .map_err(|e| CredentialError::ProfileFiles {
+                    files: paths.to_string(),
+                    reason: crate::credentials::error_chain(&e),
+                })?;
         Ok(Profiles { set, paths })
     }
 
@@ -103,8 +111,12 @@ impl Profiles {
 
     /// Names of all profiles, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.set.profiles().filter(|n| self.contains(n)).map(str::to_string).collect();
+        let mut names: Vec<String> = self
+            .set
+            .profiles()
+            .filter(|n| self.contains(n))
+            .map(str::to_string)
+            .collect();
         names.sort();
         names
     }
@@ -167,14 +179,17 @@ impl ProfileInfo {
     /// The account the profile's credentials will belong to, when the profile says so itself,
     /// with what says it (for messages): the role's ARN or `sso_account_id`.
     pub fn declared_account(&self) -> Option<(String, String)> {
-        if let Some(arn) = &self.role_arn {
-            if let Some(account) = account_of_arn(arn) {
-                return Some((account.to_string(), format!("assumes {arn}")));
-            }
+        if let Some(arn) = &self.role_arn
+            && let Some(account) = account_of_arn(arn)
+        {
+            return Some((account.to_string(), format!("assumes {arn}")));
         }
-        self.sso_account_id
-            .as_ref()
-            .map(|a| (a.clone(), format!("signs in to account {a} (sso_account_id)")))
+        self.sso_account_id.as_ref().map(|a| {
+            (
+                a.clone(),
+                format!("signs in to account {a} (sso_account_id)"),
+            )
+        })
     }
 
     /// A role profile that needs an MFA code, which aws-config cannot do by itself.
@@ -199,8 +214,14 @@ mod tests {
 
     #[test]
     fn account_is_read_from_role_arns() {
-        assert_eq!(account_of_arn("arn:aws:iam::222222222222:role/deployer"), Some("222222222222"));
-        assert_eq!(account_of_arn("arn:aws-cn:iam::123456789012:role/x"), Some("123456789012"));
+        assert_eq!(
+            account_of_arn("arn:aws:iam::222222222222:role/deployer"),
+            Some("222222222222")
+        );
+        assert_eq!(
+            account_of_arn("arn:aws-cn:iam::123456789012:role/x"),
+            Some("123456789012")
+        );
         assert_eq!(account_of_arn("arn:aws:iam::alias:role/x"), None);
         assert_eq!(account_of_arn("role/x"), None);
     }
@@ -226,7 +247,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(info.declared_account().unwrap().0, "333333333333");
-        let sso = ProfileInfo { sso_account_id: Some("444444444444".into()), ..Default::default() };
+        let sso = ProfileInfo {
+            sso_account_id: Some("444444444444".into()),
+            ..Default::default()
+        };
         assert_eq!(sso.declared_account().unwrap().0, "444444444444");
         assert!(ProfileInfo::default().declared_account().is_none());
     }

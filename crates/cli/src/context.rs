@@ -49,9 +49,15 @@ pub fn cli_options(service: &ServiceArgs) -> CliOptions {
 
 /// Load the service configuration and resolve the stage's early settings; prints the
 /// configuration's warnings.
-pub fn load_stage(out: &Output, service: &ServiceArgs) -> anyhow::Result<(ConfigFile, StageSettings)> {
+pub fn load_stage(
+    out: &Output,
+    service: &ServiceArgs,
+) -> anyhow::Result<(ConfigFile, StageSettings)> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let config = deployer_config::load(&LoadOptions { config: service.config.clone(), cwd })?;
+    let config = deployer_config::load(&LoadOptions {
+        config: service.config.clone(),
+        cwd,
+    })?;
     let settings = deployer_config::resolve_stage(&config, &cli_options(service), &ProcessEnv)?;
     for w in &settings.warnings {
         out.warn(w);
@@ -61,8 +67,9 @@ pub fn load_stage(out: &Output, service: &ServiceArgs) -> anyhow::Result<(Config
 
 /// The credential options of the command line; the MFA prompt only when a person can answer.
 pub fn credential_options(out: &Output, creds: &CredentialArgs) -> CredentialOptions {
-    let interactive_mfa: Option<deployer_aws::MfaPrompt> =
-        out.interactive.then(|| Box::new(prompt_mfa) as deployer_aws::MfaPrompt);
+    let interactive_mfa: Option<deployer_aws::MfaPrompt> = out
+        .interactive
+        .then(|| Box::new(prompt_mfa) as deployer_aws::MfaPrompt);
     CredentialOptions {
         aws_profile: creds.aws_profile.clone(),
         no_profile: creds.no_profile,
@@ -78,9 +85,16 @@ fn prompt_mfa(serial: &str) -> Result<String, String> {
     let _ = write!(err, "Enter MFA code for {serial}: ");
     let _ = err.flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     let code = line.trim().to_string();
-    if code.is_empty() { Err("no code entered".into()) } else { Ok(code) }
+    if code.is_empty() {
+        Err("no code entered".into())
+    } else {
+        Ok(code)
+    }
 }
 
 /// The [`StageTarget`] of resolved settings.
@@ -98,7 +112,7 @@ pub fn target(settings: &StageSettings) -> StageTarget {
 /// exit code is 3.
 pub fn credential_error(err: CredentialError) -> anyhow::Error {
     match err {
-        CredentialError::Refused(refusal) => anyhow::Error::new(refusal),
+        CredentialError::Refused(refusal) => anyhow::Error::new(*refusal),
         other => anyhow::Error::new(other),
     }
 }
@@ -113,7 +127,9 @@ pub async fn open(
     let (config, settings) = load_stage(out, service)?;
     let target = target(&settings);
     let options = credential_options(out, creds);
-    let session = deployer_aws::open(&target, &options).await.map_err(credential_error)?;
+    let session = deployer_aws::open(&target, &options)
+        .await
+        .map_err(credential_error)?;
     out.detail(&format!(
         "stage {} in {}: credentials from {}, account {} ({})",
         session.stage,
@@ -123,9 +139,13 @@ pub async fn open(
         session.identity.arn
     ));
     if guard == Guard::Enforce {
-        session.ensure_allowed()?;
+        session.ensure_allowed().map_err(credential_error)?;
     }
-    Ok(Stage { config, settings, session })
+    Ok(Stage {
+        config,
+        settings,
+        session,
+    })
 }
 
 /// Print, on stderr, the account a command acts on; for unpinned stages with a hint to pin.
@@ -139,6 +159,10 @@ pub fn announce(out: &Output, session: &AwsSession) {
         session.identity.account,
         session.identity.arn,
         session.source,
-        if pinned { "" } else { " [no account pin: add provider.allowedAccountIds]" }
+        if pinned {
+            ""
+        } else {
+            " [no account pin: add provider.allowedAccountIds]"
+        }
     ));
 }

@@ -69,7 +69,13 @@ impl Moto {
         let child = cmd
             .spawn()
             .map_err(|e| anyhow!("cannot start `{program}` through sh ({e}). {install_hint}"))?;
-        let moto = Moto { child: Mutex::new(child), port, log_path, _dir: dir, auth: Mutex::new(()) };
+        let moto = Moto {
+            child: Mutex::new(child),
+            port,
+            log_path,
+            _dir: dir,
+            auth: Mutex::new(()),
+        };
         moto.wait_ready()?;
         moto.set_auth(false)?;
         Ok(moto)
@@ -99,10 +105,10 @@ impl Moto {
     fn wait_ready(&self) -> Result<()> {
         let started = Instant::now();
         loop {
-            if let Ok(resp) = http::request(self.port, "GET", "/moto-api/data.json", &[], b"") {
-                if resp.status == 200 {
-                    return Ok(());
-                }
+            let ready = http::request(self.port, "GET", "/moto-api/data.json", &[], b"")
+                .is_ok_and(|resp| resp.status == 200);
+            if ready {
+                return Ok(());
             }
             if let Some(status) = self.child.lock().unwrap().try_wait()? {
                 let log = fs::read_to_string(&self.log_path).unwrap_or_default();
@@ -130,14 +136,20 @@ impl Moto {
         let headers = [("Content-Type", "application/octet-stream")];
         let resp = http::request(self.port, "POST", "/moto-api/reset-auth", &headers, body)?;
         if resp.status != 200 {
-            bail!("moto reset-auth answered HTTP {}: {}", resp.status, resp.body);
+            bail!(
+                "moto reset-auth answered HTTP {}: {}",
+                resp.status,
+                resp.body
+            );
         }
         Ok(())
     }
 
     /// Serialises tests that switch auth on; hold the guard while auth is on.
     pub fn auth_lock(&self) -> MutexGuard<'_, ()> {
-        self.auth.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.auth
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run `f` with auth on, turning it off again afterwards (also when `f` panics).
@@ -197,14 +209,22 @@ impl Moto {
         ];
         let resp = http::request(self.port, "POST", "/", &headers, body.as_bytes())?;
         if resp.status != 200 {
-            bail!("{service} {params:?} in account {account} answered HTTP {}: {}", resp.status, resp.body);
+            bail!(
+                "{service} {params:?} in account {account} answered HTTP {}: {}",
+                resp.status,
+                resp.body
+            );
         }
         Ok(resp.body)
     }
 
     /// Create IAM user `user` with an allow-all inline policy in `account`, and an access key.
     pub fn provision_user(&self, account: &str, user: &str) -> Result<AccessKey> {
-        self.query("iam", account, &[("Action", "CreateUser"), ("UserName", user)])?;
+        self.query(
+            "iam",
+            account,
+            &[("Action", "CreateUser"), ("UserName", user)],
+        )?;
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
         self.query(
             "iam",
@@ -216,8 +236,11 @@ impl Moto {
                 ("PolicyDocument", policy),
             ],
         )?;
-        let xml =
-            self.query("iam", account, &[("Action", "CreateAccessKey"), ("UserName", user)])?;
+        let xml = self.query(
+            "iam",
+            account,
+            &[("Action", "CreateAccessKey"), ("UserName", user)],
+        )?;
         Ok(AccessKey {
             account: account.to_string(),
             user_arn: format!("arn:aws:iam::{account}:user/{user}"),
@@ -232,7 +255,11 @@ impl Moto {
         let xml = self.query(
             "iam",
             account,
-            &[("Action", "CreateRole"), ("RoleName", name), ("AssumeRolePolicyDocument", trust)],
+            &[
+                ("Action", "CreateRole"),
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", trust),
+            ],
         )?;
         xml_text(&xml, "Arn")
     }
@@ -274,7 +301,11 @@ pub struct ProfileSpec {
 impl ProfileSpec {
     /// A profile `name` for `account` in us-east-1.
     pub fn new(name: &str, account: &str) -> Self {
-        Self { name: name.into(), account: account.into(), region: "us-east-1".into() }
+        Self {
+            name: name.into(),
+            account: account.into(),
+            region: "us-east-1".into(),
+        }
     }
 }
 
@@ -293,7 +324,10 @@ impl<'m> TestBed<'m> {
     pub fn standard() -> TestBed<'static> {
         TestBed::with_profiles(
             Moto::shared(),
-            &[ProfileSpec::new("default", PROD_ACCOUNT), ProfileSpec::new("devAccount", DEV_ACCOUNT)],
+            &[
+                ProfileSpec::new("default", PROD_ACCOUNT),
+                ProfileSpec::new("devAccount", DEV_ACCOUNT),
+            ],
         )
         .unwrap_or_else(|e| panic!("provisioning the test bed: {e:#}"))
     }
@@ -318,12 +352,23 @@ impl<'m> TestBed<'m> {
                 "[{}]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n",
                 p.name, key.access_key_id, key.secret_access_key
             ));
-            let header =
-                if p.name == "default" { "default".to_string() } else { format!("profile {}", p.name) };
-            config.push_str(&format!("[{header}]\nregion = {}\noutput = json\n\n", p.region));
+            let header = if p.name == "default" {
+                "default".to_string()
+            } else {
+                format!("profile {}", p.name)
+            };
+            config.push_str(&format!(
+                "[{header}]\nregion = {}\noutput = json\n\n",
+                p.region
+            ));
             keys.insert(p.name.clone(), key);
         }
-        let bed = TestBed { moto, dir, keys, extra_secrets: Mutex::new(Vec::new()) };
+        let bed = TestBed {
+            moto,
+            dir,
+            keys,
+            extra_secrets: Mutex::new(Vec::new()),
+        };
         fs::write(bed.credentials_file(), credentials)?;
         fs::write(bed.config_file(), config)?;
         Ok(bed)
@@ -356,7 +401,9 @@ impl<'m> TestBed<'m> {
 
     /// The key written for `profile`.
     pub fn key(&self, profile: &str) -> &AccessKey {
-        self.keys.get(profile).unwrap_or_else(|| panic!("the test bed has no profile {profile}"))
+        self.keys
+            .get(profile)
+            .unwrap_or_else(|| panic!("the test bed has no profile {profile}"))
     }
 
     /// Append raw text to the config file (role, process, MFA profiles…).
@@ -377,8 +424,11 @@ impl<'m> TestBed<'m> {
 
     /// Every secret the bed knows of: the profiles' secret keys and the registered ones.
     pub fn secrets(&self) -> Vec<String> {
-        let mut all: Vec<String> =
-            self.keys.values().map(|k| k.secret_access_key.clone()).collect();
+        let mut all: Vec<String> = self
+            .keys
+            .values()
+            .map(|k| k.secret_access_key.clone())
+            .collect();
         all.extend(self.extra_secrets.lock().unwrap().iter().cloned());
         all
     }
@@ -386,7 +436,10 @@ impl<'m> TestBed<'m> {
     /// Panic if `text` contains any secret of [`TestBed::secrets`].
     pub fn assert_no_secret(&self, text: &str) {
         for s in self.secrets() {
-            assert!(!text.contains(&s), "a secret appeared in the output:\n{text}");
+            assert!(
+                !text.contains(&s),
+                "a secret appeared in the output:\n{text}"
+            );
         }
     }
 
@@ -395,10 +448,19 @@ impl<'m> TestBed<'m> {
         let home = self.home();
         vec![
             ("AWS_ENDPOINT_URL".into(), self.moto.endpoint()),
-            ("AWS_CONFIG_FILE".into(), self.config_file().display().to_string()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), self.credentials_file().display().to_string()),
+            (
+                "AWS_CONFIG_FILE".into(),
+                self.config_file().display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                self.credentials_file().display().to_string(),
+            ),
             ("HOME".into(), home.display().to_string()),
-            ("XDG_CACHE_HOME".into(), home.join(".cache").display().to_string()),
+            (
+                "XDG_CACHE_HOME".into(),
+                home.join(".cache").display().to_string(),
+            ),
         ]
     }
 
@@ -446,9 +508,14 @@ fn free_port() -> Result<u16> {
 fn xml_text(xml: &str, tag: &str) -> Result<String> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
-    let start = xml.find(&open).ok_or_else(|| anyhow!("no <{tag}> in moto's answer: {xml}"))?
+    let start = xml
+        .find(&open)
+        .ok_or_else(|| anyhow!("no <{tag}> in moto's answer: {xml}"))?
         + open.len();
-    let end = xml[start..].find(&close).ok_or_else(|| anyhow!("unterminated <{tag}>"))? + start;
+    let end = xml[start..]
+        .find(&close)
+        .ok_or_else(|| anyhow!("unterminated <{tag}>"))?
+        + start;
     Ok(xml[start..end].to_string())
 }
 

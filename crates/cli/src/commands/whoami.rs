@@ -56,7 +56,10 @@ pub(crate) fn describe_pin(s: &AwsSession) -> String {
         parts.push(format!("allowedAccountIds {}", s.pin.allowed.join(", ")));
     }
     if !s.pin.forbidden.is_empty() {
-        parts.push(format!("forbiddenAccountIds {}", s.pin.forbidden.join(", ")));
+        parts.push(format!(
+            "forbiddenAccountIds {}",
+            s.pin.forbidden.join(", ")
+        ));
     }
     if let Some(e) = &s.pin.expect {
         parts.push(format!("--expect-account {e}"));

@@ -25,7 +25,10 @@ fn up() -> anyhow::Result<()> {
     let moto = Moto::start()?;
     let bed = TestBed::with_profiles(
         &moto,
-        &[ProfileSpec::new("default", PROD_ACCOUNT), ProfileSpec::new("devAccount", DEV_ACCOUNT)],
+        &[
+            ProfileSpec::new("default", PROD_ACCOUNT),
+            ProfileSpec::new("devAccount", DEV_ACCOUNT),
+        ],
     )?;
     for (k, v) in bed.env_vars() {
         // HOME stays the user's own; only the AWS files move.
@@ -34,7 +37,10 @@ fn up() -> anyhow::Result<()> {
         }
         println!("export {k}='{v}'");
     }
-    eprintln!("moto is running on {}; close stdin (Ctrl-D) or interrupt to stop it", moto.endpoint());
+    eprintln!(
+        "moto is running on {}; close stdin (Ctrl-D) or interrupt to stop it",
+        moto.endpoint()
+    );
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
     Ok(())
