@@ -340,6 +340,20 @@ fn a_missing_profile_fails_fast_naming_the_profile_and_files_and_never_falls_thr
         r.stderr
     );
     assert!(r.stdout.is_empty());
+
+    // The same for a mistyped AWS_PROFILE when the default chain is used.
+    let r = run(
+        &bed,
+        &dir,
+        &["whoami", "-s", "dev", "--no-profile"],
+        &[("AWS_PROFILE", "typo")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AWS profile \"typo\" (from AWS_PROFILE)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -614,7 +628,7 @@ fn mfa_role_profile_asks_for_a_code_then_reuses_the_cached_session() {
             "mfaRole",
             "--verbose",
         ],
-        &[("DEPLOYER_LOG", "debug")],
+        &[("DEPLOYER_LOG", "trace")],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
