@@ -675,3 +675,51 @@ fn expired_or_missing_sso_session_names_the_login_command_and_sso_account_is_che
         r.stderr
     );
 }
+
+#[test]
+fn mfa_code_is_prompted_for_on_a_terminal() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let bed = TestBed::standard();
+    bed.moto().provision_role("666666666666", "admin").ok();
+    bed.append_config(
+        "[profile mfaTty]\nrole_arn = arn:aws:iam::666666666666:role/admin\nsource_profile = default\n\
+         mfa_serial = arn:aws:iam::111111111111:mfa/tty\n",
+    )
+    .unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    // `script` (util-linux) runs the command on a pseudo-terminal and forwards our stdin to it.
+    let command = format!(
+        "{} whoami -s dev --aws-profile mfaTty",
+        crate::support::deployer_bin().display()
+    );
+    let mut cmd = Command::new("script");
+    bed.apply(&mut cmd);
+    cmd.args(["-qec", &command, "/dev/null"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .expect("this test needs `script` from util-linux to get a pseudo-terminal");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"654321\n").unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    bed.assert_no_secret(&stdout);
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Enter MFA code for arn:aws:iam::111111111111:mfa/tty:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("account:     666666666666"), "{stdout}");
+}
