@@ -1,2 +1,13 @@
 //! `deployer-aws`: everything that talks to AWS — stage credentials and the account guard,
 //! S3 artifacts, CloudFormation stack operations and AWS-backed variable sources.
+
+pub mod credentials;
+pub mod guard;
+pub mod mfa;
+pub mod profile;
+
+pub use credentials::{
+    AwsSession, CallerIdentity, CredentialError, CredentialOptions, CredentialSource, MfaPrompt,
+    StageTarget, open, open_guarded,
+};
+pub use guard::{AccountPin, GuardRefusal, Verdict};
