@@ -25,6 +25,7 @@ fn opts(stage: Option<&str>) -> CliOptions {
         stage: stage.map(str::to_string),
         region: None,
         params: Vec::new(),
+        extra: Default::default(),
     }
 }
 
@@ -100,6 +101,7 @@ fn stage_and_region_precedence() {
         stage: Some("prod".into()),
         region: Some("ap-south-1".into()),
         params: vec![],
+        ..Default::default()
     };
     let s = resolve_stage(&f, &o, &no_env()).unwrap();
     assert_eq!(
@@ -398,7 +400,7 @@ fn all_failing_properties_in_one_run_with_suggestions() {
         "  - custom.a: Unrecognized configuration variable source \"slef\"; did you mean \"self\"?",
         "  - custom.b: Value not found at \"self\" source for ${self:custom.myStge}: \"custom.myStge\" is not set; did you mean \"self:custom.myStage\"?",
         "  - custom.c: Unsupported \"stgae\" address argument in variable \"sls\" source; did you mean \"sls:stage\"?",
-        "  - custom.d: Value not found at \"opt\" source for ${opt:stgae}: there is no option --stgae; did you mean \"opt:stage\"?",
+        "  - custom.d: Value not found at \"opt\" source for ${opt:stgae}: this command has no option --stgae; did you mean \"opt:stage\"?",
         "  - custom.e: Unsupported \"acountId\" address argument in variable \"aws\" source; did you mean \"aws:accountId\"?",
         "  - custom.f: Variable syntax error: Invalid literal source \"unquoted\"",
         "  - custom.g: Variable syntax error: Missing variable closing bracket in ${self:custom.x",
@@ -415,6 +417,7 @@ fn opt_source() {
         stage: Some("prod".into()),
         region: None,
         params: vec!["a=1".into()],
+        ..Default::default()
     };
     let r = run_with(
         &file("custom:\n  all: ${opt:}\n  s: ${opt:stage}"),
@@ -436,6 +439,7 @@ fn param_source_precedence() {
         stage: Some("prod".into()),
         region: None,
         params: vec!["b=cli-b  ".into()],
+        ..Default::default()
     };
     let r = run_with(&file(y), &o, &no_env()).unwrap();
     assert_eq!(
