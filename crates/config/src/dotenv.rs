@@ -115,7 +115,10 @@ fn parse_entry(text: &str, start: usize, line_end: usize) -> Option<(String, Str
     };
     let value = rest.trim_start_matches([' ', '\t']);
     let value_at = line_end - value.len();
-    if let Some(q) = value.chars().next().filter(|c| matches!(c, '\'' | '"' | '`'))
+    if let Some(q) = value
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '"' | '`'))
         && let Some((inner, next)) = quoted(text, value_at, q)
     {
         return Some((key, unescape(inner, q), next));

@@ -146,7 +146,13 @@ pub fn resolve_stage(
         base: env,
         file: dotenv.as_ref().map(|d| &d.vars),
     };
-    let mut e = Engine::new(file, opts, &layered, Phase::Early, &ResolveSettings::default())?;
+    let mut e = Engine::new(
+        file,
+        opts,
+        &layered,
+        Phase::Early,
+        &ResolveSettings::default(),
+    )?;
     let stage = e.top(Engine::stage);
     let region = e.top(Engine::region);
     let profile = e.top(|e| e.lookup_path(&["provider", "profile"]));
@@ -1039,7 +1045,9 @@ impl<'a> Engine<'a> {
                 let listed: Vec<String> = known.iter().map(|k| format!("--{k}")).collect();
                 self.miss = Some(match closest(other, known.iter().copied()) {
                     Some(best) => {
-                        format!("this command has no option --{other}; did you mean \"opt:{best}\"?")
+                        format!(
+                            "this command has no option --{other}; did you mean \"opt:{best}\"?"
+                        )
                     }
                     None => format!(
                         "this command has no option --{other} (its options: {}); pass other \
