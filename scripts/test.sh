@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-cargo test --workspace --all-targets "$@"
+cargo test --workspace "$@"
