@@ -97,7 +97,8 @@ pub struct Artifact {
 /// The artifacts written (or reused) and which one each function uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageResult {
-    /// Every artifact, the service zip first, then in order of first use.
+    /// Every artifact: zips built here first (the service zip, then function zips in config
+    /// order), then prebuilt artifacts in order of first use.
     pub artifacts: Vec<Artifact>,
     /// Function key → artifact name (disabled functions are absent).
     pub function_artifacts: BTreeMap<String, String>,

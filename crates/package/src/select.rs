@@ -196,6 +196,12 @@ fn unsupported_syntax(body: &str) -> Option<&'static str> {
     if body.contains('(') && body.contains('|') {
         return Some("regex groups such as (a|b) are not supported; use {a,b}");
     }
+    if body == ".." || body.starts_with("../") || body.contains("/../") {
+        return Some(
+            "patterns reaching outside the service directory are not supported; \
+             symlink the directory into the service instead",
+        );
+    }
     None
 }
 
@@ -269,5 +275,7 @@ mod tests {
         assert_eq!(err.pattern, "!@(a|b)/**");
         assert!(err.reason.contains("not supported"));
         assert!(PatternSet::new(&["(a|b).js".to_string()]).is_err());
+        let err = PatternSet::new(&["../shared/**".to_string()]).err().unwrap();
+        assert!(err.reason.contains("outside the service directory"));
     }
 }
