@@ -19,7 +19,7 @@ use base64::Engine as _;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::select::{Candidate, PatternSet};
+use crate::select::PatternSet;
 
 /// Files v3 always leaves out, before any user pattern.
 pub const DEFAULT_EXCLUDES: [&str; 7] = [
@@ -493,11 +493,33 @@ fn build_zips(
             }
         }
     }
+    // A file used by several distinct zips is read and compressed once for all of them.
+    let mut uses = vec![0u32; candidates.len()];
+    for &index in &builds {
+        for &candidate in &selections[index] {
+            uses[candidate] += 1;
+        }
+    }
+    let shared_files: Vec<usize> = (0..candidates.len()).filter(|&i| uses[i] > 1).collect();
+    let shared: Vec<archive::Compressed> = shared_files
+        .par_iter()
+        .map(|&i| archive::compress(&candidates[i]))
+        .collect::<Result<_, _>>()?;
+    let mut shared_slot: Vec<Option<usize>> = vec![None; candidates.len()];
+    for (slot, &candidate) in shared_files.iter().enumerate() {
+        shared_slot[candidate] = Some(slot);
+    }
+
     let built: Vec<(usize, archive::Written)> = builds
         .par_iter()
         .map(|&index| {
-            let entries: Vec<&Candidate> =
-                selections[index].iter().map(|&i| &candidates[i]).collect();
+            let entries: Vec<archive::Source<'_>> = selections[index]
+                .iter()
+                .map(|&i| match shared_slot[i] {
+                    Some(slot) => archive::Source::Ready(&shared[slot]),
+                    None => archive::Source::File(&candidates[i]),
+                })
+                .collect();
             archive::write_zip(&entries, &out_dir.join(&jobs[index].name))
                 .map(|written| (index, written))
         })

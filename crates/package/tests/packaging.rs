@@ -306,6 +306,36 @@ fn function_level_individually_mixes_with_the_service_zip() {
 }
 
 #[test]
+fn a_zip_does_not_depend_on_files_shared_with_other_functions() {
+    let svc = tempfile::tempdir().unwrap();
+    for rel in ["common/util.py", "a/main.py", "b/main.py"] {
+        write(svc.path(), rel, rel.repeat(50).as_bytes());
+    }
+    let mut req = request(svc.path(), &["a"]);
+    req.individually = true;
+    req.patterns = strings(&["!**", "common/**"]);
+    req.functions[0].patterns = strings(&["a/**"]);
+    let alone_out = tempfile::tempdir().unwrap();
+    let alone = package(&req, alone_out.path()).unwrap();
+
+    // With `b` sharing common/, that file is compressed once for both zips.
+    let mut b = function("b");
+    b.patterns = strings(&["b/**"]);
+    req.functions.push(b);
+    let both_out = tempfile::tempdir().unwrap();
+    let both = package(&req, both_out.path()).unwrap();
+    assert_eq!(both.artifacts.len(), 2);
+    assert_eq!(
+        fs::read(&both.artifacts[0].path).unwrap(),
+        fs::read(&alone.artifacts[0].path).unwrap()
+    );
+    assert_eq!(
+        names(&both.artifacts[1].path),
+        ["b/main.py", "common/util.py"]
+    );
+}
+
+#[test]
 fn identical_selections_give_identical_copies() {
     let svc = tempfile::tempdir().unwrap();
     write(svc.path(), "app.py", b"x = 1\n");
