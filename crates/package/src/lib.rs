@@ -231,11 +231,11 @@ pub fn sha256_base64_file(path: &Path) -> io::Result<String> {
 }
 
 /// Where a function's code comes from.
-enum Source {
+enum Origin {
     /// The shared `<service>.zip`.
     Service,
-    /// Its own `<key>.zip` (function index).
-    Function(usize),
+    /// Its own `<key>.zip`.
+    Individual,
     /// A prebuilt file, resolved against the service dir.
     Prebuilt(PathBuf),
 }
@@ -257,28 +257,28 @@ struct ZipJob {
 /// artifacts are not copied or re-zipped. Zips whose file selections are identical are built
 /// once and copied.
 pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, PackageError> {
-    let mut sources = Vec::with_capacity(req.functions.len());
-    for (index, function) in req.functions.iter().enumerate() {
+    let mut origins = Vec::with_capacity(req.functions.len());
+    for function in &req.functions {
         if function.disable {
-            sources.push(None);
+            origins.push(None);
             continue;
         }
-        let source = if let Some(artifact) = &function.artifact {
-            Source::Prebuilt(prebuilt_path(req, artifact, Some(&function.key))?)
+        let origin = if let Some(artifact) = &function.artifact {
+            Origin::Prebuilt(prebuilt_path(req, artifact, Some(&function.key))?)
         } else if function.individually || req.individually {
             match &req.artifact {
                 Some(artifact) if !function.individually => {
-                    Source::Prebuilt(prebuilt_path(req, artifact, None)?)
+                    Origin::Prebuilt(prebuilt_path(req, artifact, None)?)
                 }
-                _ => Source::Function(index),
+                _ => Origin::Individual,
             }
         } else {
             match &req.artifact {
-                Some(artifact) => Source::Prebuilt(prebuilt_path(req, artifact, None)?),
-                None => Source::Service,
+                Some(artifact) => Origin::Prebuilt(prebuilt_path(req, artifact, None)?),
+                None => Origin::Service,
             }
         };
-        sources.push(Some(source));
+        origins.push(Some(origin));
     }
 
     // Group functions by artifact; the service zip (or service artifact) comes first.
@@ -287,8 +287,8 @@ pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, Pa
     let service_users: Vec<String> = req
         .functions
         .iter()
-        .zip(&sources)
-        .filter(|(_, s)| matches!(s, Some(Source::Service)))
+        .zip(&origins)
+        .filter(|(_, o)| matches!(o, Some(Origin::Service)))
         .map(|(f, _)| f.key.clone())
         .collect();
     if !service_users.is_empty() {
@@ -299,15 +299,15 @@ pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, Pa
             functions: service_users,
         });
     }
-    for (function, source) in req.functions.iter().zip(&sources) {
-        match source {
-            Some(Source::Function(index)) => jobs.push(ZipJob {
+    for (function, origin) in req.functions.iter().zip(&origins) {
+        match origin {
+            Some(Origin::Individual) => jobs.push(ZipJob {
                 name: format!("{}.zip", function.key),
                 context: format!("function \"{}\"", function.key),
-                patterns: pattern_list(req, Some(&req.functions[*index])),
+                patterns: pattern_list(req, Some(function)),
                 functions: vec![function.key.clone()],
             }),
-            Some(Source::Prebuilt(path)) => match prebuilt.iter_mut().find(|(p, _)| p == path) {
+            Some(Origin::Prebuilt(path)) => match prebuilt.iter_mut().find(|(p, _)| p == path) {
                 Some((_, users)) => users.push(function.key.clone()),
                 None => prebuilt.push((path.clone(), vec![function.key.clone()])),
             },
