@@ -611,3 +611,260 @@ pub fn load_manifest(
         artifacts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::GlobalArgs;
+
+    const CONFIG: &str = "service: demo\n\
+        provider:\n  name: aws\n  runtime: nodejs22.x\n  region: eu-west-1\n\
+        package:\n  patterns:\n    - '!docs/**'\n\
+        functions:\n  hello:\n    handler: handler.hello\n    events:\n      - httpApi: GET /hello\n";
+
+    fn service_dir(config: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("serverless.yml"), config).unwrap();
+        std::fs::write(dir.path().join("handler.js"), "exports.hello = 1;\n").unwrap();
+        std::fs::create_dir(dir.path().join("docs")).unwrap();
+        std::fs::write(dir.path().join("docs/readme.md"), "docs").unwrap();
+        dir
+    }
+
+    fn source(dir: &Path, stage: &str) -> ConfigSource {
+        let file = load(&LoadOptions {
+            config: None,
+            cwd: dir.to_path_buf(),
+        })
+        .unwrap();
+        let options = CliOptions {
+            stage: Some(stage.into()),
+            ..Default::default()
+        };
+        let stage = resolve_stage(&file, &options, &ProcessEnv).unwrap();
+        ConfigSource {
+            file,
+            options,
+            stage,
+        }
+    }
+
+    fn run(dir: &Path, stage: &str, out_dir: Option<PathBuf>) -> anyhow::Result<Build> {
+        let out = Output::new(&GlobalArgs::default());
+        let options = BuildOptions {
+            out_dir,
+            now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
+        };
+        build(
+            &out,
+            &source(dir, stage),
+            &options,
+            &mut offline_answers("package"),
+        )
+    }
+
+    #[test]
+    fn build_writes_templates_zip_and_manifest() {
+        let dir = service_dir(CONFIG);
+        let build = run(dir.path(), "prod", None).unwrap();
+        let out_dir = dir.path().join(".serverless");
+        assert_eq!(build.out_dir, out_dir);
+        let m = &build.manifest;
+        assert_eq!(
+            (m.service.as_str(), m.stage.as_str(), m.region.as_str()),
+            ("demo", "prod", "eu-west-1")
+        );
+        assert_eq!(m.stack_name, "demo-prod");
+        assert_eq!(m.instance_id, "1700000000123");
+        assert_eq!(
+            m.artifact_directory_name,
+            "serverless/demo/prod/1700000000123-2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(m.artifacts.len(), 1);
+        assert_eq!(m.artifacts[0].name, "demo.zip");
+        assert_eq!(m.artifacts[0].functions, ["hello"]);
+        assert_eq!(m.artifacts[0].path, None);
+        assert_eq!(
+            m.template_hash,
+            deployer_template::normalized_template_hash(&build.templates.update)
+        );
+        let code =
+            &build.templates.update["Resources"]["HelloLambdaFunction"]["Properties"]["Code"];
+        assert_eq!(
+            code["S3Key"],
+            format!("{}/demo.zip", m.artifact_directory_name)
+        );
+        // The files on disk are what the build returned.
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(&build.update_template_path).unwrap())
+                .unwrap();
+        assert_eq!(written, build.templates.update);
+        let manifest: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join(MANIFEST_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(&manifest, m);
+        assert!(out_dir.join(CREATE_TEMPLATE_FILE).is_file());
+        let packaged = load_manifest(&out_dir, "demo", "prod", "eu-west-1").unwrap();
+        assert_eq!(packaged.artifacts, build.package.artifacts);
+        assert_eq!(packaged.update_template, build.templates.update);
+        assert_eq!(
+            packaged.create_template,
+            Some(build.templates.create.clone())
+        );
+    }
+
+    #[test]
+    fn existing_bucket_means_no_create_template_and_stale_files_go() {
+        let dir = service_dir(CONFIG);
+        let out_dir = dir.path().join(".serverless");
+        run(dir.path(), "dev", None).unwrap();
+        std::fs::write(out_dir.join("old-function.zip"), "stale").unwrap();
+        std::fs::write(out_dir.join("notes.txt"), "kept").unwrap();
+        let config = CONFIG.replace(
+            "  region: eu-west-1\n",
+            "  region: eu-west-1\n  deploymentBucket: my-bucket\n",
+        );
+        std::fs::write(dir.path().join("serverless.yml"), config).unwrap();
+        let build = run(dir.path(), "dev", None).unwrap();
+        assert_eq!(build.create_template_path, None);
+        assert!(!out_dir.join(CREATE_TEMPLATE_FILE).exists());
+        assert!(!out_dir.join("old-function.zip").exists());
+        assert!(out_dir.join("notes.txt").exists());
+        assert!(out_dir.join("demo.zip").exists());
+        let packaged = load_manifest(&out_dir, "demo", "dev", "eu-west-1").unwrap();
+        assert_eq!(packaged.create_template, None);
+    }
+
+    #[test]
+    fn prebuilt_artifact_in_the_package_dir_is_kept_and_listed_by_path() {
+        let dir = service_dir(&CONFIG.replace(
+            "    handler: handler.hello\n",
+            "    handler: handler.hello\n    package:\n      artifact: dist/app.zip\n",
+        ));
+        let dist = dir.path().join("dist");
+        std::fs::create_dir(&dist).unwrap();
+        std::fs::write(dist.join("app.zip"), "prebuilt bytes").unwrap();
+        let build = run(dir.path(), "dev", Some(dist.clone())).unwrap();
+        assert!(
+            dist.join("app.zip").is_file(),
+            "cleaning kept the prebuilt artifact"
+        );
+        let artifact = &build.manifest.artifacts[0];
+        assert_eq!(artifact.name, "app.zip");
+        assert_eq!(artifact.path, None, "it lies in the package dir");
+        let packaged = load_manifest(&dist, "demo", "dev", "eu-west-1").unwrap();
+        assert_eq!(packaged.artifacts[0].sha256_base64, artifact.sha256);
+
+        // Outside the package dir, the manifest names the file.
+        let out = tempfile::tempdir().unwrap();
+        let build = run(dir.path(), "dev", Some(out.path().to_path_buf())).unwrap();
+        assert_eq!(
+            build.manifest.artifacts[0].path,
+            Some(dist.join("app.zip").canonicalize().unwrap())
+        );
+        load_manifest(out.path(), "demo", "dev", "eu-west-1").unwrap();
+    }
+
+    #[test]
+    fn load_manifest_refuses_a_package_for_something_else_or_changed() {
+        let dir = service_dir(CONFIG);
+        let out_dir = dir.path().join(".serverless");
+        run(dir.path(), "dev", None).unwrap();
+        let err = |service, stage, region| {
+            load_manifest(&out_dir, service, stage, region)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("demo", "prod", "eu-west-1").contains("built for stage \"dev\", not \"prod\""));
+        assert!(err("other", "dev", "eu-west-1").contains("service \"demo\""));
+        assert!(err("demo", "dev", "us-east-1").contains("region \"eu-west-1\""));
+
+        let update = out_dir.join(UPDATE_TEMPLATE_FILE);
+        let original = std::fs::read_to_string(&update).unwrap();
+        std::fs::write(
+            &update,
+            original.replace("\"nodejs22.x\"", "\"nodejs20.x\""),
+        )
+        .unwrap();
+        assert!(err("demo", "dev", "eu-west-1").contains("was changed after it was packaged"));
+        std::fs::write(&update, &original).unwrap();
+
+        std::fs::write(out_dir.join("demo.zip"), "tampered").unwrap();
+        let message = err("demo", "dev", "eu-west-1");
+        assert!(
+            message.contains("demo.zip changed after it was packaged"),
+            "{message}"
+        );
+        std::fs::remove_file(out_dir.join("demo.zip")).unwrap();
+        assert!(err("demo", "dev", "eu-west-1").contains("Cannot read artifact"));
+        std::fs::remove_file(out_dir.join(MANIFEST_FILE)).unwrap();
+        assert!(err("demo", "dev", "eu-west-1").contains("deployer package --package DIR"));
+    }
+
+    #[test]
+    fn aws_variables_fail_offline_naming_the_property() {
+        let dir = service_dir(&CONFIG.replace(
+            "  region: eu-west-1\n",
+            "  region: eu-west-1\n  environment:\n    SECRET: ${ssm:/demo/secret}\n",
+        ));
+        let message = format!("{:#}", run(dir.path(), "dev", None).unwrap_err());
+        assert!(message.contains("provider.environment.SECRET"), "{message}");
+        assert!(message.contains("needs AWS credentials"), "{message}");
+        assert!(!dir.path().join(".serverless").exists(), "nothing written");
+    }
+
+    #[test]
+    fn output_dir_must_not_be_the_service_dir() {
+        let dir = service_dir(CONFIG);
+        std::fs::write(dir.path().join("keep.zip"), "x").unwrap();
+        let err = run(dir.path(), "dev", Some(dir.path().to_path_buf())).unwrap_err();
+        assert!(err.to_string().contains("is the service directory itself"));
+        assert!(dir.path().join("keep.zip").exists());
+    }
+
+    #[test]
+    fn request_maps_service_and_function_settings() {
+        let config = "service: svc\nuseDotenv: true\n\
+            provider:\n  name: aws\n\
+            package:\n  individually: true\n  patterns: ['!a/**']\n  include: [inc]\n  exclude: [exc]\n  artifact: svc.zip\n\
+            functions:\n  one:\n    handler: h.one\n    package:\n      patterns: ['one/**']\n      individually: true\n      artifact: one.zip\n\
+            \x20 two:\n    handler: h.two\n    package:\n      disable: true\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("serverless.yml"), config).unwrap();
+        let source = source(dir.path(), "dev");
+        let resolved = deployer_config::resolve(
+            &source.file,
+            &source.options,
+            &ProcessEnv,
+            &mut offline_answers("package"),
+        )
+        .unwrap();
+        let service = Service::from_value(&resolved.value).unwrap();
+        let req = package_request(&service, &source.file);
+        assert_eq!(req.service_name, "svc");
+        assert_eq!(req.config_file.as_deref(), Some("serverless.yml"));
+        assert!(req.use_dotenv && req.individually);
+        assert_eq!(req.patterns, ["!a/**"]);
+        assert_eq!(req.include, ["inc"]);
+        assert_eq!(req.exclude, ["exc"]);
+        assert_eq!(req.artifact, Some(PathBuf::from("svc.zip")));
+        assert_eq!(req.functions[0].key, "one");
+        assert_eq!(req.functions[0].patterns, ["one/**"]);
+        assert!(req.functions[0].individually);
+        assert_eq!(req.functions[0].artifact, Some(PathBuf::from("one.zip")));
+        assert!(req.functions[1].disable);
+        assert!(package_warnings(&service)[0].contains("deprecated"));
+    }
+
+    #[test]
+    fn function_patterns_without_individually_warn() {
+        let config = CONFIG.replace(
+            "    handler: handler.hello\n",
+            "    handler: handler.hello\n    package:\n      patterns: ['x/**']\n",
+        );
+        let service = Service::from_value(&serde_yaml::from_str(&config).unwrap()).unwrap();
+        let warnings = package_warnings(&service);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("functions.hello.package patterns are ignored"));
+    }
+}
