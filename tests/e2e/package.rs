@@ -318,3 +318,19 @@ fn config_errors_exit_1_with_the_message_on_stderr() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_warning_is_printed_once_on_stderr() {
+    let service = copy_service("multi-account");
+    let config = service.path().join("serverless.yml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "  profile: ${self:custom.myProfile.${self:custom.myStage}}",
+        "  profile: ${self.custom.x}",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = package(service.path(), &["-s", "prod"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("provider.profile").count(), 1, "{stderr}");
+    assert!(stderr.contains("stays as literal text"), "{stderr}");
+}

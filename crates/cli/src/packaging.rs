@@ -175,7 +175,8 @@ pub struct ManifestArtifact {
 /// service and writes templates, zips and manifest into the package directory.
 ///
 /// Zips, templates and the manifest of an earlier run in that directory are removed first
-/// (prebuilt artifacts the configuration names are kept).
+/// (prebuilt artifacts the configuration names are kept). Warnings of the full resolution are
+/// printed, except those of `source.stage`, which the caller prints when it loads the source.
 pub fn build(
     out: &Output,
     source: &ConfigSource,
@@ -198,7 +199,12 @@ pub fn build(
         &settings,
         external,
     )?;
-    for warning in &resolved.warnings {
+    // The caller has shown the early phase's warnings already (before choosing credentials).
+    for warning in resolved
+        .warnings
+        .iter()
+        .filter(|w| !source.stage.warnings.contains(w))
+    {
         out.warn(warning);
     }
     let config_path = source.file.path.clone();
