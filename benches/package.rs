@@ -328,3 +328,4 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::set_permissions(&target, perms).expect("make writable");
         }
     }
+}

@@ -56,6 +56,7 @@ pub fn load_source(args: &ServiceArgs) -> anyhow::Result<ConfigSource> {
         stage: args.stage.clone(),
         region: args.region.clone(),
         params: args.params.clone(),
+        ..Default::default()
     };
     let stage = resolve_stage(&file, &options, &ProcessEnv)?;
     Ok(ConfigSource {
