@@ -1,2 +1,11 @@
 //! `deployer-aws`: everything that talks to AWS — stage credentials and the account guard,
 //! S3 artifacts, CloudFormation stack operations and AWS-backed variable sources.
+
+pub mod artifacts;
+pub mod calls;
+pub mod clients;
+pub mod deploy;
+pub mod error;
+pub mod progress;
+pub mod sources;
+pub mod stack;

@@ -89,7 +89,12 @@ pub struct CredentialArgs {
     #[arg(long, value_name = "ID", env = "DEPLOYER_EXPECT_ACCOUNT")]
     pub expect_account: Option<String>,
     /// MFA code for a role profile with mfa_serial (otherwise prompted on a terminal).
-    #[arg(long, value_name = "CODE", env = "DEPLOYER_MFA_CODE", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "DEPLOYER_MFA_CODE",
+        hide_env_values = true
+    )]
     pub mfa_code: Option<String>,
 }
 

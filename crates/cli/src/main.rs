@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         Err(err) => {
             // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     let out = Output::new(&cli.global);

@@ -48,7 +48,11 @@ impl Output {
     /// The one JSON result object of a `--json` run.
     pub fn json_result(&self, value: &serde_json::Value) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     }
 
     /// A progress line on stderr.
