@@ -1,1 +1,4 @@
 //! End-to-end tests: drive the real `deployer` binary.
+
+mod guard;
+mod support;

@@ -9,3 +9,13 @@ pub mod error;
 pub mod progress;
 pub mod sources;
 pub mod stack;
+pub mod credentials;
+pub mod guard;
+pub mod mfa;
+pub mod profile;
+
+pub use credentials::{
+    AwsSession, CallerIdentity, CredentialError, CredentialOptions, CredentialSource, MfaPrompt,
+    StageTarget, open, open_guarded,
+};
+pub use guard::{AccountPin, GuardRefusal, Verdict};

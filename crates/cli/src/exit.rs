@@ -36,10 +36,18 @@ impl fmt::Display for Coded {
 
 impl std::error::Error for Coded {}
 
-/// The exit code for an error returned by a command.
+/// The exit code for an error returned by a command: [`Coded`] carries its own, a guard
+/// refusal is [`GUARD`], anything else [`FAILURE`].
 pub fn code_for(err: &anyhow::Error) -> u8 {
     err.chain()
-        .find_map(|e| e.downcast_ref::<Coded>())
-        .map(|c| c.code)
+        .find_map(|e| {
+            if let Some(c) = e.downcast_ref::<Coded>() {
+                Some(c.code)
+            } else if e.downcast_ref::<deployer_aws::GuardRefusal>().is_some() {
+                Some(GUARD)
+            } else {
+                None
+            }
+        })
         .unwrap_or(FAILURE)
 }

@@ -3,5 +3,31 @@
 //!
 //! Pure: no AWS, no network. AWS-backed variable sources (`aws:accountId`, `cf`, `ssm`, `s3`)
 //! are answered by the caller through the engine's external-request interface.
+//!
+//! ```no_run
+//! use deployer_config::{CliOptions, LoadOptions, ProcessEnv, load, resolve, resolve_stage};
+//! let file = load(&LoadOptions { config: None, cwd: std::env::current_dir()? })?;
+//! let opts = CliOptions { stage: Some("prod".into()), ..Default::default() };
+//! // Early phase: what chooses the credentials (offline sources only).
+//! let stage = resolve_stage(&file, &opts, &ProcessEnv)?;
+//! // Full phase: AWS-backed sources are answered by the caller, a batch per round.
+//! let resolved = resolve(&file, &opts, &ProcessEnv, &mut |requests| {
+//!     requests.iter().map(|r| Err(format!("{r} needs AWS credentials"))).collect()
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod engine;
+mod env;
+mod error;
+mod load;
 pub mod model;
+mod parse;
+
+pub use engine::{
+    CliOptions, ExternalFn, ExternalRequest, ResolveSettings, Resolved, StageSettings, resolve,
+    resolve_stage, resolve_with,
+};
+pub use env::{Env, ProcessEnv};
+pub use error::{ConfigError, Problem};
+pub use load::{ConfigFile, LoadOptions, load, parse_yaml};

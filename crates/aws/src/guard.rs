@@ -1,0 +1,261 @@
+//! The account guard: the stage's pin (`provider.allowedAccountIds`,
+//! `provider.forbiddenAccountIds`, `--expect-account`) against the account the credentials
+//! belong to, as proven by STS GetCallerIdentity or as declared by the profile itself.
+
+use std::fmt;
+
+/// The accounts a stage may and may not act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountPin {
+    /// `provider.allowedAccountIds`: the account must be one of these (when not empty).
+    pub allowed: Vec<String>,
+    /// `provider.forbiddenAccountIds`: the account must not be one of these.
+    pub forbidden: Vec<String>,
+    /// `--expect-account` / `DEPLOYER_EXPECT_ACCOUNT`: the account must equal this.
+    pub expect: Option<String>,
+}
+
+impl AccountPin {
+    /// Whether anything restricts the account.
+    pub fn is_pinned(&self) -> bool {
+        !self.allowed.is_empty() || !self.forbidden.is_empty() || self.expect.is_some()
+    }
+
+    /// Compare `account` with the pin. `Ok(true)` when pinned and it holds, `Ok(false)` when the
+    /// stage has no pin, `Err(reason)` when it breaks.
+    pub fn check(&self, account: &str) -> Result<bool, Broken> {
+        if let Some(expected) = &self.expect
+            && expected != account
+        {
+            return Err(Broken::NotExpected {
+                expected: expected.clone(),
+            });
+        }
+        if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == account) {
+            return Err(Broken::NotAllowed {
+                allowed: self.allowed.clone(),
+            });
+        }
+        if self.forbidden.iter().any(|a| a == account) {
+            return Err(Broken::Forbidden);
+        }
+        Ok(self.is_pinned())
+    }
+
+    /// The account the stage must deploy to, when the pin names exactly one.
+    pub fn required_account(&self) -> Option<&str> {
+        match (&self.expect, self.allowed.as_slice()) {
+            (Some(e), _) => Some(e),
+            (None, [one]) => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// Which rule of the pin an account breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Broken {
+    /// Not in `provider.allowedAccountIds`.
+    NotAllowed {
+        /// The allowed accounts.
+        allowed: Vec<String>,
+    },
+    /// In `provider.forbiddenAccountIds`.
+    Forbidden,
+    /// Not the `--expect-account`.
+    NotExpected {
+        /// The expected account.
+        expected: String,
+    },
+}
+
+/// Where the refused account came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// STS GetCallerIdentity answered with this principal.
+    Caller {
+        /// The principal ARN.
+        arn: String,
+    },
+    /// The profile declares it (role ARN or `sso_account_id`); no network call was made.
+    Declared {
+        /// e.g. `assumes arn:aws:iam::222222222222:role/deployer`.
+        how: String,
+    },
+}
+
+/// The guard refused the credentials: nothing may be read or written with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardRefusal {
+    /// The stage.
+    pub stage: String,
+    /// The account of the credentials.
+    pub account: String,
+    /// Display form of the credential source, e.g. `profile "devAccount"`.
+    pub source: String,
+    /// The broken rule.
+    pub broken: Broken,
+    /// How the account is known.
+    pub evidence: Evidence,
+    /// Environment-variable stem for the stage (`AWS_PROD`), for the hint.
+    pub stage_env: String,
+}
+
+impl fmt::Display for GuardRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = &self.stage;
+        match &self.broken {
+            Broken::NotAllowed { allowed } if allowed.len() == 1 => {
+                write!(f, "stage {stage} must deploy to {}", allowed[0])?
+            }
+            Broken::NotAllowed { allowed } => write!(
+                f,
+                "stage {stage} must deploy to one of {}",
+                allowed.join(", ")
+            )?,
+            Broken::NotExpected { expected } => write!(
+                f,
+                "stage {stage} must deploy to {expected} (--expect-account)"
+            )?,
+            Broken::Forbidden => write!(
+                f,
+                "stage {stage} must not deploy to {} (provider.forbiddenAccountIds)",
+                self.account
+            )?,
+        }
+        match &self.evidence {
+            Evidence::Caller { arn } => {
+                write!(f, ", but {} is for {} ({arn})", self.source, self.account)?
+            }
+            Evidence::Declared { how } => {
+                write!(f, ", but {} {how} (account {})", self.source, self.account)?
+            }
+        }
+        write!(
+            f,
+            ". Nothing was done. Use credentials for the stage's account: pass --aws-profile NAME, \
+             set {env}_PROFILE, or fix provider.profile",
+            env = self.stage_env
+        )?;
+        if matches!(self.broken, Broken::NotExpected { .. }) {
+            write!(
+                f,
+                " (or the --expect-account / DEPLOYER_EXPECT_ACCOUNT value)"
+            )
+        } else {
+            write!(f, " / the account pin in the service configuration")
+        }
+    }
+}
+
+impl std::error::Error for GuardRefusal {}
+
+/// The outcome of the guard for a usable session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The stage has no pin: anything goes, but the account is shown.
+    Unpinned,
+    /// The pin holds.
+    Holds,
+    /// The pin is broken.
+    Refused(GuardRefusal),
+}
+
+impl Verdict {
+    /// Whether the command may go on.
+    pub fn allowed(&self) -> bool {
+        !matches!(self, Verdict::Refused(_))
+    }
+}
+
+/// Whether `s` is a 12-digit AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(allowed: &[&str], forbidden: &[&str], expect: Option<&str>) -> AccountPin {
+        AccountPin {
+            allowed: allowed.iter().map(|s| s.to_string()).collect(),
+            forbidden: forbidden.iter().map(|s| s.to_string()).collect(),
+            expect: expect.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn unpinned_accepts_anything() {
+        assert_eq!(pin(&[], &[], None).check("123456789012"), Ok(false));
+    }
+
+    #[test]
+    fn allowed_forbidden_and_expect_are_all_enforced() {
+        let p = pin(&["111111111111"], &[], None);
+        assert_eq!(p.check("111111111111"), Ok(true));
+        assert!(matches!(
+            p.check("222222222222"),
+            Err(Broken::NotAllowed { .. })
+        ));
+        let f = pin(&[], &["222222222222"], None);
+        assert_eq!(f.check("111111111111"), Ok(true));
+        assert_eq!(f.check("222222222222"), Err(Broken::Forbidden));
+        let e = pin(&["111111111111", "333333333333"], &[], Some("333333333333"));
+        assert_eq!(e.check("333333333333"), Ok(true));
+        assert!(matches!(
+            e.check("111111111111"),
+            Err(Broken::NotExpected { .. })
+        ));
+    }
+
+    #[test]
+    fn refusal_names_stage_accounts_source_and_principal() {
+        let r = GuardRefusal {
+            stage: "prod".into(),
+            account: "222222222222".into(),
+            source: "profile \"devAccount\"".into(),
+            broken: Broken::NotAllowed {
+                allowed: vec!["111111111111".into()],
+            },
+            evidence: Evidence::Caller {
+                arn: "arn:aws:iam::222222222222:user/ci".into(),
+            },
+            stage_env: "AWS_PROD".into(),
+        };
+        let msg = r.to_string();
+        assert!(
+            msg.starts_with(
+                "stage prod must deploy to 111111111111, but profile \"devAccount\" is for \
+                 222222222222 (arn:aws:iam::222222222222:user/ci). Nothing was done."
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("AWS_PROD_PROFILE"), "{msg}");
+    }
+
+    #[test]
+    fn declared_refusal_names_the_role() {
+        let r = GuardRefusal {
+            stage: "prod".into(),
+            account: "222222222222".into(),
+            source: "profile \"devRole\"".into(),
+            broken: Broken::Forbidden,
+            evidence: Evidence::Declared {
+                how: "assumes arn:aws:iam::222222222222:role/d".into(),
+            },
+            stage_env: "AWS_PROD".into(),
+        };
+        assert!(r.to_string().starts_with(
+            "stage prod must not deploy to 222222222222 (provider.forbiddenAccountIds), but \
+             profile \"devRole\" assumes arn:aws:iam::222222222222:role/d (account 222222222222)"
+        ));
+    }
+
+    #[test]
+    fn account_ids_are_twelve_digits() {
+        assert!(is_account_id("111111111111"));
+        assert!(!is_account_id("11111111111"));
+        assert!(!is_account_id("11111111111a"));
+    }
+}

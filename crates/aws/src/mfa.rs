@@ -1,0 +1,299 @@
+//! Role profiles with `mfa_serial`, which aws-config cannot assume: ask for the code (option,
+//! environment or terminal prompt), call STS AssumeRole with it, and cache the temporary
+//! credentials in a mode-0600 file until they expire so the next command does not ask again.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_types::region::Region;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::credentials::{
+    CredentialError, CredentialOptions, CredentialSource, error_chain, named_profile_provider,
+};
+use crate::profile::{ProfileInfo, Profiles};
+
+/// Cached credentials closer to expiry than this are not reused.
+const MIN_REMAINING: Duration = Duration::from_secs(5 * 60);
+
+/// The on-disk form of cached temporary credentials.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Cached {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    /// Seconds since the Unix epoch.
+    expiration: u64,
+}
+
+/// Temporary credentials for the MFA role profile `info`, from the cache or a fresh AssumeRole.
+pub(crate) async fn assume_role(
+    info: &ProfileInfo,
+    profiles: &Profiles,
+    region: &Region,
+    opts: &CredentialOptions,
+    source: &CredentialSource,
+) -> Result<Credentials, CredentialError> {
+    let (Some(role_arn), Some(serial)) = (&info.role_arn, &info.mfa_serial) else {
+        unreachable!("assume_role is only called for role profiles with mfa_serial")
+    };
+    let Some(source_profile) = &info.source_profile else {
+        return Err(CredentialError::MfaUnsupported {
+            profile: info.name.clone(),
+            detail: "without source_profile; deployer can only add MFA to a role whose base \
+                     credentials come from another profile (source_profile = NAME)"
+                .into(),
+        });
+    };
+    if !profiles.contains(source_profile) {
+        return Err(CredentialError::ProfileNotFound {
+            name: source_profile.clone(),
+            origin: format!("source_profile of profile \"{}\"", info.name),
+            files: profiles.paths.to_string(),
+            known: String::new(),
+        });
+    }
+
+    let cache_file = cache_dir().map(|d| d.join(format!("{}.json", cache_key(info))));
+    if let Some(creds) = cache_file.as_deref().and_then(read_cache) {
+        tracing::info!("using cached MFA session of profile {}", info.name);
+        return Ok(creds);
+    }
+
+    let code = match (&opts.mfa_code, &opts.interactive_mfa) {
+        (Some(code), _) if !code.trim().is_empty() => code.trim().to_string(),
+        (_, Some(prompt)) => prompt(serial).map_err(|reason| CredentialError::Provider {
+            source_name: source.to_string(),
+            reason: format!("reading the MFA code failed: {reason}"),
+        })?,
+        _ => {
+            return Err(CredentialError::MfaCodeRequired {
+                profile: info.name.clone(),
+                serial: serial.clone(),
+            });
+        }
+    };
+
+    let base = named_profile_provider(source_profile, region);
+    base.provide_credentials()
+        .await
+        .map_err(|e| CredentialError::Provider {
+            source_name: format!(
+                "profile \"{source_profile}\" (source_profile of \"{}\")",
+                info.name
+            ),
+            reason: error_chain(&e),
+        })?;
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(region.clone())
+        .profile_name(info.name.clone())
+        .credentials_provider(base)
+        .load()
+        .await;
+    let session_name = info.role_session_name.clone().unwrap_or_else(|| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        format!("deployer-{now}")
+    });
+    let out = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session_name)
+        .serial_number(serial)
+        .token_code(code)
+        .set_duration_seconds(info.duration_seconds)
+        .set_external_id(info.external_id.clone())
+        .send()
+        .await
+        .map_err(|err| {
+            let reason = match err.as_service_error() {
+                Some(se) => format!(
+                    "{} {}",
+                    se.code().unwrap_or("error"),
+                    se.message().unwrap_or_default()
+                ),
+                None => error_chain(&err),
+            };
+            CredentialError::MfaAssumeRole {
+                profile: info.name.clone(),
+                role_arn: role_arn.clone(),
+                serial: serial.clone(),
+                reason: reason.trim().to_string(),
+            }
+        })?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| CredentialError::MfaAssumeRole {
+            profile: info.name.clone(),
+            role_arn: role_arn.clone(),
+            serial: serial.clone(),
+            reason: "STS answered without credentials".into(),
+        })?;
+    let expiration = u64::try_from(c.expiration().secs()).unwrap_or(0);
+    let cached = Cached {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: c.session_token().to_string(),
+        expiration,
+    };
+    if let Some(file) = &cache_file {
+        // A cache that cannot be written only costs a prompt next time.
+        if let Err(e) = write_cache(file, &cached) {
+            tracing::warn!("cannot cache the MFA session in {}: {e}", file.display());
+        }
+    }
+    Ok(to_credentials(cached))
+}
+
+fn to_credentials(c: Cached) -> Credentials {
+    Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        Some(UNIX_EPOCH + Duration::from_secs(c.expiration)),
+        "deployer-mfa",
+    )
+}
+
+/// `$XDG_CACHE_HOME/deployer/mfa`, else `~/.cache/deployer/mfa`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("deployer").join("mfa"))
+}
+
+/// The cache entry of a profile: a hash of profile, role and device, so renaming any of them
+/// never reuses another role's session.
+fn cache_key(info: &ProfileInfo) -> String {
+    let mut h = Sha256::new();
+    for part in [&Some(info.name.clone()), &info.role_arn, &info.mfa_serial] {
+        h.update(part.as_deref().unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn read_cache(file: &Path) -> Option<Credentials> {
+    let text = fs::read_to_string(file).ok()?;
+    let cached: Cached = serde_json::from_str(&text).ok()?;
+    let expires = UNIX_EPOCH + Duration::from_secs(cached.expiration);
+    (expires > SystemTime::now() + MIN_REMAINING).then(|| to_credentials(cached))
+}
+
+fn write_cache(file: &Path, cached: &Cached) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    create_private_dir(dir)?;
+    let tmp = file.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    {
+        let mut f = private_file(&tmp)?;
+        f.write_all(serde_json::to_string(cached).unwrap_or_default().as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, file)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str) -> ProfileInfo {
+        ProfileInfo {
+            name: name.into(),
+            role_arn: Some("arn:aws:iam::111111111111:role/admin".into()),
+            mfa_serial: Some("arn:aws:iam::222222222222:mfa/me".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cache_key_depends_on_profile_role_and_device() {
+        assert_eq!(cache_key(&info("a")), cache_key(&info("a")));
+        assert_ne!(cache_key(&info("a")), cache_key(&info("b")));
+        let mut other_role = info("a");
+        other_role.role_arn = Some("arn:aws:iam::111111111111:role/other".into());
+        assert_ne!(cache_key(&info("a")), cache_key(&other_role));
+        assert_eq!(cache_key(&info("a")).len(), 32);
+    }
+
+    #[test]
+    fn cache_round_trip_is_private_and_respects_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/entry.json");
+        let later = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        let c = |expiration| Cached {
+            access_key_id: "ASIA".into(),
+            secret_access_key: "secret".into(),
+            session_token: "token".into(),
+            expiration,
+        };
+        write_cache(&file, &c(later)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let creds = read_cache(&file).expect("fresh entry is reused");
+        assert_eq!(creds.access_key_id(), "ASIA");
+        write_cache(&file, &c(later - 3600 + 60)).unwrap();
+        assert!(
+            read_cache(&file).is_none(),
+            "an entry about to expire is not reused"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! The deployer-aws API against moto: resolving a stage, the guard's verdicts and the clients
+//! a session builds. The whole binary shares one test bed, installed in the process
+//! environment once before any test reads it.
+
+use std::sync::OnceLock;
+
+use deployer_aws::{CredentialError, CredentialOptions, CredentialSource, StageTarget, Verdict};
+use deployer_testbed::{DEV_ACCOUNT, PROD_ACCOUNT, TestBed};
+
+fn bed() -> &'static TestBed<'static> {
+    static BED: OnceLock<TestBed<'static>> = OnceLock::new();
+    BED.get_or_init(|| {
+        let bed = TestBed::standard();
+        let ambient: Vec<_> = std::env::vars_os()
+            .map(|(k, _)| k)
+            .filter(|k| k.to_string_lossy().starts_with("AWS_"))
+            .collect();
+        // SAFETY: runs once inside OnceLock initialisation, before any test of this binary
+        // reads the environment (every test starts by calling `bed()`).
+        unsafe {
+            for k in ambient {
+                std::env::remove_var(k);
+            }
+            for (k, v) in bed.env_vars() {
+                std::env::set_var(k, v);
+            }
+        }
+        bed
+    })
+}
+
+fn target(stage: &str, profile: Option<&str>, allowed: &[&str]) -> StageTarget {
+    StageTarget {
+        stage: stage.into(),
+        region: "eu-west-1".into(),
+        profile: profile.map(str::to_string),
+        allowed_account_ids: allowed.iter().map(|s| s.to_string()).collect(),
+        forbidden_account_ids: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn stage_profile_resolves_to_its_account_in_the_stage_region() {
+    let bed = bed();
+    let s = deployer_aws::open(
+        &target("dev", Some("devAccount"), &[DEV_ACCOUNT]),
+        &CredentialOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.account(), DEV_ACCOUNT);
+    assert_eq!(s.identity.arn, bed.key("devAccount").user_arn);
+    assert_eq!(
+        s.source,
+        CredentialSource::ConfigProfile {
+            name: "devAccount".into()
+        }
+    );
+    assert_eq!(s.verdict, Verdict::Holds);
+    assert_eq!(
+        s.sdk_config().region().map(|r| r.as_ref()),
+        Some("eu-west-1")
+    );
+}
+
+#[tokio::test]
+async fn wrong_account_is_refused_by_open_guarded_and_reported_by_open() {
+    bed();
+    let t = target("prod", Some("devAccount"), &[PROD_ACCOUNT]);
+    let s = deployer_aws::open(&t, &CredentialOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(s.verdict, Verdict::Refused(_)));
+    let err = deployer_aws::open_guarded(&t, &CredentialOptions::default())
+        .await
+        .unwrap_err();
+    let CredentialError::Refused(refusal) = err else {
+        panic!("expected a refusal, got {err}")
+    };
+    assert_eq!(refusal.account, DEV_ACCOUNT);
+    assert!(refusal.to_string().starts_with(
+        "stage prod must deploy to 111111111111, but profile \"devAccount\" is for 222222222222"
+    ));
+}
+
+#[tokio::test]
+async fn missing_profile_is_an_error_not_a_fallthrough() {
+    bed();
+    let err = deployer_aws::open(
+        &target("dev", Some("ghost"), &[]),
+        &CredentialOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, CredentialError::ProfileNotFound { ref name, .. } if name == "ghost"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn session_clients_reach_the_configured_endpoint() {
+    bed();
+    let s = deployer_aws::open(
+        &target("prod", Some("default"), &[]),
+        &CredentialOptions::default(),
+    )
+    .await
+    .unwrap();
+    let bucket = format!("guard-session-{}", std::process::id());
+    let s3 = s.s3();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("a/b.txt")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("a/b.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(1));
+    let stacks = s.cloudformation().describe_stacks().send().await.unwrap();
+    assert!(stacks.stacks().is_empty());
+    let who = s.sts().get_caller_identity().send().await.unwrap();
+    assert_eq!(who.account(), Some(PROD_ACCOUNT));
+}

@@ -1,0 +1,1241 @@
+//! The variable engine: resolves every `${…}` of a configuration the way Serverless v3 does.
+//!
+//! Each string value with variables is a *property*. Properties resolve on demand: a `self`
+//! reference to another property resolves that one first (a stack of properties in progress
+//! detects cycles). Sources that need AWS are answered by the caller in rounds: a property
+//! that needs an answer not known yet is *blocked*; after a round, all distinct requests go
+//! to the caller at once, and the blocked properties are tried again.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path as FsPath, PathBuf};
+use std::rc::Rc;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::env::Env;
+use crate::error::{ConfigError, Problem};
+use crate::load::{ConfigFile, parse_document};
+use crate::parse::{Arg, KNOWN_SOURCES, Part, Source, SourceRef, Template, Var, scan};
+
+/// How deep values that contain variables may resolve to values that contain variables.
+const MAX_DEPTH: u32 = 10;
+
+/// The options of the command line that variables can see (`${opt:…}`, `${param:…}`) and
+/// that choose the stage and region.
+#[derive(Debug, Clone, Default)]
+pub struct CliOptions {
+    /// `--stage/-s`.
+    pub stage: Option<String>,
+    /// `--region/-r`.
+    pub region: Option<String>,
+    /// Raw `key=value` strings from `--param` (repeatable; the last one of a key wins).
+    pub params: Vec<String>,
+}
+
+/// A value only the caller can fetch (from AWS): `${ssm:/x}`, `${cf:stack.Output}`,
+/// `${s3:bucket/key}`, `${aws:accountId}`, or a source the caller declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalRequest {
+    /// The source name (`ssm`, `cf`, `s3`, `aws`, …).
+    pub source: String,
+    /// Resolved params (`${ssm(eu-west-1, raw):/x}` → `["eu-west-1", "raw"]`).
+    pub params: Vec<Value>,
+    /// Resolved address (`/x`), if any.
+    pub address: Option<String>,
+}
+
+impl ExternalRequest {
+    fn key(&self) -> String {
+        serde_json::to_string(&(&self.source, &self.params, &self.address)).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ExternalRequest {
+    /// The variable as it would be written: `${ssm(raw):/path}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "${{{}", self.source)?;
+        if !self.params.is_empty() {
+            let params: Vec<String> = self
+                .params
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            write!(f, "({})", params.join(", "))?;
+        }
+        match &self.address {
+            Some(a) => write!(f, ":{a}}}"),
+            None if self.params.is_empty() => f.write_str(":}"),
+            None => f.write_str("}"),
+        }
+    }
+}
+
+/// Settings of a full resolution beyond the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveSettings {
+    /// `${sls:instanceId}`; `None` = the current time in milliseconds (as v3).
+    pub instance_id: Option<String>,
+    /// Extra source names answered by the `external` callback (besides `aws:accountId`,
+    /// `cf`, `ssm` and `s3`).
+    pub external_sources: Vec<String>,
+}
+
+/// The fully resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The configuration with every variable resolved (`provider.stage` keeps the file's value).
+    pub value: Value,
+    /// The effective stage: `--stage` > `provider.stage` > `dev`.
+    pub stage: String,
+    /// The effective region: `--region` > `provider.region` > `us-east-1`.
+    pub region: String,
+    /// `${sls:instanceId}` of this run.
+    pub instance_id: String,
+    /// Things that resolved but are likely mistakes (e.g. `${self.custom.x}` kept as text).
+    pub warnings: Vec<String>,
+}
+
+/// What the early phase resolves: everything needed to choose and check credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageSettings {
+    /// The effective stage: `--stage` > `provider.stage` > `dev`.
+    pub stage: String,
+    /// The effective region: `--region` > `provider.region` > `us-east-1` (never `AWS_REGION`).
+    pub region: String,
+    /// `provider.profile`, resolved.
+    pub profile: Option<String>,
+    /// `provider.allowedAccountIds`: 12-digit account IDs the stage may deploy to.
+    pub allowed_account_ids: Vec<String>,
+    /// `provider.forbiddenAccountIds`: 12-digit account IDs the stage must never deploy to.
+    pub forbidden_account_ids: Vec<String>,
+    /// Warnings about the properties this phase resolved.
+    pub warnings: Vec<String>,
+}
+
+/// The answer callback of [`resolve`]: one result per request, in order.
+pub type ExternalFn<'a> = dyn FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> + 'a;
+
+/// Early phase: resolves the stage, region, `provider.profile` and the account pins from
+/// offline sources only (`self`, `opt`, `env`, `file`, `sls`, `param`, `strToBool`,
+/// `aws:region`), before any credentials exist. Only the properties these settings need are
+/// resolved, so a broken property elsewhere does not stop this phase.
+pub fn resolve_stage(
+    file: &ConfigFile,
+    opts: &CliOptions,
+    env: &dyn Env,
+) -> Result<StageSettings, ConfigError> {
+    let mut e = Engine::new(file, opts, env, Phase::Early, &ResolveSettings::default())?;
+    let stage = e.top(Engine::stage);
+    let region = e.top(Engine::region);
+    let profile = e.top(|e| e.lookup_path(&["provider", "profile"]));
+    let allowed = e.top(|e| e.lookup_path(&["provider", "allowedAccountIds"]));
+    let forbidden = e.top(|e| e.lookup_path(&["provider", "forbiddenAccountIds"]));
+    let mut extra = Vec::new();
+    let mut check = |path: &str, r: Result<(), String>| {
+        if let Err(message) = r {
+            extra.push(Problem {
+                path: Some(path.to_string()),
+                message,
+            });
+        }
+    };
+    let mut settings = StageSettings {
+        stage: String::new(),
+        region: String::new(),
+        profile: None,
+        allowed_account_ids: Vec::new(),
+        forbidden_account_ids: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Some(stage) = stage {
+        check("provider.stage", validate_stage(&stage));
+        settings.stage = stage;
+    }
+    if let Some(region) = region {
+        settings.region = region;
+    }
+    if let Some(profile) = profile {
+        match profile {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if !s.trim().is_empty() => settings.profile = Some(s),
+            Some(other) => check(
+                "provider.profile",
+                Err(format!(
+                    "expected the name of an AWS profile, found {}",
+                    describe(&other)
+                )),
+            ),
+        }
+    }
+    if let Some(v) = allowed {
+        check(
+            "provider.allowedAccountIds",
+            account_ids(v).map(|ids| settings.allowed_account_ids = ids),
+        );
+    }
+    if let Some(v) = forbidden {
+        check(
+            "provider.forbiddenAccountIds",
+            account_ids(v).map(|ids| settings.forbidden_account_ids = ids),
+        );
+    }
+    e.finish(extra)?;
+    let touched: Vec<&Path> = e
+        .props
+        .iter()
+        .filter(|(_, p)| !matches!(p, Prop::Pending(_)))
+        .map(|(k, _)| k)
+        .collect();
+    settings.warnings = e
+        .warnings
+        .iter()
+        .filter(|(path, _)| {
+            touched.contains(&path)
+                || [
+                    "stage",
+                    "region",
+                    "profile",
+                    "allowedAccountIds",
+                    "forbiddenAccountIds",
+                ]
+                .iter()
+                .any(|k| path.starts_with(&[Seg::Key("provider".into()), Seg::Key((*k).into())]))
+        })
+        .map(|(path, w)| format_warning(path, w))
+        .collect();
+    settings.warnings.dedup();
+    Ok(settings)
+}
+
+/// Full resolution with default [`ResolveSettings`]. `external` answers AWS-backed sources
+/// (`aws:accountId`, `cf`, `ssm`, `s3`) in batches of distinct requests; `Ok(None)` = not
+/// found (a fallback applies), `Err(msg)` = an error reported at the property.
+pub fn resolve(
+    file: &ConfigFile,
+    opts: &CliOptions,
+    env: &dyn Env,
+    external: &mut ExternalFn<'_>,
+) -> Result<Resolved, ConfigError> {
+    resolve_with(file, opts, env, &ResolveSettings::default(), external)
+}
+
+/// Full resolution with explicit [`ResolveSettings`] (fixed instance id, extra sources).
+pub fn resolve_with(
+    file: &ConfigFile,
+    opts: &CliOptions,
+    env: &dyn Env,
+    settings: &ResolveSettings,
+    external: &mut ExternalFn<'_>,
+) -> Result<Resolved, ConfigError> {
+    let mut e = Engine::new(file, opts, env, Phase::Full, settings)?;
+    let paths: Vec<Path> = e.props.keys().cloned().collect();
+    loop {
+        for path in &paths {
+            // Failures are recorded on the property; blocked ones are retried next round.
+            let _ = e.resolve_prop(path);
+        }
+        if e.needed.is_empty() {
+            break;
+        }
+        let requests = std::mem::take(&mut e.needed);
+        e.needed_keys.clear();
+        let mut answers = external(&requests).into_iter();
+        for request in requests {
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err(format!("no answer was given for {request}")));
+            e.answers.insert(request.key(), answer);
+        }
+    }
+    let stage = e.top(Engine::stage);
+    let region = e.top(Engine::region);
+    e.finish(Vec::new())?;
+    let mut warnings: Vec<String> = e
+        .warnings
+        .iter()
+        .map(|(p, w)| format_warning(p, w))
+        .collect();
+    warnings.dedup();
+    Ok(Resolved {
+        value: e.config,
+        stage: stage.unwrap_or_default(),
+        region: region.unwrap_or_default(),
+        instance_id: e.instance_id,
+        warnings,
+    })
+}
+
+fn format_warning(path: &Path, warning: &str) -> String {
+    if path.is_empty() {
+        warning.to_string()
+    } else {
+        format!("{}: {warning}", show(path))
+    }
+}
+
+/// Stage names as v3's schema allows them (they become part of stack and resource names).
+fn validate_stage(stage: &str) -> Result<(), String> {
+    if !stage.is_empty()
+        && stage
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "stage \"{stage}\" is not valid: use letters, digits and \"-\" only"
+        ))
+    }
+}
+
+/// A string or a list of 12-digit account IDs.
+fn account_ids(v: Option<Value>) -> Result<Vec<String>, String> {
+    let items = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(one) => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let (id, was_number) = match item {
+                Value::String(s) => (s.trim().to_string(), false),
+                Value::Number(n) => (n.to_string(), true),
+                other => {
+                    return Err(format!(
+                        "expected 12-digit AWS account IDs, found {}",
+                        describe(&other)
+                    ));
+                }
+            };
+            if id.len() == 12 && id.bytes().all(|c| c.is_ascii_digit()) {
+                Ok(id)
+            } else if was_number {
+                Err(format!(
+                    "{id} is not a 12-digit AWS account ID; quote account IDs in YAML \
+                     ('012345678901'), or a leading 0 is lost"
+                ))
+            } else {
+                Err(format!("\"{id}\" is not a 12-digit AWS account ID"))
+            }
+        })
+        .collect()
+}
+
+/// One step of a property path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Seg {
+    Key(String),
+    Idx(usize),
+}
+
+pub(crate) type Path = Vec<Seg>;
+
+/// A property path as users write it in `${self:…}`: `functions.hello.events.0.schedule`.
+pub(crate) fn show(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for (i, seg) in path.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        match seg {
+            Seg::Key(k) => out.push_str(k),
+            Seg::Idx(i) => out.push_str(&i.to_string()),
+        }
+    }
+    out
+}
+
+enum Prop {
+    Pending(Rc<Template>),
+    Failed(String),
+    Done,
+}
+
+/// Why a value could not be produced.
+enum Fail {
+    /// An error of the property being resolved.
+    Msg(String),
+    /// Waiting for answers from the caller.
+    Blocked,
+    /// A cycle closing at `root`: every property on it reports `msg`.
+    Cycle { msg: String, root: Path },
+    /// A property this one depends on failed.
+    Dep(Path),
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    Early,
+    Full,
+}
+
+type FileCache = HashMap<PathBuf, Rc<Result<Option<Value>, String>>>;
+
+struct Engine<'a> {
+    file: &'a ConfigFile,
+    opts: &'a CliOptions,
+    cli_params: Vec<(String, String)>,
+    env: &'a dyn Env,
+    phase: Phase,
+    external_sources: Vec<String>,
+    config: Value,
+    props: IndexMap<Path, Prop>,
+    stack: Vec<Path>,
+    warnings: Vec<(Path, String)>,
+    instance_id: String,
+    stage: Option<String>,
+    region: Option<String>,
+    files: FileCache,
+    answers: HashMap<String, Result<Option<Value>, String>>,
+    needed: Vec<ExternalRequest>,
+    needed_keys: HashSet<String>,
+    /// Why the last source tried found nothing, for the "Value not found" message.
+    miss: Option<String>,
+    /// Problems that belong to no property (or to one without variables).
+    extra: Vec<Problem>,
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        file: &'a ConfigFile,
+        opts: &'a CliOptions,
+        env: &'a dyn Env,
+        phase: Phase,
+        settings: &ResolveSettings,
+    ) -> Result<Self, ConfigError> {
+        let mut cli_params = Vec::with_capacity(opts.params.len());
+        for raw in &opts.params {
+            match raw.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    cli_params.push((k.trim().to_string(), v.trim_end().to_string()))
+                }
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "--param \"{raw}\" is not valid: write --param key=value"
+                    )));
+                }
+            }
+        }
+        let instance_id = settings.instance_id.clone().unwrap_or_else(|| {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
+            ms.to_string()
+        });
+        let mut e = Engine {
+            file,
+            opts,
+            cli_params,
+            env,
+            phase,
+            external_sources: settings.external_sources.clone(),
+            config: file.raw.clone(),
+            props: IndexMap::new(),
+            stack: Vec::new(),
+            warnings: Vec::new(),
+            instance_id,
+            stage: None,
+            region: None,
+            files: HashMap::new(),
+            answers: HashMap::new(),
+            needed: Vec::new(),
+            needed_keys: HashSet::new(),
+            miss: None,
+            extra: Vec::new(),
+        };
+        let mut config = std::mem::take(&mut e.config);
+        let mut path = Vec::new();
+        collect(&mut config, &mut path, &mut e.props, &mut e.warnings);
+        e.config = config;
+        Ok(e)
+    }
+
+    /// Runs a top-level step; its failure is recorded (on the property, or as an extra problem).
+    fn top<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Fail>) -> Option<T> {
+        match f(self) {
+            Ok(v) => Some(v),
+            Err(Fail::Msg(message)) => {
+                self.extra.push(Problem {
+                    path: None,
+                    message,
+                });
+                None
+            }
+            Err(Fail::Blocked) => {
+                self.extra.push(Problem {
+                    path: None,
+                    message: "needs values from AWS that were not provided".into(),
+                });
+                None
+            }
+            Err(Fail::Cycle { .. } | Fail::Dep(_)) => None,
+        }
+    }
+
+    /// Turns recorded failures into the error, if any.
+    fn finish(&mut self, extra: Vec<Problem>) -> Result<(), ConfigError> {
+        let mut problems: Vec<Problem> = self
+            .props
+            .iter()
+            .filter_map(|(path, p)| match p {
+                Prop::Failed(m) => Some(Problem {
+                    path: Some(show(path)),
+                    message: m.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        problems.append(&mut self.extra);
+        problems.extend(extra);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let n = problems.len();
+        Err(ConfigError::with_problems(
+            format!(
+                "Cannot resolve {}: {n} {} failed:",
+                self.file.path.display(),
+                if n == 1 { "property" } else { "properties" }
+            ),
+            problems,
+        ))
+    }
+
+    fn resolve_prop(&mut self, path: &Path) -> Result<(), Fail> {
+        let tpl = match self.props.get(path) {
+            None | Some(Prop::Done) => return Ok(()),
+            Some(Prop::Failed(_)) => return Err(Fail::Dep(path.clone())),
+            Some(Prop::Pending(t)) => t.clone(),
+        };
+        if self.stack.contains(path) {
+            let current = self.stack.last().cloned().unwrap_or_default();
+            let msg = if &current == path {
+                format!("Circular reference: \"{}\" refers to itself", show(path))
+            } else {
+                // Name the pair in file order, so every property on the cycle reads the same.
+                let (a, b) = if self.props.get_index_of(&current) < self.props.get_index_of(path) {
+                    (&current, path)
+                } else {
+                    (path, &current)
+                };
+                format!(
+                    "Circular reference among \"{}\" and \"{}\" properties",
+                    show(a),
+                    show(b)
+                )
+            };
+            return Err(Fail::Cycle {
+                msg,
+                root: path.clone(),
+            });
+        }
+        self.stack.push(path.clone());
+        let result = self.eval_template(&tpl, 0);
+        self.stack.pop();
+        let failed = |me: &mut Self, m: String| {
+            me.props.insert(path.clone(), Prop::Failed(m));
+        };
+        match result {
+            Ok(v) => {
+                if let Some(slot) = get_mut(&mut self.config, path) {
+                    *slot = v;
+                }
+                self.props.insert(path.clone(), Prop::Done);
+                Ok(())
+            }
+            Err(Fail::Blocked) => Err(Fail::Blocked),
+            Err(Fail::Msg(m)) => {
+                failed(self, m);
+                Err(Fail::Dep(path.clone()))
+            }
+            Err(Fail::Cycle { msg, root }) => {
+                failed(self, msg.clone());
+                if &root == path {
+                    Err(Fail::Dep(path.clone()))
+                } else {
+                    Err(Fail::Cycle { msg, root })
+                }
+            }
+            Err(Fail::Dep(dep)) => {
+                failed(
+                    self,
+                    format!("depends on \"{}\", which cannot be resolved", show(&dep)),
+                );
+                Err(Fail::Dep(path.clone()))
+            }
+        }
+    }
+
+    fn eval_template(&mut self, tpl: &Template, depth: u32) -> Result<Value, Fail> {
+        if let Some(var) = tpl.whole_var() {
+            return self.eval_var(var, depth);
+        }
+        let mut out = String::new();
+        for part in &tpl.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(var) => match self.eval_var(var, depth)? {
+                    Value::String(s) => out.push_str(&s),
+                    Value::Number(n) => out.push_str(&n.to_string()),
+                    Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                    other => {
+                        return Err(Fail::Msg(format!(
+                            "\"{}\" resolves to {}, which cannot be part of a longer string \
+                             (only strings, numbers and booleans can be interpolated)",
+                            var.text,
+                            describe(&other)
+                        )));
+                    }
+                },
+            }
+        }
+        Ok(Value::String(out))
+    }
+
+    fn eval_var(&mut self, var: &Var, depth: u32) -> Result<Value, Fail> {
+        let mut last: Option<&SourceRef> = None;
+        let mut last_miss = None;
+        for source in &var.sources {
+            match source {
+                Source::Literal(v) => return Ok(v.clone()),
+                Source::Ref(r) => {
+                    self.miss = None;
+                    if let Some(v) = self.eval_source(r, var, depth)?
+                        && !v.is_null()
+                    {
+                        return Ok(v);
+                    }
+                    last = Some(r);
+                    last_miss = self.miss.take();
+                }
+            }
+        }
+        let kind = last.map(|r| r.kind.as_str()).unwrap_or_default();
+        let mut msg = format!("Value not found at \"{kind}\" source for {}", var.text);
+        if let Some(hint) = last_miss {
+            msg.push_str(": ");
+            msg.push_str(&hint);
+        }
+        Err(Fail::Msg(msg))
+    }
+
+    fn eval_arg(&mut self, arg: &Arg, depth: u32) -> Result<Value, Fail> {
+        match arg {
+            Arg::Value(v) => Ok(v.clone()),
+            Arg::Template(t) => self.eval_template(t, depth),
+        }
+    }
+
+    fn eval_source(&mut self, r: &SourceRef, var: &Var, depth: u32) -> Result<Option<Value>, Fail> {
+        let params = match &r.params {
+            Some(ps) => ps
+                .iter()
+                .map(|p| self.eval_arg(p, depth))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let address = match &r.address {
+            None => None,
+            Some(a) => match self.eval_arg(a, depth)? {
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                other => {
+                    return Err(Fail::Msg(format!(
+                        "the address of {} resolves to {}; an address must be a string",
+                        var.text,
+                        describe(&other)
+                    )));
+                }
+            },
+        };
+        let address = address.as_deref();
+        match r.kind.as_str() {
+            "self" => self.lookup_address(address.unwrap_or("")),
+            "opt" => {
+                let v = self.src_opt(address);
+                self.rescan(v, depth)
+            }
+            "env" => {
+                let name = address
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| missing_address("env"))?;
+                let v = self.env.var(name).map(Value::String);
+                if v.is_none() {
+                    self.miss = Some(format!("the environment variable {name} is not set"));
+                }
+                self.rescan(v, depth)
+            }
+            "file" => self.src_file(&params, address, depth),
+            "sls" => match address.unwrap_or("") {
+                "stage" => self.stage().map(|s| Some(Value::String(s))),
+                "instanceId" => Ok(Some(Value::String(self.instance_id.clone()))),
+                other => Err(unsupported_address("sls", other, &["stage", "instanceId"])),
+            },
+            "param" => self.src_param(address, depth),
+            "strToBool" => str_to_bool(params.first()).map(Some),
+            "aws" => match address.unwrap_or("") {
+                "region" => self.region().map(|s| Some(Value::String(s))),
+                "accountId" => self.external("aws", params, Some("accountId".into()), depth),
+                other => Err(unsupported_address("aws", other, &["accountId", "region"])),
+            },
+            "cf" | "ssm" | "s3" => {
+                self.external(&r.kind, params, address.map(str::to_string), depth)
+            }
+            kind if self.external_sources.iter().any(|s| s == kind) => {
+                self.external(kind, params, address.map(str::to_string), depth)
+            }
+            kind => Err(Fail::Msg(unknown_source(kind, &self.external_sources))),
+        }
+    }
+
+    /// Resolves the variables inside a value that came from outside the configuration
+    /// (env, file, options, AWS): v3 re-scans such values, up to [`MAX_DEPTH`] levels.
+    fn rescan(&mut self, v: Option<Value>, depth: u32) -> Result<Option<Value>, Fail> {
+        match v {
+            Some(mut v) => {
+                self.rescan_in_place(&mut v, depth)?;
+                Ok(Some(v))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn rescan_in_place(&mut self, v: &mut Value, depth: u32) -> Result<(), Fail> {
+        match v {
+            Value::String(s) => {
+                let scanned = scan(s).map_err(|e| {
+                    Fail::Msg(format!(
+                        "Approached variable syntax error in resolved value \"{s}\": {e}"
+                    ))
+                })?;
+                let here = self.stack.last().cloned().unwrap_or_default();
+                for w in scanned.warnings {
+                    self.warnings.push((here.clone(), w));
+                }
+                if let Some(tpl) = scanned.template {
+                    if tpl.has_vars() && depth + 1 > MAX_DEPTH {
+                        return Err(Fail::Msg(format!(
+                            "Excessive variables nest depth: values keep resolving to values with \
+                             variables (more than {MAX_DEPTH} levels), last \"{s}\""
+                        )));
+                    }
+                    *v = self.eval_template(&tpl, depth + 1)?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .try_for_each(|item| self.rescan_in_place(item, depth)),
+            Value::Object(map) => map
+                .values_mut()
+                .try_for_each(|item| self.rescan_in_place(item, depth)),
+            _ => Ok(()),
+        }
+    }
+
+    fn external(
+        &mut self,
+        source: &str,
+        params: Vec<Value>,
+        address: Option<String>,
+        depth: u32,
+    ) -> Result<Option<Value>, Fail> {
+        let request = ExternalRequest {
+            source: source.to_string(),
+            params,
+            address,
+        };
+        if self.phase == Phase::Early {
+            return Err(Fail::Msg(format!(
+                "{request} needs AWS credentials, but the stage, region, profile and account pins \
+                 are resolved before credentials exist: use offline sources here (self, opt, env, \
+                 file, sls:stage, param, strToBool, aws:region)"
+            )));
+        }
+        let key = request.key();
+        match self.answers.get(&key) {
+            Some(Ok(v)) => {
+                let v = v.clone();
+                if v.is_none() {
+                    self.miss = Some(format!("{request} does not exist"));
+                }
+                self.rescan(v, depth)
+            }
+            Some(Err(m)) => Err(Fail::Msg(m.clone())),
+            None => {
+                if self.needed_keys.insert(key) {
+                    self.needed.push(request);
+                }
+                Err(Fail::Blocked)
+            }
+        }
+    }
+
+    /// `--stage` > resolved `provider.stage` > `dev`.
+    fn stage(&mut self) -> Result<String, Fail> {
+        if let Some(s) = &self.stage {
+            return Ok(s.clone());
+        }
+        let stage = match &self.opts.stage {
+            Some(s) => s.clone(),
+            None => scalar_setting(
+                self.lookup_path(&["provider", "stage"])?,
+                "provider.stage",
+                "dev",
+            )?,
+        };
+        self.stage = Some(stage.clone());
+        Ok(stage)
+    }
+
+    /// `--region` > resolved `provider.region` > `us-east-1` (never `AWS_REGION`).
+    fn region(&mut self) -> Result<String, Fail> {
+        if let Some(s) = &self.region {
+            return Ok(s.clone());
+        }
+        let region = match &self.opts.region {
+            Some(s) => s.clone(),
+            None => scalar_setting(
+                self.lookup_path(&["provider", "region"])?,
+                "provider.region",
+                "us-east-1",
+            )?,
+        };
+        self.region = Some(region.clone());
+        Ok(region)
+    }
+
+    fn src_opt(&mut self, address: Option<&str>) -> Option<Value> {
+        let opt = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
+        let params = || {
+            Value::Array(
+                self.opts
+                    .params
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            )
+        };
+        match address.unwrap_or("") {
+            "" => {
+                let mut all = Map::new();
+                all.insert("stage".into(), opt(&self.opts.stage));
+                all.insert("region".into(), opt(&self.opts.region));
+                all.insert("param".into(), params());
+                Some(Value::Object(all))
+            }
+            "stage" => Some(opt(&self.opts.stage)),
+            "region" => Some(opt(&self.opts.region)),
+            "param" => Some(params()),
+            other => {
+                let known = ["stage", "region", "param"];
+                self.miss = Some(match closest(other, known.iter().copied()) {
+                    Some(best) => {
+                        format!("there is no option --{other}; did you mean \"opt:{best}\"?")
+                    }
+                    None => format!(
+                        "there is no option --{other} (variables can read --stage, --region and \
+                         --param; pass other values with --param {other}=… and ${{param:{other}}})"
+                    ),
+                });
+                None
+            }
+        }
+    }
+
+    fn src_param(&mut self, address: Option<&str>, depth: u32) -> Result<Option<Value>, Fail> {
+        let key = address
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| missing_address("param"))?;
+        if let Some((_, v)) = self.cli_params.iter().rev().find(|(k, _)| k == key) {
+            let v = Some(Value::String(v.clone()));
+            return self.rescan(v, depth);
+        }
+        let stage = self.stage()?;
+        for scope in [stage.as_str(), "default"] {
+            if let Some(v) = self.lookup_path(&["params", scope, key])?
+                && !v.is_null()
+            {
+                return Ok(Some(v));
+            }
+        }
+        let mut known: Vec<String> = self.cli_params.iter().map(|(k, _)| k.clone()).collect();
+        for scope in [stage.as_str(), "default"] {
+            if let Some(Value::Object(m)) = self.config.get("params").and_then(|p| p.get(scope)) {
+                known.extend(m.keys().cloned());
+            }
+        }
+        self.miss = Some(match closest(key, known.iter().map(String::as_str)) {
+            Some(best) => format!("no parameter \"{key}\"; did you mean \"param:{best}\"?"),
+            None => {
+                format!("set it with --param {key}=…, params.{stage}.{key} or params.default.{key}")
+            }
+        });
+        Ok(None)
+    }
+
+    fn src_file(
+        &mut self,
+        params: &[Value],
+        address: Option<&str>,
+        depth: u32,
+    ) -> Result<Option<Value>, Fail> {
+        let rel = match params.first() {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+            _ => {
+                return Err(Fail::Msg(
+                    "Missing path argument in variable \"file\" source".into(),
+                ));
+            }
+        };
+        let full = self.file.dir.join(rel);
+        let ext = full
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if matches!(ext.as_str(), "js" | "cjs" | "mjs" | "ts") {
+            return Err(Fail::Msg(format!(
+                "{rel} is a JavaScript file, which deployer does not run: export the values to a \
+                 YAML or JSON file and reference that"
+            )));
+        }
+        let doc = self.read_file(&full, &ext);
+        let doc = match doc.as_ref() {
+            Err(m) => return Err(Fail::Msg(m.clone())),
+            Ok(None) => {
+                self.miss = Some(format!("{} does not exist", full.display()));
+                return Ok(None);
+            }
+            Ok(Some(doc)) => doc,
+        };
+        let Some(address) = address.filter(|a| !a.is_empty()) else {
+            return self.rescan(Some(doc.clone()), depth);
+        };
+        if let Value::String(_) = doc
+            && !matches!(ext.as_str(), "yml" | "yaml" | "json" | "tfstate")
+        {
+            return Err(Fail::Msg(format!(
+                "{rel} is read as text, which has no properties to address (\"{address}\")"
+            )));
+        }
+        let mut cur = doc.clone();
+        for (i, key) in address.split('.').enumerate() {
+            if matches!(cur, Value::String(_)) {
+                // A string met on the way may itself be a variable that yields an object.
+                cur = self.rescan(Some(cur), depth)?.unwrap_or(Value::Null);
+            }
+            let next = match &mut cur {
+                Value::Object(m) => m.remove(key),
+                Value::Array(a) => key
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&k| k < a.len())
+                    .map(|k| a.swap_remove(k)),
+                _ => None,
+            };
+            match next {
+                Some(v) => cur = v,
+                None => {
+                    let at: Vec<&str> = address.split('.').take(i + 1).collect();
+                    self.miss = Some(format!("{rel} has no \"{}\"", at.join(".")));
+                    return Ok(None);
+                }
+            }
+        }
+        self.rescan(Some(cur), depth)
+    }
+
+    fn read_file(&mut self, full: &FsPath, ext: &str) -> Rc<Result<Option<Value>, String>> {
+        if let Some(doc) = self.files.get(full) {
+            return doc.clone();
+        }
+        let doc = match std::fs::read_to_string(full) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("Cannot read {}: {e}", full.display())),
+            Ok(text) => match ext {
+                "yml" | "yaml" | "json" => parse_document(full, &text).map(Some),
+                "tfstate" => serde_json::from_str(&text).map(Some).map_err(|e| {
+                    format!(
+                        "{}:{}:{}: invalid JSON: {e}",
+                        full.display(),
+                        e.line(),
+                        e.column()
+                    )
+                }),
+                _ => Ok(Some(Value::String(text))),
+            },
+        };
+        let doc = Rc::new(doc);
+        self.files.insert(full.to_path_buf(), doc.clone());
+        doc
+    }
+
+    fn lookup_address(&mut self, address: &str) -> Result<Option<Value>, Fail> {
+        if address.is_empty() {
+            return self.lookup_path(&[]);
+        }
+        let keys: Vec<&str> = address.split('.').collect();
+        self.lookup_path(&keys)
+    }
+
+    /// The value at `keys` in the configuration, resolving the properties on the way and
+    /// every property inside the result first.
+    fn lookup_path(&mut self, keys: &[&str]) -> Result<Option<Value>, Fail> {
+        let mut path: Path = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            self.resolve_prop(&path)?;
+            let seg = match get(&self.config, &path) {
+                Some(Value::Object(m)) if m.contains_key(*key) => Seg::Key((*key).to_string()),
+                Some(Value::Array(a)) => match key.parse::<usize>() {
+                    Ok(k) if k < a.len() => Seg::Idx(k),
+                    _ => {
+                        self.miss =
+                            Some(format!("\"{}\" has {} items", keys[..i].join("."), a.len()));
+                        return Ok(None);
+                    }
+                },
+                node => {
+                    self.miss = Some(self_miss_hint(node, &keys[..i], key));
+                    return Ok(None);
+                }
+            };
+            path.push(seg);
+        }
+        self.resolve_prop(&path)?;
+        if matches!(
+            get(&self.config, &path),
+            Some(Value::Object(_) | Value::Array(_))
+        ) {
+            let inside: Vec<Path> = self
+                .props
+                .iter()
+                .filter(|(p, st)| {
+                    !matches!(st, Prop::Done) && p.len() > path.len() && p.starts_with(&path)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in inside {
+                self.resolve_prop(&p)?;
+            }
+        }
+        Ok(get(&self.config, &path).cloned())
+    }
+}
+
+/// Finds every string with variables (a property); applies escapes in plain strings.
+fn collect(
+    v: &mut Value,
+    path: &mut Path,
+    props: &mut IndexMap<Path, Prop>,
+    warnings: &mut Vec<(Path, String)>,
+) {
+    match v {
+        Value::String(s) => match scan(s) {
+            Ok(scanned) => {
+                for w in scanned.warnings {
+                    warnings.push((path.clone(), w));
+                }
+                if let Some(tpl) = scanned.template {
+                    if tpl.has_vars() {
+                        props.insert(path.clone(), Prop::Pending(Rc::new(tpl)));
+                    } else {
+                        // Only escapes: the text without them.
+                        *s = tpl
+                            .parts
+                            .into_iter()
+                            .map(|p| {
+                                if let Part::Text(t) = p {
+                                    t
+                                } else {
+                                    String::new()
+                                }
+                            })
+                            .collect();
+                    }
+                }
+            }
+            Err(e) => {
+                props.insert(
+                    path.clone(),
+                    Prop::Failed(format!("Variable syntax error: {e}")),
+                );
+            }
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(Seg::Idx(i));
+                collect(item, path, props, warnings);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                path.push(Seg::Key(k.clone()));
+                collect(item, path, props, warnings);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn get<'v>(v: &'v Value, path: &[Seg]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |cur, seg| match (cur, seg) {
+        (Value::Object(m), Seg::Key(k)) => m.get(k),
+        (Value::Array(a), Seg::Idx(i)) => a.get(*i),
+        _ => None,
+    })
+}
+
+fn get_mut<'v>(v: &'v mut Value, path: &[Seg]) -> Option<&'v mut Value> {
+    path.iter().try_fold(v, |cur, seg| match (cur, seg) {
+        (Value::Object(m), Seg::Key(k)) => m.get_mut(k),
+        (Value::Array(a), Seg::Idx(i)) => a.get_mut(*i),
+        _ => None,
+    })
+}
+
+fn scalar_setting(v: Option<Value>, name: &str, default: &str) -> Result<String, Fail> {
+    match v {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(Fail::Msg(format!(
+            "{name} resolves to {}; expected a string",
+            describe(&other)
+        ))),
+    }
+}
+
+fn str_to_bool(input: Option<&Value>) -> Result<Value, Fail> {
+    let text = match input {
+        None | Some(Value::Null) => return Err(Fail::Msg("Missing \"strToBool\" input".into())),
+        Some(Value::Bool(b)) => return Ok(Value::Bool(*b)),
+        Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => other.to_string(),
+    };
+    match text.as_str() {
+        "true" | "1" => Ok(Value::Bool(true)),
+        "false" | "0" => Ok(Value::Bool(false)),
+        _ => Err(Fail::Msg(format!(
+            "Invalid \"strToBool\" input: Expected either \"true\", \"false\", \"0\", or \"1\". Received: {text}"
+        ))),
+    }
+}
+
+fn missing_address(source: &str) -> Fail {
+    Fail::Msg(format!(
+        "Missing address argument in variable \"{source}\" source (write ${{{source}:NAME}})"
+    ))
+}
+
+fn unsupported_address(source: &str, address: &str, known: &[&str]) -> Fail {
+    let mut msg =
+        format!("Unsupported \"{address}\" address argument in variable \"{source}\" source");
+    match closest(address, known.iter().copied()) {
+        Some(best) => msg.push_str(&format!("; did you mean \"{source}:{best}\"?")),
+        None => msg.push_str(&format!(
+            " (supported: {})",
+            known
+                .iter()
+                .map(|k| format!("{source}:{k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    Fail::Msg(msg)
+}
+
+fn unknown_source(kind: &str, extra: &[String]) -> String {
+    let mut msg = format!("Unrecognized configuration variable source \"{kind}\"");
+    if kind == "output" {
+        msg.push_str(
+            " (Serverless Dashboard outputs are not supported by deployer; use ${cf:stack.Output})",
+        );
+        return msg;
+    }
+    let known = KNOWN_SOURCES
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str));
+    if let Some(best) = closest(kind, known) {
+        msg.push_str(&format!("; did you mean \"{best}\"?"));
+    } else {
+        msg.push_str(&format!(" (sources: {})", KNOWN_SOURCES.join(", ")));
+    }
+    msg
+}
+
+/// Why `${self:…}` found nothing at `key` under `parent_keys`.
+fn self_miss_hint(node: Option<&Value>, parent_keys: &[&str], key: &str) -> String {
+    let parent = parent_keys.join(".");
+    let full = if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    };
+    match node {
+        Some(Value::Object(m)) => {
+            if let Some(best) = closest(key, m.keys().map(String::as_str)) {
+                let fix = if parent.is_empty() {
+                    best.to_string()
+                } else {
+                    format!("{parent}.{best}")
+                };
+                format!("\"{full}\" is not set; did you mean \"self:{fix}\"?")
+            } else if !parent.is_empty() && m.len() <= 12 {
+                let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+                format!("\"{full}\" is not set ({parent} has: {})", keys.join(", "))
+            } else {
+                format!("\"{full}\" is not set")
+            }
+        }
+        Some(other) => format!("\"{parent}\" is {}, not a mapping", describe(other)),
+        None => format!("\"{full}\" is not set"),
+    }
+}
+
+/// The candidate closest to `word`, if close enough to be a likely typo.
+pub(crate) fn closest<'c>(
+    word: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .filter(|c| *c != word)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).clamp(1, 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) => format!("a string (\"{s}\")"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
