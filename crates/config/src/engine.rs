@@ -505,6 +505,12 @@ impl<'a> Engine<'a> {
                 if n == 1 { "property" } else { "properties" }
             ),
             problems,
+        )
+        .with_warnings(
+            self.warnings
+                .iter()
+                .map(|(p, w)| format_warning(p, w))
+                .collect(),
         ))
     }
 
@@ -1185,6 +1191,12 @@ fn self_miss_hint(node: Option<&Value>, parent_keys: &[&str], key: &str) -> Stri
     } else {
         format!("{parent}.{key}")
     };
+    if key.contains("${") {
+        return format!(
+            "\"{full}\" is not set; the address contains \"${{\" text that is not a variable \
+             (a nested variable must be written ${{source:address}})"
+        );
+    }
     match node {
         Some(Value::Object(m)) => {
             if let Some(best) = closest(key, m.keys().map(String::as_str)) {

@@ -207,6 +207,13 @@ fn seed_typo_names_the_property_and_suggests_the_fix() {
 
 #[test]
 fn plain_dot_typo_stays_literal_and_warns() {
+    let e = run_with(
+        &file("custom:\n  y: ${self.custom.x}\n  z: ${env:NOPE}"),
+        &opts(None),
+        &no_env(),
+    )
+    .unwrap_err();
+    assert_eq!(e.warnings().len(), 1, "warnings travel with the error");
     let r = run_with(
         &file("custom:\n  x: a\n  y: ${self.custom.x}"),
         &opts(None),
@@ -661,4 +668,14 @@ fn array_paths_and_self_whole_config() {
         "service: s\ncustom:\n  bad: ${self:functions.f.events.3}\nfunctions:\n  f:\n    events: [a]",
     );
     assert!(e.contains("\"functions.f.events\" has 1 items"), "{e}");
+}
+
+#[test]
+fn literal_dollar_brace_in_an_address_is_explained() {
+    let e =
+        err("custom:\n  m: {dev: a}\n  note: ${self.x}\n  p: ${self:custom.m.${self:custom.note}}");
+    assert!(
+        e.contains("the address contains \"${\" text that is not a variable"),
+        "{e}"
+    );
 }

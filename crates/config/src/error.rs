@@ -20,6 +20,7 @@ pub struct Problem {
 pub struct ConfigError {
     headline: String,
     problems: Vec<Problem>,
+    warnings: Vec<String>,
 }
 
 impl ConfigError {
@@ -28,6 +29,7 @@ impl ConfigError {
         Self {
             headline: headline.into(),
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -36,6 +38,7 @@ impl ConfigError {
         Self {
             headline: headline.into(),
             problems,
+            warnings: Vec::new(),
         }
     }
 
@@ -47,6 +50,17 @@ impl ConfigError {
     /// Every failing property (empty for loading errors).
     pub fn problems(&self) -> &[Problem] {
         &self.problems
+    }
+
+    /// Warnings found before the failure (likely typos may explain it); not part of Display.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The same error carrying `warnings`.
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
     }
 }
 
