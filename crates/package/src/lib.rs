@@ -1,2 +1,600 @@
 //! `deployer-package`: file selection like Serverless v3 and deterministic zip artifacts with
 //! content hashes. Pure: no AWS, no network.
+//!
+//! [`package`] takes plain inputs ([`PackageRequest`], mapped from the service model by the
+//! CLI), decides which artifact each function uses (the service zip, its own zip when packaged
+//! individually, a prebuilt `artifact`, or none when `disable`d), selects files with v3's
+//! ordered patterns and writes zips whose bytes depend only on entry names, contents and
+//! execute bits. See `docs/packaging.md` for the rules and the differences from v3.
+
+mod archive;
+pub mod collate;
+mod select;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::select::{Candidate, PatternSet};
+
+/// Files v3 always leaves out, before any user pattern.
+pub const DEFAULT_EXCLUDES: [&str; 7] = [
+    ".git/**",
+    ".gitignore",
+    ".DS_Store",
+    "npm-debug.log",
+    "yarn-*.log",
+    ".serverless/**",
+    ".serverless_plugins/**",
+];
+
+/// What to package: the service-level `package` settings plus each function's.
+#[derive(Debug, Clone, Default)]
+pub struct PackageRequest {
+    /// The service directory (where the config file lives); file names in zips are relative to it.
+    pub service_dir: PathBuf,
+    /// `service:` name; the shared zip is `<service_name>.zip`.
+    pub service_name: String,
+    /// Config file name relative to the service dir (e.g. `serverless.yml`); excluded by default.
+    pub config_file: Option<String>,
+    /// `useDotenv: true`: `.env*` files are excluded.
+    pub use_dotenv: bool,
+    /// Deprecated `package.exclude` (each entry is applied as `!entry`).
+    pub exclude: Vec<String>,
+    /// Deprecated `package.include`.
+    pub include: Vec<String>,
+    /// `package.patterns`, applied in order (`!` excludes).
+    pub patterns: Vec<String>,
+    /// `package.individually`.
+    pub individually: bool,
+    /// `package.artifact`: a prebuilt zip (relative to the service dir or absolute) used as is.
+    pub artifact: Option<PathBuf>,
+    /// Every function of the service, in config order.
+    pub functions: Vec<FunctionPackaging>,
+}
+
+/// One function's `package` settings.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionPackaging {
+    /// Function key in `functions:`; an individual zip is `<key>.zip`.
+    pub key: String,
+    /// `functions.<key>.package.patterns` (used only when packaged individually).
+    pub patterns: Vec<String>,
+    /// Deprecated `functions.<key>.package.include` (used only when packaged individually).
+    pub include: Vec<String>,
+    /// Deprecated `functions.<key>.package.exclude` (used only when packaged individually).
+    pub exclude: Vec<String>,
+    /// `functions.<key>.package.individually`.
+    pub individually: bool,
+    /// `functions.<key>.package.artifact`: a prebuilt zip used as is.
+    pub artifact: Option<PathBuf>,
+    /// `functions.<key>.package.disable`: no artifact for this function.
+    pub disable: bool,
+}
+
+/// One artifact to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Zip basename (`<service>.zip`, `<fnKey>.zip`, or a prebuilt artifact's basename); the
+    /// S3 object name.
+    pub name: String,
+    /// Where the file is: in the output directory, or the prebuilt artifact's own path.
+    pub path: PathBuf,
+    /// base64 SHA-256 of the file's bytes (Lambda `CodeSha256`, S3 `filesha256` metadata).
+    pub sha256_base64: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Keys of the functions that use this artifact, in config order.
+    pub functions: Vec<String>,
+    /// True when the file was given by `artifact` and not built here.
+    pub prebuilt: bool,
+}
+
+/// The artifacts written (or reused) and which one each function uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageResult {
+    /// Every artifact: zips built here first (the service zip, then function zips in config
+    /// order), then prebuilt artifacts in order of first use.
+    pub artifacts: Vec<Artifact>,
+    /// Function key → artifact name (disabled functions are absent).
+    pub function_artifacts: BTreeMap<String, String>,
+}
+
+/// Why packaging failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// A pattern set leaves no file in an artifact.
+    #[error(
+        "No file matches include / exclude patterns for {context} in {service_dir} \
+         (patterns applied in order: {patterns}); check package.patterns{hint}",
+        patterns = .patterns.join(", "),
+        hint = if .context.starts_with("function") { " and the function's package.patterns" } else { "" }
+    )]
+    NoFileMatches {
+        /// `service "name"` or `function "key"`.
+        context: String,
+        /// The service directory that was searched.
+        service_dir: PathBuf,
+        /// The full ordered pattern list (defaults included).
+        patterns: Vec<String>,
+    },
+    /// A pattern uses syntax that cannot be compiled or is not supported.
+    #[error("Invalid package pattern {pattern:?} for {context}: {reason}")]
+    InvalidPattern {
+        /// `service "name"` or `function "key"`.
+        context: String,
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A prebuilt `artifact` cannot be read.
+    #[error("Cannot access package artifact at \"{path}\"{owner}: {source}", owner = .function.as_ref().map(|f| format!(" (for \"{f}\")")).unwrap_or_default())]
+    ArtifactNotFound {
+        /// The artifact path (resolved against the service dir).
+        path: PathBuf,
+        /// The function whose `package.artifact` it is; `None` for `package.artifact`.
+        function: Option<String>,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// An `s3://` or `https://` artifact, which this packager does not download.
+    #[error(
+        "package.artifact {uri:?}{owner} is a remote URI; download it and set the local path instead",
+        owner = .function.as_ref().map(|f| format!(" (for \"{f}\")")).unwrap_or_default()
+    )]
+    RemoteArtifact {
+        /// The URI as given.
+        uri: String,
+        /// The function whose `package.artifact` it is; `None` for `package.artifact`.
+        function: Option<String>,
+    },
+    /// Two different artifacts would have the same file name (and S3 key).
+    #[error(
+        "Two artifacts are named {name:?}: {first} and {second}; rename a function or an artifact file so each artifact name is unique"
+    )]
+    DuplicateArtifactName {
+        /// The clashing basename.
+        name: String,
+        /// What produces the first one.
+        first: String,
+        /// What produces the second one.
+        second: String,
+    },
+    /// The output directory would be packaged into its own artifacts.
+    #[error(
+        "The package output directory {path} is the service directory itself; choose a subdirectory such as .serverless"
+    )]
+    OutputIsServiceDir {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// The service directory could not be listed.
+    #[error("Cannot list files under {path}: {source}")]
+    Walk {
+        /// The file or directory that failed.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A file name is not valid UTF-8 and cannot be stored as a zip entry name.
+    #[error(
+        "Cannot package {path}: the file name is not valid UTF-8; rename it or exclude it with a pattern"
+    )]
+    NonUtf8Path {
+        /// The path relative to the service dir.
+        path: PathBuf,
+    },
+    /// A selected file could not be read.
+    #[error("Cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The output directory or an artifact could not be written.
+    #[error("Cannot write {path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The zip library refused an entry or the archive.
+    #[error("Cannot build zip entry or archive {path}: {message}")]
+    Zip {
+        /// The file being added or the archive being written.
+        path: PathBuf,
+        /// The library's message.
+        message: String,
+    },
+}
+
+/// base64 SHA-256 of a file's bytes, the form Lambda reports as `CodeSha256`.
+pub fn sha256_base64_file(path: &Path) -> io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(hasher.finalize()))
+}
+
+/// Where a function's code comes from.
+enum Source {
+    /// The shared `<service>.zip`.
+    Service,
+    /// Its own `<key>.zip` (function index).
+    Function(usize),
+    /// A prebuilt file, resolved against the service dir.
+    Prebuilt(PathBuf),
+}
+
+/// A zip to build: its name, which pattern list it uses, who uses it.
+struct ZipJob {
+    name: String,
+    context: String,
+    patterns: Vec<String>,
+    functions: Vec<String>,
+}
+
+/// Packages the service into `out_dir` (created if missing) and returns the artifacts.
+///
+/// Follows v3's `packageService`: a function with `disable` gets nothing; one with its own
+/// `artifact` uses that file; one packaged individually (service or function level) gets
+/// `<key>.zip` — or the service `artifact` when only the service is `individually` and the
+/// function is not; all others share `<service>.zip` (or the service `artifact`). Prebuilt
+/// artifacts are not copied or re-zipped. Zips whose file selections are identical are built
+/// once and copied.
+pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, PackageError> {
+    let mut sources = Vec::with_capacity(req.functions.len());
+    for (index, function) in req.functions.iter().enumerate() {
+        if function.disable {
+            sources.push(None);
+            continue;
+        }
+        let source = if let Some(artifact) = &function.artifact {
+            Source::Prebuilt(prebuilt_path(req, artifact, Some(&function.key))?)
+        } else if function.individually || req.individually {
+            match &req.artifact {
+                Some(artifact) if !function.individually => {
+                    Source::Prebuilt(prebuilt_path(req, artifact, None)?)
+                }
+                _ => Source::Function(index),
+            }
+        } else {
+            match &req.artifact {
+                Some(artifact) => Source::Prebuilt(prebuilt_path(req, artifact, None)?),
+                None => Source::Service,
+            }
+        };
+        sources.push(Some(source));
+    }
+
+    // Group functions by artifact; the service zip (or service artifact) comes first.
+    let mut jobs: Vec<ZipJob> = Vec::new();
+    let mut prebuilt: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let service_users: Vec<String> = req
+        .functions
+        .iter()
+        .zip(&sources)
+        .filter(|(_, s)| matches!(s, Some(Source::Service)))
+        .map(|(f, _)| f.key.clone())
+        .collect();
+    if !service_users.is_empty() {
+        jobs.push(ZipJob {
+            name: format!("{}.zip", req.service_name),
+            context: format!("service \"{}\"", req.service_name),
+            patterns: pattern_list(req, None),
+            functions: service_users,
+        });
+    }
+    for (function, source) in req.functions.iter().zip(&sources) {
+        match source {
+            Some(Source::Function(index)) => jobs.push(ZipJob {
+                name: format!("{}.zip", function.key),
+                context: format!("function \"{}\"", function.key),
+                patterns: pattern_list(req, Some(&req.functions[*index])),
+                functions: vec![function.key.clone()],
+            }),
+            Some(Source::Prebuilt(path)) => match prebuilt.iter_mut().find(|(p, _)| p == path) {
+                Some((_, users)) => users.push(function.key.clone()),
+                None => prebuilt.push((path.clone(), vec![function.key.clone()])),
+            },
+            _ => {}
+        }
+    }
+    check_unique_names(&jobs, &prebuilt)?;
+
+    let mut artifacts = Vec::new();
+    if !jobs.is_empty() {
+        artifacts.extend(build_zips(req, out_dir, jobs)?);
+    }
+    for (path, functions) in prebuilt {
+        let name = file_name(&path);
+        let size = std::fs::metadata(&path)
+            .map_err(|source| PackageError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let sha256_base64 = sha256_base64_file(&path).map_err(|source| PackageError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        artifacts.push(Artifact {
+            name,
+            path,
+            sha256_base64,
+            size,
+            functions,
+            prebuilt: true,
+        });
+    }
+
+    let function_artifacts = artifacts
+        .iter()
+        .flat_map(|a| a.functions.iter().map(|f| (f.clone(), a.name.clone())))
+        .collect();
+    Ok(PackageResult {
+        artifacts,
+        function_artifacts,
+    })
+}
+
+/// Resolves and checks a prebuilt artifact path like v3 (`fsp.access` before packaging).
+fn prebuilt_path(
+    req: &PackageRequest,
+    artifact: &Path,
+    function: Option<&str>,
+) -> Result<PathBuf, PackageError> {
+    let text = artifact.to_string_lossy();
+    if text.starts_with("s3://") || text.starts_with("https://") || text.starts_with("http://") {
+        return Err(PackageError::RemoteArtifact {
+            uri: text.into_owned(),
+            function: function.map(str::to_string),
+        });
+    }
+    let path = req.service_dir.join(artifact);
+    match std::fs::metadata(&path) {
+        Ok(_) => Ok(path),
+        Err(source) => Err(PackageError::ArtifactNotFound {
+            path,
+            function: function.map(str::to_string),
+            source,
+        }),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string_lossy().into_owned())
+}
+
+fn check_unique_names(
+    jobs: &[ZipJob],
+    prebuilt: &[(PathBuf, Vec<String>)],
+) -> Result<(), PackageError> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let owners = jobs
+        .iter()
+        .map(|j| (j.name.clone(), j.context.clone()))
+        .chain(
+            prebuilt
+                .iter()
+                .map(|(p, _)| (file_name(p), format!("artifact {}", p.display()))),
+        );
+    for (name, owner) in owners {
+        if let Some(first) = seen.get(&name) {
+            return Err(PackageError::DuplicateArtifactName {
+                name,
+                first: first.clone(),
+                second: owner,
+            });
+        }
+        seen.insert(name, owner);
+    }
+    Ok(())
+}
+
+/// v3's ordered pattern list: `_.union` of the excludes (defaults, config file,
+/// `package.exclude`, `.env*`, function excludes), each negated, then `_.union` of the includes
+/// (`package.include`, `package.patterns`, function include and patterns).
+fn pattern_list(req: &PackageRequest, function: Option<&FunctionPackaging>) -> Vec<String> {
+    let mut excludes: Vec<String> = DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect();
+    excludes.extend(req.config_file.iter().cloned());
+    excludes.extend(req.exclude.iter().cloned());
+    if req.use_dotenv {
+        excludes.push(".env*".to_string());
+    }
+    let mut includes: Vec<String> = req.include.iter().chain(&req.patterns).cloned().collect();
+    if let Some(function) = function {
+        excludes.extend(function.exclude.iter().cloned());
+        includes.extend(function.include.iter().chain(&function.patterns).cloned());
+    }
+    let mut patterns: Vec<String> = union(excludes)
+        .into_iter()
+        .map(|p| match p.strip_prefix('!') {
+            Some(rest) => rest.to_string(),
+            None => format!("!{p}"),
+        })
+        .collect();
+    patterns.extend(union(includes));
+    patterns
+}
+
+/// lodash `_.union`: first occurrence wins, later duplicates are dropped.
+fn union(items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .filter(|item| seen.insert(item.clone()))
+        .collect()
+}
+
+/// Walks the service once, selects files per job and writes each distinct zip.
+fn build_zips(
+    req: &PackageRequest,
+    out_dir: &Path,
+    jobs: Vec<ZipJob>,
+) -> Result<Vec<Artifact>, PackageError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| PackageError::Write {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let skip = output_inside_service(&req.service_dir, out_dir)?;
+    let mut candidates = select::walk(&req.service_dir, skip.as_deref())?;
+    candidates.sort_by(|a, b| collate::locale_cmp(&a.name, &b.name));
+
+    // Selections in parallel (each is a pass over every candidate).
+    let selections: Vec<Vec<usize>> = jobs
+        .par_iter()
+        .map(|job| {
+            let set =
+                PatternSet::new(&job.patterns).map_err(|err| PackageError::InvalidPattern {
+                    context: job.context.clone(),
+                    pattern: err.pattern,
+                    reason: err.reason,
+                })?;
+            let selected = set.select(&candidates);
+            if selected.is_empty() {
+                return Err(PackageError::NoFileMatches {
+                    context: job.context.clone(),
+                    service_dir: req.service_dir.clone(),
+                    patterns: job.patterns.clone(),
+                });
+            }
+            Ok(selected)
+        })
+        .collect::<Result<_, _>>()?;
+
+    // Build each distinct selection once; identical ones are copies of the same bytes.
+    let mut first_with: HashMap<&[usize], usize> = HashMap::new();
+    let mut builds: Vec<usize> = Vec::new();
+    let mut copy_of: Vec<Option<usize>> = Vec::with_capacity(jobs.len());
+    for (index, selection) in selections.iter().enumerate() {
+        match first_with.get(selection.as_slice()) {
+            Some(&first) => copy_of.push(Some(first)),
+            None => {
+                first_with.insert(selection, index);
+                builds.push(index);
+                copy_of.push(None);
+            }
+        }
+    }
+    let built: Vec<(usize, archive::Written)> = builds
+        .par_iter()
+        .map(|&index| {
+            let entries: Vec<&Candidate> =
+                selections[index].iter().map(|&i| &candidates[i]).collect();
+            archive::write_zip(&entries, &out_dir.join(&jobs[index].name))
+                .map(|written| (index, written))
+        })
+        .collect::<Result<_, _>>()?;
+    let written: HashMap<usize, archive::Written> = built.into_iter().collect();
+
+    let mut artifacts: Vec<Artifact> = Vec::with_capacity(jobs.len());
+    for (index, job) in jobs.into_iter().enumerate() {
+        let path = out_dir.join(&job.name);
+        // A copy always refers to an earlier job, whose artifact is already in the list.
+        let origin = copy_of[index].unwrap_or(index);
+        if origin != index {
+            std::fs::copy(&artifacts[origin].path, &path).map_err(|source| {
+                PackageError::Write {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        }
+        let w = &written[&origin];
+        artifacts.push(Artifact {
+            name: job.name,
+            path,
+            sha256_base64: w.sha256_base64.clone(),
+            size: w.size,
+            functions: job.functions,
+            prebuilt: false,
+        });
+    }
+    Ok(artifacts)
+}
+
+/// The output directory's path under the service dir, if it lies inside it (so the walk skips
+/// it and zips never contain earlier zips).
+fn output_inside_service(
+    service_dir: &Path,
+    out_dir: &Path,
+) -> Result<Option<PathBuf>, PackageError> {
+    let canonical = |p: &Path| {
+        p.canonicalize().map_err(|source| PackageError::Walk {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let service = canonical(service_dir)?;
+    let out = canonical(out_dir)?;
+    if out == service {
+        return Err(PackageError::OutputIsServiceDir {
+            path: out_dir.to_path_buf(),
+        });
+    }
+    Ok(out
+        .strip_prefix(&service)
+        .ok()
+        .map(|rel| service_dir.join(rel)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(items: &[&str]) -> Vec<String> {
+        items.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn pattern_list_order_matches_v3() {
+        let req = PackageRequest {
+            config_file: Some("serverless.yml".into()),
+            use_dotenv: true,
+            exclude: s(&["tmp/**", "!tmp/keep"]),
+            include: s(&["extra/**"]),
+            patterns: s(&["!docs/**", "extra/**"]),
+            ..Default::default()
+        };
+        let function = FunctionPackaging {
+            key: "f".into(),
+            exclude: s(&["f-tmp/**"]),
+            include: s(&["f-inc"]),
+            patterns: s(&["f/**", "!docs/**"]),
+            ..Default::default()
+        };
+        let mut expected: Vec<String> = DEFAULT_EXCLUDES.iter().map(|p| format!("!{p}")).collect();
+        expected.extend(s(&["!serverless.yml", "!tmp/**", "tmp/keep", "!.env*"]));
+        expected.extend(s(&["extra/**", "!docs/**"]));
+        assert_eq!(pattern_list(&req, None), expected);
+
+        let mut expected: Vec<String> = DEFAULT_EXCLUDES.iter().map(|p| format!("!{p}")).collect();
+        expected.extend(s(&[
+            "!serverless.yml",
+            "!tmp/**",
+            "tmp/keep",
+            "!.env*",
+            "!f-tmp/**",
+        ]));
+        // `extra/**` and `!docs/**` appear once: `_.union` keeps the first occurrence.
+        expected.extend(s(&["extra/**", "!docs/**", "f-inc", "f/**"]));
+        assert_eq!(pattern_list(&req, Some(&function)), expected);
+    }
+}
