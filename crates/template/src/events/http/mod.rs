@@ -1,0 +1,755 @@
+//! `http` events: API Gateway REST API (v3 `compile/events/api-gateway/*`): resources, methods,
+//! CORS, authorizers, validators, the deployment, API keys, usage plans and permissions.
+
+use deployer_config::model::Event;
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use crate::naming::{normalize_path, normalized_function_name, upper_first};
+use crate::{Ctx, TemplateError};
+
+mod api_keys;
+mod authorizers;
+mod integration;
+mod validators;
+
+use api_keys::compile_api_keys_and_usage_plans;
+use authorizers::{Authorizer, parse_authorizer};
+use integration::integration_and_responses;
+use validators::compile_request_validators;
+
+const DEFAULT_CORS_HEADERS: [&str; 7] = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+];
+const METHODS: [&str; 8] = [
+    "get", "post", "put", "patch", "options", "head", "delete", "any",
+];
+
+struct HttpEndpoint<'a> {
+    function: &'a str,
+    path: String,
+    method: String,
+    private: bool,
+    request_parameters: Map<String, Value>,
+    /// The same parameters with their settings as written (`mappedValue` for integrations).
+    parameter_settings: Map<String, Value>,
+    operation_id: Option<String>,
+    timeout: Option<u64>,
+    authorizer: Option<Authorizer>,
+    /// `AWS_PROXY`, `AWS`, `HTTP`, `HTTP_PROXY` or `MOCK`.
+    integration: String,
+    request: Option<Value>,
+    response: Option<Value>,
+    /// This event's own CORS settings (response headers of non-proxy integrations).
+    cors: Option<Cors>,
+    is_async: bool,
+    claims: Vec<String>,
+}
+
+#[derive(Default)]
+struct Cors {
+    origin: Option<String>,
+    origins: Vec<String>,
+    headers: Vec<String>,
+    methods: Vec<String>,
+    allow_credentials: bool,
+    max_age: Option<Value>,
+    cache_control: Option<String>,
+}
+
+fn strings(value: Option<&Value>) -> Option<Vec<String>> {
+    match value? {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        Value::String(s) => Some(vec![s.clone()]),
+        _ => None,
+    }
+}
+
+fn union(left: &[String], right: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in left.iter().chain(right) {
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    out
+}
+
+/// v3 `getCors`: the CORS settings of one event.
+fn event_cors(cors: &Value, method: &str) -> Cors {
+    let method = method.to_uppercase();
+    let default_headers: Vec<String> = DEFAULT_CORS_HEADERS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let Value::Object(o) = cors else {
+        return Cors {
+            origin: Some("*".to_owned()),
+            headers: default_headers,
+            methods: vec!["OPTIONS".to_owned(), method],
+            ..Default::default()
+        };
+    };
+    let mut c = Cors {
+        origin: if o.contains_key("origins") {
+            None
+        } else {
+            Some("*".to_owned())
+        },
+        headers: default_headers,
+        ..Default::default()
+    };
+    if let Some(origin) = o.get("origin").and_then(Value::as_str) {
+        c.origin = Some(origin.to_owned());
+    }
+    c.origins = strings(o.get("origins")).unwrap_or_default();
+    if let Some(headers) = strings(o.get("headers")) {
+        c.headers = headers;
+    }
+    c.methods = strings(o.get("methods")).unwrap_or_default();
+    c.allow_credentials = o.get("allowCredentials") == Some(&Value::Bool(true));
+    c.max_age = o.get("maxAge").cloned();
+    c.cache_control = o
+        .get("cacheControl")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if !c.methods.iter().any(|m| m == "OPTIONS") {
+        c.methods.push("OPTIONS".to_owned());
+    }
+    if !c.methods.contains(&method) {
+        c.methods.push(method);
+    }
+    c
+}
+
+pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    let service = ctx.service;
+    let provider = &service.provider;
+    let api_gateway = provider.api_gateway.clone().unwrap_or_default();
+
+    let mut endpoints = Vec::new();
+    let mut preflight: IndexMap<String, Cors> = IndexMap::new();
+    for (key, function) in &service.functions {
+        for (i, event) in function.events.iter().enumerate() {
+            let Event::Http(http) = event else { continue };
+            let path = format!("functions.{key}.events[{i}].http");
+            let method = http.method.to_lowercase();
+            if !METHODS.contains(&method.as_str()) {
+                return Err(TemplateError::invalid(
+                    format!("{path}.method"),
+                    format!(
+                        "\"{}\" is not an HTTP method API Gateway accepts",
+                        http.method
+                    ),
+                ));
+            }
+            let is_async = http.is_async == Some(true);
+            let integration = match http
+                .integration
+                .as_deref()
+                .map(|i| i.to_uppercase().replacen('-', "_", 1))
+            {
+                Some(i) if i == "LAMBDA" => "AWS".to_owned(),
+                Some(i) if i == "LAMBDA_PROXY" => "AWS_PROXY".to_owned(),
+                Some(i) => i,
+                None if is_async => "AWS".to_owned(),
+                None => "AWS_PROXY".to_owned(),
+            };
+            if !["AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"].contains(&integration.as_str()) {
+                return Err(TemplateError::invalid(
+                    format!("{path}.integration"),
+                    format!("unknown integration \"{integration}\""),
+                ));
+            }
+            if (integration == "HTTP" || integration == "HTTP_PROXY")
+                && http.request.as_ref().and_then(|r| r.get("uri")).is_none()
+            {
+                return Err(TemplateError::invalid(
+                    format!("{path}.request.uri"),
+                    format!(
+                        "You need to set the request uri when using the {integration} integration."
+                    ),
+                ));
+            }
+            if http
+                .extra
+                .get("connectionType")
+                .is_some_and(|v| !v.is_null())
+            {
+                return Err(TemplateError::unsupported(
+                    format!("{path}.connectionType"),
+                    "VPC link integrations",
+                ));
+            }
+            let claims: Vec<String> = http
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.get("claims"))
+                .and_then(Value::as_array)
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let authorizer = match &http.authorizer {
+                Some(value) => parse_authorizer(
+                    ctx,
+                    value,
+                    &format!("{path}.authorizer"),
+                    integration == "AWS_PROXY",
+                )?,
+                None => None,
+            };
+            let mut request_parameters = Map::new();
+            let mut parameter_settings = Map::new();
+            if let Some(request) = &http.request {
+                for (location, singular) in [
+                    ("querystrings", "querystring"),
+                    ("paths", "path"),
+                    ("headers", "header"),
+                ] {
+                    if let Some(params) = request
+                        .get("parameters")
+                        .and_then(|p| p.get(location))
+                        .and_then(Value::as_object)
+                    {
+                        for (name, value) in params {
+                            let required = match value {
+                                Value::Object(o) => {
+                                    o.get("required").cloned().unwrap_or(json!(true))
+                                }
+                                other => other.clone(),
+                            };
+                            let key = format!("method.request.{singular}.{name}");
+                            parameter_settings.insert(key.clone(), value.clone());
+                            request_parameters.insert(key, required);
+                        }
+                    }
+                }
+                if request.get("schema").is_some_and(|v| !v.is_null()) {
+                    return Err(TemplateError::invalid(
+                        format!("{path}.request.schema"),
+                        "use \"schemas\" (a map of content type to schema)",
+                    ));
+                }
+            }
+            let resource_path = http
+                .path
+                .trim_start_matches('/')
+                .trim_end_matches('/')
+                .to_owned();
+            if let Some(cors) = http
+                .cors
+                .as_ref()
+                .filter(|c| !matches!(c, Value::Null | Value::Bool(false)))
+            {
+                let event = event_cors(cors, &method);
+                let merged = preflight.entry(resource_path.clone()).or_default();
+                merged.headers = union(&event.headers, &merged.headers);
+                merged.methods = union(&event.methods, &merged.methods);
+                merged.origins = union(&event.origins, &merged.origins);
+                merged.origin = event.origin.clone();
+                merged.allow_credentials = merged.allow_credentials || event.allow_credentials;
+                if event.max_age.is_some() {
+                    merged.max_age = event.max_age.clone();
+                }
+                if event.cache_control.is_some() {
+                    merged.cache_control = event.cache_control.clone();
+                }
+            }
+            let event_cors = http
+                .cors
+                .as_ref()
+                .filter(|c| !matches!(c, Value::Null | Value::Bool(false)))
+                .map(|c| event_cors(c, &method));
+            endpoints.push(HttpEndpoint {
+                function: key,
+                path: resource_path,
+                method,
+                private: http.private == Some(true),
+                request_parameters,
+                parameter_settings,
+                operation_id: http.operation_id.clone(),
+                timeout: http.timeout_in_millis.or(api_gateway.timeout_in_millis),
+                authorizer,
+                integration,
+                request: http.request.clone(),
+                response: http.response.clone(),
+                cors: event_cors,
+                is_async,
+                claims,
+            });
+        }
+    }
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    crate::events::check_api_gateway_logs_role(ctx, "restApi")?;
+
+    let (rest_api_id, root_id) = match &api_gateway.rest_api_id {
+        Some(id) => {
+            let root = api_gateway.rest_api_root_resource_id.clone().ok_or_else(|| {
+                TemplateError::invalid(
+                    "provider.apiGateway.restApiRootResourceId",
+                    "Missing required \"provider.apiGateway.restApiRootResourceId\" property (needed if \"provider.apiGateway.restApiId\" is provided)",
+                )
+            })?;
+            (id.clone(), root)
+        }
+        None => {
+            compile_rest_api(ctx, &api_gateway)?;
+            (
+                json!({"Ref": "ApiGatewayRestApi"}),
+                json!({"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}),
+            )
+        }
+    };
+
+    // Resources: every path prefix, depth first in the order paths first appear.
+    let mut resource_ids: IndexMap<String, String> = IndexMap::new();
+    let mut ordered: Vec<String> = Vec::new();
+    let mut children: IndexMap<String, Vec<String>> = IndexMap::new();
+    for endpoint in &endpoints {
+        if endpoint.path.is_empty() {
+            continue;
+        }
+        let mut current = String::new();
+        let mut parent = String::new();
+        for part in endpoint.path.split('/') {
+            current = if current.is_empty() {
+                part.to_owned()
+            } else {
+                format!("{current}/{part}")
+            };
+            let siblings = children.entry(parent.clone()).or_default();
+            if !siblings.contains(&current) {
+                siblings.push(current.clone());
+            }
+            parent = current.clone();
+        }
+    }
+    fn walk(node: &str, children: &IndexMap<String, Vec<String>>, out: &mut Vec<String>) {
+        for child in children.get(node).into_iter().flatten() {
+            out.push(child.clone());
+            walk(child, children, out);
+        }
+    }
+    walk("", &children, &mut ordered);
+    for path in &ordered {
+        let id = format!("ApiGatewayResource{}", normalize_path(path));
+        let (parent, part) = match path.rsplit_once('/') {
+            Some((parent, part)) => (json!({"Ref": resource_ids[parent]}), part),
+            None => (root_id.clone(), path.as_str()),
+        };
+        ctx.resources().insert(
+            id.clone(),
+            json!({"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "ParentId": parent, "PathPart": part, "RestApiId": rest_api_id}}),
+        );
+        resource_ids.insert(path.clone(), id);
+    }
+    let resource_ref = |path: &str| -> Value {
+        if path.is_empty() {
+            root_id.clone()
+        } else {
+            json!({"Ref": resource_ids[path]})
+        }
+    };
+    let resource_name = |path: &str| -> String {
+        if path.is_empty() {
+            String::new()
+        } else {
+            normalize_path(path)
+        }
+    };
+
+    let mut method_ids = Vec::new();
+    for (path, cors) in &preflight {
+        let id = format!("ApiGatewayMethod{}Options", resource_name(path));
+        let mut origins = cors.origins.clone();
+        let mut origin = cors.origin.clone().unwrap_or_default();
+        if origin.contains(',') {
+            origins = origin.split(',').map(|o| o.trim().to_owned()).collect();
+        }
+        if let Some(first) = origins.first() {
+            origin = first.clone();
+        }
+        let mut headers: Vec<(String, String)> = vec![
+            ("Access-Control-Allow-Origin".into(), format!("'{origin}'")),
+            (
+                "Access-Control-Allow-Headers".into(),
+                format!("'{}'", cors.headers.join(",")),
+            ),
+            (
+                "Access-Control-Allow-Methods".into(),
+                format!("'{}'", cors.methods.join(",")),
+            ),
+        ];
+        if cors.allow_credentials {
+            headers.push(("Access-Control-Allow-Credentials".into(), "'true'".into()));
+        }
+        if let Some(max_age) = &cors.max_age {
+            let text = match max_age {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            headers.push(("Access-Control-Max-Age".into(), format!("'{text}'")));
+        }
+        if let Some(cc) = &cors.cache_control {
+            headers.push(("Cache-Control".into(), format!("'{cc}'")));
+        }
+        if cors.methods.iter().any(|m| m == "ANY") {
+            headers[2].1 = headers[2]
+                .1
+                .replacen("ANY", "DELETE,GET,HEAD,PATCH,POST,PUT", 1);
+        }
+        let method_headers: Map<String, Value> = headers
+            .iter()
+            .map(|(h, _)| (format!("method.response.header.{h}"), json!(true)))
+            .collect();
+        let integration_headers: Map<String, Value> = headers
+            .iter()
+            .map(|(h, v)| (format!("method.response.header.{h}"), json!(v)))
+            .collect();
+        let template = if origins.is_empty() {
+            String::new()
+        } else {
+            let conditions: Vec<String> = origins
+                .iter()
+                .map(|o| {
+                    format!(
+                        "$origin.matches(\"{}\")",
+                        o.replace('.', "[.]").replacen('*', ".+", 1)
+                    )
+                })
+                .collect();
+            format!(
+                "#set($origin = $input.params(\"Origin\"))\n#if($origin == \"\") #set($origin = $input.params(\"origin\")) #end\n#if({}) #set($context.responseOverride.header.Access-Control-Allow-Origin = $origin) #end",
+                conditions.join(" || ")
+            )
+        };
+        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": {
+            "AuthorizationType": "NONE",
+            "HttpMethod": "OPTIONS",
+            "MethodResponses": [{"StatusCode": "200", "ResponseParameters": method_headers, "ResponseModels": {}}],
+            "RequestParameters": {},
+            "Integration": {
+                "Type": "MOCK",
+                "RequestTemplates": {"application/json": "{statusCode:200}"},
+                "ContentHandling": "CONVERT_TO_TEXT",
+                "IntegrationResponses": [{"StatusCode": "200", "ResponseParameters": integration_headers,
+                    "ResponseTemplates": {"application/json": template}}]
+            },
+            "ResourceId": resource_ref(path),
+            "RestApiId": rest_api_id
+        }}));
+        method_ids.push(id);
+    }
+
+    for endpoint in &endpoints {
+        let id = format!(
+            "ApiGatewayMethod{}{}",
+            resource_name(&endpoint.path),
+            upper_first(&endpoint.method)
+        );
+        let permission = format!(
+            "{}LambdaPermissionApiGateway",
+            normalized_function_name(endpoint.function)
+        );
+        let mut props = Map::new();
+        props.insert("HttpMethod".into(), json!(endpoint.method.to_uppercase()));
+        props.insert(
+            "RequestParameters".into(),
+            Value::Object(endpoint.request_parameters.clone()),
+        );
+        props.insert("ResourceId".into(), resource_ref(&endpoint.path));
+        props.insert("RestApiId".into(), rest_api_id.clone());
+        if let Some(op) = &endpoint.operation_id {
+            props.insert("OperationName".into(), json!(op));
+        }
+        props.insert("ApiKeyRequired".into(), json!(endpoint.private));
+        let mut depends_on = vec![json!(permission)];
+        if let Some(alias) = ctx.alias_id(endpoint.function) {
+            depends_on.push(json!(alias));
+        }
+        match &endpoint.authorizer {
+            None => {
+                props.insert("AuthorizationType".into(), json!("NONE"));
+            }
+            Some(a) if a.kind.as_deref() == Some("AWS_IAM") => {
+                props.insert("AuthorizationType".into(), json!("AWS_IAM"));
+            }
+            Some(a) if a.authorizer_id.is_some() => {
+                let kind = a.kind.clone().unwrap_or_default();
+                let upper = kind.to_uppercase();
+                let authorization = if upper == "TOKEN" || upper == "REQUEST" {
+                    "CUSTOM".to_owned()
+                } else {
+                    kind
+                };
+                props.insert("AuthorizationType".into(), json!(authorization));
+                props.insert(
+                    "AuthorizerId".into(),
+                    a.authorizer_id.clone().unwrap_or_default(),
+                );
+                if upper == "COGNITO_USER_POOLS"
+                    && let Some(scopes) = a
+                        .scopes
+                        .as_ref()
+                        .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+                {
+                    props.insert("AuthorizationScopes".into(), scopes.clone());
+                }
+            }
+            Some(a) => {
+                // v3 lodash-merges the method's `DependsOn: [permission]` with the
+                // authorizer's `DependsOn: [authorizer]` index by index: the authorizer wins.
+                depends_on[0] = json!(a.logical_id());
+                if a.is_cognito() {
+                    props.insert("AuthorizationType".into(), json!("COGNITO_USER_POOLS"));
+                    props.insert("AuthorizerId".into(), json!({"Ref": a.logical_id()}));
+                    if let Some(scopes) = a
+                        .scopes
+                        .as_ref()
+                        .filter(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+                    {
+                        props.insert("AuthorizationScopes".into(), scopes.clone());
+                    }
+                } else {
+                    props.insert("AuthorizationType".into(), json!("CUSTOM"));
+                    props.insert("AuthorizerId".into(), json!({"Ref": a.logical_id()}));
+                }
+            }
+        }
+        let (integration, method_responses) = integration_and_responses(ctx, endpoint)?;
+        props.insert("Integration".into(), Value::Object(integration));
+        props.insert("MethodResponses".into(), method_responses);
+        ctx.resources().insert(id.clone(), json!({"Type": "AWS::ApiGateway::Method", "Properties": props, "DependsOn": depends_on}));
+        method_ids.push(id);
+    }
+    compile_request_validators(ctx, &endpoints, &rest_api_id, &api_gateway)?;
+    compile_authorizers_and_rest(ctx, &endpoints, &rest_api_id, method_ids, &api_gateway)
+}
+
+fn compile_authorizers_and_rest(
+    ctx: &mut Ctx,
+    endpoints: &[HttpEndpoint],
+    rest_api_id: &Value,
+    method_ids: Vec<String>,
+    api_gateway: &deployer_config::model::ApiGatewayConfig,
+) -> Result<(), TemplateError> {
+    for endpoint in endpoints {
+        let Some(a) = &endpoint.authorizer else {
+            continue;
+        };
+        let Some(arn) = &a.arn else { continue };
+        let mut props = Map::new();
+        props.insert("AuthorizerResultTtlInSeconds".into(), json!(a.ttl));
+        if let Some(source) = &a.identity_source {
+            props.insert("IdentitySource".into(), json!(source));
+        }
+        props.insert("Name".into(), json!(a.name));
+        props.insert("RestApiId".into(), rest_api_id.clone());
+        if let Some(expression) = &a.identity_validation_expression {
+            props.insert("IdentityValidationExpression".into(), json!(expression));
+        }
+        if a.is_cognito() {
+            props.insert("Type".into(), json!("COGNITO_USER_POOLS"));
+            props.insert("ProviderARNs".into(), json!([arn]));
+        } else {
+            props.insert("AuthorizerUri".into(), json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                ":apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", arn, "/invocations"]]}));
+            props.insert(
+                "Type".into(),
+                json!(
+                    a.kind
+                        .as_deref()
+                        .map_or("TOKEN".to_owned(), str::to_uppercase)
+                ),
+            );
+        }
+        ctx.resources().insert(
+            a.logical_id(),
+            crate::resource_depending(
+                "AWS::ApiGateway::Authorizer",
+                a.alias.clone().map(Value::String),
+                Value::Object(props),
+            ),
+        );
+    }
+
+    let mut deployment_props = Map::new();
+    deployment_props.insert("RestApiId".into(), rest_api_id.clone());
+    deployment_props.insert("StageName".into(), json!(ctx.stage));
+    if let Some(d) = &api_gateway.description {
+        deployment_props.insert("Description".into(), d.clone());
+    }
+    let deployment_id = format!("ApiGatewayDeployment{}", ctx.input.instance_id);
+    let stage_path = format!("/{}", ctx.stage);
+    ctx.resources().insert(
+        deployment_id.clone(),
+        json!({"Type": "AWS::ApiGateway::Deployment", "Properties": deployment_props, "DependsOn": method_ids}),
+    );
+    ctx.outputs().insert(
+        "ServiceEndpoint".into(),
+        json!({"Description": "URL of the service endpoint", "Value": {
+        "Fn::Join": ["", ["https://", rest_api_id, ".execute-api.", {"Ref": "AWS::Region"}, ".",
+            {"Ref": "AWS::URLSuffix"}, stage_path]]}}),
+    );
+    compile_api_keys_and_usage_plans(ctx, api_gateway, rest_api_id, &deployment_id)?;
+
+    for endpoint in endpoints {
+        let id = format!(
+            "{}LambdaPermissionApiGateway",
+            normalized_function_name(endpoint.function)
+        );
+        let permission = crate::resource_then_depending(
+            "AWS::Lambda::Permission",
+            json!({
+                "FunctionName": ctx.lambda_arn(endpoint.function),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
+            }),
+            ctx.alias_id(endpoint.function).map(Value::String),
+        );
+        ctx.resources().insert(id, permission);
+        let Some(a) = &endpoint.authorizer else {
+            continue;
+        };
+        let Some(arn) = &a.arn else { continue };
+        let authorizer_permission = format!(
+            "{}LambdaPermissionApiGateway",
+            normalized_function_name(&a.name)
+        );
+        if a.is_cognito() || a.managed_externally || ctx.has_resource(&authorizer_permission) {
+            continue;
+        }
+        let function_name = match &a.alias {
+            Some(alias) => json!({"Ref": alias}),
+            None => arn.clone(),
+        };
+        let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": function_name,
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
+        }});
+        ctx.resources().insert(authorizer_permission, permission);
+    }
+    compile_access_log_group(ctx);
+    Ok(())
+}
+
+/// v3 `compileStage`: the REST API's access log group. The stage settings themselves (format,
+/// tracing, tags) are applied with API Gateway calls after the deploy, as v3 does.
+fn compile_access_log_group(ctx: &mut Ctx) {
+    let provider = &ctx.service.provider;
+    let Some(logs) = provider
+        .logs
+        .as_ref()
+        .and_then(|l| l.get("restApi"))
+        .filter(|v| !matches!(v, Value::Null | Value::Bool(false)))
+    else {
+        return;
+    };
+    if logs.get("accessLogging") == Some(&Value::Bool(false)) {
+        return;
+    }
+    let mut props = Map::new();
+    props.insert(
+        "LogGroupName".into(),
+        json!(format!(
+            "/aws/api-gateway/{}-{}",
+            ctx.service.service, ctx.stage
+        )),
+    );
+    if let Some(days) = provider.log_retention_in_days {
+        props.insert("RetentionInDays".into(), json!(days));
+    }
+    if let Some(policy) = &provider.log_data_protection_policy {
+        props.insert("DataProtectionPolicy".into(), policy.clone());
+    }
+    ctx.resources().insert(
+        "ApiGatewayLogGroup".into(),
+        json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
+    );
+}
+
+fn compile_rest_api(
+    ctx: &mut Ctx,
+    api_gateway: &deployer_config::model::ApiGatewayConfig,
+) -> Result<(), TemplateError> {
+    let provider = &ctx.service.provider;
+    let name = provider.api_name.clone().unwrap_or_else(|| {
+        if api_gateway.should_start_name_with_service == Some(true) {
+            format!("{}-{}", ctx.service.service, ctx.stage)
+        } else {
+            format!("{}-{}", ctx.stage, ctx.service.service)
+        }
+    });
+    let endpoint_type = provider
+        .endpoint_type
+        .as_deref()
+        .unwrap_or("EDGE")
+        .to_uppercase();
+    let mut endpoint = Map::new();
+    endpoint.insert("Types".into(), json!([endpoint_type]));
+    if let Some(ids) = &provider.vpc_endpoint_ids {
+        if endpoint_type != "PRIVATE" {
+            return Err(TemplateError::invalid(
+                "provider.vpcEndpointIds",
+                "VPC endpoint IDs are only available for private APIs",
+            ));
+        }
+        endpoint.insert("VpcEndpointIds".into(), ids.clone());
+    }
+    let mut props = Map::new();
+    props.insert("Name".into(), json!(name));
+    if let Some(types) = &api_gateway.binary_media_types {
+        props.insert("BinaryMediaTypes".into(), types.clone());
+    }
+    if let Some(d) = api_gateway.disable_default_endpoint {
+        props.insert("DisableExecuteApiEndpoint".into(), json!(d));
+    }
+    props.insert("EndpointConfiguration".into(), Value::Object(endpoint));
+    match &api_gateway.resource_policy {
+        Some(statements) if !statements.is_empty() => {
+            props.insert(
+                "Policy".into(),
+                json!({"Version": "2012-10-17", "Statement": statements}),
+            );
+        }
+        _ => {
+            props.insert("Policy".into(), json!(""));
+        }
+    }
+    if let Some(t) = &api_gateway.api_key_source_type {
+        props.insert("ApiKeySourceType".into(), json!(t.to_uppercase()));
+    }
+    if let Some(size) = &api_gateway.minimum_compression_size {
+        props.insert("MinimumCompressionSize".into(), size.clone());
+    }
+    if let Some(d) = &api_gateway.description {
+        props.insert("Description".into(), d.clone());
+    }
+    ctx.resources().insert(
+        "ApiGatewayRestApi".into(),
+        json!({"Type": "AWS::ApiGateway::RestApi", "Properties": props}),
+    );
+    Ok(())
+}

@@ -1,0 +1,408 @@
+//! `websocket` events: API Gateway v2 WebSocket API (v3 `compile/events/websockets/*`).
+
+use base64::Engine;
+use deployer_config::model::Event;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::naming::{lambda_logical_id, normalized_function_name};
+use crate::{Ctx, TemplateError};
+
+struct Authorizer {
+    name: String,
+    uri: Value,
+    identity_source: Value,
+    /// A function ARN (string or intrinsic) or the logical ID of a local function.
+    permission: Value,
+    local: bool,
+}
+
+struct WsEvent<'a> {
+    function: &'a str,
+    route: String,
+    route_response: Option<String>,
+    authorizer: Option<Authorizer>,
+}
+
+fn route_key_id(route: &str) -> String {
+    route
+        .replace('$', "S")
+        .replace('/', "Slash")
+        .replace('-', "Dash")
+        .replace('_', "Underscore")
+        .replace('.', "Period")
+}
+
+fn invocation_uri(target: Value) -> Value {
+    json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:", {"Ref": "AWS::Region"},
+        ":lambda:path/2015-03-31/functions/", target, "/invocations"]]})
+}
+
+fn parse_authorizer(ctx: &Ctx, value: &Value, path: &str) -> Result<Authorizer, TemplateError> {
+    let default_identity = json!(["route.request.header.Auth"]);
+    let local = |name: &str| -> Result<Authorizer, TemplateError> {
+        if !ctx.service.functions.contains_key(name) {
+            return Err(TemplateError::invalid(
+                path,
+                format!("function \"{name}\" is not defined in this service"),
+            ));
+        }
+        Ok(Authorizer {
+            name: name.to_owned(),
+            uri: invocation_uri(ctx.lambda_arn(name)),
+            identity_source: default_identity.clone(),
+            permission: json!(lambda_logical_id(name)),
+            local: true,
+        })
+    };
+    match value {
+        Value::String(s) if s.contains(':') => Ok(Authorizer {
+            name: s.rsplit(':').next().unwrap_or(s).to_owned(),
+            uri: invocation_uri(json!(s)),
+            identity_source: default_identity,
+            permission: json!(s),
+            local: false,
+        }),
+        Value::String(s) => local(s),
+        Value::Object(o) => {
+            let mut authorizer = if let Some(arn) = o.get("arn") {
+                let name = match (arn, o.get("name").and_then(Value::as_str)) {
+                    (Value::String(s), _) => s.rsplit(':').next().unwrap_or(s).to_owned(),
+                    (_, Some(name)) => name.to_owned(),
+                    _ => {
+                        return Err(TemplateError::invalid(
+                            path,
+                            "Websocket Authorizer: Non-string \"arn\" needs to be accompanied with \"name\"",
+                        ));
+                    }
+                };
+                Authorizer {
+                    name,
+                    uri: invocation_uri(arn.clone()),
+                    identity_source: default_identity,
+                    permission: arn.clone(),
+                    local: false,
+                }
+            } else if let Some(name) = o.get("name").and_then(Value::as_str) {
+                local(name)?
+            } else {
+                return Err(TemplateError::invalid(
+                    path,
+                    "an authorizer needs \"name\" or \"arn\"",
+                ));
+            };
+            if let Some(identity) = o.get("identitySource") {
+                authorizer.identity_source = identity.clone();
+            }
+            Ok(authorizer)
+        }
+        _ => Err(TemplateError::invalid(
+            path,
+            "expected a function name, an ARN or authorizer settings",
+        )),
+    }
+}
+
+pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    let service = ctx.service;
+    let provider = &service.provider;
+    let mut events = Vec::new();
+    for (key, function) in &service.functions {
+        for (i, event) in function.events.iter().enumerate() {
+            let Event::Websocket(value) = event else {
+                continue;
+            };
+            let path = format!("functions.{key}.events[{i}].websocket");
+            let event = match value {
+                Value::String(route) => WsEvent {
+                    function: key,
+                    route: route.clone(),
+                    route_response: None,
+                    authorizer: None,
+                },
+                Value::Object(o) => {
+                    let route = o.get("route").and_then(Value::as_str).ok_or_else(|| {
+                        TemplateError::invalid(
+                            format!("{path}.route"),
+                            "a websocket event needs a \"route\"",
+                        )
+                    })?;
+                    let authorizer = match o.get("authorizer") {
+                        None | Some(Value::Null) => None,
+                        Some(a) => Some(parse_authorizer(ctx, a, &format!("{path}.authorizer"))?),
+                    };
+                    WsEvent {
+                        function: key,
+                        route: route.to_owned(),
+                        route_response: o
+                            .get("routeResponseSelectionExpression")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        authorizer,
+                    }
+                }
+                _ => {
+                    return Err(TemplateError::invalid(
+                        path,
+                        "expected a route or websocket settings",
+                    ));
+                }
+            };
+            events.push(event);
+        }
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    let logs = provider
+        .logs
+        .as_ref()
+        .and_then(|l| l.get("websocket"))
+        .filter(|v| !matches!(v, Value::Null | Value::Bool(false)))
+        .cloned();
+    if logs.is_some() {
+        crate::events::check_api_gateway_logs_role(ctx, "websocket")?;
+    }
+    let extra = |name: &str| provider.extra.get(name).filter(|v| !v.is_null());
+    let external_id = provider
+        .api_gateway
+        .as_ref()
+        .and_then(|a| a.extra.get("websocketApiId"))
+        .filter(|v| !v.is_null())
+        .cloned();
+    let api_id = external_id
+        .clone()
+        .unwrap_or_else(|| json!({"Ref": "WebsocketsApi"}));
+    let description = extra("websocketsDescription")
+        .cloned()
+        .unwrap_or_else(|| json!("Serverless Websockets"));
+
+    if external_id.is_none() {
+        let name = extra("websocketsApiName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}-{}-websockets", ctx.stage, service.service));
+        let mut props = Map::new();
+        props.insert("Name".into(), json!(name));
+        props.insert(
+            "RouteSelectionExpression".into(),
+            extra("websocketsApiRouteSelectionExpression")
+                .cloned()
+                .unwrap_or_else(|| json!("$request.body.action")),
+        );
+        props.insert("Description".into(), description.clone());
+        props.insert("ProtocolType".into(), json!("WEBSOCKET"));
+        let use_tags =
+            extra("websocket").and_then(|w| w.get("useProviderTags")) == Some(&Value::Bool(true));
+        if use_tags && let Some(tags) = &provider.tags {
+            props.insert(
+                "Tags".into(),
+                Value::Object(tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            );
+        }
+        ctx.resources().insert(
+            "WebsocketsApi".into(),
+            json!({"Type": "AWS::ApiGatewayV2::Api", "Properties": props}),
+        );
+        if let Some(statements) = ctx.role_statements() {
+            statements.push(json!({"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+                "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:execute-api:*:*:*/@connections/*"}]}));
+        }
+    }
+    for event in &events {
+        let target = ctx.lambda_arn(event.function);
+        let alias_dep = ctx.alias_id(event.function).map(Value::String);
+        ctx.resources().insert(
+            format!("{}WebsocketsIntegration", normalized_function_name(event.function)),
+            crate::resource_depending("AWS::ApiGatewayV2::Integration", alias_dep, json!({
+                "ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": invocation_uri(target)})),
+        );
+    }
+    for event in &events {
+        if event.route_response.is_some() {
+            let route_id = format!("{}WebsocketsRoute", route_key_id(&event.route));
+            ctx.resources().insert(
+                format!("{route_id}Response"),
+                json!({"Type": "AWS::ApiGatewayV2::RouteResponse", "Properties": {
+                    "ApiId": api_id, "RouteId": {"Ref": route_id}, "RouteResponseKey": "$default"}}),
+            );
+        }
+    }
+    for event in &events {
+        if let Some(a) = &event.authorizer {
+            let mut resource = Map::new();
+            resource.insert("Type".into(), json!("AWS::ApiGatewayV2::Authorizer"));
+            resource.insert(
+                "Properties".into(),
+                json!({"ApiId": api_id, "Name": a.name, "AuthorizerType": "REQUEST",
+                "AuthorizerUri": a.uri, "IdentitySource": a.identity_source}),
+            );
+            ctx.resources().insert(
+                format!("{}WebsocketsAuthorizer", normalized_function_name(&a.name)),
+                Value::Object(resource),
+            );
+        }
+    }
+    let api_ref = api_id.get("Ref").cloned();
+    for event in &events {
+        let mut depends_on: Vec<Value> = api_ref.iter().cloned().collect();
+        depends_on.push(json!(
+            ctx.alias_id(event.function)
+                .unwrap_or_else(|| lambda_logical_id(event.function))
+        ));
+        let target = ctx.lambda_arn(event.function);
+        ctx.resources().insert(
+            format!("{}LambdaPermissionWebsockets", normalized_function_name(event.function)),
+            json!({"Type": "AWS::Lambda::Permission", "DependsOn": depends_on, "Properties": {
+                "FunctionName": target, "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com"}}),
+        );
+        if let Some(a) = &event.authorizer {
+            let mut depends_on: Vec<Value> = api_ref.iter().cloned().collect();
+            let mut props = Map::new();
+            props.insert("Action".into(), json!("lambda:InvokeFunction"));
+            props.insert("Principal".into(), json!("apigateway.amazonaws.com"));
+            if a.local {
+                props.insert("FunctionName".into(), ctx.lambda_arn(&a.name));
+                depends_on.push(a.permission.clone());
+                if let Some(alias) = ctx.alias_id(&a.name) {
+                    depends_on.push(json!(alias));
+                }
+            } else {
+                props.insert("FunctionName".into(), a.permission.clone());
+            }
+            ctx.resources().insert(
+                format!("{}LambdaPermissionWebsockets", normalized_function_name(&a.name)),
+                json!({"Type": "AWS::Lambda::Permission", "DependsOn": depends_on, "Properties": props}),
+            );
+        }
+    }
+    for event in &events {
+        let mut props = Map::new();
+        props.insert("ApiId".into(), api_id.clone());
+        props.insert("RouteKey".into(), json!(event.route));
+        props.insert("AuthorizationType".into(), json!("NONE"));
+        props.insert("Target".into(), json!({"Fn::Join": ["/", ["integrations",
+            {"Ref": format!("{}WebsocketsIntegration", normalized_function_name(event.function))}]]}));
+        if let Some(expression) = &event.route_response {
+            props.insert("RouteResponseSelectionExpression".into(), json!(expression));
+        }
+        if let Some(a) = &event.authorizer {
+            props.insert("AuthorizationType".into(), json!("CUSTOM"));
+            props.insert("AuthorizerId".into(), json!({"Ref": format!("{}WebsocketsAuthorizer", normalized_function_name(&a.name))}));
+        }
+        ctx.resources().insert(
+            format!("{}WebsocketsRoute", route_key_id(&event.route)),
+            json!({"Type": "AWS::ApiGatewayV2::Route", "Properties": props}),
+        );
+    }
+    if external_id.is_none() {
+        let mut stage = json!({"Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {"ApiId": api_id, "StageName": ctx.stage, "Description": description}});
+        if let Some(logs) = &logs {
+            let flag = |name: &str| logs.get(name) != Some(&Value::Bool(false));
+            let level = if !flag("executionLogging") {
+                json!("OFF")
+            } else {
+                match logs.get("level").and_then(Value::as_str) {
+                    None => json!("INFO"),
+                    Some(level @ ("INFO" | "ERROR")) => json!(level),
+                    Some(other) => {
+                        return Err(TemplateError::invalid(
+                            "provider.logs.websocket.level",
+                            format!(
+                                "provider.logs.websocket.level is set to an invalid value. Support values are INFO, ERROR, got {other}."
+                            ),
+                        ));
+                    }
+                }
+            };
+            let props = stage["Properties"]
+                .as_object_mut()
+                .expect("stage Properties");
+            props.insert(
+                "DefaultRouteSettings".into(),
+                json!({"DataTraceEnabled": flag("fullExecutionData"), "LoggingLevel": level}),
+            );
+            if flag("accessLogging") {
+                let format = logs.get("format").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| {
+                    "$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] \"$context.eventType $context.routeKey $context.connectionId\" $context.requestId".to_owned()
+                });
+                props.insert("AccessLogSettings".into(), json!({
+                    "DestinationArn": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WebsocketsLogGroup}"},
+                    "Format": format}));
+            }
+        }
+        ctx.resources()
+            .insert("WebsocketsDeploymentStage".into(), stage);
+        if logs.is_some() {
+            let mut props = Map::new();
+            props.insert(
+                "LogGroupName".into(),
+                json!(format!("/aws/websocket/{}-{}", service.service, ctx.stage)),
+            );
+            if let Some(days) = provider.log_retention_in_days {
+                props.insert("RetentionInDays".into(), json!(days));
+            }
+            if let Some(policy) = &provider.log_data_protection_policy {
+                props.insert("DataProtectionPolicy".into(), policy.clone());
+            }
+            ctx.resources().insert(
+                "WebsocketsLogGroup".into(),
+                json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
+            );
+        }
+    }
+
+    // The deployment's ID hashes every WebSocket resource, so any change redeploys the API.
+    let part: Map<String, Value> = ctx.template["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(id, r)| {
+            id.as_str() == "WebsocketsApi"
+                || r.pointer("/Properties/ApiId/Ref").and_then(Value::as_str)
+                    == Some("WebsocketsApi")
+                || r.get("DependsOn")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| d.contains(&json!("WebsocketsApi")))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(
+        serde_json::to_string(&part).expect("JSON").as_bytes(),
+    ));
+    let deployment_id = format!(
+        "WebsocketsDeployment{}",
+        digest
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
+    let mut depends_on = Vec::new();
+    for event in &events {
+        let route_id = format!("{}WebsocketsRoute", route_key_id(&event.route));
+        if event.route_response.is_some() {
+            depends_on.push(json!(format!("{route_id}Response")));
+        }
+        depends_on.push(json!(route_id));
+    }
+    let mut props = Map::new();
+    props.insert("ApiId".into(), api_id.clone());
+    props.insert("Description".into(), description);
+    if external_id.is_some() {
+        props.insert("StageName".into(), json!(ctx.stage));
+    }
+    ctx.resources().insert(deployment_id.clone(), json!({"Type": "AWS::ApiGatewayV2::Deployment", "DependsOn": depends_on, "Properties": props}));
+    let stage_path = format!("/{}", ctx.stage);
+    ctx.outputs().insert("ServiceEndpointWebsocket".into(), json!({"Description": "URL of the service endpoint", "Value": {
+        "Fn::Join": ["", ["wss://", api_id, ".execute-api.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}, stage_path]]}}));
+    if let Some(props) = ctx
+        .resources()
+        .get_mut("WebsocketsDeploymentStage")
+        .and_then(|s| s.get_mut("Properties"))
+        .and_then(Value::as_object_mut)
+    {
+        props.insert("DeploymentId".into(), json!({"Ref": deployment_id}));
+    }
+    Ok(())
+}
