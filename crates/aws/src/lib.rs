@@ -4,15 +4,15 @@
 pub mod artifacts;
 pub mod calls;
 pub mod clients;
+pub mod credentials;
 pub mod deploy;
 pub mod error;
-pub mod progress;
-pub mod sources;
-pub mod stack;
-pub mod credentials;
 pub mod guard;
 pub mod mfa;
 pub mod profile;
+pub mod progress;
+pub mod sources;
+pub mod stack;
 
 pub use credentials::{
     AwsSession, CallerIdentity, CredentialError, CredentialOptions, CredentialSource, MfaPrompt,
