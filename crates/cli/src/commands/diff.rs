@@ -23,7 +23,11 @@ pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
         )?,
     };
     let session = &opened.stage.session;
-    report::announce(out, "Comparing", &built.service.service, session);
+    report::announce(
+        out,
+        &format!("Comparing {} with", built.service.service),
+        session,
+    );
     let request = prepare::deploy_request(&built, false)?;
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::diff(&opened.clients, &request, &printer));

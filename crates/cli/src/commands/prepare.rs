@@ -544,7 +544,7 @@ impl Reporter for ProgressPrinter {
                 if self.verbose || !self.live || e.status.ends_with("FAILED") {
                     self.line(&text, true);
                 } else {
-                    self.line(&text.trim_start().to_string(), false);
+                    self.line(text.trim_start(), false);
                 }
             }
             Progress::Cleanup {

@@ -27,7 +27,7 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
         .stack_name
         .clone()
         .unwrap_or_else(|| format!("{}-{stage}", service.service));
-    report::announce(out, "Removing", &service.service, session);
+    report::announce(out, &format!("Removing {} from", service.service), session);
     if session.pin.is_pinned() && !args.yes {
         if !out.interactive {
             return Err(Coded::new(

@@ -100,15 +100,16 @@ pub fn calls_json(summary: &CallSummary, guard_calls: usize) -> Value {
     })
 }
 
-/// The one line printed before anything changes: who deploys what where.
-pub fn announce(out: &Output, verb: &str, service: &str, session: &AwsSession) {
+/// The one line printed before anything changes: who deploys what where. `action` reads
+/// before "stage", e.g. "Deploying service-name to".
+pub fn announce(out: &Output, action: &str, session: &AwsSession) {
     let pin = if session.pin.is_pinned() {
         String::new()
     } else {
         " [no account pin: add provider.allowedAccountIds]".into()
     };
     out.progress(&format!(
-        "{verb} {service} to stage {} ({}) in account {} as {} via {}{pin}",
+        "{action} stage {} ({}) in account {} as {} via {}{pin}",
         session.stage,
         session.region,
         session.identity.account,

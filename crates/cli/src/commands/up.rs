@@ -27,7 +27,11 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     };
     let packaged_ms = started.elapsed().as_millis() as u64 - resolved_ms;
     let session = &opened.stage.session;
-    report::announce(out, "Deploying", &built.service.service, session);
+    report::announce(
+        out,
+        &format!("Deploying {} to", built.service.service),
+        session,
+    );
     let request = prepare::deploy_request(&built, args.force)?;
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::deploy(&opened.clients, &request, &printer));
