@@ -340,6 +340,20 @@ fn a_missing_profile_fails_fast_naming_the_profile_and_files_and_never_falls_thr
         r.stderr
     );
     assert!(r.stdout.is_empty());
+
+    // The same for a mistyped AWS_PROFILE when the default chain is used.
+    let r = run(
+        &bed,
+        &dir,
+        &["whoami", "-s", "dev", "--no-profile"],
+        &[("AWS_PROFILE", "typo")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AWS profile \"typo\" (from AWS_PROFILE)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -614,7 +628,7 @@ fn mfa_role_profile_asks_for_a_code_then_reuses_the_cached_session() {
             "mfaRole",
             "--verbose",
         ],
-        &[("DEPLOYER_LOG", "debug")],
+        &[("DEPLOYER_LOG", "trace")],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -660,4 +674,52 @@ fn expired_or_missing_sso_session_names_the_login_command_and_sso_account_is_che
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn mfa_code_is_prompted_for_on_a_terminal() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let bed = TestBed::standard();
+    bed.moto().provision_role("666666666666", "admin").ok();
+    bed.append_config(
+        "[profile mfaTty]\nrole_arn = arn:aws:iam::666666666666:role/admin\nsource_profile = default\n\
+         mfa_serial = arn:aws:iam::111111111111:mfa/tty\n",
+    )
+    .unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    // `script` (util-linux) runs the command on a pseudo-terminal and forwards our stdin to it.
+    let command = format!(
+        "{} whoami -s dev --aws-profile mfaTty",
+        crate::support::deployer_bin().display()
+    );
+    let mut cmd = Command::new("script");
+    bed.apply(&mut cmd);
+    cmd.args(["-qec", &command, "/dev/null"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .expect("this test needs `script` from util-linux to get a pseudo-terminal");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"654321\n").unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    bed.assert_no_secret(&stdout);
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Enter MFA code for arn:aws:iam::111111111111:mfa/tty:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("account:     666666666666"), "{stdout}");
 }

@@ -179,3 +179,72 @@ fn missing_configuration_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No serverless.yml"));
 }
+
+#[test]
+fn use_dotenv_reads_the_stage_file_else_dot_env() {
+    let dir = edited_multi_account(|y| {
+        format!("useDotenv: true\n{y}").replace(
+            "  myProfile:\n",
+            "  table: ${env:DEPLOYER_E2E_TABLE}\n  region: ${env:DEPLOYER_E2E_REGION, 'none'}\n  myProfile:\n",
+        )
+    });
+    std::fs::write(dir.path().join(".env"), "DEPLOYER_E2E_TABLE=dev-table\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env.prod"),
+        "# prod only\nexport DEPLOYER_E2E_TABLE=\"prod-${DEPLOYER_E2E_REGION}\"\nDEPLOYER_E2E_REGION=eu-west-1\n",
+    )
+    .unwrap();
+    let print = |args: &[&str]| {
+        let out = deployer(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (yaml(&String::from_utf8_lossy(&out.stdout)), stderr)
+    };
+    let (custom, stderr) = print(&["--verbose", "print", "-s", "prod", "--path", "custom"]);
+    assert_eq!(custom["table"], "prod-eu-west-1");
+    assert_eq!(custom["region"], "eu-west-1");
+    assert!(
+        stderr.contains("loaded ") && stderr.contains(".env.prod"),
+        "{stderr}"
+    );
+    // No .env.dev: .env is read.
+    let (custom, _) = print(&["print", "--path", "custom"]);
+    assert_eq!(custom["table"], "dev-table");
+    assert_eq!(custom["region"], "none");
+    // The environment wins over the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_deployer"))
+        .args(["print", "-s", "prod", "--path", "custom.table"])
+        .current_dir(dir.path())
+        .env("DEPLOYER_E2E_TABLE", "from-env")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "from-env");
+}
+
+#[test]
+fn opt_reads_the_options_of_print() {
+    let dir = edited_multi_account(|y| {
+        y.replace(
+            "  myProfile:\n",
+            "  path: ${opt:path}\n  format: ${opt:format}\n  verbose: ${opt:verbose, 'quiet'}\n  myProfile:\n",
+        )
+    });
+    let out = deployer(dir.path(), &["print", "--path", "custom.path"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "custom.path");
+    let out = deployer(
+        dir.path(),
+        &["print", "--format", "json", "--path", "custom"],
+    );
+    let custom: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(custom["format"], "json");
+    assert_eq!(custom["verbose"], "quiet");
+    let dir =
+        edited_multi_account(|y| y.replace("  myProfile:\n", "  f: ${opt:formt}\n  myProfile:\n"));
+    let out = deployer(dir.path(), &["print"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("custom.f: Value not found at \"opt\" source for ${opt:formt}: this command has no option --formt; did you mean \"opt:format\"?"),
+        "{stderr}"
+    );
+}

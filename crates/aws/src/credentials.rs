@@ -554,6 +554,19 @@ pub async fn open(
             } else {
                 profiles.info(&chain_profile)
             };
+            // Like the AWS CLI, a named AWS_PROFILE that does not exist is an error, not a
+            // silent fall-through to a runner's instance role.
+            if !ambient_keys
+                && info.is_none()
+                && let Some(name) = env("AWS_PROFILE")
+            {
+                return Err(CredentialError::ProfileNotFound {
+                    known: known_profiles(&profiles),
+                    name,
+                    origin: "AWS_PROFILE".into(),
+                    files: profiles.paths.to_string(),
+                });
+            }
             if let Some(info) = &info {
                 early_check(target, &pin, &source, info, &stage_env)?;
             } else if !ambient_keys
@@ -663,16 +676,21 @@ fn pin_of(target: &StageTarget, opts: &CredentialOptions) -> Result<AccountPin, 
 }
 
 fn not_found(name: &str, source: &CredentialSource, profiles: &Profiles) -> CredentialError {
-    let names = profiles.names();
     CredentialError::ProfileNotFound {
         name: name.to_string(),
         origin: source.origin(),
         files: profiles.paths.to_string(),
-        known: if names.is_empty() {
-            " (no profiles found there)".into()
-        } else {
-            format!(" (profiles found: {})", names.join(", "))
-        },
+        known: known_profiles(profiles),
+    }
+}
+
+/// ` (profiles found: a, b)` for messages about a missing profile.
+fn known_profiles(profiles: &Profiles) -> String {
+    let names = profiles.names();
+    if names.is_empty() {
+        " (no profiles found there)".into()
+    } else {
+        format!(" (profiles found: {})", names.join(", "))
     }
 }
 

@@ -107,6 +107,11 @@ async fn session_clients_reach_the_configured_endpoint() {
     )
     .await
     .unwrap();
+    // AWS_ENDPOINT_URL reaches the SDK configuration (and so makes S3 path-style).
+    assert_eq!(
+        s.sdk_config().endpoint_url(),
+        Some(bed().moto().endpoint().as_str())
+    );
     let bucket = format!("guard-session-{}", std::process::id());
     let s3 = s.s3();
     s3.create_bucket()

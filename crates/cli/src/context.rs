@@ -44,6 +44,7 @@ pub fn cli_options(service: &ServiceArgs) -> CliOptions {
         stage: service.stage.clone(),
         region: service.region.clone(),
         params: service.params.clone(),
+        ..Default::default()
     }
 }
 

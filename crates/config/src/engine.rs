@@ -6,7 +6,7 @@
 //! that needs an answer not known yet is *blocked*; after a round, all distinct requests go
 //! to the caller at once, and the blocked properties are tried again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path as FsPath, PathBuf};
 use std::rc::Rc;
@@ -14,6 +14,7 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use crate::dotenv::{self, Dotenv, Layered};
 use crate::env::Env;
 use crate::error::{ConfigError, Problem};
 use crate::load::{ConfigFile, parse_document};
@@ -32,6 +33,12 @@ pub struct CliOptions {
     pub region: Option<String>,
     /// Raw `key=value` strings from `--param` (repeatable; the last one of a key wins).
     pub params: Vec<String>,
+    /// Every other option the current command declares, by its long name without dashes
+    /// (`aws-profile`, `force`, `config`, `verbose`), for `${opt:<name>}` and `${opt:}`. As in
+    /// Serverless v3, an option that was not given is `null` (a boolean flag too, so
+    /// `${opt:force, false}` falls back); a flag that was given is `true`. A name not in this
+    /// map (nor `stage`, `region`, `param`) has no value and fails with a suggestion.
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A value only the caller can fetch (from AWS): `${ssm:/x}`, `${cf:stack.Output}`,
@@ -98,6 +105,8 @@ pub struct Resolved {
     pub instance_id: String,
     /// Things that resolved but are likely mistakes (e.g. `${self.custom.x}` kept as text).
     pub warnings: Vec<String>,
+    /// The `.env.<stage>` or `.env` file loaded for `useDotenv: true`, if any.
+    pub dotenv: Option<PathBuf>,
 }
 
 /// What the early phase resolves: everything needed to choose and check credentials.
@@ -115,6 +124,8 @@ pub struct StageSettings {
     pub forbidden_account_ids: Vec<String>,
     /// Warnings about the properties this phase resolved.
     pub warnings: Vec<String>,
+    /// The `.env.<stage>` or `.env` file loaded for `useDotenv: true`, if any.
+    pub dotenv: Option<PathBuf>,
 }
 
 /// The answer callback of [`resolve`]: one result per request, in order.
@@ -123,13 +134,25 @@ pub type ExternalFn<'a> = dyn FnMut(&[ExternalRequest]) -> Vec<Result<Option<Val
 /// Early phase: resolves the stage, region, `provider.profile` and the account pins from
 /// offline sources only (`self`, `opt`, `env`, `file`, `sls`, `param`, `strToBool`,
 /// `aws:region`), before any credentials exist. Only the properties these settings need are
-/// resolved, so a broken property elsewhere does not stop this phase.
+/// resolved, so a broken property elsewhere does not stop this phase. With `useDotenv: true`,
+/// `${env:…}` also sees the variables of `.env.<stage>` (else `.env`), under `env`.
 pub fn resolve_stage(
     file: &ConfigFile,
     opts: &CliOptions,
     env: &dyn Env,
 ) -> Result<StageSettings, ConfigError> {
-    let mut e = Engine::new(file, opts, env, Phase::Early, &ResolveSettings::default())?;
+    let dotenv = load_dotenv(file, opts, env)?;
+    let layered = Layered {
+        base: env,
+        file: dotenv.as_ref().map(|d| &d.vars),
+    };
+    let mut e = Engine::new(
+        file,
+        opts,
+        &layered,
+        Phase::Early,
+        &ResolveSettings::default(),
+    )?;
     let stage = e.top(Engine::stage);
     let region = e.top(Engine::region);
     let profile = e.top(|e| e.lookup_path(&["provider", "profile"]));
@@ -151,6 +174,7 @@ pub fn resolve_stage(
         allowed_account_ids: Vec::new(),
         forbidden_account_ids: Vec::new(),
         warnings: Vec::new(),
+        dotenv: None,
     };
     if let Some(stage) = stage {
         check("provider.stage", validate_stage(&stage));
@@ -184,7 +208,9 @@ pub fn resolve_stage(
             account_ids(v).map(|ids| settings.forbidden_account_ids = ids),
         );
     }
-    e.finish(extra)?;
+    let dotenv_warnings = dotenv_warnings(dotenv.as_ref());
+    e.finish(extra)
+        .map_err(|err| prepend_warnings(err, &dotenv_warnings))?;
     let touched: Vec<&Path> = e
         .props
         .iter()
@@ -196,6 +222,7 @@ pub fn resolve_stage(
         .iter()
         .filter(|(path, _)| {
             touched.contains(&path)
+                || e.reads.iter().any(|r| path.starts_with(r))
                 || [
                     "stage",
                     "region",
@@ -209,6 +236,8 @@ pub fn resolve_stage(
         .map(|(path, w)| format_warning(path, w))
         .collect();
     settings.warnings.dedup();
+    settings.warnings.splice(0..0, dotenv_warnings);
+    settings.dotenv = dotenv.map(|d| d.path);
     Ok(settings)
 }
 
@@ -225,6 +254,7 @@ pub fn resolve(
 }
 
 /// Full resolution with explicit [`ResolveSettings`] (fixed instance id, extra sources).
+/// With `useDotenv: true`, `${env:…}` also sees the variables of `.env.<stage>` (else `.env`).
 pub fn resolve_with(
     file: &ConfigFile,
     opts: &CliOptions,
@@ -232,7 +262,12 @@ pub fn resolve_with(
     settings: &ResolveSettings,
     external: &mut ExternalFn<'_>,
 ) -> Result<Resolved, ConfigError> {
-    let mut e = Engine::new(file, opts, env, Phase::Full, settings)?;
+    let dotenv = load_dotenv(file, opts, env)?;
+    let layered = Layered {
+        base: env,
+        file: dotenv.as_ref().map(|d| &d.vars),
+    };
+    let mut e = Engine::new(file, opts, &layered, Phase::Full, settings)?;
     let paths: Vec<Path> = e.props.keys().cloned().collect();
     loop {
         for path in &paths {
@@ -254,20 +289,158 @@ pub fn resolve_with(
     }
     let stage = e.top(Engine::stage);
     let region = e.top(Engine::region);
-    e.finish(Vec::new())?;
-    let mut warnings: Vec<String> = e
+    let mut warnings = dotenv_warnings(dotenv.as_ref());
+    e.finish(Vec::new())
+        .map_err(|err| prepend_warnings(err, &warnings))?;
+    let mut own: Vec<String> = e
         .warnings
         .iter()
         .map(|(p, w)| format_warning(p, w))
         .collect();
-    warnings.dedup();
+    own.dedup();
+    warnings.append(&mut own);
     Ok(Resolved {
         value: e.config,
         stage: stage.unwrap_or_default(),
         region: region.unwrap_or_default(),
         instance_id: e.instance_id,
         warnings,
+        dotenv: dotenv.map(|d| d.path),
     })
+}
+
+/// `useDotenv: true` (Serverless v3 `conditionally-load-dotenv`): resolves `useDotenv` and the
+/// stage first, with `env` lookups that miss recorded; then reads `.env.<stage>` from the
+/// service directory, or `.env` only when that file does not exist. A variable that was
+/// missing in that first pass but is defined by the file is a conflict: the choice of the file
+/// would depend on the file.
+fn load_dotenv(
+    file: &ConfigFile,
+    opts: &CliOptions,
+    env: &dyn Env,
+) -> Result<Option<Dotenv>, ConfigError> {
+    if file.raw.get("useDotenv").is_none() {
+        return Ok(None);
+    }
+    let mut e = Engine::new(file, opts, env, Phase::Early, &ResolveSettings::default())?;
+    let use_dotenv = match e.top(|e| e.lookup_path(&["useDotenv"])) {
+        Some(None | Some(Value::Null | Value::Bool(false))) => false,
+        Some(Some(Value::Bool(true))) => true,
+        Some(Some(other)) => {
+            e.finish(vec![Problem {
+                path: Some("useDotenv".into()),
+                message: format!("expected true or false, found {}", describe(&other)),
+            }])?;
+            false
+        }
+        None => {
+            e.finish(Vec::new())?;
+            false
+        }
+    };
+    if !use_dotenv {
+        return Ok(None);
+    }
+    let stage = e.top(Engine::stage);
+    e.finish(Vec::new())?;
+    let stage = stage.unwrap_or_default();
+    if let Err(message) = validate_stage(&stage) {
+        return Err(ConfigError::with_problems(
+            format!("Cannot load the .env file of {}:", file.path.display()),
+            vec![Problem {
+                path: Some("provider.stage".into()),
+                message,
+            }],
+        ));
+    }
+    let mut path = file.dir.join(format!(".env.{stage}"));
+    let mut text = read_optional(&path)?;
+    if text.is_none() {
+        path = file.dir.join(".env");
+        text = read_optional(&path)?;
+    }
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let parsed = dotenv::parse(&text);
+    let (vars, expand_warnings) = dotenv::expand(&parsed, env).map_err(|m| {
+        ConfigError::new(format!(
+            "Failed to load environment variables from {}: {m}",
+            path.display()
+        ))
+    })?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let conflicts: Vec<Problem> = e
+        .env_misses
+        .iter()
+        .filter(|m| vars.contains_key(&m.name))
+        .map(|m| {
+            let via = match &m.root {
+                Some(root) if root != &m.at => format!(" (read by \"{}\")", show(root)),
+                _ => String::new(),
+            };
+            Problem {
+                path: Some(show(&m.at)),
+                message: format!(
+                    "${{env:{var}}}{via} is not set in the environment but is defined in {name}; \
+                     \"provider.stage\" and \"useDotenv\" are resolved before the .env file is \
+                     loaded (the stage chooses the file), so they cannot use its variables: set \
+                     {var} in the environment, pass --stage, or stop reading it there",
+                    var = m.name
+                ),
+            }
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        return Err(ConfigError::with_problems(
+            format!(
+                "Cannot reliably resolve \"env\" variables of {} due to resolution conflict:",
+                file.path.display()
+            ),
+            conflicts,
+        ));
+    }
+    let mut warnings: Vec<String> = parsed
+        .skipped
+        .iter()
+        .map(|line| {
+            format!("{name}: line {line} is not KEY=value and is ignored (as Serverless v3 does)")
+        })
+        .collect();
+    warnings.extend(expand_warnings.into_iter().map(|w| format!("{name}: {w}")));
+    Ok(Some(Dotenv {
+        path,
+        vars,
+        warnings,
+    }))
+}
+
+/// The text of a file, `None` when it does not exist.
+fn read_optional(path: &FsPath) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::new(format!(
+            "Failed to load environment variables from {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn dotenv_warnings(dotenv: Option<&Dotenv>) -> Vec<String> {
+    dotenv.map(|d| d.warnings.clone()).unwrap_or_default()
+}
+
+fn prepend_warnings(err: ConfigError, first: &[String]) -> ConfigError {
+    if first.is_empty() {
+        return err;
+    }
+    let mut all = first.to_vec();
+    all.extend(err.warnings().iter().cloned());
+    err.with_warnings(all)
 }
 
 fn format_warning(path: &Path, warning: &str) -> String {
@@ -399,6 +572,17 @@ struct Engine<'a> {
     miss: Option<String>,
     /// Problems that belong to no property (or to one without variables).
     extra: Vec<Problem>,
+    /// Early phase: every path read, to report only the warnings that matter there.
+    reads: Vec<Path>,
+    /// `${env:…}` lookups that found nothing (for the `useDotenv` conflict check).
+    env_misses: Vec<EnvMiss>,
+}
+
+/// An `${env:NAME}` that was not set: at which property, read on behalf of which.
+struct EnvMiss {
+    name: String,
+    at: Path,
+    root: Option<Path>,
 }
 
 impl<'a> Engine<'a> {
@@ -449,6 +633,8 @@ impl<'a> Engine<'a> {
             needed_keys: HashSet::new(),
             miss: None,
             extra: Vec::new(),
+            reads: Vec::new(),
+            env_misses: Vec::new(),
         };
         let mut config = std::mem::take(&mut e.config);
         let mut path = Vec::new();
@@ -676,6 +862,11 @@ impl<'a> Engine<'a> {
                 let v = self.env.var(name).map(Value::String);
                 if v.is_none() {
                     self.miss = Some(format!("the environment variable {name} is not set"));
+                    self.env_misses.push(EnvMiss {
+                        name: name.to_string(),
+                        at: self.stack.last().cloned().unwrap_or_default(),
+                        root: self.stack.first().cloned(),
+                    });
                 }
                 self.rescan(v, depth)
             }
@@ -834,6 +1025,9 @@ impl<'a> Engine<'a> {
         match address.unwrap_or("") {
             "" => {
                 let mut all = Map::new();
+                for (name, value) in &self.opts.extra {
+                    all.insert(name.clone(), value.clone());
+                }
                 all.insert("stage".into(), opt(&self.opts.stage));
                 all.insert("region".into(), opt(&self.opts.region));
                 all.insert("param".into(), params());
@@ -842,15 +1036,23 @@ impl<'a> Engine<'a> {
             "stage" => Some(opt(&self.opts.stage)),
             "region" => Some(opt(&self.opts.region)),
             "param" => Some(params()),
+            name if self.opts.extra.contains_key(name) => self.opts.extra.get(name).cloned(),
             other => {
-                let known = ["stage", "region", "param"];
+                let known: Vec<&str> = ["stage", "region", "param"]
+                    .into_iter()
+                    .chain(self.opts.extra.keys().map(String::as_str))
+                    .collect();
+                let listed: Vec<String> = known.iter().map(|k| format!("--{k}")).collect();
                 self.miss = Some(match closest(other, known.iter().copied()) {
                     Some(best) => {
-                        format!("there is no option --{other}; did you mean \"opt:{best}\"?")
+                        format!(
+                            "this command has no option --{other}; did you mean \"opt:{best}\"?"
+                        )
                     }
                     None => format!(
-                        "there is no option --{other} (variables can read --stage, --region and \
-                         --param; pass other values with --param {other}=… and ${{param:{other}}})"
+                        "this command has no option --{other} (its options: {}); pass other \
+                         values with --param {other}=… and ${{param:{other}}}",
+                        listed.join(", ")
                     ),
                 });
                 None
@@ -1018,6 +1220,9 @@ impl<'a> Engine<'a> {
             path.push(seg);
         }
         self.resolve_prop(&path)?;
+        if self.phase == Phase::Early {
+            self.reads.push(path.clone());
+        }
         if matches!(
             get(&self.config, &path),
             Some(Value::Object(_) | Value::Array(_))

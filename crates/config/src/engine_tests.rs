@@ -25,6 +25,7 @@ fn opts(stage: Option<&str>) -> CliOptions {
         stage: stage.map(str::to_string),
         region: None,
         params: Vec::new(),
+        extra: Default::default(),
     }
 }
 
@@ -100,6 +101,7 @@ fn stage_and_region_precedence() {
         stage: Some("prod".into()),
         region: Some("ap-south-1".into()),
         params: vec![],
+        ..Default::default()
     };
     let s = resolve_stage(&f, &o, &no_env()).unwrap();
     assert_eq!(
@@ -398,7 +400,7 @@ fn all_failing_properties_in_one_run_with_suggestions() {
         "  - custom.a: Unrecognized configuration variable source \"slef\"; did you mean \"self\"?",
         "  - custom.b: Value not found at \"self\" source for ${self:custom.myStge}: \"custom.myStge\" is not set; did you mean \"self:custom.myStage\"?",
         "  - custom.c: Unsupported \"stgae\" address argument in variable \"sls\" source; did you mean \"sls:stage\"?",
-        "  - custom.d: Value not found at \"opt\" source for ${opt:stgae}: there is no option --stgae; did you mean \"opt:stage\"?",
+        "  - custom.d: Value not found at \"opt\" source for ${opt:stgae}: this command has no option --stgae; did you mean \"opt:stage\"?",
         "  - custom.e: Unsupported \"acountId\" address argument in variable \"aws\" source; did you mean \"aws:accountId\"?",
         "  - custom.f: Variable syntax error: Invalid literal source \"unquoted\"",
         "  - custom.g: Variable syntax error: Missing variable closing bracket in ${self:custom.x",
@@ -415,6 +417,7 @@ fn opt_source() {
         stage: Some("prod".into()),
         region: None,
         params: vec!["a=1".into()],
+        ..Default::default()
     };
     let r = run_with(
         &file("custom:\n  all: ${opt:}\n  s: ${opt:stage}"),
@@ -436,6 +439,7 @@ fn param_source_precedence() {
         stage: Some("prod".into()),
         region: None,
         params: vec!["b=cli-b  ".into()],
+        ..Default::default()
     };
     let r = run_with(&file(y), &o, &no_env()).unwrap();
     assert_eq!(
@@ -678,4 +682,210 @@ fn literal_dollar_brace_in_an_address_is_explained() {
         e.contains("the address contains \"${\" text that is not a variable"),
         "{e}"
     );
+}
+
+#[test]
+fn stage_settings_warn_only_about_what_the_early_phase_used() {
+    let f = file(
+        "custom:\n  p: ${self.custom.q}\n  other: ${self.custom.z}\nprovider:\n  profile: ${self:custom.p}",
+    );
+    let s = resolve_stage(&f, &opts(None), &no_env()).unwrap();
+    assert_eq!(s.profile.as_deref(), Some("${self.custom.q}"));
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].starts_with("custom.p: "), "{:?}", s.warnings);
+}
+
+#[test]
+fn opt_source_sees_every_declared_option() {
+    let mut o = opts(Some("prod"));
+    o.extra.insert("aws-profile".into(), json!("ci"));
+    o.extra.insert("force".into(), Value::Null);
+    o.extra.insert("verbose".into(), json!(true));
+    let y = "custom:\n  p: ${opt:aws-profile}\n  f: ${opt:force, false}\n  v: ${opt:verbose}\n  all: ${opt:}";
+    let r = run_with(&file(y), &o, &no_env()).unwrap();
+    assert_eq!(r.value["custom"]["p"], "ci");
+    assert_eq!(r.value["custom"]["f"], false);
+    assert_eq!(r.value["custom"]["v"], true);
+    assert_eq!(
+        r.value["custom"]["all"],
+        json!({"aws-profile": "ci", "force": null, "verbose": true,
+               "stage": "prod", "region": null, "param": []})
+    );
+    // A declared option that was not given has no value: the fallback applies, else an error.
+    let e = run_with(&file("custom:\n  f: ${opt:force}"), &o, &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("custom.f: Value not found at \"opt\" source for ${opt:force}"),
+        "{e}"
+    );
+    let e = run_with(&file("custom:\n  p: ${opt:aws-profil}"), &o, &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("this command has no option --aws-profil; did you mean \"opt:aws-profile\"?"),
+        "{e}"
+    );
+    let e = run_with(&file("custom:\n  t: ${opt:table}"), &o, &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "this command has no option --table (its options: --stage, --region, --param, \
+             --aws-profile, --force, --verbose); pass other values with --param table=…"
+        ),
+        "{e}"
+    );
+}
+
+/// A service directory with `serverless.yml` and the given files.
+fn service_dir(yaml: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, ConfigFile) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let f = file_in(dir.path().to_path_buf(), yaml);
+    (dir, f)
+}
+
+fn env_of(items: &[(&str, &str)]) -> HashMap<String, String> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const DOTENV_SERVICE: &str = "service: s\nuseDotenv: true\nprovider:\n  name: aws\n  stage: dev\n  profile: ${env:PROFILE}\ncustom:\n  table: ${env:TABLE}\n  url: ${env:URL, 'none'}";
+
+#[test]
+fn use_dotenv_loads_the_stage_file_else_dot_env() {
+    let (dir, f) = service_dir(
+        DOTENV_SERVICE,
+        &[
+            (".env", "PROFILE=dev-profile\nTABLE=dev-table\n"),
+            (
+                ".env.prod",
+                "# prod\nexport PROFILE=prod-profile\nTABLE=\"prod-${PROFILE}\"\nURL=https://$HOST/x\n",
+            ),
+        ],
+    );
+    let base = env_of(&[("HOST", "example.com")]);
+    let prod = run_with(&f, &opts(Some("prod")), &base).unwrap();
+    assert_eq!(prod.dotenv, Some(dir.path().join(".env.prod")));
+    assert_eq!(
+        prod.value["custom"],
+        json!({"table": "prod-prod-profile", "url": "https://example.com/x"})
+    );
+    assert_eq!(prod.value["provider"]["profile"], "prod-profile");
+    let s = resolve_stage(&f, &opts(Some("prod")), &base).unwrap();
+    assert_eq!(s.profile.as_deref(), Some("prod-profile"));
+    assert_eq!(s.dotenv, Some(dir.path().join(".env.prod")));
+    // No .env.dev: .env is read instead (the stage comes from provider.stage).
+    let dev = run_with(&f, &opts(None), &base).unwrap();
+    assert_eq!(dev.dotenv, Some(dir.path().join(".env")));
+    assert_eq!(
+        dev.value["custom"],
+        json!({"table": "dev-table", "url": "none"})
+    );
+    let s = resolve_stage(&f, &opts(None), &base).unwrap();
+    assert_eq!(s.profile.as_deref(), Some("dev-profile"));
+    // The environment wins over the file.
+    let r = run_with(&f, &opts(Some("prod")), &env_of(&[("PROFILE", "from-env")])).unwrap();
+    assert_eq!(r.value["provider"]["profile"], "from-env");
+    assert_eq!(r.value["custom"]["table"], "prod-from-env");
+}
+
+#[test]
+fn dotenv_files_are_read_only_with_use_dotenv_true() {
+    let files = [(".env", "TABLE=t\nPROFILE=p\n")];
+    for head in ["", "useDotenv: false\n", "useDotenv: ${env:USE, false}\n"] {
+        let y = format!("{head}custom:\n  table: ${{env:TABLE, 'unset'}}");
+        let (_dir, f) = service_dir(&y, &files);
+        let r = run_with(&f, &opts(None), &no_env()).unwrap();
+        assert_eq!(r.value["custom"]["table"], "unset", "{head}");
+        assert_eq!(r.dotenv, None);
+    }
+    let (_dir, f) = service_dir(
+        "useDotenv: ${strToBool(${env:USE})}\ncustom:\n  table: ${env:TABLE}",
+        &files,
+    );
+    let r = run_with(&f, &opts(None), &env_of(&[("USE", "true")])).unwrap();
+    assert_eq!(r.value["custom"]["table"], "t");
+    let (_dir, f) = service_dir("useDotenv: 'yes'", &files);
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("  - useDotenv: expected true or false, found a string (\"yes\")"),
+        "{e}"
+    );
+    // useDotenv without any .env file: nothing loaded, no error.
+    let (_dir, f) = service_dir(DOTENV_SERVICE, &[]);
+    let r = run_with(
+        &f,
+        &opts(None),
+        &env_of(&[("PROFILE", "p"), ("TABLE", "t")]),
+    )
+    .unwrap();
+    assert_eq!(r.dotenv, None);
+}
+
+#[test]
+fn an_env_variable_of_the_stage_defined_only_by_the_file_is_a_conflict() {
+    let y = "useDotenv: true\nprovider:\n  stage: ${self:custom.stage}\ncustom:\n  stage: ${env:STAGE, 'dev'}";
+    let (_dir, f) = service_dir(y, &[(".env.dev", "STAGE=prod\nSECRET=hunter2\n")]);
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("Cannot reliably resolve \"env\" variables of "),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "  - custom.stage: ${env:STAGE} (read by \"provider.stage\") is not set in the \
+             environment but is defined in .env.dev;"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("set STAGE in the environment, pass --stage"),
+        "{e}"
+    );
+    assert!(!e.contains("prod") && !e.contains("hunter2"), "{e}");
+    let e = resolve_stage(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("resolution conflict"), "{e}");
+    // Set in the environment, or the stage given on the command line: no conflict.
+    let r = run_with(&f, &opts(None), &env_of(&[("STAGE", "dev")])).unwrap();
+    assert_eq!(r.stage, "dev");
+    let r = run_with(&f, &opts(Some("dev")), &no_env()).unwrap();
+    assert_eq!(r.value["custom"]["stage"], "prod");
+}
+
+#[test]
+fn dotenv_warnings_and_errors_name_the_file_and_line() {
+    let y = "useDotenv: true\ncustom:\n  a: ${env:A}";
+    let (_dir, f) = service_dir(y, &[(".env", "A=1\nthis is not a pair\n")]);
+    let r = run_with(&f, &opts(None), &no_env()).unwrap();
+    assert_eq!(r.value["custom"]["a"], "1");
+    assert_eq!(
+        r.warnings,
+        [".env: line 2 is not KEY=value and is ignored (as Serverless v3 does)"]
+    );
+    let s = resolve_stage(&f, &opts(None), &no_env()).unwrap();
+    assert_eq!(s.warnings, r.warnings);
+    let (dir, f) = service_dir(y, &[(".env", "A=secret-$B\nB=$A\n")]);
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!(
+            "Failed to load environment variables from {}: \"A\" refers to itself (A → B → A)",
+            dir.path().join(".env").display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("secret"), "{e}");
 }

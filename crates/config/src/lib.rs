@@ -1,6 +1,10 @@
 //! `deployer-config`: loads `serverless.yml` / `.yaml` / `.json`, runs the Serverless v3
 //! variable engine in phases, and deserializes the result into a typed service model.
 //!
+//! With `useDotenv: true`, `${env:…}` also reads `.env.<stage>` (else `.env`) from the service
+//! directory, layered under the caller's environment (never exported); [`Resolved::dotenv`] and
+//! [`StageSettings::dotenv`] name the file that was loaded.
+//!
 //! Pure: no AWS, no network. AWS-backed variable sources (`aws:accountId`, `cf`, `ssm`, `s3`)
 //! are answered by the caller through the engine's external-request interface.
 //!
@@ -17,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod dotenv;
 mod engine;
 mod env;
 mod error;

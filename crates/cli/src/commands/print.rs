@@ -13,11 +13,7 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
         config: args.service.config.clone(),
         cwd,
     })?;
-    let opts = CliOptions {
-        stage: args.service.stage.clone(),
-        region: args.service.region.clone(),
-        params: args.service.params.clone(),
-    };
+    let opts = options(out, &args);
     let resolved = match resolve(&file, &opts, &ProcessEnv, &mut offline) {
         Ok(resolved) => resolved,
         Err(err) => {
@@ -28,6 +24,9 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
             return Err(err.into());
         }
     };
+    if let Some(dotenv) = &resolved.dotenv {
+        out.detail(&format!("loaded {}", dotenv.display()));
+    }
     for warning in &resolved.warnings {
         out.warn(warning);
     }
@@ -51,6 +50,37 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
     };
     out.result(text.trim_end());
     Ok(crate::exit::OK)
+}
+
+/// The options `print` declares, for `${opt:…}`: the ones not given are `null`, as in v3.
+fn options(out: &Output, args: &PrintArgs) -> CliOptions {
+    let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+    let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
+    let format = match args.format {
+        PrintFormat::Yaml => "yaml",
+        PrintFormat::Json => "json",
+    };
+    let extra = [
+        (
+            "config",
+            text(
+                args.service
+                    .config
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+        ),
+        ("format", Value::String(format.into())),
+        ("path", text(args.path.clone())),
+        ("json", flag(out.json)),
+        ("verbose", flag(out.verbose)),
+    ];
+    CliOptions {
+        stage: args.service.stage.clone(),
+        region: args.service.region.clone(),
+        params: args.service.params.clone(),
+        extra: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
 }
 
 /// `print` never has credentials: every AWS-backed variable is an error at its property.
