@@ -137,7 +137,7 @@ fn rename(service: &str) -> impl Fn(String) -> String + '_ {
 
 fn zip_sha(dir: &Path, name: &str) -> String {
     let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join(".serverless/deployer-package.json")).unwrap(),
+        &std::fs::read_to_string(dir.join(".serverless/deployer-manifest.json")).unwrap(),
     )
     .unwrap();
     manifest["artifacts"]
@@ -405,7 +405,7 @@ fn package_then_up_with_package_dir() {
     for f in [
         "cloudformation-template-create-stack.json",
         "cloudformation-template-update-stack.json",
-        "deployer-package.json",
+        "deployer-manifest.json",
         "prebuilt.zip",
     ] {
         assert!(pkg.join(f).exists(), "{f}");

@@ -2,5 +2,6 @@
 
 mod deploy;
 mod guard;
+mod package;
 mod print;
 mod support;

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod exit;
 mod output;
+mod packaging;
 
 use std::process::ExitCode;
 

@@ -13,22 +13,15 @@ use crate::output::Output;
 
 pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
     let rt = context::runtime()?;
-    let opened = prepare::open_resolved(out, &rt, &args.service, &args.credentials)?;
-    let built = match &args.package {
-        Some(dir) => prepare::read_package(dir, &opened.resolved)?,
-        None => prepare::build(
-            &opened.stage.config,
-            &opened.resolved,
-            &prepare::default_dir(&opened.stage.config),
-        )?,
-    };
+    let opened = prepare::open(out, &rt, &args.service, &args.credentials)?;
+    let built = prepare::deployable(out, &rt, &opened, &args.service, args.package.as_deref())?;
     let session = &opened.stage.session;
     report::announce(
         out,
         &format!("Comparing {} with", built.service.service),
         session,
     );
-    let request = prepare::deploy_request(&built, false)?;
+    let request = prepare::deploy_request(&built, false);
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::diff(&opened.clients, &request, &printer));
     printer.finish();

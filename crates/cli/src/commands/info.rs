@@ -14,13 +14,10 @@ use crate::output::Output;
 
 pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let rt = context::runtime()?;
-    let opened = prepare::open_resolved(out, &rt, &args.service, &args.credentials)?;
-    let service = Service::from_value(&opened.resolved.value)?;
-    let stack_name = service
-        .provider
-        .stack_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", service.service, opened.resolved.stage));
+    let opened = prepare::open(out, &rt, &args.service, &args.credentials)?;
+    let resolved = prepare::resolve(out, &rt, &opened, &args.service)?;
+    let service = Service::from_value(&resolved.value)?;
+    let stack_name = prepare::stack_name(&service, &resolved.stage);
     let info = rt.block_on(deploy::info(&opened.clients, &stack_name))?;
     let session = &opened.stage.session;
     let endpoints = report::endpoints(&service, &info.stack.outputs);

@@ -1,270 +1,239 @@
-//! Shared by `package`, `up` and `diff`: resolve the configuration, package the code, compile
-//! the templates, write `.serverless/` (or `--package DIR`), and read such a directory back.
+//! Shared by `up`, `diff`, `info` and `remove`: open the stage (guard first), resolve the
+//! configuration with AWS-backed variables answered by the stage's credentials, package (or
+//! read a `--package DIR`), and turn the result into a deploy request.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use deployer_aws::clients::AwsClients;
 use deployer_aws::deploy::{BucketChoice, DeployArtifact, DeployRequest, Method};
 use deployer_aws::progress::{Progress, Reporter};
+use deployer_aws::sources::{AwsVariable, resolve_all};
 use deployer_aws::stack::{StackParams, Waits};
 use deployer_config::model::{DeploymentBucket, Service};
-use deployer_config::{ConfigFile, ExternalRequest, ProcessEnv, Resolved};
-use deployer_package::{FunctionPackaging, PackageRequest};
-use deployer_template::{CompileInput, FunctionArtifact, Templates};
-use serde::{Deserialize, Serialize};
+use deployer_config::{ExternalRequest, ProcessEnv, Resolved};
 use serde_json::Value;
 
-use crate::args::ServiceArgs;
+use crate::args::{CredentialArgs, ServiceArgs};
 use crate::context;
 use crate::output::Output;
+use crate::packaging::{self, BuildOptions, ConfigSource};
 
-/// File names inside a package directory (v3's names for the templates).
-pub const CREATE_TEMPLATE: &str = "cloudformation-template-create-stack.json";
-/// The full template.
-pub const UPDATE_TEMPLATE: &str = "cloudformation-template-update-stack.json";
-/// deployer's manifest: hashes and the S3 directory, reused by `up --package DIR`.
-pub const MANIFEST: &str = "deployer-package.json";
-
-/// One artifact in the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestArtifact {
-    /// File name (and S3 object name).
-    pub name: String,
-    /// Path of the zip (relative to the package directory when it was built there).
-    pub path: PathBuf,
-    /// SHA-256, base64.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Functions using it.
-    pub functions: Vec<String>,
-}
-
-/// The manifest written next to the templates.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    /// Service name.
-    pub service: String,
-    /// Stage the package was built for.
-    pub stage: String,
-    /// Region the package was built for.
-    pub region: String,
-    /// `${sls:instanceId}` of the packaging run.
-    pub instance_id: String,
-    /// `serverless/<service>/<stage>/<ms>-<ISO>`.
-    pub artifact_directory_name: String,
-    /// v3's normalized template hash of the update template.
-    pub template_hash: String,
-    /// The artifacts.
-    pub artifacts: Vec<ManifestArtifact>,
-}
-
-/// A package, built now or read back from a directory.
-pub struct Built {
+/// What a deploy needs from a package, built now or read back from a directory.
+pub struct Deployable {
     /// The resolved service.
     pub service: Service,
-    /// Where it lives.
-    pub dir: PathBuf,
-    /// Core and full templates.
-    pub templates: Templates,
-    /// The manifest.
-    pub manifest: Manifest,
+    /// Stage.
+    pub stage: String,
+    /// Region.
+    pub region: String,
+    /// The core template (deployment bucket).
+    pub create: Value,
+    /// The full template.
+    pub update: Value,
+    /// `serverless/<service>/<stage>/<ms>-<ISO>`.
+    pub directory: String,
+    /// v3's normalized template hash.
+    pub template_hash: String,
+    /// The zips.
+    pub artifacts: Vec<DeployArtifact>,
 }
 
-/// `print`/`package` have no credentials: AWS-backed variables are errors at their property.
-pub fn offline(
-    command: &str,
-) -> impl FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
-    let command = command.to_string();
+/// A stage opened for AWS work: the guard has passed.
+pub struct Opened {
+    /// Configuration, settings and the verified session.
+    pub stage: context::Stage,
+    /// SDK clients with the call counter.
+    pub clients: AwsClients,
+}
+
+/// Open the stage: configuration → credentials → STS → guard (exit 3 on refusal, before any
+/// other AWS call or local write).
+pub fn open(
+    out: &Output,
+    rt: &tokio::runtime::Runtime,
+    service: &ServiceArgs,
+    creds: &CredentialArgs,
+) -> anyhow::Result<Opened> {
+    let stage = rt.block_on(context::open(out, service, creds, context::Guard::Enforce))?;
+    let counter = deployer_aws::calls::CallCounter::new();
+    let clients = AwsClients::new(stage.session.sdk_config(), &counter);
+    Ok(Opened { stage, clients })
+}
+
+/// The answer callback for AWS-backed variables (`aws:accountId`, `cf`, `ssm`, `s3`): each
+/// round of requests is answered in parallel with the stage's credentials.
+pub fn aws_answers<'a>(
+    rt: &'a tokio::runtime::Runtime,
+    opened: &'a Opened,
+) -> impl FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> + 'a {
     move |requests: &[ExternalRequest]| {
-        requests
+        let parsed: Vec<Result<AwsVariable, String>> = requests
             .iter()
-            .map(|r| {
-                Err(format!(
-                    "{r} needs AWS credentials; `deployer {command}` works offline and cannot \
-                     resolve it (`deployer up` resolves it with the stage's credentials)"
-                ))
+            .map(|r| AwsVariable::parse(&r.source, &r.params, r.address.as_deref()))
+            .collect();
+        let vars: Vec<AwsVariable> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
+        let account = opened.stage.session.account();
+        let mut answers = rt
+            .block_on(resolve_all(&opened.clients, account, &vars))
+            .into_iter();
+        parsed
+            .into_iter()
+            .map(|p| match p {
+                Ok(_) => answers.next().unwrap_or(Ok(None)),
+                Err(e) => Err(e),
             })
             .collect()
     }
 }
 
-/// Resolve every variable; `external` answers the AWS-backed ones.
+fn source(opened: &Opened, service: &ServiceArgs) -> ConfigSource {
+    ConfigSource {
+        file: opened.stage.config.clone(),
+        options: context::cli_options(service),
+        stage: opened.stage.settings.clone(),
+    }
+}
+
+/// Resolve the whole configuration (AWS-backed variables included).
 pub fn resolve(
     out: &Output,
-    file: &ConfigFile,
+    rt: &tokio::runtime::Runtime,
+    opened: &Opened,
     service: &ServiceArgs,
-    external: &mut deployer_config::ExternalFn<'_>,
 ) -> anyhow::Result<Resolved> {
-    let opts = context::cli_options(service);
-    let resolved = match deployer_config::resolve(file, &opts, &ProcessEnv, external) {
-        Ok(r) => r,
-        Err(err) => {
-            for w in err.warnings() {
-                out.warn(w);
-            }
-            return Err(err.into());
-        }
-    };
-    for w in &resolved.warnings {
+    let mut answers = aws_answers(rt, opened);
+    let resolved = deployer_config::resolve(
+        &opened.stage.config,
+        &context::cli_options(service),
+        &ProcessEnv,
+        &mut answers,
+    )?;
+    for w in resolved
+        .warnings
+        .iter()
+        .filter(|w| !opened.stage.settings.warnings.contains(w))
+    {
         out.warn(w);
     }
     Ok(resolved)
 }
 
-/// Package and compile into `dir`, writing the templates (pretty, 2-space), the zips and the
-/// manifest.
-pub fn build(file: &ConfigFile, resolved: &Resolved, dir: &Path) -> anyhow::Result<Built> {
-    let service = Service::from_value(&resolved.value)
-        .with_context(|| format!("in {}", file.path.display()))?;
-    clean(dir)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let request = package_request(file, &service);
-    let packaged = deployer_package::package(&request, dir)?;
-    let mut artifacts = BTreeMap::new();
-    for (function, name) in &packaged.function_artifacts {
-        let a = packaged
-            .artifacts
-            .iter()
-            .find(|a| &a.name == name)
-            .expect("artifact listed");
-        artifacts.insert(
-            function.clone(),
-            FunctionArtifact {
-                s3_key_name: a.name.clone(),
-                sha256_base64: a.sha256_base64.clone(),
-            },
-        );
-    }
-    let directory = deployer_template::artifact_directory_name(
-        service.provider.deployment_prefix.as_deref(),
-        &service.service,
-        &resolved.stage,
-        SystemTime::now(),
-    );
-    let templates = deployer_template::compile(&CompileInput {
-        service: &service,
-        stage: &resolved.stage,
-        region: &resolved.region,
-        instance_id: &resolved.instance_id,
-        artifact_directory_name: &directory,
-        artifacts: &artifacts,
-    })?;
-    let has_core = templates.create["Resources"]
-        .as_object()
-        .is_some_and(|r| !r.is_empty());
-    if has_core {
-        write_json(&dir.join(CREATE_TEMPLATE), &templates.create)?;
-    }
-    write_json(&dir.join(UPDATE_TEMPLATE), &templates.update)?;
-    let manifest = Manifest {
-        service: service.service.clone(),
-        stage: resolved.stage.clone(),
-        region: resolved.region.clone(),
-        instance_id: resolved.instance_id.clone(),
-        artifact_directory_name: directory,
-        template_hash: deployer_template::normalized_template_hash(&templates.update),
-        artifacts: packaged
-            .artifacts
-            .iter()
-            .map(|a| ManifestArtifact {
-                name: a.name.clone(),
-                path: a
-                    .path
-                    .strip_prefix(dir)
-                    .map(Path::to_path_buf)
-                    .unwrap_or(a.path.clone()),
-                sha256: a.sha256_base64.clone(),
-                size: a.size,
-                functions: a.functions.clone(),
+/// Package now (into `.serverless/`), or read the `--package DIR` built earlier.
+pub fn deployable(
+    out: &Output,
+    rt: &tokio::runtime::Runtime,
+    opened: &Opened,
+    service: &ServiceArgs,
+    package_dir: Option<&Path>,
+) -> anyhow::Result<Deployable> {
+    match package_dir {
+        None => {
+            let mut answers = aws_answers(rt, opened);
+            let options = BuildOptions {
+                out_dir: None,
+                now: SystemTime::now(),
+            };
+            let build = packaging::build(out, &source(opened, service), &options, &mut answers)?;
+            let artifacts = build
+                .package
+                .artifacts
+                .iter()
+                .map(|a| DeployArtifact {
+                    name: a.name.clone(),
+                    path: a.path.clone(),
+                    sha256_base64: a.sha256_base64.clone(),
+                    size: a.size,
+                })
+                .collect();
+            Ok(Deployable {
+                stage: build.manifest.stage.clone(),
+                region: build.manifest.region.clone(),
+                create: build.templates.create,
+                update: build.templates.update,
+                directory: build.manifest.artifact_directory_name.clone(),
+                template_hash: build.manifest.template_hash.clone(),
+                artifacts,
+                service: build.service,
             })
-            .collect(),
-    };
-    write_json(&dir.join(MANIFEST), &serde_json::to_value(&manifest)?)?;
-    Ok(Built {
-        service,
-        dir: dir.to_path_buf(),
-        templates,
-        manifest,
-    })
-}
-
-/// Read a directory written by `deployer package` for this stage and region.
-pub fn read_package(dir: &Path, resolved: &Resolved) -> anyhow::Result<Built> {
-    let service = Service::from_value(&resolved.value)?;
-    let read = |name: &str| -> anyhow::Result<Value> {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "reading {} (build the package with `deployer package --package {}`)",
-                path.display(),
-                dir.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-    };
-    let manifest: Manifest = serde_json::from_value(read(MANIFEST)?)
-        .with_context(|| format!("reading {}", dir.join(MANIFEST).display()))?;
-    if manifest.stage != resolved.stage || manifest.region != resolved.region {
-        bail!(
-            "the package in {} was built for stage {} in {}, not stage {} in {}; run `deployer \
-             package --stage {} --package {}` again",
-            dir.display(),
-            manifest.stage,
-            manifest.region,
-            resolved.stage,
-            resolved.region,
-            resolved.stage,
-            dir.display()
-        );
-    }
-    let update = read(UPDATE_TEMPLATE)?;
-    let create = if dir.join(CREATE_TEMPLATE).exists() {
-        read(CREATE_TEMPLATE)?
-    } else {
-        serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}})
-    };
-    for a in &manifest.artifacts {
-        let path = dir.join(&a.path);
-        if !path.exists() {
-            bail!(
-                "No {} file found in the package path you provided ({})",
-                a.name,
-                dir.display()
-            );
+        }
+        Some(dir) => {
+            let resolved = resolve(out, rt, opened, service)?;
+            let svc = Service::from_value(&resolved.value).with_context(|| {
+                format!(
+                    "Invalid configuration in {}",
+                    opened.stage.config.path.display()
+                )
+            })?;
+            let p = packaging::load_manifest(dir, &svc.service, &resolved.stage, &resolved.region)?;
+            let empty =
+                serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}});
+            Ok(Deployable {
+                stage: resolved.stage.clone(),
+                region: resolved.region.clone(),
+                create: p.create_template.unwrap_or(empty),
+                update: p.update_template,
+                directory: p.manifest.artifact_directory_name.clone(),
+                template_hash: p.manifest.template_hash.clone(),
+                artifacts: p
+                    .artifacts
+                    .iter()
+                    .map(|a| DeployArtifact {
+                        name: a.name.clone(),
+                        path: a.path.clone(),
+                        sha256_base64: a.sha256_base64.clone(),
+                        size: a.size,
+                    })
+                    .collect(),
+                service: svc,
+            })
         }
     }
-    Ok(Built {
-        service,
-        dir: dir.to_path_buf(),
-        templates: Templates { create, update },
-        manifest,
-    })
 }
 
-/// The deploy request of a package.
-pub fn deploy_request(built: &Built, force: bool) -> anyhow::Result<DeployRequest> {
-    let service = &built.service;
-    let provider = &service.provider;
-    let stage = built.manifest.stage.clone();
-    let stack = provider
+/// The stack name: `provider.stackName` or `<service>-<stage>`.
+pub fn stack_name(service: &Service, stage: &str) -> String {
+    service
+        .provider
         .stack_name
         .clone()
-        .unwrap_or_else(|| format!("{}-{stage}", service.service));
-    let bucket = match provider
+        .unwrap_or_else(|| format!("{}-{stage}", service.service))
+}
+
+/// The deployment bucket choice of the configuration.
+pub fn bucket_choice(service: &Service) -> BucketChoice {
+    match service
+        .provider
         .deployment_bucket
         .as_ref()
         .and_then(DeploymentBucket::name)
     {
         Some(name) => BucketChoice::Named(name.to_string()),
         None => BucketChoice::Stack,
-    };
+    }
+}
+
+/// `provider.iam.deploymentRole`.
+pub fn deployment_role(service: &Service) -> Option<String> {
+    service
+        .provider
+        .iam
+        .as_ref()
+        .and_then(|i| i.deployment_role.as_ref())
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The deploy request of a package.
+pub fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
+    let service = &d.service;
+    let provider = &service.provider;
     let keep = provider
         .deployment_bucket
         .as_ref()
@@ -295,115 +264,33 @@ pub fn deploy_request(built: &Built, force: bool) -> anyhow::Result<DeployReques
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    let role_arn = provider
-        .iam
-        .as_ref()
-        .and_then(|i| i.deployment_role.as_ref())
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(DeployRequest {
+    DeployRequest {
         service: service.service.clone(),
-        stage: stage.clone(),
+        stage: d.stage.clone(),
         params: StackParams {
-            stack,
-            region: built.manifest.region.clone(),
-            tags: deployer_template::stack_tags(service, &stage),
+            stack: stack_name(service, &d.stage),
+            region: d.region.clone(),
+            tags: deployer_template::stack_tags(service, &d.stage),
             parameters,
             notification_arns,
-            role_arn,
+            role_arn: deployment_role(service),
             disable_rollback: provider.disable_rollback.unwrap_or(false),
         },
         deployment_prefix: provider
             .deployment_prefix
             .clone()
             .unwrap_or_else(|| "serverless".into()),
-        bucket,
+        bucket: bucket_choice(service),
         max_previous_deployments: keep,
-        core_template: built.templates.create.clone(),
-        template: built.templates.update.clone(),
-        template_hash: built.manifest.template_hash.clone(),
-        artifact_directory: built.manifest.artifact_directory_name.clone(),
-        artifacts: built
-            .manifest
-            .artifacts
-            .iter()
-            .map(|a| DeployArtifact {
-                name: a.name.clone(),
-                path: built.dir.join(&a.path),
-                sha256_base64: a.sha256.clone(),
-                size: a.size,
-            })
-            .collect(),
+        core_template: d.create.clone(),
+        template: d.update.clone(),
+        template_hash: d.template_hash.clone(),
+        artifact_directory: d.directory.clone(),
+        artifacts: d.artifacts.clone(),
         method,
         force,
         waits: Waits::default(),
-    })
-}
-
-fn package_request(file: &ConfigFile, service: &Service) -> PackageRequest {
-    let pkg = service.package.as_ref();
-    let functions = service
-        .functions
-        .iter()
-        .filter(|(_, f)| f.image.is_none())
-        .map(|(key, f)| {
-            let fp = f.package.as_ref();
-            FunctionPackaging {
-                key: key.clone(),
-                patterns: fp.map(|p| p.patterns.clone()).unwrap_or_default(),
-                include: fp.map(|p| p.include.clone()).unwrap_or_default(),
-                exclude: fp.map(|p| p.exclude.clone()).unwrap_or_default(),
-                individually: fp.and_then(|p| p.individually).unwrap_or(false),
-                artifact: fp.and_then(|p| p.artifact.clone()).map(PathBuf::from),
-                disable: fp.and_then(|p| p.disable).unwrap_or(false),
-            }
-        })
-        .collect();
-    PackageRequest {
-        service_dir: file.dir.clone(),
-        service_name: service.service.clone(),
-        config_file: file
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned()),
-        use_dotenv: service.use_dotenv.unwrap_or(false),
-        exclude: pkg.map(|p| p.exclude.clone()).unwrap_or_default(),
-        include: pkg.map(|p| p.include.clone()).unwrap_or_default(),
-        patterns: pkg.map(|p| p.patterns.clone()).unwrap_or_default(),
-        individually: pkg.and_then(|p| p.individually).unwrap_or(false),
-        artifact: pkg.and_then(|p| p.artifact.clone()).map(PathBuf::from),
-        functions,
     }
-}
-
-/// Remove what a previous package left (zips, templates, manifest), nothing else.
-fn clean(dir: &Path) -> anyhow::Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".zip")
-            || name == CREATE_TEMPLATE
-            || name == UPDATE_TEMPLATE
-            || name == MANIFEST
-        {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("removing {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
-fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-/// The default package directory: `.serverless` next to the configuration.
-pub fn default_dir(file: &ConfigFile) -> PathBuf {
-    file.dir.join(".serverless")
 }
 
 /// Renders progress events on stderr: one live line on a terminal, plain lines in CI or when
@@ -560,56 +447,4 @@ impl Reporter for ProgressPrinter {
             ),
         }
     }
-}
-
-/// A stage opened for AWS work with its configuration fully resolved.
-pub struct Opened {
-    /// Configuration, settings and the verified session.
-    pub stage: context::Stage,
-    /// SDK clients with the call counter.
-    pub clients: deployer_aws::clients::AwsClients,
-    /// The fully resolved configuration.
-    pub resolved: Resolved,
-}
-
-/// Open the stage (configuration → credentials → STS → guard, exit 3 on refusal), then resolve
-/// every variable, answering AWS-backed ones (`aws:accountId`, `cf`, `ssm`, `s3`) with the
-/// stage's credentials, each round in parallel.
-pub fn open_resolved(
-    out: &Output,
-    rt: &tokio::runtime::Runtime,
-    service: &ServiceArgs,
-    creds: &crate::args::CredentialArgs,
-) -> anyhow::Result<Opened> {
-    use deployer_aws::sources::{AwsVariable, resolve_all};
-    let stage = rt.block_on(context::open(out, service, creds, context::Guard::Enforce))?;
-    let counter = deployer_aws::calls::CallCounter::new();
-    let clients = deployer_aws::clients::AwsClients::new(stage.session.sdk_config(), &counter);
-    let account = stage.session.account().to_string();
-    let mut external = |requests: &[ExternalRequest]| -> Vec<Result<Option<Value>, String>> {
-        let parsed: Vec<Result<AwsVariable, String>> = requests
-            .iter()
-            .map(|r| AwsVariable::parse(&r.source, &r.params, r.address.as_deref()))
-            .collect();
-        let vars: Vec<AwsVariable> = parsed
-            .iter()
-            .filter_map(|p| p.as_ref().ok().cloned())
-            .collect();
-        let mut answers = rt
-            .block_on(resolve_all(&clients, &account, &vars))
-            .into_iter();
-        parsed
-            .into_iter()
-            .map(|p| match p {
-                Ok(_) => answers.next().unwrap_or(Ok(None)),
-                Err(e) => Err(e),
-            })
-            .collect()
-    };
-    let resolved = resolve(out, &stage.config, service, &mut external)?;
-    Ok(Opened {
-        stage,
-        clients,
-        resolved,
-    })
 }

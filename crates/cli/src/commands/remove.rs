@@ -4,9 +4,9 @@
 
 use std::io::{BufRead, Write};
 
-use deployer_aws::deploy::{self, BucketChoice};
+use deployer_aws::deploy;
 use deployer_aws::stack::{StackParams, Waits};
-use deployer_config::model::{DeploymentBucket, Service};
+use deployer_config::model::Service;
 use serde_json::json;
 
 use crate::args::RemoveArgs;
@@ -18,15 +18,12 @@ use crate::output::Output;
 
 pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
     let rt = context::runtime()?;
-    let opened = prepare::open_resolved(out, &rt, &args.service, &args.credentials)?;
-    let service = Service::from_value(&opened.resolved.value)?;
+    let opened = prepare::open(out, &rt, &args.service, &args.credentials)?;
+    let resolved = prepare::resolve(out, &rt, &opened, &args.service)?;
+    let service = Service::from_value(&resolved.value)?;
     let session = &opened.stage.session;
-    let stage = opened.resolved.stage.clone();
-    let stack = service
-        .provider
-        .stack_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{stage}", service.service));
+    let stage = resolved.stage.clone();
+    let stack = prepare::stack_name(&service, &stage);
     report::announce(out, &format!("Removing {} from", service.service), session);
     if session.pin.is_pinned() && !args.yes {
         if !out.interactive {
@@ -44,25 +41,11 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
             return Ok(crate::exit::FAILURE);
         }
     }
-    let bucket = match service
-        .provider
-        .deployment_bucket
-        .as_ref()
-        .and_then(DeploymentBucket::name)
-    {
-        Some(name) => BucketChoice::Named(name.to_string()),
-        None => BucketChoice::Stack,
-    };
+    let bucket = prepare::bucket_choice(&service);
     let params = StackParams {
         stack: stack.clone(),
         region: session.region.clone(),
-        role_arn: service
-            .provider
-            .iam
-            .as_ref()
-            .and_then(|i| i.deployment_role.as_ref())
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+        role_arn: prepare::deployment_role(&service),
         ..Default::default()
     };
     let printer = ProgressPrinter::new(out);

@@ -15,24 +15,17 @@ use crate::output::Output;
 pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let rt = context::runtime()?;
-    let opened = prepare::open_resolved(out, &rt, &args.service, &args.credentials)?;
-    let resolved_ms = started.elapsed().as_millis() as u64;
-    let built = match &args.package {
-        Some(dir) => prepare::read_package(dir, &opened.resolved)?,
-        None => prepare::build(
-            &opened.stage.config,
-            &opened.resolved,
-            &prepare::default_dir(&opened.stage.config),
-        )?,
-    };
-    let packaged_ms = started.elapsed().as_millis() as u64 - resolved_ms;
+    let opened = prepare::open(out, &rt, &args.service, &args.credentials)?;
+    let guard_ms = started.elapsed().as_millis() as u64;
+    let built = prepare::deployable(out, &rt, &opened, &args.service, args.package.as_deref())?;
+    let packaged_ms = started.elapsed().as_millis() as u64 - guard_ms;
     let session = &opened.stage.session;
     report::announce(
         out,
         &format!("Deploying {} to", built.service.service),
         session,
     );
-    let request = prepare::deploy_request(&built, args.force)?;
+    let request = prepare::deploy_request(&built, args.force);
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::deploy(&opened.clients, &request, &printer));
     printer.finish();
@@ -59,12 +52,12 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
         }
     };
     let endpoints = report::endpoints(&built.service, &outcome.outputs);
-    let functions = report::functions(&built.service, None, Some(&built.templates.update));
+    let functions = report::functions(&built.service, None, Some(&built.update));
     let secs = started.elapsed().as_secs_f32();
     if out.json {
         let mut timings = serde_json::Map::new();
-        timings.insert("resolve".into(), json!(resolved_ms));
-        timings.insert("package".into(), json!(packaged_ms));
+        timings.insert("guard".into(), json!(guard_ms));
+        timings.insert("resolve and package".into(), json!(packaged_ms));
         for (k, v) in &outcome.timings {
             if k != "total" {
                 timings.insert(k.clone(), json!(v));
