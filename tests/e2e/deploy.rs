@@ -16,6 +16,7 @@ struct Account {
     cfn: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
+    ssm: aws_sdk_ssm::Client,
     rt: tokio::runtime::Runtime,
 }
 
@@ -47,6 +48,7 @@ fn account(bed: &TestBed<'_>, profile: &str) -> Account {
         cfn: aws_sdk_cloudformation::Client::new(&conf),
         s3,
         lambda: aws_sdk_lambda::Client::new(&conf),
+        ssm: aws_sdk_ssm::Client::new(&conf),
         rt,
     }
 }
@@ -431,7 +433,7 @@ fn package_then_up_with_package_dir() {
     );
     assert_eq!(wrong.code, 1);
     assert!(
-        wrong.stderr.contains("was built for stage dev"),
+        wrong.stderr.contains("was built for stage \"dev\""),
         "{}",
         wrong.stderr
     );
@@ -551,4 +553,73 @@ fn adopts_a_stack_deployed_by_serverless_v3() {
     let again = run(&bed, &dir, &["up", "--json"], &[]);
     ok(&again);
     assert_eq!(again.json()["status"], "unchanged");
+}
+
+/// `${aws:accountId}`, `${ssm:}`, `${cf:}` and `${s3:}` are answered with the stage's own
+/// credentials (the dev account) and end up in the deployed functions.
+#[test]
+fn aws_variables_resolve_with_the_stage_credentials() {
+    let bed = TestBed::standard();
+    let acct = account(&bed, "devAccount");
+    let rt = &acct.rt;
+    rt.block_on(
+        acct.ssm
+            .put_parameter()
+            .name("/vars/param")
+            .value("from-ssm")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send(),
+    )
+    .unwrap();
+    let source = r#"{"Resources":{"Q":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":"vars-src-q"}}},"Outputs":{"Out":{"Value":"from-cf"}}}"#;
+    rt.block_on(
+        acct.cfn
+            .create_stack()
+            .stack_name("vars-src")
+            .template_body(source)
+            .send(),
+    )
+    .unwrap();
+    rt.block_on(acct.s3.create_bucket().bucket("deployer-e2e-vars").send())
+        .unwrap();
+    rt.block_on(
+        acct.s3
+            .put_object()
+            .bucket("deployer-e2e-vars")
+            .key("key.txt")
+            .body(b"from-s3".to_vec().into())
+            .send(),
+    )
+    .unwrap();
+    let dir = seed_service(&bed, "vars", |yml| {
+        rename("vars")(yml).replacen(
+            "  region: us-east-1\n",
+            "  region: us-east-1\n  environment:\n    ACCOUNT: ${aws:accountId}\n    PARAM: ${ssm:/vars/param}\n    OUT: ${cf:vars-src.Out}\n    FILE: ${s3:deployer-e2e-vars/key.txt}\n    MISSING: ${ssm:/vars/none, 'fallback'}\n",
+            1,
+        )
+    });
+    let up = run(&bed, &dir, &["up", "--json"], &[]);
+    ok(&up);
+    let config = rt
+        .block_on(
+            acct.lambda
+                .get_function()
+                .function_name("vars-dev-hello")
+                .send(),
+        )
+        .unwrap();
+    let env = config
+        .configuration()
+        .and_then(|c| c.environment())
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(env.get("ACCOUNT").map(String::as_str), Some(DEV_ACCOUNT));
+    assert_eq!(env.get("PARAM").map(String::as_str), Some("from-ssm"));
+    assert_eq!(env.get("OUT").map(String::as_str), Some("from-cf"));
+    assert_eq!(env.get("FILE").map(String::as_str), Some("from-s3"));
+    assert_eq!(env.get("MISSING").map(String::as_str), Some("fallback"));
+    let by = &up.json()["awsCalls"]["byOperation"];
+    assert!(by.get("SSM.GetParameter").is_some(), "{by}");
 }
