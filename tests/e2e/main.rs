@@ -1,5 +1,6 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
+mod deploy;
 mod guard;
 mod package;
 mod print;

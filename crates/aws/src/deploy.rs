@@ -1,0 +1,1010 @@
+//! The deploy, diff, info and remove flows, compatible with stacks and buckets that
+//! Serverless v3 deployed.
+//!
+//! Deploy, in order: stack state (wait for a busy stack, recreate one that never finished
+//! creating, stop with the recovery step for a stuck one) → deployment bucket (create the core
+//! stack when the stack is absent, or use `provider.deploymentBucket.name`) → change detection
+//! (v3's `filesha256` comparison with the newest deployment) → parallel uploads → UpdateStack
+//! (or a change set) → follow events → keep the newest N deployments.
+//!
+//! Change detection, compared with v3: the local hash list is the normalized template hash plus
+//! each zip's hash; deployer does not upload `serverless-state.json` (it holds the resolved
+//! configuration, secrets included), so the first deployer run after a v3 deploy always
+//! deploys. Skipping additionally requires that the stack's last operation succeeded and that
+//! the deployed template references the newest deployment directory: a deploy that uploaded
+//! but never updated the stack (v3 issue #3983) is not mistaken for "no changes".
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudformation::types::ChangeSetType;
+use serde::Serialize;
+
+use crate::artifacts::{
+    self, Deployment, TEMPLATE_FILE, Upload, UploadBody, stage_prefix, template_url,
+};
+use crate::clients::AwsClients;
+use crate::error::AwsError;
+use crate::progress::{Progress, Reporter};
+use crate::stack::{
+    self, Change, ChangeSetResult, Operation, StackInfo, StackOutput, StackParams, StackResource,
+    StackState, TemplateSource, UpdateStart, Waits,
+};
+
+/// Logical id of the framework's deployment bucket.
+pub const BUCKET_LOGICAL_ID: &str = "ServerlessDeploymentBucket";
+/// Output holding the deployment bucket's name.
+pub const BUCKET_OUTPUT: &str = "ServerlessDeploymentBucketName";
+/// Largest inline template body CloudFormation accepts.
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// Which bucket holds the deployments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketChoice {
+    /// The stack's own `ServerlessDeploymentBucket` (created with the core stack).
+    Stack,
+    /// `provider.deploymentBucket.name`: an existing bucket; no core stack.
+    Named(String),
+}
+
+/// `provider.deploymentMethod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// UpdateStack (deployer's default, v4's default).
+    #[default]
+    Direct,
+    /// A `<stack>-change-set` change set, created then executed (v3's default).
+    ChangeSets,
+}
+
+/// A packaged artifact to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployArtifact {
+    /// File name in the deployment directory (e.g. `service-name.zip`).
+    pub name: String,
+    /// Local path of the zip.
+    pub path: PathBuf,
+    /// SHA-256 of the bytes, base64.
+    pub sha256_base64: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Everything the deploy flow needs, computed offline by config/package/template.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// Service name.
+    pub service: String,
+    /// Stage.
+    pub stage: String,
+    /// Stack parameters (name, region, tags, stack parameters, notification ARNs, role).
+    pub params: StackParams,
+    /// `provider.deploymentPrefix` (default `serverless`).
+    pub deployment_prefix: String,
+    /// Bucket choice.
+    pub bucket: BucketChoice,
+    /// `provider.deploymentBucket.maxPreviousDeploymentArtifacts` (default 5).
+    pub max_previous_deployments: usize,
+    /// The core template (deployment bucket only), used when the stack does not exist.
+    pub core_template: serde_json::Value,
+    /// The compiled template.
+    pub template: serde_json::Value,
+    /// v3's normalized template hash (SHA-256, base64).
+    pub template_hash: String,
+    /// `<prefix>/<service>/<stage>/<ms>-<ISO>` the template's S3 keys point into.
+    pub artifact_directory: String,
+    /// The zips.
+    pub artifacts: Vec<DeployArtifact>,
+    /// Deployment method.
+    pub method: Method,
+    /// `--force`: deploy even when nothing changed.
+    pub force: bool,
+    /// Polling and waiting limits.
+    pub waits: Waits,
+}
+
+impl DeployRequest {
+    fn stage_prefix(&self) -> String {
+        stage_prefix(&self.deployment_prefix, &self.service, &self.stage)
+    }
+
+    fn local_hashes(&self) -> Vec<String> {
+        let mut h: Vec<String> = std::iter::once(self.template_hash.clone())
+            .chain(self.artifacts.iter().map(|a| a.sha256_base64.clone()))
+            .collect();
+        h.sort();
+        h
+    }
+}
+
+/// Result status of `up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStatus {
+    /// The stack was created or updated.
+    Deployed,
+    /// Nothing changed; no upload, no stack update (or CloudFormation found nothing to do).
+    Unchanged,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployOutcome {
+    /// Deployed or unchanged.
+    pub status: DeployStatus,
+    /// Why (change detection's reason, or CloudFormation's "no updates").
+    pub reason: String,
+    /// Stack name.
+    pub stack: String,
+    /// Stack id.
+    pub stack_id: String,
+    /// Final stack status.
+    pub stack_status: String,
+    /// True when this run created the stack.
+    pub created: bool,
+    /// Deployment bucket.
+    pub bucket: String,
+    /// The deployment directory used (uploaded to, or the unchanged newest one).
+    pub directory: Option<String>,
+    /// Keys uploaded in this run.
+    pub uploaded: Vec<String>,
+    /// Files not uploaded because identical bytes were already there.
+    pub skipped_uploads: usize,
+    /// Old deployment directories removed.
+    pub removed_deployments: usize,
+    /// Stack outputs after the deploy.
+    pub outputs: Vec<StackOutput>,
+    /// Duration of each phase in milliseconds, in order.
+    pub timings: Vec<(String, u64)>,
+}
+
+struct Clock {
+    start: Instant,
+    last: Instant,
+    phases: Vec<(String, u64)>,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            start: now,
+            last: now,
+            phases: Vec::new(),
+        }
+    }
+    fn lap(&mut self, name: &str) {
+        let now = Instant::now();
+        self.phases
+            .push((name.to_string(), (now - self.last).as_millis() as u64));
+        self.last = now;
+    }
+    fn finish(mut self) -> Vec<(String, u64)> {
+        self.phases
+            .push(("total".into(), self.start.elapsed().as_millis() as u64));
+        self.phases
+    }
+}
+
+/// Bring the stack into a state a deploy can work with: `None` when it must be created.
+async fn settle(
+    clients: &AwsClients,
+    params: &StackParams,
+    waits: &Waits,
+    reporter: &dyn Reporter,
+) -> Result<Option<StackInfo>, AwsError> {
+    let mut info = stack::describe(&clients.cfn, &params.stack).await?;
+    loop {
+        let Some(current) = info.take() else {
+            return Ok(None);
+        };
+        match stack::classify(&current.status, &params.stack, &params.region) {
+            StackState::Ready => return Ok(Some(current)),
+            StackState::Busy => {
+                info = stack::wait_settled(&clients.cfn, &params.stack, waits, reporter).await?;
+            }
+            StackState::Recreate => {
+                reporter.report(Progress::StackRecreating {
+                    stack: params.stack.clone(),
+                    status: current.status.clone(),
+                });
+                stack::delete(&clients.cfn, &current.id, params.role_arn.as_deref()).await?;
+                reporter.report(Progress::StackOperation {
+                    stack: params.stack.clone(),
+                    operation: "delete",
+                });
+                stack::follow(
+                    &clients.cfn,
+                    &current.id,
+                    &params.stack,
+                    &params.region,
+                    Operation::Delete,
+                    waits,
+                    reporter,
+                )
+                .await?;
+                return Ok(None);
+            }
+            StackState::Stuck(advice) => {
+                return Err(AwsError::NeedsRecovery {
+                    stack: params.stack.clone(),
+                    region: params.region.clone(),
+                    status: current.status,
+                    advice,
+                });
+            }
+        }
+    }
+}
+
+/// The bucket of an existing stack: the `ServerlessDeploymentBucketName` output (no extra
+/// call), else the `ServerlessDeploymentBucket` resource's physical id.
+async fn stack_bucket(
+    clients: &AwsClients,
+    choice: &BucketChoice,
+    info: &StackInfo,
+) -> Result<String, AwsError> {
+    if let BucketChoice::Named(name) = choice {
+        return Ok(name.clone());
+    }
+    if let Some(name) = info.output(BUCKET_OUTPUT).filter(|n| !n.is_empty()) {
+        return Ok(name.to_string());
+    }
+    stack::physical_id(&clients.cfn, &info.name, BUCKET_LOGICAL_ID)
+        .await?
+        .ok_or_else(|| {
+            AwsError::Bucket(format!(
+                "stack \"{}\" has no {BUCKET_LOGICAL_ID} resource and provider.deploymentBucket is \
+             not set: name an existing bucket in provider.deploymentBucket.name",
+                info.name
+            ))
+        })
+}
+
+/// Result of comparing local files with the newest deployment.
+#[derive(Debug, Clone)]
+struct ChangeCheck {
+    unchanged: bool,
+    reason: String,
+    /// `filesha256` of each object of the newest deployment (key → hash).
+    newest_hashes: Vec<(String, Option<String>)>,
+}
+
+async fn check_changes(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    bucket: &str,
+    info: &StackInfo,
+    deployments: &[Deployment],
+    deployed_template: Option<&str>,
+) -> Result<ChangeCheck, AwsError> {
+    let Some(newest) = deployments.last() else {
+        return Ok(ChangeCheck {
+            unchanged: false,
+            reason: "no previous deployment in the bucket".into(),
+            newest_hashes: Vec::new(),
+        });
+    };
+    let keys: Vec<String> = newest.objects.iter().map(|o| o.key.clone()).collect();
+    let hashes = artifacts::head_hashes(&clients.s3, bucket, &keys).await?;
+    let newest_hashes: Vec<(String, Option<String>)> = keys.into_iter().zip(hashes).collect();
+    let mut remote: Vec<String> = newest_hashes
+        .iter()
+        .filter_map(|(_, h)| h.clone())
+        .collect();
+    remote.sort();
+    let reason = if req.force {
+        "--force".to_string()
+    } else if remote != req.local_hashes() {
+        "the template or code changed".to_string()
+    } else if !stack::last_operation_succeeded(&info.status) {
+        format!(
+            "the stack's last operation did not succeed ({})",
+            info.status
+        )
+    } else if !references_newest(deployed_template, &req.stage_prefix(), &newest.directory) {
+        "the newest upload was never deployed to the stack".to_string()
+    } else {
+        return Ok(ChangeCheck {
+            unchanged: true,
+            reason: format!("no changes since {}", newest.directory),
+            newest_hashes,
+        });
+    };
+    Ok(ChangeCheck {
+        unchanged: false,
+        reason,
+        newest_hashes,
+    })
+}
+
+/// True when the deployed template points at the newest deployment directory, or points at no
+/// deployment directory of this stage at all (a service without code artifacts).
+fn references_newest(template: Option<&str>, stage_prefix: &str, newest: &str) -> bool {
+    let Some(body) = template else { return true };
+    !body.contains(&format!("{stage_prefix}/")) || body.contains(&format!("{newest}/"))
+}
+
+/// Deploy: see the module documentation for the order of steps.
+pub async fn deploy(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    reporter: &dyn Reporter,
+) -> Result<DeployOutcome, AwsError> {
+    let mut clock = Clock::new();
+    let params = &req.params;
+    stack::validate_stack_name(&params.stack)?;
+    let existing = settle(clients, params, &req.waits, reporter).await?;
+    clock.lap("stack");
+
+    // Deployment bucket: the stack's own (creating the core stack when absent) or a named one.
+    let mut created = false;
+    let mut stack_id = existing.as_ref().map(|i| i.id.clone());
+    let bucket = match (&existing, &req.bucket) {
+        (_, BucketChoice::Named(name)) => name.clone(),
+        (Some(info), BucketChoice::Stack) => stack_bucket(clients, &req.bucket, info).await?,
+        (None, BucketChoice::Stack) => {
+            reporter.report(Progress::StackCreating {
+                stack: params.stack.clone(),
+            });
+            let body = serde_json::to_string(&req.core_template)
+                .map_err(|e| AwsError::Invalid(format!("core template: {e}")))?;
+            let id = stack::create(
+                &clients.cfn,
+                params,
+                &TemplateSource::Body(body),
+                stack::capabilities(&req.core_template),
+                false,
+            )
+            .await?;
+            stack::follow(
+                &clients.cfn,
+                &id,
+                &params.stack,
+                &params.region,
+                Operation::Create,
+                &req.waits,
+                reporter,
+            )
+            .await?;
+            created = true;
+            stack_id = Some(id);
+            stack::physical_id(&clients.cfn, &params.stack, BUCKET_LOGICAL_ID)
+                .await?
+                .ok_or_else(|| {
+                    AwsError::Bucket(format!(
+                        "the core stack \"{}\" was created without a {BUCKET_LOGICAL_ID}",
+                        params.stack
+                    ))
+                })?
+        }
+    };
+    clock.lap("bucket");
+
+    // Change detection: list deployments and read the deployed template in parallel.
+    let prefix = req.stage_prefix();
+    let (deployments, deployed_template) = if created {
+        (Vec::new(), None)
+    } else if let Some(info) = &existing {
+        let (list, template) = tokio::join!(
+            artifacts::list_deployments(&clients.s3, &bucket, &prefix),
+            deployed_template_body(clients, &info.id),
+        );
+        (list?, template?)
+    } else {
+        (
+            artifacts::list_deployments(&clients.s3, &bucket, &prefix).await?,
+            None,
+        )
+    };
+    let check = match &existing {
+        Some(info) => {
+            check_changes(
+                clients,
+                req,
+                &bucket,
+                info,
+                &deployments,
+                deployed_template.as_deref(),
+            )
+            .await?
+        }
+        None => ChangeCheck {
+            unchanged: false,
+            reason: if created {
+                "first deploy".into()
+            } else {
+                "the stack does not exist".into()
+            },
+            newest_hashes: Vec::new(),
+        },
+    };
+    clock.lap("check");
+    reporter.report(Progress::ChangeCheck {
+        unchanged: check.unchanged,
+        reason: check.reason.clone(),
+    });
+    if check.unchanged {
+        let info = existing.expect("unchanged implies an existing stack");
+        return Ok(DeployOutcome {
+            status: DeployStatus::Unchanged,
+            reason: check.reason,
+            stack: params.stack.clone(),
+            stack_id: info.id.clone(),
+            stack_status: info.status.clone(),
+            created: false,
+            bucket,
+            directory: deployments.last().map(|d| d.directory.clone()),
+            uploaded: Vec::new(),
+            skipped_uploads: 0,
+            removed_deployments: 0,
+            outputs: info.outputs,
+            timings: clock.finish(),
+        });
+    }
+
+    // Uploads: the minified template and the zips, skipping files already there byte for byte
+    // (a re-deploy of the same `--package` directory).
+    let template_bytes = serde_json::to_vec(&req.template)
+        .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
+    let dir = &req.artifact_directory;
+    let mut uploads = vec![Upload {
+        key: format!("{dir}/{TEMPLATE_FILE}"),
+        size: template_bytes.len() as u64,
+        body: UploadBody::Bytes(template_bytes),
+        content_type: "application/json",
+        sha256_base64: req.template_hash.clone(),
+    }];
+    for a in &req.artifacts {
+        uploads.push(Upload {
+            key: format!("{dir}/{}", a.name),
+            body: UploadBody::File(a.path.clone()),
+            content_type: "application/zip",
+            sha256_base64: a.sha256_base64.clone(),
+            size: a.size,
+        });
+    }
+    let total = uploads.len();
+    uploads.retain(|u| {
+        !check
+            .newest_hashes
+            .iter()
+            .any(|(k, h)| *k == u.key && h.as_deref() == Some(&u.sha256_base64))
+    });
+    let skipped = total - uploads.len();
+    let uploaded: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
+    reporter.report(Progress::Uploading {
+        bucket: bucket.clone(),
+        directory: dir.clone(),
+        files: uploads.len(),
+        bytes: uploads.iter().map(|u| u.size).sum(),
+        skipped,
+    });
+    artifacts::upload_all(&clients.s3, &bucket, uploads, reporter).await?;
+    clock.lap("upload");
+
+    // The stack operation.
+    let url = template_url(&bucket, &params.region, &format!("{dir}/{TEMPLATE_FILE}"));
+    let caps = stack::capabilities(&req.template);
+    let mut status = DeployStatus::Deployed;
+    let mut reason = check.reason.clone();
+    let final_status;
+    match (&existing, created) {
+        (None, false) => {
+            // Named bucket and no stack yet: create the full stack directly.
+            reporter.report(Progress::StackOperation {
+                stack: params.stack.clone(),
+                operation: "create",
+            });
+            let id =
+                stack::create(&clients.cfn, params, &TemplateSource::Url(url), caps, true).await?;
+            final_status = stack::follow(
+                &clients.cfn,
+                &id,
+                &params.stack,
+                &params.region,
+                Operation::Create,
+                &req.waits,
+                reporter,
+            )
+            .await?
+            .status;
+            created = true;
+            stack_id = Some(id);
+        }
+        _ => {
+            let id = stack_id.clone().unwrap_or_else(|| params.stack.clone());
+            let started = match req.method {
+                Method::Direct => {
+                    reporter.report(Progress::StackOperation {
+                        stack: params.stack.clone(),
+                        operation: "update",
+                    });
+                    stack::update(&clients.cfn, params, &url, caps).await?
+                }
+                Method::ChangeSets => {
+                    reporter.report(Progress::StackOperation {
+                        stack: params.stack.clone(),
+                        operation: "change set",
+                    });
+                    match stack::create_change_set(
+                        &clients.cfn,
+                        params,
+                        &stack::change_set_name(&params.stack),
+                        &TemplateSource::Url(url),
+                        caps,
+                        ChangeSetType::Update,
+                        &req.waits,
+                    )
+                    .await?
+                    {
+                        ChangeSetResult::NoChanges => UpdateStart::NoChanges,
+                        ChangeSetResult::Ready { id: cs, .. } => {
+                            stack::execute_change_set(&clients.cfn, params, &cs).await?;
+                            UpdateStart::Started(id.clone())
+                        }
+                    }
+                }
+            };
+            match started {
+                UpdateStart::NoChanges => {
+                    status = DeployStatus::Unchanged;
+                    reason = "CloudFormation found no changes to perform".into();
+                    final_status = existing
+                        .as_ref()
+                        .map(|i| i.status.clone())
+                        .unwrap_or_default();
+                }
+                UpdateStart::Started(sid) => {
+                    final_status = stack::follow(
+                        &clients.cfn,
+                        &sid,
+                        &params.stack,
+                        &params.region,
+                        Operation::Update,
+                        &req.waits,
+                        reporter,
+                    )
+                    .await?
+                    .status;
+                }
+            }
+        }
+    }
+    clock.lap("stack update");
+
+    // Outputs and retention of old deployments, in parallel.
+    let mut all = deployments.clone();
+    if !all.iter().any(|d| d.directory == *dir) {
+        all.push(Deployment {
+            directory: dir.clone(),
+            objects: Vec::new(),
+        });
+    }
+    let (info, removed) = tokio::join!(
+        stack::describe(&clients.cfn, &params.stack),
+        cleanup(clients, &bucket, &all, dir, req.max_previous_deployments),
+    );
+    let info = info?;
+    let removed = removed?;
+    if removed.0 > 0 {
+        reporter.report(Progress::Cleanup {
+            directories: removed.0,
+            objects: removed.1,
+        });
+    }
+    clock.lap("finish");
+    Ok(DeployOutcome {
+        status,
+        reason,
+        stack: params.stack.clone(),
+        stack_id: info
+            .as_ref()
+            .map(|i| i.id.clone())
+            .or(stack_id)
+            .unwrap_or_default(),
+        stack_status: info
+            .as_ref()
+            .map(|i| i.status.clone())
+            .unwrap_or(final_status),
+        created,
+        bucket,
+        directory: Some(dir.clone()),
+        uploaded,
+        skipped_uploads: skipped,
+        removed_deployments: removed.0,
+        outputs: info.map(|i| i.outputs).unwrap_or_default(),
+        timings: clock.finish(),
+    })
+}
+
+async fn deployed_template_body(
+    clients: &AwsClients,
+    stack_id: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = clients
+        .cfn
+        .get_template()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(format!("GetTemplate on stack \"{stack_id}\""), e))?;
+    Ok(out.template_body().map(str::to_string))
+}
+
+/// Keep the newest `keep` deployments (the current one always stays); delete the others'
+/// objects. Returns (directories, objects) removed.
+async fn cleanup(
+    clients: &AwsClients,
+    bucket: &str,
+    deployments: &[Deployment],
+    current: &str,
+    keep: usize,
+) -> Result<(usize, usize), AwsError> {
+    let mut sorted: Vec<&Deployment> = deployments.iter().collect();
+    sorted.sort_by(|a, b| {
+        a.timestamp_ms()
+            .cmp(&b.timestamp_ms())
+            .then_with(|| a.directory.cmp(&b.directory))
+    });
+    let excess = sorted.len().saturating_sub(keep.max(1));
+    let old: Vec<&Deployment> = sorted
+        .into_iter()
+        .take(excess)
+        .filter(|d| d.directory != current)
+        .collect();
+    let keys: Vec<String> = old
+        .iter()
+        .flat_map(|d| d.objects.iter().map(|o| o.key.clone()))
+        .collect();
+    if keys.is_empty() {
+        return Ok((0, 0));
+    }
+    let n = artifacts::delete_keys(&clients.s3, bucket, &keys).await?;
+    Ok((old.len(), n))
+}
+
+/// What `diff` found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffOutcome {
+    /// Stack name.
+    pub stack: String,
+    /// False when the stack does not exist yet (every resource is an `Add`).
+    pub stack_exists: bool,
+    /// The changes (empty when nothing would change).
+    pub changes: Vec<Change>,
+    /// Why there are no changes, or what was compared.
+    pub reason: String,
+}
+
+/// Compute what `deploy` would change: nothing when change detection would skip; otherwise a
+/// temporary change set (deleted afterwards). Entries that CloudFormation lists as `Modify`
+/// without any detail while the resource's definition is identical in the deployed template
+/// are dropped (emulators list every resource).
+pub async fn diff(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    reporter: &dyn Reporter,
+) -> Result<DiffOutcome, AwsError> {
+    let params = &req.params;
+    stack::validate_stack_name(&params.stack)?;
+    let info = stack::describe(&clients.cfn, &params.stack).await?;
+    let info = match info {
+        Some(i) => match stack::classify(&i.status, &params.stack, &params.region) {
+            StackState::Ready => Some(i),
+            StackState::Recreate => None,
+            StackState::Busy => {
+                return Err(AwsError::Invalid(format!(
+                    "stack \"{}\" is busy ({}); run diff again when it has finished",
+                    params.stack, i.status
+                )));
+            }
+            StackState::Stuck(advice) => {
+                return Err(AwsError::NeedsRecovery {
+                    stack: params.stack.clone(),
+                    region: params.region.clone(),
+                    status: i.status,
+                    advice,
+                });
+            }
+        },
+        None => None,
+    };
+    let Some(info) = info else {
+        let changes = resources_of(&req.template)
+            .map(|(id, r)| Change {
+                action: "Add".into(),
+                logical_id: id.clone(),
+                resource_type: r
+                    .get("Type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                replacement: None,
+                details: Vec::new(),
+            })
+            .collect();
+        return Ok(DiffOutcome {
+            stack: params.stack.clone(),
+            stack_exists: false,
+            changes,
+            reason: "the stack does not exist yet".into(),
+        });
+    };
+    let bucket = stack_bucket(clients, &req.bucket, &info).await?;
+    let prefix = req.stage_prefix();
+    let (deployments, deployed) = tokio::join!(
+        artifacts::list_deployments(&clients.s3, &bucket, &prefix),
+        deployed_template_body(clients, &info.id),
+    );
+    let deployments = deployments?;
+    let deployed = deployed?;
+    let mut check_req = req.clone();
+    check_req.force = false;
+    let check = check_changes(
+        clients,
+        &check_req,
+        &bucket,
+        &info,
+        &deployments,
+        deployed.as_deref(),
+    )
+    .await?;
+    if check.unchanged {
+        return Ok(DiffOutcome {
+            stack: params.stack.clone(),
+            stack_exists: true,
+            changes: Vec::new(),
+            reason: check.reason,
+        });
+    }
+    // When every zip is already in the newest deployment, point the code keys there so the
+    // change set shows configuration changes rather than a new upload location.
+    let mut template_text = serde_json::to_string(&req.template)
+        .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
+    if let Some(newest) = deployments.last() {
+        let all_there = req.artifacts.iter().all(|a| {
+            let key = format!("{}/{}", newest.directory, a.name);
+            check
+                .newest_hashes
+                .iter()
+                .any(|(k, h)| *k == key && h.as_deref() == Some(&a.sha256_base64))
+        });
+        if all_there && !req.artifacts.is_empty() {
+            template_text = template_text.replace(
+                &format!("{}/", req.artifact_directory),
+                &format!("{}/", newest.directory),
+            );
+        }
+    }
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let temp_key = format!("{prefix}/deployer-diff-{stamp}/{TEMPLATE_FILE}");
+    let source = if template_text.len() <= MAX_TEMPLATE_BODY {
+        TemplateSource::Body(template_text.clone())
+    } else {
+        let bytes = template_text.clone().into_bytes();
+        artifacts::upload_all(
+            &clients.s3,
+            &bucket,
+            vec![Upload {
+                key: temp_key.clone(),
+                size: bytes.len() as u64,
+                body: UploadBody::Bytes(bytes),
+                content_type: "application/json",
+                sha256_base64: req.template_hash.clone(),
+            }],
+            reporter,
+        )
+        .await?;
+        TemplateSource::Url(template_url(&bucket, &params.region, &temp_key))
+    };
+    let name = format!("{}-deployer-diff-{stamp}", params.stack);
+    let result = stack::create_change_set(
+        &clients.cfn,
+        params,
+        &name,
+        &source,
+        stack::capabilities(&req.template),
+        ChangeSetType::Update,
+        &req.waits,
+    )
+    .await;
+    if matches!(source, TemplateSource::Url(_)) {
+        let _ = artifacts::delete_keys(&clients.s3, &bucket, &[temp_key]).await;
+    }
+    let changes = match result? {
+        ChangeSetResult::NoChanges => Vec::new(),
+        ChangeSetResult::Ready { id, changes } => {
+            stack::delete_change_set(&clients.cfn, &params.stack, &id).await?;
+            let local: serde_json::Value =
+                serde_json::from_str(&template_text).unwrap_or(serde_json::Value::Null);
+            let remote: serde_json::Value = deployed
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(serde_json::Value::Null);
+            changes
+                .into_iter()
+                .filter(|c| {
+                    !(c.action == "Modify"
+                        && c.details.is_empty()
+                        && local["Resources"].get(&c.logical_id).is_some()
+                        && local["Resources"].get(&c.logical_id)
+                            == remote["Resources"].get(&c.logical_id))
+                })
+                .collect()
+        }
+    };
+    Ok(DiffOutcome {
+        stack: params.stack.clone(),
+        stack_exists: true,
+        reason: if changes.is_empty() {
+            "CloudFormation found no changes".into()
+        } else {
+            check.reason
+        },
+        changes,
+    })
+}
+
+fn resources_of(
+    template: &serde_json::Value,
+) -> impl Iterator<Item = (&String, &serde_json::Value)> {
+    template
+        .get("Resources")
+        .and_then(|r| r.as_object())
+        .into_iter()
+        .flat_map(|m| m.iter())
+}
+
+/// What `info` found.
+#[derive(Debug, Clone)]
+pub struct InfoOutcome {
+    /// The stack.
+    pub stack: StackInfo,
+    /// Its resources.
+    pub resources: Vec<StackResource>,
+}
+
+/// Stack status, outputs and resources (two calls in parallel).
+pub async fn info(clients: &AwsClients, stack_name: &str) -> Result<InfoOutcome, AwsError> {
+    let (info, resources) = tokio::join!(
+        stack::describe(&clients.cfn, stack_name),
+        stack::resources(&clients.cfn, stack_name),
+    );
+    let Some(info) = info? else {
+        return Err(AwsError::StackMissing {
+            stack: stack_name.to_string(),
+            region: clients.region.clone(),
+        });
+    };
+    Ok(InfoOutcome {
+        stack: info,
+        resources: resources?,
+    })
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveOutcome {
+    /// Stack name.
+    pub stack: String,
+    /// Stack id.
+    pub stack_id: String,
+    /// Deployment bucket, when one was found.
+    pub bucket: Option<String>,
+    /// Objects deleted under the stage's prefix.
+    pub objects_deleted: usize,
+    /// Duration in milliseconds.
+    pub millis: u64,
+}
+
+/// Empty the service/stage prefix of the deployment bucket, delete the stack and wait.
+#[allow(clippy::too_many_arguments)]
+pub async fn remove(
+    clients: &AwsClients,
+    params: &StackParams,
+    deployment_prefix: &str,
+    service: &str,
+    stage: &str,
+    bucket_choice: &BucketChoice,
+    waits: &Waits,
+    reporter: &dyn Reporter,
+) -> Result<RemoveOutcome, AwsError> {
+    let start = Instant::now();
+    let Some(mut info) = stack::describe(&clients.cfn, &params.stack).await? else {
+        return Err(AwsError::StackMissing {
+            stack: params.stack.clone(),
+            region: params.region.clone(),
+        });
+    };
+    if stack::classify(&info.status, &params.stack, &params.region) == StackState::Busy {
+        match stack::wait_settled(&clients.cfn, &params.stack, waits, reporter).await? {
+            Some(settled) => info = settled,
+            None => {
+                return Err(AwsError::StackMissing {
+                    stack: params.stack.clone(),
+                    region: params.region.clone(),
+                });
+            }
+        }
+    }
+    let bucket = match stack_bucket(clients, bucket_choice, &info).await {
+        Ok(b) => Some(b),
+        Err(AwsError::Bucket(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let mut deleted = 0;
+    if let Some(bucket) = &bucket {
+        let prefix = format!("{}/", stage_prefix(deployment_prefix, service, stage));
+        match artifacts::list_objects(&clients.s3, bucket, &prefix).await {
+            Ok(objects) => {
+                let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+                if !keys.is_empty() {
+                    deleted = artifacts::delete_keys(&clients.s3, bucket, &keys).await?;
+                }
+                reporter.report(Progress::Emptied {
+                    bucket: bucket.clone(),
+                    objects: deleted,
+                });
+            }
+            // The bucket is already gone: nothing to empty, the stack can still go.
+            Err(AwsError::Bucket(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    reporter.report(Progress::StackOperation {
+        stack: params.stack.clone(),
+        operation: "delete",
+    });
+    stack::delete(&clients.cfn, &info.id, params.role_arn.as_deref()).await?;
+    stack::follow(
+        &clients.cfn,
+        &info.id,
+        &params.stack,
+        &params.region,
+        Operation::Delete,
+        waits,
+        reporter,
+    )
+    .await?;
+    Ok(RemoveOutcome {
+        stack: params.stack.clone(),
+        stack_id: info.id,
+        bucket,
+        objects_deleted: deleted,
+        millis: start.elapsed().as_millis() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_reference_rule() {
+        let p = "serverless/s/dev";
+        let body = r#"{"Code":{"S3Key":"serverless/s/dev/2-2026-01-01T00:00:00.000Z/s.zip"}}"#;
+        assert!(references_newest(
+            Some(body),
+            p,
+            "serverless/s/dev/2-2026-01-01T00:00:00.000Z"
+        ));
+        assert!(!references_newest(
+            Some(body),
+            p,
+            "serverless/s/dev/3-2026-01-02T00:00:00.000Z"
+        ));
+        assert!(references_newest(
+            Some(r#"{"Resources":{}}"#),
+            p,
+            "serverless/s/dev/3-x"
+        ));
+        assert!(references_newest(None, p, "x"));
+    }
+}
