@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(err.pattern, "!@(a|b)/**");
         assert!(err.reason.contains("not supported"));
         assert!(PatternSet::new(&["(a|b).js".to_string()]).is_err());
-        let err = PatternSet::new(&["../shared/**".to_string()])
+        let err = PatternSet::new(&["../common/**".to_string()])
             .err()
             .unwrap();
         assert!(err.reason.contains("outside the service directory"));
