@@ -52,12 +52,7 @@ pub fn load_source(args: &ServiceArgs) -> anyhow::Result<ConfigSource> {
         config: args.config.clone(),
         cwd,
     })?;
-    let options = CliOptions {
-        stage: args.stage.clone(),
-        region: args.region.clone(),
-        params: args.params.clone(),
-        ..Default::default()
-    };
+    let options = crate::context::cli_options(args);
     let stage = resolve_stage(&file, &options, &ProcessEnv)?;
     Ok(ConfigSource {
         file,
