@@ -644,7 +644,7 @@ fn vpc_config(function: &FunctionVpc, provider: Option<&Vpc>) -> Option<Value> {
     Some(Value::Object(config))
 }
 
-/// v3's version digest (§4.5): base64 SHA-256 of the zip's base64 SHA-256 text followed by
+/// v3's version digest: base64 SHA-256 of the zip's base64 SHA-256 text followed by
 /// the compact JSON of the function properties (minus `Code`, `ReservedConcurrentExecutions`,
 /// `Tags`, plus `layerConfigurations: []`), deep-sorted in `localeCompare` order.
 pub fn version_digest(code_sha256_base64: &str, properties: &Map<String, Value>) -> String {
@@ -666,7 +666,7 @@ mod tests {
     use super::*;
 
     /// The digest of v3's own run of the multi-account fixture (function `hello`, dev),
-    /// recomputed from §4.5's definition with Python:
+    /// recomputed from v3's definition with Python:
     /// `b64(sha256(code_sha + json.dumps(sorted_props, separators=(',',':'))))`.
     #[test]
     fn version_digest_matches_v3() {

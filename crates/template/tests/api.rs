@@ -8,7 +8,7 @@ use common::*;
 use deployer_template::{artifact_directory_name, normalized_template_hash, stack_tags};
 use serde_json::json;
 
-/// Known values computed independently from §3.5's definition with Python (case-insensitive
+/// Known values computed independently from v3's definition with Python (case-insensitive
 /// key sort, compact JSON, base64 SHA-256) on v3's own templates.
 #[test]
 fn normalized_hash_matches_reference_values() {
