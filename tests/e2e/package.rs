@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::{copy_dir, deployer_offline as deployer, fixture};
 
 use serde_json::Value;
 
@@ -11,41 +13,14 @@ const FIXTURES: [&str; 3] = ["multi-account", "rest-api", "events"];
 const STAGES: [&str; 2] = ["dev", "prod"];
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    fixture("")
 }
 
-/// Copies a fixture's service into a fresh temporary directory (fixture files are read-only,
-/// the copies are made writable; execute bits are kept).
-fn copy_service(fixture: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-                let mut perms = std::fs::metadata(&target).unwrap().permissions();
-                #[allow(clippy::permissions_set_readonly_false)]
-                perms.set_readonly(false);
-                std::fs::set_permissions(&target, perms).unwrap();
-            }
-        }
-    }
+/// Copies a fixture's service into a fresh temporary directory.
+fn copy_service(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy(&fixtures().join(fixture).join("service"), dir.path());
+    copy_dir(&fixture(name).join("service"), dir.path());
     dir
-}
-
-fn deployer(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deployer"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run deployer")
 }
 
 fn package(dir: &Path, args: &[&str]) -> Output {

@@ -1,22 +1,14 @@
 //! `deployer print` on the fixtures, against what Serverless v3 printed, and its errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{deployer_offline as deployer, fixture};
 
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-fn deployer(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_deployer"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run deployer")
+    fixture("")
 }
 
 fn yaml(text: &str) -> Value {

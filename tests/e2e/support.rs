@@ -44,7 +44,8 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Copy a directory tree (fixture services are small).
+/// Copy a directory tree (fixture services are small). Copies are writable even where the
+/// fixture files are read-only; execute bits are kept.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -54,8 +55,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
+            let mut perms = std::fs::metadata(&target).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms).unwrap();
         }
     }
+}
+
+/// Run `deployer` offline (no test bed) in `dir`, without colour or an ambient profile.
+pub fn deployer_offline(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(deployer_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run deployer")
 }
 
 /// A copy of the seed service (tests/fixtures/multi-account/service) in the bed's scratch
