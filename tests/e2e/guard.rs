@@ -723,3 +723,67 @@ fn mfa_code_is_prompted_for_on_a_terminal() {
     );
     assert!(stdout.contains("account:     666666666666"), "{stdout}");
 }
+
+#[test]
+fn a_pin_that_resolves_to_nothing_stops_up_before_any_request() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let bed = TestBed::with_profiles(&moto, &seed_profiles()).unwrap();
+    let pins = [
+        "${env:PIN_UNSET, null}",
+        "${env:PIN_EMPTY, null}",
+        "${self:custom.accounts.${sls:stage}, null}",
+        "[]",
+        "~",
+        "''",
+    ];
+    for (i, pin) in pins.iter().enumerate() {
+        for key in ["allowedAccountIds", "forbiddenAccountIds"] {
+            let dir = seed_service(&bed, &format!("svc{i}{key}"), |y| {
+                y.replacen(
+                    "custom:\n",
+                    "custom:\n  accounts:\n    dev: '222222222222'\n",
+                    1,
+                )
+                .replacen(
+                    "  region: us-east-1\n",
+                    &format!("  region: us-east-1\n  {key}: {pin}\n"),
+                    1,
+                )
+            });
+            let before = settled_count(&moto);
+            let r = run(
+                &bed,
+                &dir,
+                &["up", "-s", "prod", "--aws-profile", "devAccount"],
+                &[("PIN_EMPTY", "")],
+            );
+            assert_eq!(r.code, 1, "{key}: {pin}\n{}", r.stderr);
+            assert!(
+                r.stderr
+                    .contains(&format!("provider.{key}: is declared but resolved to"))
+                    && r.stderr.contains("for stage \"prod\""),
+                "{key}: {pin}\n{}",
+                r.stderr
+            );
+            assert_eq!(
+                settled_count(&moto),
+                before,
+                "{key}: {pin}: no request at all"
+            );
+        }
+    }
+    // An empty --expect-account (an unset CI variable) is refused too, before any request.
+    let dir = seed_service(&bed, "svc-expect", |y| y);
+    let before = settled_count(&moto);
+    for env in [&[][..], &[("DEPLOYER_EXPECT_ACCOUNT", "")][..]] {
+        let args: &[&str] = if env.is_empty() {
+            &["up", "-s", "prod", "--expect-account", ""]
+        } else {
+            &["up", "-s", "prod"]
+        };
+        let r = run(&bed, &dir, args, env);
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("--expect-account"), "{}", r.stderr);
+    }
+    assert_eq!(settled_count(&moto), before, "no request at all");
+}

@@ -658,11 +658,8 @@ pub async fn open_guarded(
 }
 
 fn pin_of(target: &StageTarget, opts: &CredentialOptions) -> Result<AccountPin, CredentialError> {
-    let expect = opts
-        .expect_account
-        .as_ref()
-        .map(|e| e.trim().to_string())
-        .filter(|e| !e.is_empty());
+    // An empty value (an unset CI variable) is refused: it must never mean "no pin".
+    let expect = opts.expect_account.as_ref().map(|e| e.trim().to_string());
     if let Some(e) = &expect
         && !is_account_id(e)
     {
@@ -1182,5 +1179,19 @@ mod tests {
             pin_of(&target("p", None), &opts),
             Err(CredentialError::InvalidExpectAccount(_))
         ));
+    }
+
+    #[test]
+    fn empty_expect_account_is_refused_not_ignored() {
+        for value in ["", "  "] {
+            let opts = CredentialOptions {
+                expect_account: Some(value.into()),
+                ..Default::default()
+            };
+            assert!(matches!(
+                pin_of(&target("p", None), &opts),
+                Err(CredentialError::InvalidExpectAccount(_))
+            ));
+        }
     }
 }

@@ -199,13 +199,13 @@ pub fn resolve_stage(
     if let Some(v) = allowed {
         check(
             "provider.allowedAccountIds",
-            account_ids(v).map(|ids| settings.allowed_account_ids = ids),
+            account_ids(v, &settings.stage).map(|ids| settings.allowed_account_ids = ids),
         );
     }
     if let Some(v) = forbidden {
         check(
             "provider.forbiddenAccountIds",
-            account_ids(v).map(|ids| settings.forbidden_account_ids = ids),
+            account_ids(v, &settings.stage).map(|ids| settings.forbidden_account_ids = ids),
         );
     }
     let dotenv_warnings = dotenv_warnings(dotenv.as_ref());
@@ -467,12 +467,30 @@ fn validate_stage(stage: &str) -> Result<(), String> {
 }
 
 /// A string or a list of 12-digit account IDs.
-fn account_ids(v: Option<Value>) -> Result<Vec<String>, String> {
+/// The account IDs of a pin. `None` = the key is absent (no pin). A declared pin that
+/// resolves to nothing (`~`, `null`, a `null` fallback, a missing map entry, `[]`, `''`) is an
+/// error: treating it as "no pin" would turn the account guard off.
+fn account_ids(v: Option<Value>, stage: &str) -> Result<Vec<String>, String> {
+    let empty = |what: &str| {
+        Err(format!(
+            "is declared but resolved to {what} for stage \"{stage}\", which would turn the \
+             account guard off; give the stage its 12-digit account ID (for a map, add the \
+             \"{stage}\" entry), or remove the key to deploy without a pin"
+        ))
+    };
     let items = match v {
-        None | Some(Value::Null) => return Ok(Vec::new()),
+        None => return Ok(Vec::new()),
+        Some(Value::Null) => return empty("null"),
+        Some(Value::Array(items)) if items.is_empty() => return empty("an empty list"),
         Some(Value::Array(items)) => items,
         Some(one) => vec![one],
     };
+    if items
+        .iter()
+        .all(|i| matches!(i, Value::String(s) if s.trim().is_empty()))
+    {
+        return empty("an empty string");
+    }
     items
         .into_iter()
         .map(|item| {

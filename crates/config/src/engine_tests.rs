@@ -179,6 +179,48 @@ fn stage_and_account_ids_are_validated() {
 }
 
 #[test]
+fn a_pin_that_resolves_to_nothing_is_an_error_not_no_pin() {
+    let map = "custom:\n  myStage: ${opt:stage, self:provider.stage}\n  myAccount:\n    dev: '222222222222'\n";
+    let cases = [
+        ("~", "null"),
+        ("null", "null"),
+        ("[]", "an empty list"),
+        ("''", "an empty string"),
+        ("['  ']", "an empty string"),
+        ("${env:PIN_UNSET, null}", "null"),
+        ("${env:PIN_EMPTY, null}", "an empty string"),
+        (
+            "${self:custom.myAccount.${self:custom.myStage}, null}",
+            "null",
+        ),
+    ];
+    let mut env = no_env();
+    env.insert("PIN_EMPTY".into(), String::new());
+    for key in ["allowedAccountIds", "forbiddenAccountIds"] {
+        for (value, what) in cases {
+            let yaml = format!("{map}provider:\n  name: aws\n  {key}: {value}\n");
+            let e = resolve_stage(&file(&yaml), &opts(Some("prod")), &env)
+                .expect_err(&yaml)
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "provider.{key}: is declared but resolved to {what} for stage \"prod\""
+                )),
+                "{yaml}\n{e}"
+            );
+        }
+    }
+    // Absent keys are no pin; the map entry of the stage being deployed is used.
+    let yaml = format!(
+        "{map}provider:\n  name: aws\n  allowedAccountIds: ${{self:custom.myAccount.${{self:custom.myStage}}, null}}\n"
+    );
+    let s = resolve_stage(&file(&yaml), &opts(Some("dev")), &env).unwrap();
+    assert_eq!(s.allowed_account_ids, ["222222222222"]);
+    let s = resolve_stage(&file("provider:\n  name: aws\n"), &opts(None), &env).unwrap();
+    assert!(s.allowed_account_ids.is_empty() && s.forbidden_account_ids.is_empty());
+}
+
+#[test]
 fn seed_typo_names_the_property_and_suggests_the_fix() {
     let f = file(&MULTI.replace(
         "${self:custom.myProfile.${self:custom.myStage}}",
