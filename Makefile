@@ -1,8 +1,11 @@
 # deployer — common tasks. `make test` is what CI runs (via .ci/run).
-.PHONY: demo test lint fmt bench build
+.PHONY: demo test lint fmt bench build install
 
 build:
 	cargo build --release -p deployer-cli
+
+install:
+	cargo install --locked --path crates/cli
 
 demo:
 	bash scripts/demo.sh

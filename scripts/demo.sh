@@ -12,9 +12,13 @@ if ! command -v moto_server >/dev/null 2>&1; then
   "${PYTHON:-python3}" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 
+# Cargo's own progress shows while it builds (a first release build takes minutes).
 echo "Building deployer (release)..." >&2
-cargo build --release -q -p deployer-cli -p deployer-testbed
-bin=$root/target/release/deployer
+cargo build --release -p deployer-cli -p deployer-testbed
+# Where cargo put the binaries: CARGO_TARGET_DIR (absolute or relative to the workspace) or target/.
+target_dir=${CARGO_TARGET_DIR:-target}
+case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
+bin=$target_dir/release/deployer
 
 work=$(mktemp -d)
 cleanup() {
@@ -26,7 +30,7 @@ trap cleanup EXIT
 
 # The test bed starts moto, provisions the two accounts and prints the AWS_* variables.
 mkfifo "$work/hold"
-"$root/target/release/deployer-testbed" up <"$work/hold" >"$work/env" 2>"$work/testbed.log" &
+"$target_dir/release/deployer-testbed" up <"$work/hold" >"$work/env" 2>"$work/testbed.log" &
 exec 3>"$work/hold"
 for _ in $(seq 1 300); do
   grep -q AWS_SHARED_CREDENTIALS_FILE "$work/env" 2>/dev/null && break
@@ -64,6 +68,8 @@ code=$?
 set -e
 echo "(exit code $code: the guard refused before anything was written)"
 show info --stage prod
+echo "(moto does not implement API Gateway v2 ids, so the HTTP API endpoint shows as"
+echo " https://None.execute-api…; on AWS it is the API's real id)"
 show remove --stage dev --yes
 show remove --stage prod --yes
 echo
