@@ -25,7 +25,11 @@ pub(crate) fn drop_dev_only(
     for root in project_roots(candidates) {
         let dev = dev_only(&service_dir.join(&root));
         prefixes.extend(dev.packages.iter().map(|p| format!("{root}{p}/")));
-        bins.extend(dev.bins.iter().map(|b| format!("{root}node_modules/.bin/{b}")));
+        bins.extend(
+            dev.bins
+                .iter()
+                .map(|b| format!("{root}node_modules/.bin/{b}")),
+        );
     }
     if prefixes.is_empty() && bins.is_empty() {
         return selections;
@@ -33,7 +37,11 @@ pub(crate) fn drop_dev_only(
     let keep = |name: &str| !bins.contains(name) && !prefixes.iter().any(|p| name.starts_with(p));
     selections
         .into_iter()
-        .map(|s| s.into_iter().filter(|&i| keep(&candidates[i].name)).collect())
+        .map(|s| {
+            s.into_iter()
+                .filter(|&i| keep(&candidates[i].name))
+                .collect()
+        })
         .collect()
 }
 
@@ -63,7 +71,11 @@ pub(crate) fn dev_only(project: &Path) -> DevOnly {
     if !project.join("node_modules").is_dir() {
         return DevOnly::default();
     }
-    let prod = reach(project, "", names(&manifest, &["dependencies", "optionalDependencies"]));
+    let prod = reach(
+        project,
+        "",
+        names(&manifest, &["dependencies", "optionalDependencies"]),
+    );
     let dev = reach(project, "", names(&manifest, &["devDependencies"]));
     let packages: BTreeSet<String> = dev.difference(&prod).cloned().collect();
     let prod_bins: BTreeSet<String> = prod.iter().flat_map(|p| bin_names(project, p)).collect();
@@ -155,13 +167,33 @@ mod tests {
     fn project() -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path();
-        package(r, "", json!({"dependencies": {"a": "1"}, "devDependencies": {"d": "1", "tool": "1"}}));
-        package(r, "node_modules/a", json!({"name": "a", "dependencies": {"shared": "1"}}));
+        package(
+            r,
+            "",
+            json!({"dependencies": {"a": "1"}, "devDependencies": {"d": "1", "tool": "1"}}),
+        );
+        package(
+            r,
+            "node_modules/a",
+            json!({"name": "a", "dependencies": {"shared": "1"}}),
+        );
         package(r, "node_modules/shared", json!({"name": "shared"}));
-        package(r, "node_modules/d", json!({"name": "d", "dependencies": {"shared": "1", "only-d": "1"}}));
+        package(
+            r,
+            "node_modules/d",
+            json!({"name": "d", "dependencies": {"shared": "1", "only-d": "1"}}),
+        );
         package(r, "node_modules/only-d", json!({"name": "only-d"}));
-        package(r, "node_modules/tool", json!({"name": "@x/tool", "bin": "cli.js", "dependencies": {"inner": "1"}}));
-        package(r, "node_modules/tool/node_modules/inner", json!({"name": "inner", "bin": {"inner-cli": "x.js"}}));
+        package(
+            r,
+            "node_modules/tool",
+            json!({"name": "@x/tool", "bin": "cli.js", "dependencies": {"inner": "1"}}),
+        );
+        package(
+            r,
+            "node_modules/tool/node_modules/inner",
+            json!({"name": "inner", "bin": {"inner-cli": "x.js"}}),
+        );
         tmp
     }
 

@@ -108,8 +108,12 @@ fn build_and_package(dir: &Path, stage: &str, settings: &BuildSettings) -> Resul
     let plan = build::plan(&service, dir).map_err(|e| e.to_string())?;
     let output = build::build(&plan, settings).map_err(|e| e.to_string())?;
     let out_dir = dir.join(".serverless");
-    let result = package_with(&request(&service, dir), &out_dir, &output.package_options(true))
-        .map_err(|e| e.to_string())?;
+    let result = package_with(
+        &request(&service, dir),
+        &out_dir,
+        &output.package_options(true),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Run {
         result,
         built: output.built,
@@ -145,7 +149,10 @@ fn zip_names(path: &Path) -> Vec<String> {
 fn unzip(zip: &Path) -> tempfile::TempDir {
     let dest = tempfile::tempdir().unwrap();
     let file = std::fs::File::open(zip).unwrap();
-    zip::ZipArchive::new(file).unwrap().extract(dest.path()).unwrap();
+    zip::ZipArchive::new(file)
+        .unwrap()
+        .extract(dest.path())
+        .unwrap();
     dest
 }
 
@@ -161,7 +168,10 @@ fn esbuild_fixture_has_serverless_esbuild_entries_and_loads() {
     assert_eq!(run.built, 3);
     let artifact = &run.result.artifacts[0];
     assert_eq!(artifact.name, "orders.zip");
-    assert_eq!(zip_names(&artifact.path), expected_names("plugin-esbuild", "dev"));
+    assert_eq!(
+        zip_names(&artifact.path),
+        expected_names("plugin-esbuild", "dev")
+    );
     let unpacked = unzip(&artifact.path);
     for name in ["create", "get", "process"] {
         let script = format!(
@@ -229,7 +239,10 @@ fn typescript_without_plugin_is_bundled_with_v4_defaults() {
     let unpacked = unzip(&run.result.artifacts[0].path);
     let bundle = std::fs::read_to_string(unpacked.path().join("src/api.js")).unwrap();
     // `@aws-sdk/*` stays external (Lambda's nodejs18.x+ runtimes provide it).
-    assert!(bundle.contains("require(\"@aws-sdk/client-s3\")"), "{bundle}");
+    assert!(
+        bundle.contains("require(\"@aws-sdk/client-s3\")"),
+        "{bundle}"
+    );
 }
 
 #[test]
@@ -251,7 +264,10 @@ fn a_typescript_syntax_error_is_esbuilds_message_with_file_and_line() {
         b"export const handler = async () => {\n  return { statusCode: 200 ;\n};\n",
     );
     let err = build_and_package(tmp.path(), "dev", &settings(tmp.path())).unwrap_err();
-    assert!(err.contains("esbuild failed for src/handlers/get.ts"), "{err}");
+    assert!(
+        err.contains("esbuild failed for src/handlers/get.ts"),
+        "{err}"
+    );
     assert!(err.contains("src/handlers/get.ts:2:"), "{err}");
     assert!(!tmp.path().join(".serverless/orders.zip").exists());
 }
@@ -279,11 +295,18 @@ fn a_plain_handler_file_missing_from_the_zip_fails_before_writing() {
     let service = load_service(dir, "dev");
     let plan = build::plan(&service, dir).unwrap();
     let output = build::build(&plan, &settings(dir)).unwrap();
-    let err = package_with(&request(&service, dir), &dir.join(".serverless"), &output.package_options(true))
-        .unwrap_err();
+    let err = package_with(
+        &request(&service, dir),
+        &dir.join(".serverless"),
+        &output.package_options(true),
+    )
+    .unwrap_err();
     assert!(matches!(err, PackageError::HandlerMissing { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("\"api\"") && text.contains("lib/api.js"), "{text}");
+    assert!(
+        text.contains("\"api\"") && text.contains("lib/api.js"),
+        "{text}"
+    );
     assert!(!dir.join(".serverless/plain.zip").exists());
 }
 
@@ -298,10 +321,20 @@ fn check_python_stage(stage: &str) {
     let run = build_and_package(tmp.path(), stage, &python_settings(tmp.path())).unwrap();
     let artifact = &run.result.artifacts[0];
     assert_eq!(artifact.name, "clock.zip");
-    assert_eq!(zip_names(&artifact.path), expected_names("plugin-python", stage), "{stage}");
+    assert_eq!(
+        zip_names(&artifact.path),
+        expected_names("plugin-python", stage),
+        "{stage}"
+    );
     let entries = common::read_zip(&artifact.path);
-    let requirements = entries.iter().find(|e| e.name == "requirements.txt").unwrap();
-    assert_eq!(requirements.size, 41, "the generated requirements replace the service's");
+    let requirements = entries
+        .iter()
+        .find(|e| e.name == "requirements.txt")
+        .unwrap();
+    assert_eq!(
+        requirements.size, 41,
+        "the generated requirements replace the service's"
+    );
     let unpacked = unzip(&artifact.path);
     let script = "import sys; sys.path.insert(0, sys.argv[1]); import handler, six, dateutil.tz; \
                   assert callable(handler.now); r = handler.now({}, None); assert r['statusCode'] == 200, r";
@@ -311,7 +344,11 @@ fn check_python_stage(stage: &str) {
         .current_dir(unpacked.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -346,7 +383,10 @@ fn a_requirement_missing_on_pypi_fails_with_pips_message() {
         b"six==1.17.0\ndeployer-no-such-package-4f1c==1.0\n",
     );
     let err = build_and_package(tmp.path(), "dev", &python_settings(tmp.path())).unwrap_err();
-    assert!(err.contains("pip install failed for requirements.txt"), "{err}");
+    assert!(
+        err.contains("pip install failed for requirements.txt"),
+        "{err}"
+    );
     assert!(err.contains("deployer-no-such-package-4f1c"), "{err}");
 }
 
@@ -363,6 +403,94 @@ fn dockerize_pip_is_refused_naming_the_setting() {
     let err = build::plan(&service, tmp.path()).unwrap_err();
     assert!(matches!(err, BuildError::Config { .. }));
     let text = err.to_string();
-    assert!(text.contains("custom.pythonRequirements") && text.contains("dockerizePip"), "{text}");
+    assert!(
+        text.contains("custom.pythonRequirements") && text.contains("dockerizePip"),
+        "{text}"
+    );
     assert!(text.contains("docker-free"), "{text}");
+}
+
+#[test]
+fn external_packages_are_installed_into_node_modules_of_the_zip() {
+    let tmp = copy_service("plugin-esbuild");
+    link_node_modules(tmp.path());
+    let yml = std::fs::read_to_string(tmp.path().join("serverless.yml")).unwrap();
+    std::fs::write(
+        tmp.path().join("serverless.yml"),
+        yml.replace(
+            "      - '@aws-sdk/*'\n",
+            "      - '@aws-sdk/*'\n      - uuid\n",
+        ),
+    )
+    .unwrap();
+    let run = build_and_package(tmp.path(), "dev", &settings(tmp.path())).unwrap();
+    let names = zip_names(&run.result.artifacts[0].path);
+    assert!(
+        names.contains(&"node_modules/uuid/package.json".to_string()),
+        "{names:?}"
+    );
+    // Only production packages: zod is bundled, esbuild is a dev dependency.
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("node_modules/zod/") || n.contains("esbuild"))
+    );
+    assert!(!names.contains(&"package.json".to_string()));
+    let unpacked = unzip(&run.result.artifacts[0].path);
+    let bundle = std::fs::read_to_string(unpacked.path().join("src/handlers/get.js")).unwrap();
+    assert!(bundle.contains("require(\"uuid\")"));
+    let out = Command::new("node")
+        .args([
+            "-e",
+            "if (typeof require('./src/handlers/get.js').handler !== 'function') process.exit(1)",
+        ])
+        .current_dir(unpacked.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A service with one compiled (manylinux) requirement for `architecture`.
+fn compiled_wheel_service(architecture: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let yml = format!(
+        "service: wheels\nplugins:\n  - serverless-python-requirements\nprovider:\n  name: aws\n  runtime: python3.11\n  architecture: {architecture}\nfunctions:\n  f:\n    handler: handler.main\n"
+    );
+    common::write(tmp.path(), "serverless.yml", yml.as_bytes());
+    common::write(
+        tmp.path(),
+        "handler.py",
+        b"import markupsafe\n\ndef main(event, context):\n    return str(markupsafe.escape('<a>'))\n",
+    );
+    common::write(tmp.path(), "requirements.txt", b"MarkupSafe==3.0.2\n");
+    tmp
+}
+
+#[test]
+fn compiled_wheels_target_the_lambda_architecture() {
+    for (arch, machine) in [("x86_64", "x86_64"), ("arm64", "aarch64")] {
+        let tmp = compiled_wheel_service(arch);
+        let run = build_and_package(tmp.path(), "dev", &python_settings(tmp.path())).unwrap();
+        let names = zip_names(&run.result.artifacts[0].path);
+        let so = format!("markupsafe/_speedups.cpython-311-{machine}-linux-gnu.so");
+        assert!(names.contains(&so), "{arch}: {names:?}");
+    }
+    // The x86_64 build runs here: the handler imports its requirement from the zip.
+    let tmp = compiled_wheel_service("x86_64");
+    let run = build_and_package(tmp.path(), "dev", &python_settings(tmp.path())).unwrap();
+    let unpacked = unzip(&run.result.artifacts[0].path);
+    let out = Command::new("python3")
+        .args(["-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import handler, markupsafe; assert handler.main({}, None) == '&lt;a&gt;'"])
+        .arg(unpacked.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

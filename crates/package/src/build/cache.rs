@@ -104,7 +104,8 @@ mod tests {
         slot.clear().unwrap();
         std::fs::create_dir_all(slot.out()).unwrap();
         let inputs = vec!["a.ts".to_string()];
-        slot.save(&key_for("base", tmp.path(), &inputs), &inputs).unwrap();
+        slot.save(&key_for("base", tmp.path(), &inputs), &inputs)
+            .unwrap();
         assert!(slot.is_fresh("base", tmp.path()));
         assert!(!slot.is_fresh("other options", tmp.path()));
         std::fs::write(tmp.path().join("a.ts"), "2").unwrap();

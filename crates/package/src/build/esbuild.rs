@@ -9,7 +9,10 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::cache::{Slot, hash_parts, key_for};
-use super::{BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, handler_base, node_deps};
+use super::{
+    BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, handler_base,
+    node_deps,
+};
 use crate::{BuiltTree, TreeMode};
 
 /// What to install esbuild with, as the error says it.
@@ -35,10 +38,8 @@ pub(crate) fn build_all(
     let binary = find_esbuild(&plan.service_dir, settings.search_path.as_deref())?;
     let version = esbuild_version(&binary)?;
     let flags = options.cli_flags();
-    let base = hash_parts(
-        std::iter::once(version.as_str())
-            .chain(flags.iter().map(String::as_str)),
-    );
+    let base =
+        hash_parts(std::iter::once(version.as_str()).chain(flags.iter().map(String::as_str)));
     let root = settings.cache_dir.join("esbuild");
     let jobs = options
         .concurrency
@@ -80,13 +81,22 @@ pub(crate) fn build_all(
                 dir: tree.clone(),
                 mode: TreeMode::Replace,
             });
-            trees.extend(node_modules.iter().chain(extras.iter()).map(|dir| BuiltTree {
-                dir: dir.clone(),
-                mode: TreeMode::Replace,
-            }));
+            trees.extend(
+                node_modules
+                    .iter()
+                    .chain(extras.iter())
+                    .map(|dir| BuiltTree {
+                        dir: dir.clone(),
+                        mode: TreeMode::Replace,
+                    }),
+            );
         }
     }
-    for f in plan.functions.iter().filter(|f| f.builder == Builder::Esbuild) {
+    for f in plan
+        .functions
+        .iter()
+        .filter(|f| f.builder == Builder::Esbuild)
+    {
         let name = format!("{}{}", handler_base(&f.handler), options.out_extension);
         out.handler_files.insert(f.key.clone(), vec![name]);
     }
@@ -97,7 +107,11 @@ pub(crate) fn build_all(
 fn entries(plan: &BuildPlan, options: &EsbuildOptions) -> Result<Vec<Entry>, BuildError> {
     let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
     let mut list: Vec<Entry> = Vec::new();
-    for f in plan.functions.iter().filter(|f| f.builder == Builder::Esbuild) {
+    for f in plan
+        .functions
+        .iter()
+        .filter(|f| f.builder == Builder::Esbuild)
+    {
         let path = match &f.entrypoint {
             Some(entry) => entry.clone(),
             None => resolve_entry(&plan.service_dir, handler_base(&f.handler), options)
@@ -144,11 +158,16 @@ pub(crate) fn find_esbuild(
     service_dir: &Path,
     search_path: Option<&std::ffi::OsStr>,
 ) -> Result<PathBuf, BuildError> {
-    let local = service_dir.join("node_modules").join(".bin").join("esbuild");
+    let local = service_dir
+        .join("node_modules")
+        .join(".bin")
+        .join("esbuild");
     if local.is_file() {
         return Ok(local);
     }
-    let paths = search_path.map(|p| p.to_os_string()).or_else(|| std::env::var_os("PATH"));
+    let paths = search_path
+        .map(|p| p.to_os_string())
+        .or_else(|| std::env::var_os("PATH"));
     let on_path = paths.and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("esbuild"))
@@ -204,13 +223,18 @@ fn bundle(
         .current_dir(&plan.service_dir)
         .output()
         .map_err(|err| BuildError::ToolMissing {
-            message: format!("Cannot run {}: {err}; run `{INSTALL_HINT}`", binary.display()),
+            message: format!(
+                "Cannot run {}: {err}; run `{INSTALL_HINT}`",
+                binary.display()
+            ),
         })?;
     if !output.status.success() {
         return Err(BuildError::ToolFailed {
             tool: "esbuild".into(),
             what: format!("{} (functions {})", entry.path, entry.functions.join(", ")),
-            output: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            output: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
         });
     }
     let mut inputs = metafile_inputs(&meta)?;

@@ -329,7 +329,9 @@ fn string_or_list(v: &Value) -> Result<Vec<String>, String> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items.iter().map(string).collect(),
-        other => Err(format!("must be a string or a list of strings, not {other}")),
+        other => Err(format!(
+            "must be a string or a list of strings, not {other}"
+        )),
     }
 }
 
@@ -444,8 +446,9 @@ mod tests {
 
     #[test]
     fn format_follows_package_type_and_checks_the_extension() {
-        let esm = EsbuildOptions::parse(&Value::Null, OptionSource::V4, "nodejs20.x", Some("module"))
-            .unwrap();
+        let esm =
+            EsbuildOptions::parse(&Value::Null, OptionSource::V4, "nodejs20.x", Some("module"))
+                .unwrap();
         assert_eq!(esm.format, Format::Esm);
         let err = EsbuildOptions::parse(
             &json!({"outputFileExtension": ".mjs"}),

@@ -15,7 +15,10 @@ pub(crate) fn copy_extras(plan: &BuildPlan, root: &Path) -> Result<Option<PathBu
     // Nothing is selected unless a pattern includes it; later patterns win, as in v3.
     let mut patterns = vec!["!**".to_string()];
     patterns.extend(plan.patterns.iter().cloned());
-    patterns.extend(["!.serverless/**".to_string(), "!node_modules/**".to_string()]);
+    patterns.extend([
+        "!.serverless/**".to_string(),
+        "!node_modules/**".to_string(),
+    ]);
     let set = PatternSet::new(&patterns).map_err(|err| BuildError::Config {
         setting: "package.patterns".into(),
         message: format!("invalid pattern {:?}: {}", err.pattern, err.reason),

@@ -197,7 +197,9 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
         .iter()
         .find(|p| ESBUILD_PLUGINS.contains(&p.as_str()))
         .cloned();
-    let python_on = plugins.iter().any(|p| p == "serverless-python-requirements")
+    let python_on = plugins
+        .iter()
+        .any(|p| p == "serverless-python-requirements")
         || custom.get("pythonRequirements").is_some();
     let package = service.package.clone().unwrap_or_default();
     let mut functions = Vec::new();
@@ -219,7 +221,12 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
             .clone()
             .or_else(|| service.provider.architecture.clone())
             .unwrap_or_else(|| "x86_64".into());
-        let extra_str = |name: &str| f.extra.get(name).and_then(Value::as_str).map(str::to_string);
+        let extra_str = |name: &str| {
+            f.extra
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         functions.push(FunctionPlan {
             key: key.clone(),
             handler,
@@ -252,7 +259,14 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
         (None, None) => None,
     };
     let esbuild = match source {
-        Some(source) => Some(esbuild_options(service, service_dir, source, &custom, v4_esbuild.as_ref(), &mut warnings)?),
+        Some(source) => Some(esbuild_options(
+            service,
+            service_dir,
+            source,
+            &custom,
+            v4_esbuild.as_ref(),
+            &mut warnings,
+        )?),
         None => {
             // Plain JavaScript without a build plugin: zipped as v3 does.
             for f in &mut functions {
@@ -291,17 +305,25 @@ fn esbuild_options(
 ) -> Result<EsbuildOptions, BuildError> {
     let (setting, raw) = match (source, v4) {
         (OptionSource::V4, Some(raw)) => ("build.esbuild", raw.clone()),
-        _ => ("custom.esbuild", custom.get("esbuild").cloned().unwrap_or(Value::Null)),
+        _ => (
+            "custom.esbuild",
+            custom.get("esbuild").cloned().unwrap_or(Value::Null),
+        ),
     };
     // A v4 `build.esbuild: true` just turns the build on.
     let raw = if raw.is_boolean() { Value::Null } else { raw };
-    let runtime = service.provider.runtime.clone().unwrap_or_else(|| "nodejs20.x".into());
+    let runtime = service
+        .provider
+        .runtime
+        .clone()
+        .unwrap_or_else(|| "nodejs20.x".into());
     let module_type = node_deps::package_type(service_dir);
-    let options = EsbuildOptions::parse(&raw, source, &runtime, module_type.as_deref())
-        .map_err(|message| BuildError::Config {
+    let options = EsbuildOptions::parse(&raw, source, &runtime, module_type.as_deref()).map_err(
+        |message| BuildError::Config {
             setting: setting.into(),
             message,
-        })?;
+        },
+    )?;
     if !options.unknown.is_empty() {
         warnings.push(format!(
             "{setting}: unknown option(s) {} ignored",
@@ -327,7 +349,10 @@ fn python_plan(
         }
         return Ok(None);
     }
-    let raw = custom.get("pythonRequirements").cloned().unwrap_or(Value::Null);
+    let raw = custom
+        .get("pythonRequirements")
+        .cloned()
+        .unwrap_or(Value::Null);
     PythonOptions::parse(&raw)
         .map(Some)
         .map_err(|message| BuildError::Config {

@@ -72,8 +72,12 @@ pub(crate) fn install_externals(
         std::fs::remove_dir_all(&dir).map_err(BuildError::io("remove", &dir))?;
     }
     std::fs::create_dir_all(&dir).map_err(BuildError::io("create", &dir))?;
-    let name = manifest.get("name").and_then(Value::as_str).unwrap_or("service");
-    let generated = json!({"name": name, "version": "1.0.0", "private": true, "dependencies": deps});
+    let name = manifest
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("service");
+    let generated =
+        json!({"name": name, "version": "1.0.0", "private": true, "dependencies": deps});
     let path = dir.join("package.json");
     std::fs::write(&path, generated.to_string()).map_err(BuildError::io("write", &path))?;
     if let Some(lock) = lock.filter(|_| !lock_text.is_empty()) {
@@ -82,7 +86,12 @@ pub(crate) fn install_externals(
     }
     run_install(&packager, &dir, !lock_text.is_empty(), modules)?;
     // The plugin leaves the root manifest and lock files out of the zip.
-    for f in ["package.json", "package-lock.json", "pnpm-lock.yaml", "yarn.lock"] {
+    for f in [
+        "package.json",
+        "package-lock.json",
+        "pnpm-lock.yaml",
+        "yarn.lock",
+    ] {
         let _ = std::fs::remove_file(dir.join(f));
     }
     std::fs::write(&done, "").map_err(BuildError::io("write", &done))?;
@@ -90,7 +99,10 @@ pub(crate) fn install_externals(
 }
 
 /// `name → range` from package.json `dependencies`; a dev-only module is an error.
-fn pick_dependencies(manifest: &Value, modules: &[String]) -> Result<Map<String, Value>, BuildError> {
+fn pick_dependencies(
+    manifest: &Value,
+    modules: &[String],
+) -> Result<Map<String, Value>, BuildError> {
     let deps = manifest.get("dependencies").and_then(Value::as_object);
     let dev = manifest.get("devDependencies").and_then(Value::as_object);
     let mut picked = Map::new();
@@ -114,12 +126,22 @@ fn pick_dependencies(manifest: &Value, modules: &[String]) -> Result<Map<String,
     Ok(picked)
 }
 
-fn run_install(packager: &str, dir: &Path, locked: bool, modules: &[String]) -> Result<(), BuildError> {
+fn run_install(
+    packager: &str,
+    dir: &Path,
+    locked: bool,
+    modules: &[String],
+) -> Result<(), BuildError> {
     let args: Vec<&str> = match (packager, locked) {
         ("npm", true) => vec!["ci", "--omit=dev", "--no-audit", "--no-fund"],
         ("npm", false) => vec!["install", "--omit=dev", "--no-audit", "--no-fund"],
         ("pnpm", _) => vec!["install", "--prod", "--no-frozen-lockfile"],
-        ("yarn", true) => vec!["install", "--production", "--frozen-lockfile", "--non-interactive"],
+        ("yarn", true) => vec![
+            "install",
+            "--production",
+            "--frozen-lockfile",
+            "--non-interactive",
+        ],
         _ => vec!["install", "--production", "--non-interactive"],
     };
     let output = Command::new(packager)

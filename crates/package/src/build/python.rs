@@ -142,7 +142,11 @@ pub(crate) fn build_all(
 /// One install per (module, runtime, architecture) that has a requirements file.
 fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, BuildError> {
     let mut by_key: BTreeMap<(String, String, String), Install> = BTreeMap::new();
-    for f in plan.functions.iter().filter(|f| f.builder == Builder::Python) {
+    for f in plan
+        .functions
+        .iter()
+        .filter(|f| f.builder == Builder::Python)
+    {
         let module_dir = plan.service_dir.join(&f.module);
         reject_unsupported_sources(&plan.service_dir, &module_dir, options)?;
         let path = module_dir.join(&options.file_name);
@@ -165,13 +169,16 @@ fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, B
         if requirements.is_empty() {
             continue;
         }
-        by_key.insert(key, Install {
-            module: f.module.clone(),
-            requirements,
-            python_version,
-            platform,
-            functions: vec![f.key.clone()],
-        });
+        by_key.insert(
+            key,
+            Install {
+                module: f.module.clone(),
+                requirements,
+                python_version,
+                platform,
+                functions: vec![f.key.clone()],
+            },
+        );
     }
     Ok(by_key.into_values().collect())
 }
@@ -183,9 +190,7 @@ fn reject_unsupported_sources(
     options: &PythonOptions,
 ) -> Result<(), BuildError> {
     let pyproject = module_dir.join("pyproject.toml");
-    if options.use_poetry
-        && std::fs::read_to_string(&pyproject).is_ok_and(|t| is_poetry(&t))
-    {
+    if options.use_poetry && std::fs::read_to_string(&pyproject).is_ok_and(|t| is_poetry(&t)) {
         return Err(BuildError::Config {
             setting: pyproject.display().to_string(),
             message: "poetry projects are not supported yet; run `poetry export --without-hashes -f requirements.txt -o requirements.txt` and set custom.pythonRequirements.usePoetry: false".into(),
@@ -218,11 +223,19 @@ fn is_poetry(text: &str) -> bool {
 /// The plugin's rewrite: `-r` files inlined, comments and blank lines dropped, `noDeploy`
 /// names dropped, option lines (`--x`, `-c`, `-e`, `-f`, `-i`) first in order, the rest
 /// sorted, `\n`-terminated.
-fn generate_requirements(text: &str, dir: &Path, no_deploy: &[String]) -> Result<String, BuildError> {
+fn generate_requirements(
+    text: &str,
+    dir: &Path,
+    no_deploy: &[String],
+) -> Result<String, BuildError> {
     let mut options = Vec::new();
     let mut packages = Vec::new();
     collect_lines(text, dir, &mut options, &mut packages, 0)?;
-    packages.retain(|p| !no_deploy.iter().any(|n| requirement_name(p).eq_ignore_ascii_case(n)));
+    packages.retain(|p| {
+        !no_deploy
+            .iter()
+            .any(|n| requirement_name(p).eq_ignore_ascii_case(n))
+    });
     packages.sort();
     let lines: Vec<String> = options.into_iter().chain(packages).collect();
     Ok(if lines.is_empty() {
@@ -244,7 +257,10 @@ fn collect_lines(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(file) = line.strip_prefix("-r ").or_else(|| line.strip_prefix("--requirement ")) {
+        if let Some(file) = line
+            .strip_prefix("-r ")
+            .or_else(|| line.strip_prefix("--requirement "))
+        {
             let path = dir.join(file.trim());
             if depth > 8 {
                 return Err(BuildError::Config {
@@ -253,7 +269,13 @@ fn collect_lines(
                 });
             }
             let nested = std::fs::read_to_string(&path).map_err(BuildError::io("read", &path))?;
-            collect_lines(&nested, path.parent().unwrap_or(dir), options, packages, depth + 1)?;
+            collect_lines(
+                &nested,
+                path.parent().unwrap_or(dir),
+                options,
+                packages,
+                depth + 1,
+            )?;
         } else if let Some(rest) = line.strip_prefix("-e ") {
             packages.push(rest.trim().to_string());
         } else if ["--", "-c", "-f", "-i"].iter().any(|p| line.starts_with(p)) {
@@ -280,7 +302,10 @@ fn install(
     root: &Path,
     i: &Install,
 ) -> Result<(PathBuf, bool), BuildError> {
-    let slim = format!("{}{:?}{}", options.slim, options.slim_patterns, options.strip);
+    let slim = format!(
+        "{}{:?}{}",
+        options.slim, options.slim_patterns, options.strip
+    );
     let extra = options.pip_extra_args.join(" ");
     let key = hash_parts([
         i.requirements.as_str(),
@@ -315,20 +340,34 @@ fn run_pip(
     dir: &Path,
     requirements: &Path,
 ) -> Result<(), BuildError> {
-    let python = options.python_bin.clone().unwrap_or_else(|| "python3".into());
+    let python = options
+        .python_bin
+        .clone()
+        .unwrap_or_else(|| "python3".into());
     let downloads = root.join("downloads");
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input"])
-        .args(&options.pip_extra_args)
-        .arg("-t")
-        .arg(dir)
-        .arg("-r")
-        .arg(requirements)
-        .args(["--platform", &i.platform, "--python-version", &i.python_version])
-        .args(["--only-binary=:all:", "--implementation", "cp"])
-        .arg("--cache-dir")
-        .arg(&downloads)
-        .current_dir(plan.service_dir.join(&i.module));
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+    ])
+    .args(&options.pip_extra_args)
+    .arg("-t")
+    .arg(dir)
+    .arg("-r")
+    .arg(requirements)
+    .args([
+        "--platform",
+        &i.platform,
+        "--python-version",
+        &i.python_version,
+    ])
+    .args(["--only-binary=:all:", "--implementation", "cp"])
+    .arg("--cache-dir")
+    .arg(&downloads)
+    .current_dir(plan.service_dir.join(&i.module));
     let output = cmd.output().map_err(|err| BuildError::ToolMissing {
         message: format!(
             "Cannot run {python} -m pip to install {}: {err}; install Python 3 with pip, or set custom.pythonRequirements.pythonBin",
@@ -338,11 +377,21 @@ fn run_pip(
     if output.status.success() {
         return Ok(());
     }
-    let module = if i.module == "." { String::new() } else { format!("{}/", i.module) };
+    let module = if i.module == "." {
+        String::new()
+    } else {
+        format!("{}/", i.module)
+    };
     Err(BuildError::ToolFailed {
         tool: "pip install".into(),
-        what: format!("{module}{} (functions {})", options.file_name, i.functions.join(", ")),
-        output: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+        what: format!(
+            "{module}{} (functions {})",
+            options.file_name,
+            i.functions.join(", ")
+        ),
+        output: String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_string(),
     })
 }
 
@@ -386,7 +435,11 @@ fn slim(dir: &Path, options: &PythonOptions) -> Result<(), BuildError> {
     let extra: Vec<globset::GlobMatcher> = patterns.iter().map(|g| g.compile_matcher()).collect();
     let mut doomed = Vec::new();
     let mut shared_objects = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1).into_iter().filter_map(Result::ok) {
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         let name = entry.file_name().to_string_lossy();
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let slimmed = name.ends_with(".pyc")
@@ -431,7 +484,8 @@ mod tests {
 
     #[test]
     fn the_fixture_requirements_give_the_plugin_bytes() {
-        let text = "# runtime dependencies (pure Python)\nsix==1.17.0\npython-dateutil==2.9.0.post0\n";
+        let text =
+            "# runtime dependencies (pure Python)\nsix==1.17.0\npython-dateutil==2.9.0.post0\n";
         let out = generate_requirements(text, Path::new("."), &[]).unwrap();
         assert_eq!(out, "python-dateutil==2.9.0.post0\nsix==1.17.0\n");
         assert_eq!(out.len(), 41);
@@ -442,19 +496,27 @@ mod tests {
         let o = PythonOptions::parse(&Value::Null).unwrap();
         assert_eq!(o.file_name, "requirements.txt");
         assert!(!o.slim && o.strip);
-        let o = PythonOptions::parse(&json!({"slim": "true", "pipCmdExtraArgs": ["--no-deps --pre"], "noDeploy": ["boto3"]})).unwrap();
+        let o = PythonOptions::parse(
+            &json!({"slim": "true", "pipCmdExtraArgs": ["--no-deps --pre"], "noDeploy": ["boto3"]}),
+        )
+        .unwrap();
         assert!(o.slim);
         assert_eq!(o.pip_extra_args, vec!["--no-deps", "--pre"]);
         assert_eq!(o.no_deploy, vec!["boto3"]);
         let err = PythonOptions::parse(&json!({"dockerizePip": true})).unwrap_err();
-        assert!(err.contains("dockerizePip") && err.contains("docker-free"), "{err}");
+        assert!(
+            err.contains("dockerizePip") && err.contains("docker-free"),
+            "{err}"
+        );
         let err = PythonOptions::parse(&json!({"dockerizePip": "non-linux"})).unwrap_err();
         assert!(err.contains("dockerizePip"), "{err}");
     }
 
     #[test]
     fn poetry_is_recognised_from_build_system() {
-        assert!(is_poetry("[tool.x]\n[build-system]\nrequires = [\"poetry-core\"]\n"));
+        assert!(is_poetry(
+            "[tool.x]\n[build-system]\nrequires = [\"poetry-core\"]\n"
+        ));
         assert!(!is_poetry("[build-system]\nrequires = [\"setuptools\"]\n"));
     }
 }

@@ -27,11 +27,16 @@ fn builders(plan: &BuildPlan) -> Vec<(&str, Builder)> {
 #[test]
 fn a_typescript_handler_is_bundled_without_any_plugin() {
     let tmp = dir_with(&["src/api.ts", "src/plain.js"]);
-    let s = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs22.x"},
-        "functions": {"api": {"handler": "src/api.handler"}, "plain": {"handler": "src/plain.handler"}}}));
+    let s = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs22.x"},
+        "functions": {"api": {"handler": "src/api.handler"}, "plain": {"handler": "src/plain.handler"}}}),
+    );
     let plan = plan(&s, tmp.path()).unwrap();
     // Once the service is bundled every Node function is, as v4 does.
-    assert_eq!(builders(&plan), [("api", Builder::Esbuild), ("plain", Builder::Esbuild)]);
+    assert_eq!(
+        builders(&plan),
+        [("api", Builder::Esbuild), ("plain", Builder::Esbuild)]
+    );
     let o = plan.esbuild.unwrap();
     assert_eq!(o.bundle_externals(), ["@aws-sdk/*"]);
     assert_eq!(o.target, "node22");
@@ -41,8 +46,10 @@ fn a_typescript_handler_is_bundled_without_any_plugin() {
 #[test]
 fn plain_javascript_without_plugin_is_not_built() {
     let tmp = dir_with(&["handler.js"]);
-    let s = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
-        "functions": {"api": {"handler": "handler.main"}}}));
+    let s = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
+        "functions": {"api": {"handler": "handler.main"}}}),
+    );
     let plan = plan(&s, tmp.path()).unwrap();
     assert_eq!(builders(&plan), [("api", Builder::None)]);
     assert!(plan.esbuild.is_none());
@@ -55,7 +62,10 @@ fn webpack_services_are_bundled_with_esbuild_and_told_once() {
         "provider": {"name": "aws", "runtime": "nodejs20.x"},
         "functions": {"a": {"handler": "a.h"}, "b": {"handler": "b.h"}}}));
     let plan = plan(&s, tmp.path()).unwrap();
-    assert_eq!(builders(&plan), [("a", Builder::Esbuild), ("b", Builder::Esbuild)]);
+    assert_eq!(
+        builders(&plan),
+        [("a", Builder::Esbuild), ("b", Builder::Esbuild)]
+    );
     let told: Vec<_> = plan
         .warnings
         .iter()
@@ -72,25 +82,35 @@ fn serverless_esbuild_options_and_unknown_keys() {
         "custom": {"esbuild": {"minify": true, "bogus": 1}},
         "functions": {"f": {"handler": "h.handler"}, "skip": {"handler": "h.handler", "skipEsbuild": true}}}));
     let plan = plan(&s, tmp.path()).unwrap();
-    assert_eq!(builders(&plan), [("f", Builder::Esbuild), ("skip", Builder::None)]);
+    assert_eq!(
+        builders(&plan),
+        [("f", Builder::Esbuild), ("skip", Builder::None)]
+    );
     let o = plan.esbuild.as_ref().unwrap();
     assert!(o.minify);
     assert_eq!(o.bundle_externals(), ["aws-sdk"]);
-    assert_eq!(plan.warnings, ["custom.esbuild: unknown option(s) bogus ignored"]);
+    assert_eq!(
+        plan.warnings,
+        ["custom.esbuild: unknown option(s) bogus ignored"]
+    );
 }
 
 #[test]
 fn v4_build_block_is_read() {
     let tmp = dir_with(&["h.js"]);
-    let s = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
+    let s = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
         "build": {"esbuild": {"minify": true, "sourcemap": true}},
-        "functions": {"f": {"handler": "h.handler"}}}));
+        "functions": {"f": {"handler": "h.handler"}}}),
+    );
     let plan = plan(&s, tmp.path()).unwrap();
     let o = plan.esbuild.unwrap();
     assert!(o.minify);
     assert_eq!(o.sourcemap.as_deref(), Some("true"));
-    let bad = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
-        "build": {"esbuild": {"format": "iife"}}, "functions": {"f": {"handler": "h.handler"}}}));
+    let bad = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
+        "build": {"esbuild": {"format": "iife"}}, "functions": {"f": {"handler": "h.handler"}}}),
+    );
     let err = super::plan(&bad, tmp.path()).unwrap_err().to_string();
     assert!(err.starts_with("build.esbuild: option \"format\""), "{err}");
 }
@@ -98,12 +118,17 @@ fn v4_build_block_is_read() {
 #[test]
 fn python_requirements_without_plugin_warn() {
     let tmp = dir_with(&["handler.py", "requirements.txt"]);
-    let s = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "python3.12"},
-        "functions": {"f": {"handler": "handler.main"}}}));
+    let s = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "python3.12"},
+        "functions": {"f": {"handler": "handler.main"}}}),
+    );
     let plan = plan(&s, tmp.path()).unwrap();
     assert_eq!(builders(&plan), [("f", Builder::None)]);
     assert_eq!(plan.warnings.len(), 1);
-    assert!(plan.warnings[0].contains("set custom.pythonRequirements or declare serverless-python-requirements"));
+    assert!(
+        plan.warnings[0]
+            .contains("set custom.pythonRequirements or declare serverless-python-requirements")
+    );
 }
 
 #[test]
@@ -133,9 +158,11 @@ fn handler_base_strips_only_the_export() {
 #[test]
 fn image_disabled_and_prebuilt_functions_are_not_planned() {
     let tmp = dir_with(&["h.ts"]);
-    let s = service(json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
+    let s = service(
+        json!({"service": "s", "provider": {"name": "aws", "runtime": "nodejs20.x"},
         "functions": {"img": {"image": "x"}, "off": {"handler": "h.h", "package": {"disable": true}},
-            "pre": {"handler": "h.h", "package": {"artifact": "a.zip"}}, "f": {"handler": "h.h"}}}));
+            "pre": {"handler": "h.h", "package": {"artifact": "a.zip"}}, "f": {"handler": "h.h"}}}),
+    );
     let plan = plan(&s, tmp.path()).unwrap();
     assert_eq!(builders(&plan), [("f", Builder::Esbuild)]);
 }
