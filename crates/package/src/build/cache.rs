@@ -2,7 +2,9 @@
 //! (esbuild's metafile inputs, the requirements file), its options and the tool's version hash
 //! to the key recorded with its output.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -19,18 +21,36 @@ pub(crate) fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> String
     hex::encode(h.finalize())
 }
 
+/// Content digests of the files read during one build run: entries share most of their module
+/// graph (a library, a common module), so each file is hashed once per run.
+#[derive(Default)]
+pub(crate) struct Digests {
+    seen: Mutex<HashMap<PathBuf, Option<[u8; 32]>>>,
+}
+
+impl Digests {
+    fn of(&self, path: PathBuf) -> Option<[u8; 32]> {
+        if let Some(d) = self.seen.lock().expect("digest map").get(&path) {
+            return *d;
+        }
+        let digest = std::fs::read(&path).ok().map(|b| Sha256::digest(&b).into());
+        self.seen.lock().expect("digest map").insert(path, digest);
+        digest
+    }
+}
+
 /// The key of a build: `base` (tool version, options, entry) plus each input file's path and
 /// content. A missing input makes a different key, so a deleted import rebuilds.
-pub(crate) fn key_for(base: &str, root: &Path, inputs: &[String]) -> String {
+pub(crate) fn key_for(base: &str, root: &Path, inputs: &[String], digests: &Digests) -> String {
     let mut h = Sha256::new();
     h.update(base.as_bytes());
     for input in inputs {
         h.update([0u8]);
         h.update(input.as_bytes());
         h.update([0u8]);
-        match std::fs::read(root.join(input)) {
-            Ok(bytes) => h.update(Sha256::digest(&bytes)),
-            Err(_) => h.update(b"<missing>"),
+        match digests.of(root.join(input)) {
+            Some(d) => h.update(d),
+            None => h.update(b"<missing>"),
         }
     }
     hex::encode(h.finalize())
@@ -69,9 +89,11 @@ impl Slot {
     }
 
     /// True when the recorded key matches what the recorded inputs hash to now.
-    pub fn is_fresh(&self, base: &str, root: &Path) -> bool {
+    pub fn is_fresh(&self, base: &str, root: &Path, digests: &Digests) -> bool {
         match self.record() {
-            Some((key, inputs)) => self.out().is_dir() && key_for(base, root, &inputs) == key,
+            Some((key, inputs)) => {
+                self.out().is_dir() && key_for(base, root, &inputs, digests) == key
+            }
             None => false,
         }
     }

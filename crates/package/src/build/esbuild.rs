@@ -8,7 +8,7 @@ use std::process::Command;
 use rayon::prelude::*;
 use serde_json::Value;
 
-use super::cache::{Slot, hash_parts, key_for};
+use super::cache::{Digests, Slot, hash_parts, key_for};
 use super::{
     BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, handler_base,
     node_deps,
@@ -51,10 +51,11 @@ pub(crate) fn build_all(
         .map_err(|err| BuildError::ToolMissing {
             message: format!("Cannot start build threads: {err}"),
         })?;
+    let digests = Digests::default();
     let results: Vec<(PathBuf, bool)> = pool.install(|| {
         entries
             .par_iter()
-            .map(|e| bundle(plan, &binary, &flags, &base, &root, e))
+            .map(|e| bundle(plan, &binary, &flags, &base, &root, e, &digests))
             .collect::<Result<_, _>>()
     })?;
     let externals = options.installed_externals();
@@ -203,10 +204,11 @@ fn bundle(
     base: &str,
     root: &Path,
     entry: &Entry,
+    digests: &Digests,
 ) -> Result<(PathBuf, bool), BuildError> {
     let base = hash_parts([base, entry.path.as_str()]);
     let slot = Slot::new(root.join(&hash_parts([entry.path.as_str()])[..16]));
-    if slot.is_fresh(&base, &plan.service_dir) {
+    if slot.is_fresh(&base, &plan.service_dir, digests) {
         return Ok((slot.out(), true));
     }
     slot.clear()?;
@@ -240,7 +242,9 @@ fn bundle(
     let mut inputs = metafile_inputs(&meta)?;
     // Resolution also depends on these, though esbuild does not list them as inputs.
     inputs.extend(["package.json".to_string(), "tsconfig.json".to_string()]);
-    slot.save(&key_for(&base, &plan.service_dir, &inputs), &inputs)?;
+    // Files read by this build are hashed afresh: the run's memo may hold their old content.
+    let key = key_for(&base, &plan.service_dir, &inputs, &Digests::default());
+    slot.save(&key, &inputs)?;
     Ok((slot.out(), false))
 }
 
