@@ -126,11 +126,13 @@ mod tests {
         slot.clear().unwrap();
         std::fs::create_dir_all(slot.out()).unwrap();
         let inputs = vec!["a.ts".to_string()];
-        slot.save(&key_for("base", tmp.path(), &inputs), &inputs)
+        let d = Digests::default();
+        slot.save(&key_for("base", tmp.path(), &inputs, &d), &inputs)
             .unwrap();
-        assert!(slot.is_fresh("base", tmp.path()));
-        assert!(!slot.is_fresh("other options", tmp.path()));
+        assert!(slot.is_fresh("base", tmp.path(), &d));
+        assert!(!slot.is_fresh("other options", tmp.path(), &d));
         std::fs::write(tmp.path().join("a.ts"), "2").unwrap();
-        assert!(!slot.is_fresh("base", tmp.path()));
+        // A new run sees the new content.
+        assert!(!slot.is_fresh("base", tmp.path(), &Digests::default()));
     }
 }
