@@ -399,7 +399,6 @@ fn run_pip(
 /// slims the tree when asked.
 fn finish_tree(dir: &Path, options: &PythonOptions) -> Result<(), BuildError> {
     remove(&dir.join("__pycache__"))?;
-    remove(&dir.join("bin"))?;
     for name in &options.no_deploy {
         remove(&dir.join(name))?;
         remove(&dir.join(format!("{name}.py")))?;
