@@ -117,7 +117,7 @@ impl EsbuildOptions {
             o.apply(key, value)
                 .map_err(|reason| format!("option {key:?}: {reason}"))?;
         }
-        o.finish(source, map)?;
+        o.finish(map)?;
         Ok(o)
     }
 
@@ -197,10 +197,17 @@ impl EsbuildOptions {
         Ok(())
     }
 
-    fn finish(&mut self, source: OptionSource, map: &Map<String, Value>) -> Result<(), String> {
+    fn finish(&mut self, map: &Map<String, Value>) -> Result<(), String> {
         // serverless-esbuild's `platform: neutral` without `format` means ESM.
         if self.platform == "neutral" && !map.contains_key("format") {
             self.format = Format::Esm;
+        }
+        // The zip holds no package.json saying `"type": "module"`, so an ES module bundle
+        // must be `.mjs` for Lambda's Node.js to load it as one.
+        let extension_set =
+            map.contains_key("outputFileExtension") || map.contains_key("outExtension");
+        if self.format == Format::Esm && !extension_set {
+            self.out_extension = ".mjs".into();
         }
         match (self.out_extension.as_str(), self.format) {
             (".js", _) | (".cjs", Format::Cjs) | (".mjs", Format::Esm) => {}
@@ -212,7 +219,6 @@ impl EsbuildOptions {
                 ));
             }
         }
-        let _ = source;
         Ok(())
     }
 
@@ -450,6 +456,11 @@ mod tests {
             EsbuildOptions::parse(&Value::Null, OptionSource::V4, "nodejs20.x", Some("module"))
                 .unwrap();
         assert_eq!(esm.format, Format::Esm);
+        assert_eq!(esm.out_extension, ".mjs");
+        assert!(
+            esm.cli_flags()
+                .contains(&"--out-extension:.js=.mjs".to_string())
+        );
         let err = EsbuildOptions::parse(
             &json!({"outputFileExtension": ".mjs"}),
             OptionSource::ServerlessEsbuild,

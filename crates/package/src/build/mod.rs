@@ -202,51 +202,11 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
         .any(|p| p == "serverless-python-requirements")
         || custom.get("pythonRequirements").is_some();
     let package = service.package.clone().unwrap_or_default();
-    let mut functions = Vec::new();
-    for (key, f) in &service.functions {
-        let fp = f.package.clone().unwrap_or_default();
-        if f.image.is_some() || fp.disable == Some(true) || fp.artifact.is_some() {
-            continue;
-        }
-        let Some(handler) = f.handler.clone() else {
-            continue;
-        };
-        let runtime = f
-            .runtime
-            .clone()
-            .or_else(|| service.provider.runtime.clone())
-            .unwrap_or_else(|| "nodejs20.x".into());
-        let architecture = f
-            .architecture
-            .clone()
-            .or_else(|| service.provider.architecture.clone())
-            .unwrap_or_else(|| "x86_64".into());
-        let extra_str = |name: &str| {
-            f.extra
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        functions.push(FunctionPlan {
-            key: key.clone(),
-            handler,
-            runtime,
-            architecture,
-            individually: fp.individually.unwrap_or(false) || package.individually.unwrap_or(false),
-            builder: Builder::None,
-            entrypoint: extra_str("esbuildEntrypoint"),
-            module: extra_str("module").unwrap_or_else(|| ".".into()),
-        });
-        let skip = f.extra.get("skipEsbuild").and_then(Value::as_bool) == Some(true);
-        let last = functions.last_mut().expect("just pushed");
-        last.builder = if last.runtime.starts_with("nodejs") && !skip {
-            Builder::Esbuild
-        } else if last.runtime.starts_with("python") && python_on {
-            Builder::Python
-        } else {
-            Builder::None
-        };
-    }
+    let mut functions: Vec<FunctionPlan> = service
+        .functions
+        .iter()
+        .filter_map(|(key, f)| function_plan(service, key, f, python_on))
+        .collect();
     let ts_handler = functions
         .iter()
         .filter(|f| f.builder == Builder::Esbuild)
@@ -292,6 +252,61 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
         python,
         patterns: package.patterns.clone(),
         warnings,
+    })
+}
+
+/// One function's plan, or `None` when it has no zip to build (image, disabled, prebuilt, no
+/// handler).
+fn function_plan(
+    service: &Service,
+    key: &str,
+    f: &deployer_config::model::Function,
+    python_on: bool,
+) -> Option<FunctionPlan> {
+    let fp = f.package.clone().unwrap_or_default();
+    if f.image.is_some() || fp.disable == Some(true) || fp.artifact.is_some() {
+        return None;
+    }
+    let handler = f.handler.clone()?;
+    let runtime = f
+        .runtime
+        .clone()
+        .or_else(|| service.provider.runtime.clone())
+        .unwrap_or_else(|| "nodejs20.x".into());
+    let architecture = f
+        .architecture
+        .clone()
+        .or_else(|| service.provider.architecture.clone())
+        .unwrap_or_else(|| "x86_64".into());
+    let extra_str = |name: &str| {
+        f.extra
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let skip = f.extra.get("skipEsbuild").and_then(Value::as_bool) == Some(true);
+    // Node functions are candidates; whether the service is bundled is decided afterwards.
+    let builder = if runtime.starts_with("nodejs") && !skip {
+        Builder::Esbuild
+    } else if runtime.starts_with("python") && python_on {
+        Builder::Python
+    } else {
+        Builder::None
+    };
+    let service_individually = service
+        .package
+        .as_ref()
+        .and_then(|p| p.individually)
+        .unwrap_or(false);
+    Some(FunctionPlan {
+        key: key.to_string(),
+        handler,
+        runtime,
+        architecture,
+        individually: fp.individually.unwrap_or(false) || service_individually,
+        builder,
+        entrypoint: extra_str("esbuildEntrypoint"),
+        module: extra_str("module").unwrap_or_else(|| ".".into()),
     })
 }
 
