@@ -164,8 +164,13 @@ fn settings(dir: &Path) -> BuildSettings {
 fn esbuild_fixture_has_serverless_esbuild_entries_and_loads() {
     let tmp = copy_service("plugin-esbuild");
     link_node_modules(tmp.path());
+    let prod = build_and_package(tmp.path(), "prod", &settings(tmp.path())).unwrap();
+    assert_eq!(prod.built, 3);
+    let names = zip_names(&prod.result.artifacts[0].path);
+    assert_eq!(names, expected_names("plugin-esbuild", "prod"));
+    // The stage changes no build input: dev reuses prod's bundles.
     let run = build_and_package(tmp.path(), "dev", &settings(tmp.path())).unwrap();
-    assert_eq!(run.built, 3);
+    assert_eq!((run.built, run.cached), (0, 3));
     let artifact = &run.result.artifacts[0];
     assert_eq!(artifact.name, "orders.zip");
     assert_eq!(
