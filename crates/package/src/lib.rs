@@ -1,11 +1,15 @@
 //! `deployer-package`: file selection like Serverless v3 and deterministic zip artifacts with
-//! content hashes. Pure: no AWS, no network.
+//! content hashes. No AWS; only the builders run external tools (esbuild, pip, npm).
 //!
 //! [`package`] takes plain inputs ([`PackageRequest`], mapped from the service model by the
 //! CLI), decides which artifact each function uses (the service zip, its own zip when packaged
 //! individually, a prebuilt `artifact`, or none when `disable`d), selects files with v3's
 //! ordered patterns and writes zips whose bytes depend only on entry names, contents and
 //! execute bits. See `docs/packaging.md` for the rules and the differences from v3.
+//!
+//! [`build`] runs before packaging when functions need building (esbuild bundles, pip
+//! requirements; `docs/building.md`); its output goes to [`package_with`] as
+//! [`PackageOptions`], so built files are zipped by the same deterministic writer.
 
 mod archive;
 pub mod build;
