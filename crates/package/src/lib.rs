@@ -1,14 +1,20 @@
 //! `deployer-package`: file selection like Serverless v3 and deterministic zip artifacts with
-//! content hashes. Pure: no AWS, no network.
+//! content hashes. No AWS; only the builders run external tools (esbuild, pip, npm).
 //!
 //! [`package`] takes plain inputs ([`PackageRequest`], mapped from the service model by the
 //! CLI), decides which artifact each function uses (the service zip, its own zip when packaged
 //! individually, a prebuilt `artifact`, or none when `disable`d), selects files with v3's
 //! ordered patterns and writes zips whose bytes depend only on entry names, contents and
 //! execute bits. See `docs/packaging.md` for the rules and the differences from v3.
+//!
+//! [`build`] runs before packaging when functions need building (esbuild bundles, pip
+//! requirements; `docs/building.md`); its output goes to [`package_with`] as
+//! [`PackageOptions`], so built files are zipped by the same deterministic writer.
 
 mod archive;
+pub mod build;
 pub mod collate;
+mod devdeps;
 mod select;
 
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +80,48 @@ pub struct FunctionPackaging {
     pub artifact: Option<PathBuf>,
     /// `functions.<key>.package.disable`: no artifact for this function.
     pub disable: bool,
+}
+
+/// A directory produced by a build whose files go into a function's zip, named by their path
+/// relative to `dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BuiltTree {
+    /// The directory.
+    pub dir: PathBuf,
+    /// How the tree combines with the files v3's patterns select.
+    pub mode: TreeMode,
+}
+
+/// How a [`BuiltTree`] combines with the selected service files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TreeMode {
+    /// The zip holds the built tree only (a bundle replaces the sources).
+    Replace,
+    /// The tree's files are added over the selected files; same names are replaced (installed
+    /// requirements next to the handler).
+    Merge,
+}
+
+/// Packaging settings beyond the configuration's `package` block.
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    /// `package.excludeDevDependencies` (v3 default true): leave out `node_modules` packages
+    /// reachable only from `devDependencies`.
+    pub exclude_dev_dependencies: bool,
+    /// Function key → built trees for its zip (from [`build::build`]).
+    pub trees: BTreeMap<String, Vec<BuiltTree>>,
+    /// Function key → entry names of which at least one must be in its zip (the handler's file).
+    pub handler_files: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        PackageOptions {
+            exclude_dev_dependencies: true,
+            trees: BTreeMap::new(),
+            handler_files: BTreeMap::new(),
+        }
+    }
 }
 
 /// One artifact to upload.
@@ -205,6 +253,19 @@ pub enum PackageError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A function's handler file is not in its artifact.
+    #[error(
+        "Function \"{function}\": its handler file {expected} is not in {artifact}; check the handler path (relative to the service directory) and package.patterns",
+        expected = .expected.join(" or ")
+    )]
+    HandlerMissing {
+        /// The function key.
+        function: String,
+        /// The entry names looked for.
+        expected: Vec<String>,
+        /// The artifact name.
+        artifact: String,
+    },
     /// The zip library refused an entry or the archive.
     #[error("Cannot build zip entry or archive {path}: {message}")]
     Zip {
@@ -257,6 +318,16 @@ struct ZipJob {
 /// artifacts are not copied or re-zipped. Zips whose file selections are identical are built
 /// once and copied.
 pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, PackageError> {
+    package_with(req, out_dir, &PackageOptions::default())
+}
+
+/// [`package`] with explicit [`PackageOptions`]: dev-dependency exclusion, built trees (bundles,
+/// installed requirements) and the handler check, all before any zip is written.
+pub fn package_with(
+    req: &PackageRequest,
+    out_dir: &Path,
+    options: &PackageOptions,
+) -> Result<PackageResult, PackageError> {
     let mut origins = Vec::with_capacity(req.functions.len());
     for function in &req.functions {
         if function.disable {
@@ -318,7 +389,7 @@ pub fn package(req: &PackageRequest, out_dir: &Path) -> Result<PackageResult, Pa
 
     let mut artifacts = Vec::new();
     if !jobs.is_empty() {
-        artifacts.extend(build_zips(req, out_dir, jobs)?);
+        artifacts.extend(build_zips(req, out_dir, jobs, options)?);
     }
     for (path, functions) in prebuilt {
         let name = file_name(&path);
@@ -448,6 +519,7 @@ fn build_zips(
     req: &PackageRequest,
     out_dir: &Path,
     jobs: Vec<ZipJob>,
+    options: &PackageOptions,
 ) -> Result<Vec<Artifact>, PackageError> {
     std::fs::create_dir_all(out_dir).map_err(|source| PackageError::Write {
         path: out_dir.to_path_buf(),
@@ -468,7 +540,7 @@ fn build_zips(
                     reason: err.reason,
                 })?;
             let selected = set.select(&candidates);
-            if selected.is_empty() {
+            if selected.is_empty() && job_trees(&job.functions, options).is_empty() {
                 return Err(PackageError::NoFileMatches {
                     context: job.context.clone(),
                     service_dir: req.service_dir.clone(),
@@ -478,6 +550,13 @@ fn build_zips(
             Ok(selected)
         })
         .collect::<Result<_, _>>()?;
+    let selections = if options.exclude_dev_dependencies {
+        devdeps::drop_dev_only(&req.service_dir, &candidates, selections)
+    } else {
+        selections
+    };
+    let selections = merge_trees(&jobs, options, &mut candidates, selections)?;
+    check_handlers(&jobs, options, &candidates, &selections)?;
 
     // Build each distinct selection once; identical ones are copies of the same bytes.
     let mut first_with: HashMap<&[usize], usize> = HashMap::new();
@@ -550,6 +629,91 @@ fn build_zips(
         });
     }
     Ok(artifacts)
+}
+
+/// The distinct built trees of a zip's functions, in a stable order.
+fn job_trees(functions: &[String], options: &PackageOptions) -> Vec<BuiltTree> {
+    let mut trees: Vec<BuiltTree> = functions
+        .iter()
+        .filter_map(|f| options.trees.get(f))
+        .flatten()
+        .cloned()
+        .collect();
+    trees.sort();
+    trees.dedup();
+    trees
+}
+
+/// Adds each job's built trees to its selection: their files join the candidate list (so the
+/// writer treats them like any other file) and replace same-named entries; a `Replace` tree
+/// drops the selected service files.
+fn merge_trees(
+    jobs: &[ZipJob],
+    options: &PackageOptions,
+    candidates: &mut Vec<select::Candidate>,
+    selections: Vec<Vec<usize>>,
+) -> Result<Vec<Vec<usize>>, PackageError> {
+    let mut walked: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    let mut merged = Vec::with_capacity(selections.len());
+    for (job, selection) in jobs.iter().zip(selections) {
+        let trees = job_trees(&job.functions, options);
+        if trees.is_empty() {
+            merged.push(selection);
+            continue;
+        }
+        let replace = trees.iter().any(|t| t.mode == TreeMode::Replace);
+        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+        if !replace {
+            for i in selection {
+                by_name.insert(candidates[i].name.clone(), i);
+            }
+        }
+        for tree in &trees {
+            if !walked.contains_key(&tree.dir) {
+                let files = select::walk(&tree.dir, None)?;
+                let start = candidates.len();
+                candidates.extend(files);
+                walked.insert(tree.dir.clone(), (start..candidates.len()).collect());
+            }
+            for &i in &walked[&tree.dir] {
+                by_name.insert(candidates[i].name.clone(), i);
+            }
+        }
+        let mut list: Vec<usize> = by_name.into_values().collect();
+        list.sort_by(|&a, &b| collate::locale_cmp(&candidates[a].name, &candidates[b].name));
+        merged.push(list);
+    }
+    Ok(merged)
+}
+
+/// Every function's handler file must be in the zip it uses.
+fn check_handlers(
+    jobs: &[ZipJob],
+    options: &PackageOptions,
+    candidates: &[select::Candidate],
+    selections: &[Vec<usize>],
+) -> Result<(), PackageError> {
+    for (job, selection) in jobs.iter().zip(selections) {
+        for function in &job.functions {
+            let Some(expected) = options.handler_files.get(function) else {
+                continue;
+            };
+            if expected.is_empty() {
+                continue;
+            }
+            let found = selection
+                .iter()
+                .any(|&i| expected.contains(&candidates[i].name));
+            if !found {
+                return Err(PackageError::HandlerMissing {
+                    function: function.clone(),
+                    expected: expected.clone(),
+                    artifact: job.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The output directory's path under the service dir, if it lies inside it (so the walk skips

@@ -584,3 +584,52 @@ fn a_service_without_functions_has_no_artifacts() {
     let result = package(&request(svc.path(), &[]), out.path()).unwrap();
     assert!(result.artifacts.is_empty());
 }
+
+#[test]
+fn dev_dependencies_are_left_out_like_v3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::write(
+        dir,
+        "package.json",
+        br#"{"dependencies": {"a": "1"}, "devDependencies": {"d": "1"}}"#,
+    );
+    common::write(dir, "handler.js", b"exports.h = 1;\n");
+    common::write(
+        dir,
+        "node_modules/a/package.json",
+        br#"{"name": "a", "dependencies": {"s": "1"}}"#,
+    );
+    common::write(dir, "node_modules/s/package.json", br#"{"name": "s"}"#);
+    common::write(
+        dir,
+        "node_modules/d/package.json",
+        br#"{"name": "d", "bin": {"dcli": "cli.js"}, "dependencies": {"s": "1", "only-d": "1"}}"#,
+    );
+    common::write(dir, "node_modules/d/cli.js", b"");
+    common::write(
+        dir,
+        "node_modules/only-d/package.json",
+        br#"{"name": "only-d"}"#,
+    );
+    common::write(dir, "node_modules/.bin/dcli", b"");
+    common::write(dir, "node_modules/.package-lock.json", b"{}");
+    let out = tempfile::tempdir().unwrap();
+    let result = package(&request(dir, &["f"]), out.path()).unwrap();
+    assert_eq!(
+        common::names(&result.artifacts[0].path),
+        [
+            "handler.js",
+            "node_modules/.package-lock.json",
+            "node_modules/a/package.json",
+            "node_modules/s/package.json",
+            "package.json"
+        ]
+    );
+    let keep = deployer_package::PackageOptions {
+        exclude_dev_dependencies: false,
+        ..Default::default()
+    };
+    let result = deployer_package::package_with(&request(dir, &["f"]), out.path(), &keep).unwrap();
+    assert_eq!(common::names(&result.artifacts[0].path).len(), 9);
+}

@@ -1,0 +1,266 @@
+//! Bundling with the project's esbuild: one build per distinct entry file, in parallel,
+//! each skipped when its module graph, options and esbuild version are unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::cache::{Digests, Slot, hash_parts, key_for};
+use super::{
+    BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, handler_base,
+    node_deps,
+};
+use crate::{BuiltTree, TreeMode};
+
+/// What to install esbuild with, as the error says it.
+const INSTALL_HINT: &str = "npm install --save-dev esbuild";
+
+/// One entry file to bundle, and the functions whose handler it is.
+struct Entry {
+    path: String,
+    functions: Vec<String>,
+}
+
+/// Builds every bundled function of `plan` and records the trees in `out`.
+pub(crate) fn build_all(
+    plan: &BuildPlan,
+    options: &EsbuildOptions,
+    settings: &BuildSettings,
+    out: &mut BuildOutput,
+) -> Result<(), BuildError> {
+    let entries = entries(plan, options)?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let binary = find_esbuild(&plan.service_dir, settings.search_path.as_deref())?;
+    let version = esbuild_version(&binary)?;
+    let flags = options.cli_flags();
+    let base =
+        hash_parts(std::iter::once(version.as_str()).chain(flags.iter().map(String::as_str)));
+    let root = settings.cache_dir.join("esbuild");
+    let jobs = options
+        .concurrency
+        .or(settings.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|err| BuildError::ToolMissing {
+            message: format!("Cannot start build threads: {err}"),
+        })?;
+    let digests = Digests::default();
+    let results: Vec<(PathBuf, bool)> = pool.install(|| {
+        entries
+            .par_iter()
+            .map(|e| bundle(plan, &binary, &flags, &base, &root, e, &digests))
+            .collect::<Result<_, _>>()
+    })?;
+    let externals = options.installed_externals();
+    let node_modules = if externals.is_empty() {
+        None
+    } else {
+        Some(node_deps::install_externals(
+            &plan.service_dir,
+            &externals,
+            options.packager.as_deref(),
+            &root,
+        )?)
+    };
+    let extras = super::extras::copy_extras(plan, &root)?;
+    for (entry, (tree, fresh)) in entries.iter().zip(results) {
+        if fresh {
+            out.cached += 1;
+        } else {
+            out.built += 1;
+        }
+        for f in &entry.functions {
+            let trees = out.trees.entry(f.clone()).or_default();
+            trees.push(BuiltTree {
+                dir: tree.clone(),
+                mode: TreeMode::Replace,
+            });
+            trees.extend(
+                node_modules
+                    .iter()
+                    .chain(extras.iter())
+                    .map(|dir| BuiltTree {
+                        dir: dir.clone(),
+                        mode: TreeMode::Replace,
+                    }),
+            );
+        }
+    }
+    for f in plan
+        .functions
+        .iter()
+        .filter(|f| f.builder == Builder::Esbuild)
+    {
+        let name = format!("{}{}", handler_base(&f.handler), options.out_extension);
+        out.handler_files.insert(f.key.clone(), vec![name]);
+    }
+    Ok(())
+}
+
+/// The distinct entry files of the bundled functions, in config order.
+fn entries(plan: &BuildPlan, options: &EsbuildOptions) -> Result<Vec<Entry>, BuildError> {
+    let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
+    let mut list: Vec<Entry> = Vec::new();
+    for f in plan
+        .functions
+        .iter()
+        .filter(|f| f.builder == Builder::Esbuild)
+    {
+        let path = match &f.entrypoint {
+            Some(entry) => entry.clone(),
+            None => resolve_entry(&plan.service_dir, handler_base(&f.handler), options)
+                .ok_or_else(|| BuildError::Config {
+                    setting: format!("functions.{}.handler", f.key),
+                    message: format!(
+                        "no entry file for handler {:?}: looked for {} under {}; fix the handler path or set esbuildEntrypoint",
+                        f.handler,
+                        entry_candidates(handler_base(&f.handler), options).join(", "),
+                        plan.service_dir.display()
+                    ),
+                })?,
+        };
+        match by_path.get(&path) {
+            Some(&i) => list[i].functions.push(f.key.clone()),
+            None => {
+                by_path.insert(path.clone(), list.len());
+                list.push(Entry {
+                    path,
+                    functions: vec![f.key.clone()],
+                });
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// serverless-esbuild's order: `<base><ext>` for each extension, then `<base>/index<ext>`.
+fn entry_candidates(base: &str, options: &EsbuildOptions) -> Vec<String> {
+    let exts = options.entry_extensions();
+    let direct = exts.iter().map(|e| format!("{base}{e}"));
+    let index = exts.iter().map(|e| format!("{base}/index{e}"));
+    direct.chain(index).collect()
+}
+
+fn resolve_entry(service_dir: &Path, base: &str, options: &EsbuildOptions) -> Option<String> {
+    entry_candidates(base, options)
+        .into_iter()
+        .find(|c| service_dir.join(c).is_file())
+}
+
+/// The project's `node_modules/.bin/esbuild`, else `esbuild` on `PATH`.
+pub(crate) fn find_esbuild(
+    service_dir: &Path,
+    search_path: Option<&std::ffi::OsStr>,
+) -> Result<PathBuf, BuildError> {
+    let local = service_dir
+        .join("node_modules")
+        .join(".bin")
+        .join("esbuild");
+    if local.is_file() {
+        return Ok(local);
+    }
+    let paths = search_path
+        .map(|p| p.to_os_string())
+        .or_else(|| std::env::var_os("PATH"));
+    let on_path = paths.and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("esbuild"))
+            .find(|p| p.is_file())
+    });
+    on_path.ok_or_else(|| BuildError::ToolMissing {
+        message: format!(
+            "esbuild is needed to build the functions of {} but is neither in node_modules/.bin nor on PATH; run `{INSTALL_HINT}` in the service directory",
+            service_dir.display()
+        ),
+    })
+}
+
+fn esbuild_version(binary: &Path) -> Result<String, BuildError> {
+    let output = Command::new(binary)
+        .arg("--version")
+        .output()
+        .map_err(|err| BuildError::ToolMissing {
+            message: format!(
+                "Cannot run {}: {err}; run `{INSTALL_HINT}` in the service directory",
+                binary.display()
+            ),
+        })?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Bundles one entry into its cache slot (unless fresh); returns the slot's output tree and
+/// whether it was reused.
+fn bundle(
+    plan: &BuildPlan,
+    binary: &Path,
+    flags: &[String],
+    base: &str,
+    root: &Path,
+    entry: &Entry,
+    digests: &Digests,
+) -> Result<(PathBuf, bool), BuildError> {
+    let base = hash_parts([base, entry.path.as_str()]);
+    let slot = Slot::new(root.join(&hash_parts([entry.path.as_str()])[..16]));
+    if slot.is_fresh(&base, &plan.service_dir, digests) {
+        return Ok((slot.out(), true));
+    }
+    slot.clear()?;
+    let dir = Path::new(&entry.path).parent().unwrap_or(Path::new(""));
+    let outdir = slot.out().join(dir);
+    let meta = slot.dir.join("meta.json");
+    let output = Command::new(binary)
+        .arg(&entry.path)
+        .args(flags)
+        .arg(format!("--outdir={}", outdir.display()))
+        .arg(format!("--metafile={}", meta.display()))
+        .arg("--log-level=warning")
+        .arg("--color=false")
+        .current_dir(&plan.service_dir)
+        .output()
+        .map_err(|err| BuildError::ToolMissing {
+            message: format!(
+                "Cannot run {}: {err}; run `{INSTALL_HINT}`",
+                binary.display()
+            ),
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::ToolFailed {
+            tool: "esbuild".into(),
+            what: format!("{} (functions {})", entry.path, entry.functions.join(", ")),
+            output: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
+        });
+    }
+    let mut inputs = metafile_inputs(&meta)?;
+    // Resolution also depends on these, though esbuild does not list them as inputs.
+    inputs.extend(["package.json".to_string(), "tsconfig.json".to_string()]);
+    // Files read by this build are hashed afresh: the run's memo may hold their old content.
+    let key = key_for(&base, &plan.service_dir, &inputs, &Digests::default());
+    slot.save(&key, &inputs)?;
+    Ok((slot.out(), false))
+}
+
+/// The files esbuild read (the module graph), relative to the service directory.
+fn metafile_inputs(meta: &Path) -> Result<Vec<String>, BuildError> {
+    let text = std::fs::read_to_string(meta).map_err(BuildError::io("read", meta))?;
+    let v: Value = serde_json::from_str(&text).map_err(|err| BuildError::Io {
+        action: "parse",
+        path: meta.to_path_buf(),
+        source: std::io::Error::other(err),
+    })?;
+    let mut inputs: Vec<String> = v
+        .get("inputs")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    inputs.sort();
+    Ok(inputs)
+}
