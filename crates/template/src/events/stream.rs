@@ -3,7 +3,7 @@
 use deployer_config::model::Event;
 use serde_json::{Map, Value, json};
 
-use super::sqs::source_name;
+use super::event_source_mapping::source_name;
 use crate::naming::{normalize_alnum, normalized_function_name, upper_first};
 use crate::{Ctx, TemplateError};
 
