@@ -6,6 +6,7 @@ use deployer_config::model::{Function, FunctionVpc, IamRole, Vpc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::log_group::log_group;
 use crate::naming::{self, ROLE_LOGICAL_ID};
 use crate::{Ctx, TemplateError, sort};
 
@@ -32,28 +33,18 @@ pub fn compile_log_groups_and_role(ctx: &mut Ctx) -> Result<(), TemplateError> {
         if function.disable_logs == Some(true) {
             continue;
         }
-        let mut properties = Map::new();
-        properties.insert(
-            "LogGroupName".to_owned(),
-            json!(naming::log_group_name(&ctx.function_name(key))),
+        let group = log_group(
+            naming::log_group_name(&ctx.function_name(key)),
+            function
+                .log_retention_in_days
+                .or(provider.log_retention_in_days),
+            function
+                .log_data_protection_policy
+                .as_ref()
+                .or(provider.log_data_protection_policy.as_ref()),
         );
-        if let Some(days) = function
-            .log_retention_in_days
-            .or(provider.log_retention_in_days)
-        {
-            properties.insert("RetentionInDays".to_owned(), json!(days));
-        }
-        if let Some(policy) = function
-            .log_data_protection_policy
-            .as_ref()
-            .or(provider.log_data_protection_policy.as_ref())
-        {
-            properties.insert("DataProtectionPolicy".to_owned(), policy.clone());
-        }
-        ctx.resources().insert(
-            naming::log_group_logical_id(key),
-            json!({"Type": "AWS::Logs::LogGroup", "Properties": properties}),
-        );
+        ctx.resources()
+            .insert(naming::log_group_logical_id(key), group);
     }
 
     let role_settings = match provider.iam.as_ref().and_then(|i| i.role.as_ref()) {

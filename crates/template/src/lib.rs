@@ -51,6 +51,7 @@ use sha2::{Digest, Sha256};
 mod events;
 mod function_extras;
 mod functions;
+mod log_group;
 pub mod merge;
 pub mod naming;
 pub mod sort;

@@ -4,6 +4,7 @@ use deployer_config::model::Event;
 use indexmap::{IndexMap, IndexSet};
 use serde_json::{Map, Value, json};
 
+use crate::log_group::api_log_group;
 use crate::naming::{normalize_path, normalized_function_name};
 use crate::{Ctx, TemplateError};
 
@@ -292,21 +293,11 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         );
     }
     if access_log_format.is_some() {
-        let mut props = Map::new();
-        props.insert(
-            "LogGroupName".into(),
-            json!(format!("/aws/http-api/{}", service.stack_name(ctx.stage))),
+        let group = api_log_group(
+            ctx,
+            format!("/aws/http-api/{}", service.stack_name(ctx.stage)),
         );
-        if let Some(days) = provider.log_retention_in_days {
-            props.insert("RetentionInDays".into(), json!(days));
-        }
-        if let Some(p) = &provider.log_data_protection_policy {
-            props.insert("DataProtectionPolicy".into(), p.clone());
-        }
-        ctx.resources().insert(
-            "HttpApiLogGroup".into(),
-            json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
-        );
+        ctx.resources().insert("HttpApiLogGroup".into(), group);
     }
     if config.id.is_none() {
         let mut props = Map::new();

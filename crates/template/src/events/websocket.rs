@@ -5,6 +5,7 @@ use deployer_config::model::Event;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::log_group::api_log_group;
 use crate::naming::{lambda_logical_id, normalized_function_name};
 use crate::{Ctx, TemplateError};
 
@@ -335,21 +336,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
         ctx.resources()
             .insert("WebsocketsDeploymentStage".into(), stage);
         if logs.is_some() {
-            let mut props = Map::new();
-            props.insert(
-                "LogGroupName".into(),
-                json!(format!("/aws/websocket/{}-{}", service.service, ctx.stage)),
-            );
-            if let Some(days) = provider.log_retention_in_days {
-                props.insert("RetentionInDays".into(), json!(days));
-            }
-            if let Some(policy) = &provider.log_data_protection_policy {
-                props.insert("DataProtectionPolicy".into(), policy.clone());
-            }
-            ctx.resources().insert(
-                "WebsocketsLogGroup".into(),
-                json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
-            );
+            let name = format!("/aws/websocket/{}-{}", service.service, ctx.stage);
+            let group = api_log_group(ctx, name);
+            ctx.resources().insert("WebsocketsLogGroup".into(), group);
         }
     }
 

@@ -5,6 +5,7 @@ use deployer_config::model::Event;
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
+use crate::log_group::api_log_group;
 use crate::naming::{normalize_path, normalized_function_name, upper_first};
 use crate::{Ctx, TemplateError};
 
@@ -670,24 +671,9 @@ fn compile_access_log_group(ctx: &mut Ctx) {
     if logs.get("accessLogging") == Some(&Value::Bool(false)) {
         return;
     }
-    let mut props = Map::new();
-    props.insert(
-        "LogGroupName".into(),
-        json!(format!(
-            "/aws/api-gateway/{}-{}",
-            ctx.service.service, ctx.stage
-        )),
-    );
-    if let Some(days) = provider.log_retention_in_days {
-        props.insert("RetentionInDays".into(), json!(days));
-    }
-    if let Some(policy) = &provider.log_data_protection_policy {
-        props.insert("DataProtectionPolicy".into(), policy.clone());
-    }
-    ctx.resources().insert(
-        "ApiGatewayLogGroup".into(),
-        json!({"Type": "AWS::Logs::LogGroup", "Properties": props}),
-    );
+    let name = format!("/aws/api-gateway/{}-{}", ctx.service.service, ctx.stage);
+    let group = api_log_group(ctx, name);
+    ctx.resources().insert("ApiGatewayLogGroup".into(), group);
 }
 
 fn compile_rest_api(
