@@ -19,6 +19,7 @@ mod cloudwatch_log;
 mod cognito_user_pool;
 mod event_bridge;
 mod event_source_mapping;
+mod events_rule;
 mod http;
 mod http_api;
 mod iot;
