@@ -2,7 +2,7 @@
 //! (v3 `merge-iam-templates.js` and `compile/functions.js`).
 
 use base64::Engine;
-use deployer_config::model::{Function, FunctionVpc, IamRole, Vpc};
+use deployer_config::model::{Function, FunctionVpc, IamRole, IamRoleSettings, Vpc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,42 @@ pub fn compile_log_groups_and_role(ctx: &mut Ctx) -> Result<(), TemplateError> {
     if service.functions.is_empty() {
         return Ok(());
     }
+    compile_log_groups(ctx);
+    let provider = &service.provider;
+    let role_settings = match provider.iam.as_ref().and_then(|i| i.role.as_ref()) {
+        Some(IamRole::Existing(_)) => return Ok(()),
+        Some(IamRole::Generated(settings)) => Some(settings.as_ref()),
+        None => None,
+    };
+    if provider.role.is_some() || service.functions.values().all(|f| f.role.is_some()) {
+        return Ok(());
+    }
+    let mut role: Value = serde_json::from_str(ROLE_TEMPLATE).expect("role template is JSON");
+    insert_role_settings(ctx, &mut role, role_settings);
+    let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .expect("role statements");
+    add_log_statements(ctx, statements);
+    if let Some(extra) = role_settings
+        .and_then(|s| s.statements.clone())
+        .or_else(|| provider.iam_role_statements.clone())
+    {
+        statements.extend(extra);
+    }
+    let managed = managed_policies(ctx, role_settings);
+    if !managed.is_empty() {
+        role["Properties"]
+            .as_object_mut()
+            .expect("role Properties")
+            .insert("ManagedPolicyArns".to_owned(), Value::Array(managed));
+    }
+    ctx.resources().insert(ROLE_LOGICAL_ID.to_owned(), role);
+    Ok(())
+}
+
+/// `<Fn>LogGroup` for every function that logs.
+fn compile_log_groups(ctx: &mut Ctx) {
+    let service = ctx.service;
     let provider = &service.provider;
     for (key, function) in &service.functions {
         if function.disable_logs == Some(true) {
@@ -46,54 +82,50 @@ pub fn compile_log_groups_and_role(ctx: &mut Ctx) -> Result<(), TemplateError> {
         ctx.resources()
             .insert(naming::log_group_logical_id(key), group);
     }
+}
 
-    let role_settings = match provider.iam.as_ref().and_then(|i| i.role.as_ref()) {
-        Some(IamRole::Existing(_)) => return Ok(()),
-        Some(IamRole::Generated(settings)) => Some(settings.as_ref()),
-        None => None,
-    };
-    if provider.role.is_some() || service.functions.values().all(|f| f.role.is_some()) {
-        return Ok(());
-    }
-
-    let mut role: Value = serde_json::from_str(ROLE_TEMPLATE).expect("role template is JSON");
+/// The role's `Path`, `RoleName`, `Tags`, `PermissionsBoundary` and policy name.
+fn insert_role_settings(ctx: &Ctx, role: &mut Value, settings: Option<&IamRoleSettings>) {
+    let service = ctx.service;
     let properties = role["Properties"].as_object_mut().expect("role Properties");
     properties.insert(
         "Path".to_owned(),
-        role_settings
+        settings
             .and_then(|s| s.path.clone())
             .unwrap_or_else(|| json!("/")),
     );
     properties.insert(
         "RoleName".to_owned(),
-        role_settings.and_then(|s| s.name.clone()).unwrap_or_else(|| {
+        settings.and_then(|s| s.name.clone()).unwrap_or_else(|| {
             json!({"Fn::Join": ["-", [service.service, ctx.stage, {"Ref": "AWS::Region"}, "lambdaRole"]]})
         }),
     );
-    if let Some(tags) = role_settings.and_then(|s| s.tags.as_ref()) {
+    if let Some(tags) = settings.and_then(|s| s.tags.as_ref()) {
         let tags: Vec<Value> = tags
             .iter()
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect();
         properties.insert("Tags".to_owned(), Value::Array(tags));
     }
-    let boundary = role_settings
+    let boundary = settings
         .and_then(|s| {
             s.permissions_boundary
                 .clone()
                 .or(s.permission_boundary.clone())
         })
-        .or_else(|| provider.role_permissions_boundary.clone());
+        .or_else(|| service.provider.role_permissions_boundary.clone());
     if let Some(boundary) = boundary {
         properties.insert("PermissionsBoundary".to_owned(), boundary);
     }
     role["Properties"]["Policies"][0]["PolicyName"] =
         json!({"Fn::Join": ["-", [service.service, ctx.stage, "lambda"]]});
+}
 
-    // Log permissions: one wildcard for functions named `<service>-<stage>-*`, one ARN per
-    // custom-named function, and a Deny for canonically named functions with disableLogs.
+/// Log permissions: one wildcard for functions named `<service>-<stage>-*`, one ARN per
+/// custom-named function, and a Deny for canonically named functions with disableLogs.
+fn add_log_statements(ctx: &Ctx, statements: &mut Vec<Value>) {
+    let service = ctx.service;
     let canonical_prefix = format!("{}-{}", service.service, ctx.stage);
-    let mut custom_arns = (Vec::new(), Vec::new());
     let mut has_canonical = false;
     let mut disabled_canonical = Vec::new();
     for (key, function) in &service.functions {
@@ -105,52 +137,40 @@ pub fn compile_log_groups_and_role(ctx: &mut Ctx) -> Result<(), TemplateError> {
             } else {
                 has_canonical = true;
             }
-            continue;
-        }
-        if !disabled {
+        } else if !disabled {
             let group = naming::log_group_name(&name);
-            custom_arns.0.push(log_arn(&group, ":*"));
-            custom_arns.1.push(log_arn(&group, ":*:*"));
+            push_resource(&mut statements[0], log_arn(&group, ":*"));
+            push_resource(&mut statements[1], log_arn(&group, ":*:*"));
         }
     }
-    let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        .as_array_mut()
-        .expect("role statements");
-    statements[0]["Resource"]
-        .as_array_mut()
-        .expect("resource list")
-        .extend(custom_arns.0);
-    statements[1]["Resource"]
-        .as_array_mut()
-        .expect("resource list")
-        .extend(custom_arns.1);
-    if has_canonical {
-        let group = naming::log_group_name(&canonical_prefix);
-        statements[0]["Resource"]
-            .as_array_mut()
-            .expect("resource list")
-            .push(log_arn(&group, "*:*"));
-        statements[1]["Resource"]
-            .as_array_mut()
-            .expect("resource list")
-            .push(log_arn(&group, "*:*:*"));
-        if !disabled_canonical.is_empty() {
-            let arns: Vec<Value> = disabled_canonical
-                .iter()
-                .map(|n| log_arn(&naming::log_group_name(n), ":*"))
-                .collect();
-            statements
-                .push(json!({"Effect": "Deny", "Action": "logs:PutLogEvents", "Resource": arns}));
-        }
+    if !has_canonical {
+        return;
     }
-    if let Some(extra) = role_settings
-        .and_then(|s| s.statements.clone())
-        .or_else(|| provider.iam_role_statements.clone())
-    {
-        statements.extend(extra);
+    let group = naming::log_group_name(&canonical_prefix);
+    push_resource(&mut statements[0], log_arn(&group, "*:*"));
+    push_resource(&mut statements[1], log_arn(&group, "*:*:*"));
+    if !disabled_canonical.is_empty() {
+        let arns: Vec<Value> = disabled_canonical
+            .iter()
+            .map(|n| log_arn(&naming::log_group_name(n), ":*"))
+            .collect();
+        statements.push(json!({"Effect": "Deny", "Action": "logs:PutLogEvents", "Resource": arns}));
     }
+}
 
-    let mut managed: Vec<Value> = role_settings
+/// Appends to a statement's `Resource` list.
+fn push_resource(statement: &mut Value, resource: Value) {
+    statement["Resource"]
+        .as_array_mut()
+        .expect("resource list")
+        .push(resource);
+}
+
+/// The role's managed policies, with Lambda's VPC access policy when any function is in a VPC.
+fn managed_policies(ctx: &Ctx, settings: Option<&IamRoleSettings>) -> Vec<Value> {
+    let service = ctx.service;
+    let provider = &service.provider;
+    let mut managed: Vec<Value> = settings
         .and_then(|s| s.managed_policies.clone())
         .or_else(|| provider.iam_managed_policies.clone())
         .unwrap_or_default();
@@ -162,14 +182,7 @@ pub fn compile_log_groups_and_role(ctx: &mut Ctx) -> Result<(), TemplateError> {
         managed.push(json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
             ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]]}));
     }
-    if !managed.is_empty() {
-        role["Properties"]
-            .as_object_mut()
-            .expect("role Properties")
-            .insert("ManagedPolicyArns".to_owned(), Value::Array(managed));
-    }
-    ctx.resources().insert(ROLE_LOGICAL_ID.to_owned(), role);
-    Ok(())
+    managed
 }
 
 /// A scalar configuration value as the string CloudFormation expects (numbers and booleans
