@@ -1,10 +1,10 @@
 //! `cognitoUserPool` events on pools the stack creates (v3 `cognito-user-pool.js`,
 //! `newCognitoUserPools`).
 
-use deployer_config::model::Event;
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
+use super::settings::other_events;
 use crate::naming::{lambda_logical_id, normalize_alnum, normalized_function_name};
 use crate::{Ctx, TemplateError};
 
@@ -31,45 +31,15 @@ struct Trigger<'a> {
     kms_key_id: Option<Value>,
 }
 
+/// Compiles every `cognitoUserPool` event: one pool per pool name with its triggers, then
+/// each trigger's permission.
 pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    let service = ctx.service;
     let mut triggers = Vec::new();
-    for (key, function) in &ctx.service.functions {
-        for (i, event) in function.events.iter().enumerate() {
-            let Event::Other(kind, value) = event else {
-                continue;
-            };
-            if kind != "cognitoUserPool" {
-                continue;
-            }
+    for key in service.functions.keys() {
+        for (i, value) in other_events(service, "cognitoUserPool", key) {
             let path = format!("functions.{key}.events[{i}].cognitoUserPool");
-            if value.get("existing") == Some(&Value::Bool(true)) {
-                return Err(TemplateError::unsupported(
-                    format!("{path}.existing"),
-                    "cognitoUserPool events on existing pools (they need Serverless' custom resources)",
-                ));
-            }
-            let pool = value.get("pool").and_then(Value::as_str).ok_or_else(|| {
-                TemplateError::invalid(
-                    format!("{path}.pool"),
-                    "a cognitoUserPool event needs \"pool\"",
-                )
-            })?;
-            let trigger = value
-                .get("trigger")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !TRIGGERS.contains(&trigger) {
-                return Err(TemplateError::invalid(
-                    format!("{path}.trigger"),
-                    format!("expected one of {}", TRIGGERS.join(", ")),
-                ));
-            }
-            triggers.push(Trigger {
-                function: key,
-                pool: pool.to_owned(),
-                trigger: trigger.to_owned(),
-                kms_key_id: value.get("kmsKeyId").filter(|v| !v.is_null()).cloned(),
-            });
+            triggers.push(parse_trigger(key, value, &path)?);
         }
     }
     let mut pools: IndexMap<&str, Vec<&Trigger>> = IndexMap::new();
@@ -80,71 +50,118 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             .push(trigger);
     }
     for (pool, pool_triggers) in &pools {
-        let mut config = Map::new();
-        let mut kms: Option<&Value> = None;
-        for t in pool_triggers {
-            let target = ctx.lambda_arn(t.function);
-            if CUSTOM_SENDERS.contains(&t.trigger.as_str()) {
-                let Some(key) = &t.kms_key_id else {
-                    return Err(TemplateError::invalid(
-                        format!("functions.{}.events", t.function),
-                        format!(
-                            "KMS Key must be set when using a Custom Sender Source Trigger (CustomSMSSender and/or CustomEmailSender). Affected Cognito User Pool: \"{pool}\"."
-                        ),
-                    ));
-                };
-                if kms.is_some_and(|k| k != key) {
-                    return Err(TemplateError::invalid(
-                        format!("functions.{}.events", t.function),
-                        format!(
-                            "Only one KMS Key for can be configured per Cognito User Pool. Affected Cognito User Pool: \"{pool}\"."
-                        ),
-                    ));
-                }
-                kms = Some(key);
-                config.insert(
-                    t.trigger.clone(),
-                    json!({"LambdaArn": target, "LambdaVersion": "V1_0"}),
-                );
-                config.insert("KMSKeyID".into(), key.clone());
-            } else {
-                config.insert(t.trigger.clone(), target);
-            }
-        }
-        let depends_on: Vec<Value> = pool_triggers
-            .iter()
-            .map(|t| {
-                json!(
-                    ctx.alias_id(t.function)
-                        .unwrap_or_else(|| lambda_logical_id(t.function))
-                )
-            })
-            .collect();
+        let resource = user_pool(ctx, pool, pool_triggers)?;
         ctx.resources().insert(
             format!("CognitoUserPool{}", normalize_alnum(pool)),
-            json!({"Type": "AWS::Cognito::UserPool",
-                   "Properties": {"UserPoolName": pool, "LambdaConfig": config},
-                   "DependsOn": depends_on}),
+            resource,
         );
     }
     for t in &triggers {
-        let pool_id = format!("CognitoUserPool{}", normalize_alnum(&t.pool));
-        let alias = ctx.alias_id(t.function).map(Value::String);
-        let target = ctx.lambda_arn(t.function);
-        ctx.resources().insert(
-            format!(
-                "{}LambdaPermissionCognitoUserPool{}TriggerSource{}",
-                normalized_function_name(t.function),
-                normalize_alnum(&t.pool),
-                normalize_alnum(&t.trigger)
-            ),
-            crate::resource_depending(
-                "AWS::Lambda::Permission",
-                alias,
-                json!({"FunctionName": target, "Action": "lambda:InvokeFunction",
-                       "Principal": "cognito-idp.amazonaws.com", "SourceArn": {"Fn::GetAtt": [pool_id, "Arn"]}}),
-            ),
-        );
+        compile_permission(ctx, t);
     }
     Ok(())
+}
+
+/// One event, checked.
+fn parse_trigger<'a>(
+    function: &'a str,
+    value: &Value,
+    path: &str,
+) -> Result<Trigger<'a>, TemplateError> {
+    if value.get("existing") == Some(&Value::Bool(true)) {
+        return Err(TemplateError::unsupported(
+            format!("{path}.existing"),
+            "cognitoUserPool events on existing pools (they need Serverless' custom resources)",
+        ));
+    }
+    let pool = value.get("pool").and_then(Value::as_str).ok_or_else(|| {
+        TemplateError::invalid(
+            format!("{path}.pool"),
+            "a cognitoUserPool event needs \"pool\"",
+        )
+    })?;
+    let trigger = value
+        .get("trigger")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !TRIGGERS.contains(&trigger) {
+        return Err(TemplateError::invalid(
+            format!("{path}.trigger"),
+            format!("expected one of {}", TRIGGERS.join(", ")),
+        ));
+    }
+    Ok(Trigger {
+        function,
+        pool: pool.to_owned(),
+        trigger: trigger.to_owned(),
+        kms_key_id: value.get("kmsKeyId").filter(|v| !v.is_null()).cloned(),
+    })
+}
+
+/// `CognitoUserPool<Pool>` with its `LambdaConfig`; custom senders need one KMS key.
+fn user_pool(ctx: &Ctx, pool: &str, triggers: &[&Trigger]) -> Result<Value, TemplateError> {
+    let mut config = Map::new();
+    let mut kms: Option<&Value> = None;
+    for t in triggers {
+        let target = ctx.lambda_arn(t.function);
+        if !CUSTOM_SENDERS.contains(&t.trigger.as_str()) {
+            config.insert(t.trigger.clone(), target);
+            continue;
+        }
+        let Some(key) = &t.kms_key_id else {
+            return Err(TemplateError::invalid(
+                format!("functions.{}.events", t.function),
+                format!(
+                    "KMS Key must be set when using a Custom Sender Source Trigger (CustomSMSSender and/or CustomEmailSender). Affected Cognito User Pool: \"{pool}\"."
+                ),
+            ));
+        };
+        if kms.is_some_and(|k| k != key) {
+            return Err(TemplateError::invalid(
+                format!("functions.{}.events", t.function),
+                format!(
+                    "Only one KMS Key for can be configured per Cognito User Pool. Affected Cognito User Pool: \"{pool}\"."
+                ),
+            ));
+        }
+        kms = Some(key);
+        config.insert(
+            t.trigger.clone(),
+            json!({"LambdaArn": target, "LambdaVersion": "V1_0"}),
+        );
+        config.insert("KMSKeyID".into(), key.clone());
+    }
+    let depends_on: Vec<Value> = triggers
+        .iter()
+        .map(|t| {
+            json!(
+                ctx.alias_id(t.function)
+                    .unwrap_or_else(|| lambda_logical_id(t.function))
+            )
+        })
+        .collect();
+    Ok(json!({"Type": "AWS::Cognito::UserPool",
+           "Properties": {"UserPoolName": pool, "LambdaConfig": config},
+           "DependsOn": depends_on}))
+}
+
+/// `<Fn>LambdaPermissionCognitoUserPool<Pool>TriggerSource<Trigger>`.
+fn compile_permission(ctx: &mut Ctx, t: &Trigger) {
+    let pool_id = format!("CognitoUserPool{}", normalize_alnum(&t.pool));
+    let alias = ctx.alias_id(t.function).map(Value::String);
+    let target = ctx.lambda_arn(t.function);
+    ctx.resources().insert(
+        format!(
+            "{}LambdaPermissionCognitoUserPool{}TriggerSource{}",
+            normalized_function_name(t.function),
+            normalize_alnum(&t.pool),
+            normalize_alnum(&t.trigger)
+        ),
+        crate::resource_depending(
+            "AWS::Lambda::Permission",
+            alias,
+            json!({"FunctionName": target, "Action": "lambda:InvokeFunction",
+                   "Principal": "cognito-idp.amazonaws.com", "SourceArn": {"Fn::GetAtt": [pool_id, "Arn"]}}),
+        ),
+    );
 }
