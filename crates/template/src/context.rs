@@ -19,18 +19,21 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The template's `Resources`.
     pub fn resources(&mut self) -> &mut Map<String, Value> {
         self.template["Resources"]
             .as_object_mut()
             .expect("template has Resources")
     }
 
+    /// The template's `Outputs`.
     pub fn outputs(&mut self) -> &mut Map<String, Value> {
         self.template["Outputs"]
             .as_object_mut()
             .expect("template has Outputs")
     }
 
+    /// Whether a resource with this logical ID exists already.
     pub fn has_resource(&self, id: &str) -> bool {
         self.template["Resources"].get(id).is_some()
     }

@@ -32,6 +32,7 @@ pub enum TemplateError {
 }
 
 impl TemplateError {
+    /// [`TemplateError::Invalid`].
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         TemplateError::Invalid {
             path: path.into(),
@@ -39,6 +40,7 @@ impl TemplateError {
         }
     }
 
+    /// [`TemplateError::Unsupported`].
     pub(crate) fn unsupported(path: impl Into<String>, what: impl Into<String>) -> Self {
         TemplateError::Unsupported {
             path: path.into(),

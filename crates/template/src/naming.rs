@@ -1,4 +1,5 @@
-//! Serverless v3 naming rules (`lib/plugins/aws/lib/naming.js`).
+//! Serverless v3 naming rules (`lib/plugins/aws/lib/naming.js`). The logical IDs other crates
+//! look resources up by are public; the rest serves the compilers.
 
 /// lodash `upperFirst`: the first character upper-cased, nothing else changed.
 pub(crate) fn upper_first(s: &str) -> String {

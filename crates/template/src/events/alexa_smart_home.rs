@@ -10,10 +10,7 @@ use crate::{Ctx, TemplateError};
 pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     let service = ctx.service;
     for key in service.functions.keys() {
-        for (n, (i, event)) in other_events(service, "alexaSmartHome", key)
-            .into_iter()
-            .enumerate()
-        {
+        for (n, (i, event)) in other_events(service, "alexaSmartHome", key).enumerate() {
             let (token, enabled) = match event {
                 Value::String(s) => (s.clone(), true),
                 Value::Object(o) => (

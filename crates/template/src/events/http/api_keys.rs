@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{Ctx, TemplateError};
 
+/// `ApiGatewayApiKey[<Plan>]<n>`.
 pub(super) fn api_key_id(number: usize, name: Option<&str>) -> String {
     match name {
         Some(name) => format!(
@@ -14,6 +15,7 @@ pub(super) fn api_key_id(number: usize, name: Option<&str>) -> String {
     }
 }
 
+/// `ApiGatewayUsagePlan[<Plan>]`.
 pub(super) fn usage_plan_id(name: Option<&str>) -> String {
     match name {
         Some(name) => format!("ApiGatewayUsagePlan{}", crate::naming::upper_first(name)),

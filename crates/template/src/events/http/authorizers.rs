@@ -22,6 +22,7 @@ pub(super) struct Authorizer {
 }
 
 impl Authorizer {
+    /// Whether this is a Cognito user pool authorizer (by type or pool ARN).
     pub(super) fn is_cognito(&self) -> bool {
         self.kind
             .as_deref()
@@ -33,6 +34,7 @@ impl Authorizer {
                 .is_some_and(is_cognito_arn)
     }
 
+    /// `<Name>ApiGatewayAuthorizer`.
     pub(super) fn logical_id(&self) -> String {
         format!(
             "{}ApiGatewayAuthorizer",
@@ -41,6 +43,7 @@ impl Authorizer {
     }
 }
 
+/// Whether an ARN is a Cognito user pool's.
 pub(super) fn is_cognito_arn(arn: &str) -> bool {
     arn.strip_prefix("arn:")
         .and_then(|rest| rest.split_once(':'))

@@ -287,11 +287,14 @@ fn integration_type(http: &HttpEvent, path: &str, is_async: bool) -> Result<Stri
     Ok(integration)
 }
 
+/// Method request parameters by `method.request.<where>.<name>`.
+type Parameters = Map<String, Value>;
+
 /// `request.parameters`: `method.request.<where>.<name>` → required, and → the settings.
 fn request_parameters(
     http: &HttpEvent,
     path: &str,
-) -> Result<(Map<String, Value>, Map<String, Value>), TemplateError> {
+) -> Result<(Parameters, Parameters), TemplateError> {
     let mut request_parameters = Map::new();
     let mut parameter_settings = Map::new();
     let Some(request) = &http.request else {
