@@ -643,6 +643,8 @@ fn authorization(
     }
 }
 
+/// The endpoints' authorizers, the deployment and its endpoint output, API keys and usage
+/// plans, the permissions, then the access log group.
 fn compile_authorizers_and_rest(
     ctx: &mut Ctx,
     endpoints: &[HttpEndpoint],
@@ -650,46 +652,65 @@ fn compile_authorizers_and_rest(
     method_ids: Vec<String>,
     api_gateway: &ApiGatewayConfig,
 ) -> Result<(), TemplateError> {
+    for a in endpoints.iter().filter_map(|e| e.authorizer.as_ref()) {
+        if let Some(arn) = &a.arn {
+            compile_authorizer(ctx, a, arn, rest_api_id);
+        }
+    }
+    let deployment_id = compile_deployment(ctx, rest_api_id, method_ids, api_gateway);
+    compile_api_keys_and_usage_plans(ctx, api_gateway, rest_api_id, &deployment_id)?;
     for endpoint in endpoints {
-        let Some(a) = &endpoint.authorizer else {
-            continue;
-        };
-        let Some(arn) = &a.arn else { continue };
-        let mut props = Map::new();
-        props.insert("AuthorizerResultTtlInSeconds".into(), json!(a.ttl));
-        if let Some(source) = &a.identity_source {
-            props.insert("IdentitySource".into(), json!(source));
-        }
-        props.insert("Name".into(), json!(a.name));
-        props.insert("RestApiId".into(), rest_api_id.clone());
-        if let Some(expression) = &a.identity_validation_expression {
-            props.insert("IdentityValidationExpression".into(), json!(expression));
-        }
-        if a.is_cognito() {
-            props.insert("Type".into(), json!("COGNITO_USER_POOLS"));
-            props.insert("ProviderARNs".into(), json!([arn]));
-        } else {
-            props.insert("AuthorizerUri".into(), json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                ":apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", arn, "/invocations"]]}));
-            props.insert(
-                "Type".into(),
-                json!(
-                    a.kind
-                        .as_deref()
-                        .map_or("TOKEN".to_owned(), str::to_uppercase)
-                ),
-            );
-        }
-        ctx.resources().insert(
-            a.logical_id(),
-            crate::resource_depending(
-                "AWS::ApiGateway::Authorizer",
-                a.alias.clone().map(Value::String),
-                Value::Object(props),
+        compile_permissions(ctx, endpoint, rest_api_id);
+    }
+    compile_access_log_group(ctx);
+    Ok(())
+}
+
+/// `<Name>ApiGatewayAuthorizer`: a Cognito user pool or Lambda authorizer.
+fn compile_authorizer(ctx: &mut Ctx, a: &Authorizer, arn: &Value, rest_api_id: &Value) {
+    let mut props = Map::new();
+    props.insert("AuthorizerResultTtlInSeconds".into(), json!(a.ttl));
+    if let Some(source) = &a.identity_source {
+        props.insert("IdentitySource".into(), json!(source));
+    }
+    props.insert("Name".into(), json!(a.name));
+    props.insert("RestApiId".into(), rest_api_id.clone());
+    if let Some(expression) = &a.identity_validation_expression {
+        props.insert("IdentityValidationExpression".into(), json!(expression));
+    }
+    if a.is_cognito() {
+        props.insert("Type".into(), json!("COGNITO_USER_POOLS"));
+        props.insert("ProviderARNs".into(), json!([arn]));
+    } else {
+        props.insert("AuthorizerUri".into(), json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+            ":apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", arn, "/invocations"]]}));
+        props.insert(
+            "Type".into(),
+            json!(
+                a.kind
+                    .as_deref()
+                    .map_or("TOKEN".to_owned(), str::to_uppercase)
             ),
         );
     }
+    ctx.resources().insert(
+        a.logical_id(),
+        crate::resource_depending(
+            "AWS::ApiGateway::Authorizer",
+            a.alias.clone().map(Value::String),
+            Value::Object(props),
+        ),
+    );
+}
 
+/// `ApiGatewayDeployment<instance>` after every method, and the `ServiceEndpoint` output;
+/// returns the deployment's ID.
+fn compile_deployment(
+    ctx: &mut Ctx,
+    rest_api_id: &Value,
+    method_ids: Vec<String>,
+    api_gateway: &ApiGatewayConfig,
+) -> String {
     let mut deployment_props = Map::new();
     deployment_props.insert("RestApiId".into(), rest_api_id.clone());
     deployment_props.insert("StageName".into(), json!(ctx.stage));
@@ -708,51 +729,51 @@ fn compile_authorizers_and_rest(
         "Fn::Join": ["", ["https://", rest_api_id, ".execute-api.", {"Ref": "AWS::Region"}, ".",
             {"Ref": "AWS::URLSuffix"}, stage_path]]}}),
     );
-    compile_api_keys_and_usage_plans(ctx, api_gateway, rest_api_id, &deployment_id)?;
+    deployment_id
+}
 
-    for endpoint in endpoints {
-        let id = format!(
-            "{}LambdaPermissionApiGateway",
-            normalized_function_name(endpoint.function)
-        );
-        let permission = crate::resource_then_depending(
-            "AWS::Lambda::Permission",
-            json!({
-                "FunctionName": ctx.lambda_arn(endpoint.function),
-                "Action": "lambda:InvokeFunction",
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
-            }),
-            ctx.alias_id(endpoint.function).map(Value::String),
-        );
-        ctx.resources().insert(id, permission);
-        let Some(a) = &endpoint.authorizer else {
-            continue;
-        };
-        let Some(arn) = &a.arn else { continue };
-        let authorizer_permission = format!(
-            "{}LambdaPermissionApiGateway",
-            normalized_function_name(&a.name)
-        );
-        if a.is_cognito() || a.managed_externally || ctx.has_resource(&authorizer_permission) {
-            continue;
-        }
-        let function_name = match &a.alias {
-            Some(alias) => json!({"Ref": alias}),
-            None => arn.clone(),
-        };
-        let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": function_name,
+/// `<Fn>LambdaPermissionApiGateway` for an endpoint's function, and for its Lambda
+/// authorizer unless the authorizer is managed elsewhere or has one already.
+fn compile_permissions(ctx: &mut Ctx, endpoint: &HttpEndpoint, rest_api_id: &Value) {
+    let source_arn = json!({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+        {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]});
+    let id = format!(
+        "{}LambdaPermissionApiGateway",
+        normalized_function_name(endpoint.function)
+    );
+    let permission = crate::resource_then_depending(
+        "AWS::Lambda::Permission",
+        json!({
+            "FunctionName": ctx.lambda_arn(endpoint.function),
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", rest_api_id, "/*/*"]]}
-        }});
-        ctx.resources().insert(authorizer_permission, permission);
+            "SourceArn": source_arn
+        }),
+        ctx.alias_id(endpoint.function).map(Value::String),
+    );
+    ctx.resources().insert(id, permission);
+    let Some(a) = &endpoint.authorizer else {
+        return;
+    };
+    let Some(arn) = &a.arn else { return };
+    let authorizer_permission = format!(
+        "{}LambdaPermissionApiGateway",
+        normalized_function_name(&a.name)
+    );
+    if a.is_cognito() || a.managed_externally || ctx.has_resource(&authorizer_permission) {
+        return;
     }
-    compile_access_log_group(ctx);
-    Ok(())
+    let function_name = match &a.alias {
+        Some(alias) => json!({"Ref": alias}),
+        None => arn.clone(),
+    };
+    let permission = json!({"Type": "AWS::Lambda::Permission", "Properties": {
+        "FunctionName": function_name,
+        "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+        "SourceArn": source_arn
+    }});
+    ctx.resources().insert(authorizer_permission, permission);
 }
 
 /// v3 `compileStage`: the REST API's access log group. The stage settings themselves (format,
