@@ -561,38 +561,7 @@ fn compile_request_authorizer(
     identity: Value,
 ) -> Result<(), TemplateError> {
     let path = format!("provider.httpApi.authorizers.{key}");
-    let function_name = settings.get("functionName").and_then(Value::as_str);
-    let function_arn = settings.get("functionArn").filter(|v| !v.is_null());
-    let (target, alias) = match (function_name, function_arn) {
-        (Some(_), Some(_)) => {
-            return Err(TemplateError::invalid(
-                path,
-                format!(
-                    "Either \"functionArn\" or \"functionName\" (not both) property needs to be set on authorizer \"{key}\""
-                ),
-            ));
-        }
-        (None, None) => {
-            return Err(TemplateError::invalid(
-                path,
-                format!(
-                    "Either \"functionArn\" or \"functionName\" property needs to be set on authorizer \"{key}\""
-                ),
-            ));
-        }
-        (Some(function), None) => {
-            if !ctx.service.functions.contains_key(function) {
-                return Err(TemplateError::invalid(
-                    format!("{path}.functionName"),
-                    format!(
-                        "Function \"{function}\" for HTTP API authorizer \"{key}\" not found in service."
-                    ),
-                ));
-            }
-            (ctx.lambda_arn(function), ctx.alias_id(function))
-        }
-        (None, Some(arn)) => (arn.clone(), None),
-    };
+    let (target, alias) = authorizer_target(ctx, key, settings, &path)?;
     let ttl = settings.get("resultTtlInSeconds").filter(|v| !v.is_null());
     if ttl.is_some_and(|t| t != &json!(0)) && settings.get("identitySource").is_none() {
         return Err(TemplateError::invalid(
@@ -654,4 +623,46 @@ fn compile_request_authorizer(
         ),
     );
     Ok(())
+}
+
+/// The authorizer's function: `functionName` (a function of the service, possibly through
+/// its alias) or `functionArn`, exactly one of them.
+fn authorizer_target(
+    ctx: &Ctx,
+    key: &str,
+    settings: &Value,
+    path: &str,
+) -> Result<(Value, Option<String>), TemplateError> {
+    let function_name = settings.get("functionName").and_then(Value::as_str);
+    let function_arn = settings.get("functionArn").filter(|v| !v.is_null());
+    Ok(match (function_name, function_arn) {
+        (Some(_), Some(_)) => {
+            return Err(TemplateError::invalid(
+                path,
+                format!(
+                    "Either \"functionArn\" or \"functionName\" (not both) property needs to be set on authorizer \"{key}\""
+                ),
+            ));
+        }
+        (None, None) => {
+            return Err(TemplateError::invalid(
+                path,
+                format!(
+                    "Either \"functionArn\" or \"functionName\" property needs to be set on authorizer \"{key}\""
+                ),
+            ));
+        }
+        (Some(function), None) => {
+            if !ctx.service.functions.contains_key(function) {
+                return Err(TemplateError::invalid(
+                    format!("{path}.functionName"),
+                    format!(
+                        "Function \"{function}\" for HTTP API authorizer \"{key}\" not found in service."
+                    ),
+                ));
+            }
+            (ctx.lambda_arn(function), ctx.alias_id(function))
+        }
+        (None, Some(arn)) => (arn.clone(), None),
+    })
 }
