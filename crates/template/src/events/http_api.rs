@@ -4,21 +4,13 @@ use deployer_config::model::{Event, HttpApiConfig, HttpApiEvent};
 use indexmap::{IndexMap, IndexSet};
 use serde_json::{Map, Value, json};
 
+use super::DEFAULT_CORS_HEADERS;
 use crate::log_group::api_log_group;
 use crate::naming::{normalize_path, normalized_function_name};
 use crate::{Ctx, TemplateError};
 
 const ALLOWED_METHODS: [&str; 8] = [
     "ANY", "GET", "POST", "PUT", "PATCH", "OPTIONS", "HEAD", "DELETE",
-];
-const DEFAULT_CORS_HEADERS: [&str; 7] = [
-    "Content-Type",
-    "X-Amz-Date",
-    "Authorization",
-    "X-Api-Key",
-    "X-Amz-Security-Token",
-    "X-Amz-User-Agent",
-    "X-Amzn-Trace-Id",
 ];
 
 struct Route<'a> {
@@ -463,6 +455,19 @@ fn compile_routes(ctx: &mut Ctx, api: &Api, routes: &IndexMap<String, Route>) {
     }
 }
 
+/// API Gateway may invoke `target` for any route of the API.
+fn invoke_permission(target: &Value, api_id: &Value, depends_on: Option<Value>) -> Value {
+    crate::resource_then_depending(
+        "AWS::Lambda::Permission",
+        json!({
+        "FunctionName": target, "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+        "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
+            {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}),
+        depends_on,
+    )
+}
+
 /// `<Fn>LambdaPermissionHttpApi` and `HttpApiIntegration<Fn>`.
 fn compile_integration(ctx: &mut Ctx, api: &Api, function_key: &str, integration_id: &str) {
     let api_id = &api.id;
@@ -473,15 +478,7 @@ fn compile_integration(ctx: &mut Ctx, api: &Api, function_key: &str, integration
             "{}LambdaPermissionHttpApi",
             normalized_function_name(function_key)
         ),
-        crate::resource_then_depending(
-            "AWS::Lambda::Permission",
-            json!({
-            "FunctionName": target, "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}),
-            alias.clone(),
-        ),
+        invoke_permission(&target, api_id, alias.clone()),
     );
     let function = &ctx.service.functions[function_key];
     let payload = function
@@ -603,15 +600,7 @@ fn compile_request_authorizer(
                 "{}LambdaAuthorizerPermissionHttpApi",
                 normalized_function_name(name)
             ),
-            crate::resource_then_depending(
-                "AWS::Lambda::Permission",
-                json!({
-                "FunctionName": target, "Action": "lambda:InvokeFunction",
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:",
-                    {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":", api_id, "/*"]]}}),
-                alias_dep.clone(),
-            ),
+            invoke_permission(&target, api_id, alias_dep.clone()),
         );
     }
     ctx.resources().insert(

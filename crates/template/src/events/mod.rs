@@ -35,6 +35,17 @@ mod sqs;
 mod stream;
 mod websocket;
 
+/// The headers API Gateway's CORS settings allow by default (REST and HTTP APIs alike).
+const DEFAULT_CORS_HEADERS: [&str; 7] = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+];
+
 /// One event plugin: the event type it compiles and how.
 pub(crate) struct EventPlugin {
     /// The event type as written in the configuration ([`Event::kind`]).

@@ -5,6 +5,7 @@ use deployer_config::model::{ApiGatewayConfig, Event, HttpEvent};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
+use super::DEFAULT_CORS_HEADERS;
 use crate::log_group::api_log_group;
 use crate::naming::{normalize_path, normalized_function_name, upper_first};
 use crate::{Ctx, TemplateError};
@@ -19,15 +20,6 @@ use authorizers::{Authorizer, parse_authorizer};
 use integration::integration_and_responses;
 use validators::compile_request_validators;
 
-const DEFAULT_CORS_HEADERS: [&str; 7] = [
-    "Content-Type",
-    "X-Amz-Date",
-    "Authorization",
-    "X-Api-Key",
-    "X-Amz-Security-Token",
-    "X-Amz-User-Agent",
-    "X-Amzn-Trace-Id",
-];
 const METHODS: [&str; 8] = [
     "get", "post", "put", "patch", "options", "head", "delete", "any",
 ];
