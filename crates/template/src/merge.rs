@@ -7,7 +7,7 @@ use crate::TemplateError;
 
 /// lodash `merge(dst, src)`: objects merged key by key, arrays index by index, any other
 /// source value (including `null`) replaces the destination.
-pub fn lodash_merge(dst: &mut Value, src: &Value) {
+fn lodash_merge(dst: &mut Value, src: &Value) {
     match (dst, src) {
         (Value::Object(d), Value::Object(s)) => {
             for (key, sv) in s {
@@ -32,7 +32,7 @@ pub fn lodash_merge(dst: &mut Value, src: &Value) {
 }
 
 /// `resources` as one object: a list of objects is merged in order first (v3 `mergeArrays`).
-pub fn resources_object(resources: &Value) -> Result<Map<String, Value>, TemplateError> {
+fn resources_object(resources: &Value) -> Result<Map<String, Value>, TemplateError> {
     match resources {
         Value::Null => Ok(Map::new()),
         Value::Object(map) => Ok(map.clone()),

@@ -1,7 +1,8 @@
-//! Serverless v3 naming rules (`lib/plugins/aws/lib/naming.js`).
+//! Serverless v3 naming rules (`lib/plugins/aws/lib/naming.js`). The logical IDs other crates
+//! look resources up by are public; the rest serves the compilers.
 
 /// lodash `upperFirst`: the first character upper-cased, nothing else changed.
-pub fn upper_first(s: &str) -> String {
+pub(crate) fn upper_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -15,7 +16,7 @@ fn capitalize(s: &str) -> String {
 }
 
 /// `normalizeNameToAlphaNumericOnly`: drop everything but `[0-9A-Za-z]`, then upperFirst.
-pub fn normalize_alnum(s: &str) -> String {
+pub(crate) fn normalize_alnum(s: &str) -> String {
     upper_first(
         &s.chars()
             .filter(char::is_ascii_alphanumeric)
@@ -30,7 +31,7 @@ pub fn normalized_function_name(key: &str) -> String {
 }
 
 /// `normalizePathPart`: capitalize, `-` → `Dash`, `{x}` → `xVar`, drop non-alphanumerics.
-pub fn normalize_path_part(part: &str) -> String {
+fn normalize_path_part(part: &str) -> String {
     let mut s = capitalize(part).replace('-', "Dash");
     // JavaScript's /\{(.*)\}/ is greedy: from the first `{` to the last `}` after it.
     if let Some(open) = s.find('{')
@@ -49,7 +50,7 @@ pub fn normalize_path_part(part: &str) -> String {
 
 /// `normalizePath`: each `/`-separated part normalized and concatenated
 /// (`users/{userId}/items` → `UsersUseridVarItems`).
-pub fn normalize_path(path: &str) -> String {
+pub(crate) fn normalize_path(path: &str) -> String {
     path.split('/').map(normalize_path_part).collect()
 }
 
@@ -59,17 +60,17 @@ pub fn lambda_logical_id(key: &str) -> String {
 }
 
 /// `<Fn>LogGroup`.
-pub fn log_group_logical_id(key: &str) -> String {
+pub(crate) fn log_group_logical_id(key: &str) -> String {
     format!("{}LogGroup", normalized_function_name(key))
 }
 
 /// The log group of a deployed function name.
-pub fn log_group_name(function_name: &str) -> String {
+pub(crate) fn log_group_name(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
 }
 
 /// The generated execution role.
-pub const ROLE_LOGICAL_ID: &str = "IamRoleLambdaExecution";
+pub(crate) const ROLE_LOGICAL_ID: &str = "IamRoleLambdaExecution";
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,7 @@ fn tertiary(c: char) -> u8 {
 
 /// Compares two strings like `a.localeCompare(b)` in Node (ICU root locale): first by letters
 /// and digits ignoring case, then lower case before upper case, then by code point.
-pub fn locale_compare(a: &str, b: &str) -> Ordering {
+fn locale_compare(a: &str, b: &str) -> Ordering {
     let pa = a.chars().map(primary);
     let pb = b.chars().map(primary);
     pa.cmp(pb)
@@ -56,7 +56,7 @@ fn is_array_index(key: &str) -> bool {
 /// Sorts the keys of one object in the order `JSON.stringify` would print them after
 /// Serverless sorted them with `localeCompare`: integer-like keys first (JavaScript objects
 /// always enumerate them first, ascending), then the rest in `localeCompare` order.
-pub fn sorted_keys<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
+fn sorted_keys<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
     let mut keys: Vec<&String> = keys.collect();
     keys.sort_by(|a, b| match (is_array_index(a), is_array_index(b)) {
         (true, true) => a

@@ -1,46 +1,101 @@
-//! Event compilers, run in the order of v3's plugin list (which fixes the order of resources
-//! and of IAM statements in the template).
+//! Event compilers, one module per v3 event plugin, run in the order of v3's plugin list
+//! (which fixes the order of resources and of IAM statements in the template).
+//!
+//! [`PLUGINS`] is the one list of supported event types: it drives both the "is this event
+//! supported" check and the compile order. Adding an event type is one module here and one
+//! row in that table, at the position of its plugin in v3's list.
 
 use deployer_config::model::Event;
 
 use crate::{Ctx, TemplateError};
 
+mod activemq;
 mod alb;
-mod cognito;
+mod alexa_skill;
+mod alexa_smart_home;
+mod broker;
+mod cloudwatch_event;
+mod cloudwatch_log;
+mod cognito_user_pool;
 mod event_bridge;
+mod event_source_mapping;
+mod events_rule;
 mod http;
 mod http_api;
+mod iot;
+mod iot_fleet_provisioning;
 mod kafka;
-mod misc;
-mod more;
+mod msk;
+mod rabbitmq;
 mod s3;
 mod schedule;
+mod settings;
 mod sns;
 mod sqs;
 mod stream;
 mod websocket;
 
-/// Fails on the first event that no compiler handles, naming the function, index and type.
+/// The headers API Gateway's CORS settings allow by default (REST and HTTP APIs alike).
+const DEFAULT_CORS_HEADERS: [&str; 7] = [
+    "Content-Type",
+    "X-Amz-Date",
+    "Authorization",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+];
+
+/// One event plugin: the event type it compiles and how.
+pub(crate) struct EventPlugin {
+    /// The event type as written in the configuration ([`Event::kind`]).
+    pub kind: &'static str,
+    /// Adds the resources, outputs and IAM statements of every event of this type.
+    pub compile: fn(&mut Ctx) -> Result<(), TemplateError>,
+}
+
+/// The supported event types, in v3's plugin order.
+pub(crate) static PLUGINS: &[EventPlugin] = &[
+    plugin("schedule", schedule::compile),
+    plugin("s3", s3::compile),
+    plugin("http", http::compile),
+    plugin("websocket", websocket::compile),
+    plugin("sns", sns::compile),
+    plugin("stream", stream::compile),
+    plugin("kafka", kafka::compile),
+    plugin("activemq", activemq::compile),
+    plugin("rabbitmq", rabbitmq::compile),
+    plugin("msk", msk::compile),
+    plugin("alb", alb::compile),
+    plugin("alexaSkill", alexa_skill::compile),
+    plugin("alexaSmartHome", alexa_smart_home::compile),
+    plugin("iot", iot::compile),
+    plugin("iotFleetProvisioning", iot_fleet_provisioning::compile),
+    plugin("cloudwatchEvent", cloudwatch_event::compile),
+    plugin("cloudwatchLog", cloudwatch_log::compile),
+    plugin("cognitoUserPool", cognito_user_pool::compile),
+    plugin("eventBridge", event_bridge::compile),
+    plugin("sqs", sqs::compile),
+    plugin("httpApi", http_api::compile),
+];
+
+const fn plugin(
+    kind: &'static str,
+    compile: fn(&mut Ctx) -> Result<(), TemplateError>,
+) -> EventPlugin {
+    EventPlugin { kind, compile }
+}
+
+/// Whether some plugin compiles this event.
+pub(crate) fn is_supported(event: &Event) -> bool {
+    PLUGINS.iter().any(|p| p.kind == event.kind())
+}
+
+/// Fails on the first event that no plugin handles, naming the function, index and type.
 fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     for (key, function) in &ctx.service.functions {
         for (i, event) in function.events.iter().enumerate() {
-            let supported = matches!(
-                event,
-                Event::Http(_)
-                    | Event::HttpApi(_)
-                    | Event::Schedule(_)
-                    | Event::S3(_)
-                    | Event::Sns(_)
-                    | Event::Sqs(_)
-                    | Event::Stream(_)
-                    | Event::EventBridge(_)
-                    | Event::Websocket(_)
-                    | Event::AlexaSkill(_)
-                    | Event::Iot(_)
-                    | Event::CloudwatchEvent(_)
-                    | Event::CloudwatchLog(_)
-            ) || matches!(event, Event::Other(kind, _) if ["cognitoUserPool", "msk", "kafka", "alb", "activemq", "rabbitmq", "alexaSmartHome", "iotFleetProvisioning"].contains(&kind.as_str()));
-            if !supported {
+            if !is_supported(event) {
                 return Err(TemplateError::unsupported(
                     format!("functions.{key}.events[{i}]"),
                     format!("event type \"{}\"", event.kind()),
@@ -51,32 +106,12 @@ fn check_supported(ctx: &Ctx) -> Result<(), TemplateError> {
     Ok(())
 }
 
-/// Compiles every event, in v3's plugin order: schedule, s3, http, websocket, sns, stream,
-/// kafka, activemq, rabbitmq, msk, alb, alexaSkill, alexaSmartHome, iot, iotFleetProvisioning,
-/// cloudwatchEvent, cloudwatchLog, cognitoUserPool, eventBridge, sqs, httpApi.
-pub fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
+/// Checks that every event is supported, then runs every plugin in order.
+pub(crate) fn compile_events(ctx: &mut Ctx) -> Result<(), TemplateError> {
     check_supported(ctx)?;
-    schedule::compile(ctx)?;
-    s3::compile(ctx)?;
-    http::compile(ctx)?;
-    websocket::compile(ctx)?;
-    sns::compile(ctx)?;
-    stream::compile(ctx)?;
-    kafka::compile_kafka(ctx)?;
-    more::compile_mq(ctx, false)?;
-    more::compile_mq(ctx, true)?;
-    kafka::compile_msk(ctx)?;
-    alb::compile(ctx)?;
-    misc::compile_alexa_skill(ctx)?;
-    more::compile_alexa_smart_home(ctx)?;
-    misc::compile_iot(ctx)?;
-    more::compile_iot_fleet_provisioning(ctx)?;
-    misc::compile_cloudwatch_event(ctx)?;
-    misc::compile_cloudwatch_log(ctx)?;
-    cognito::compile(ctx)?;
-    event_bridge::compile(ctx)?;
-    sqs::compile(ctx)?;
-    http_api::compile(ctx)?;
+    for plugin in PLUGINS {
+        (plugin.compile)(ctx)?;
+    }
     Ok(())
 }
 

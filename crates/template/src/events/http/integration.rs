@@ -7,6 +7,7 @@ use super::{Cors, HttpEndpoint};
 use crate::naming::lambda_logical_id;
 use crate::{Ctx, TemplateError};
 
+/// v3's request templates of the `lambda` integration.
 pub(super) const LAMBDA_REQUEST_TEMPLATES: &str =
     include_str!("../../../../../templates/api-gateway-lambda-request-templates.json");
 
@@ -169,6 +170,7 @@ pub(super) fn with_default_status_codes(response: Option<&Value>, lambda: bool) 
     Value::Object(out)
 }
 
+/// Response headers as `method.response.header.<name>` parameters.
 pub(super) fn header_params(headers: &Map<String, Value>) -> Map<String, Value> {
     headers
         .iter()
@@ -196,6 +198,7 @@ pub(super) fn cors_response_headers(cors: Option<&Cors>) -> Map<String, Value> {
     headers
 }
 
+/// The `IntegrationResponses` of a non-proxy integration.
 pub(super) fn integration_responses(response: Option<&Value>, cors: Option<&Cors>) -> Value {
     let Some(response) = response else {
         return json!([]);
@@ -248,6 +251,7 @@ pub(super) fn integration_responses(response: Option<&Value>, cors: Option<&Cors
     Value::Array(out)
 }
 
+/// The `MethodResponses` of a non-proxy integration.
 pub(super) fn method_responses(response: Option<&Value>, cors: Option<&Cors>) -> Value {
     let Some(response) = response else {
         return json!([]);

@@ -1,0 +1,151 @@
+//! The compile pipeline: core template, functions, events, then the user's `resources`.
+
+use std::collections::BTreeMap;
+
+use deployer_config::model::{DeploymentBucket, Service};
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::{TemplateError, events, functions, merge};
+
+/// What [`compile`] needs besides the service model.
+#[derive(Debug, Clone, Copy)]
+pub struct CompileInput<'a> {
+    /// The resolved service.
+    pub service: &'a Service,
+    /// The stage being deployed (the CLI's `--stage`, else `provider.stage`, else `dev`).
+    pub stage: &'a str,
+    /// The region being deployed to.
+    pub region: &'a str,
+    /// Milliseconds since the epoch of this run: the suffix of `ApiGatewayDeployment<id>`.
+    pub instance_id: &'a str,
+    /// The S3 "directory" of this deployment (see [`artifact_directory_name`]).
+    pub artifact_directory_name: &'a str,
+    /// The zip of each packaged function, by function key.
+    pub artifacts: &'a BTreeMap<String, FunctionArtifact>,
+}
+
+/// One function's deployment package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionArtifact {
+    /// File name of the zip in the deployment directory (`service-name.zip`, `worker.zip`).
+    pub s3_key_name: String,
+    /// Base64 SHA-256 of the zip bytes (Lambda's `CodeSha256`).
+    pub sha256_base64: String,
+}
+
+/// The two templates of a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Templates {
+    /// The core stack (deployment bucket, its policy, its name output). When
+    /// `provider.deploymentBucket` names an existing bucket, v3 creates no core stack: this
+    /// template then has no resources and is not to be deployed.
+    pub create: Value,
+    /// The full stack.
+    pub update: Value,
+}
+
+const CORE_TEMPLATE: &str = include_str!("../../../templates/core-cloudformation-template.json");
+
+/// Compiles the service into v3's core and full templates.
+pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
+    let service = input.service;
+    let mut ctx = Ctx {
+        input,
+        service,
+        stage: input.stage,
+        template: serde_json::from_str(CORE_TEMPLATE).expect("core template is valid JSON"),
+        aliases: BTreeMap::new(),
+    };
+    check_unsupported(service)?;
+    apply_deployment_bucket(&mut ctx)?;
+    let create = ctx.template.clone();
+
+    functions::compile_log_groups_and_role(&mut ctx)?;
+    functions::compile_functions(&mut ctx)?;
+    events::compile_events(&mut ctx)?;
+
+    add_export_names(&mut ctx);
+    if let Some(resources) = &service.resources {
+        merge::merge_resources(&mut ctx.template, resources)?;
+    }
+    merge::strip_null_properties(&mut ctx.template);
+    Ok(Templates {
+        create,
+        update: ctx.template,
+    })
+}
+
+/// Settings whose v3 behaviour needs resources deployer does not generate.
+fn check_unsupported(service: &Service) -> Result<(), TemplateError> {
+    if service.layers.as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(TemplateError::unsupported(
+            "layers",
+            "building Lambda layers",
+        ));
+    }
+    Ok(())
+}
+
+/// v3 `generateCoreTemplate`: bucket settings on the generated bucket, or no bucket at all
+/// when `provider.deploymentBucket` names an existing one.
+fn apply_deployment_bucket(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    let Some(bucket) = &ctx.service.provider.deployment_bucket else {
+        return Ok(());
+    };
+    if let Some(name) = bucket.name() {
+        let name = name.to_owned();
+        ctx.resources().shift_remove("ServerlessDeploymentBucket");
+        ctx.resources()
+            .shift_remove("ServerlessDeploymentBucketPolicy");
+        ctx.outputs()["ServerlessDeploymentBucketName"]["Value"] = Value::String(name);
+        return Ok(());
+    }
+    let DeploymentBucket::Settings(settings) = bucket else {
+        return Ok(());
+    };
+    let properties = ctx.resources()["ServerlessDeploymentBucket"]["Properties"]
+        .as_object_mut()
+        .expect("core bucket has Properties");
+    if settings.block_public_access == Some(true) {
+        properties.insert(
+            "PublicAccessBlockConfiguration".to_owned(),
+            json!({"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                   "IgnorePublicAcls": true, "RestrictPublicBuckets": true}),
+        );
+    }
+    if settings.versioning == Some(true) {
+        properties.insert(
+            "VersioningConfiguration".to_owned(),
+            json!({"Status": "Enabled"}),
+        );
+    }
+    if let Some(tags) = &settings.tags {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        properties.insert("Tags".to_owned(), Value::Array(tags));
+    }
+    if settings.skip_policy_setup == Some(true) {
+        ctx.resources()
+            .shift_remove("ServerlessDeploymentBucketPolicy");
+    }
+    Ok(())
+}
+
+/// v3 `addExportNameForOutputs`: every generated output gets `sls-<service>-<stage>-<Key>`
+/// unless it already has an export. Runs before user outputs are merged in.
+fn add_export_names(ctx: &mut Ctx) {
+    let prefix = format!("sls-{}-{}-", ctx.service.service, ctx.stage);
+    for (key, output) in ctx.outputs().iter_mut() {
+        if let Some(output) = output.as_object_mut()
+            && !output.contains_key("Export")
+        {
+            output.insert(
+                "Export".to_owned(),
+                json!({"Name": format!("{prefix}{key}")}),
+            );
+        }
+    }
+}

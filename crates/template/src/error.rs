@@ -1,0 +1,50 @@
+//! Why a service cannot be compiled.
+
+/// Why a service cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// A setting or event that deployer does not compile (yet). Never silently dropped.
+    #[error(
+        "{path}: {what} is not supported by deployer yet; remove it or deploy this service with Serverless"
+    )]
+    Unsupported {
+        /// Property path of the setting (`functions.hello.events[2]`).
+        path: String,
+        /// What it is (`event type "alb"`).
+        what: String,
+    },
+    /// A setting whose value cannot be compiled.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// Property path of the setting.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No packaged artifact was given for a function.
+    #[error(
+        "functions.{function}: no deployment package for this function (package the service first)"
+    )]
+    MissingArtifact {
+        /// The function key.
+        function: String,
+    },
+}
+
+impl TemplateError {
+    /// [`TemplateError::Invalid`].
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        TemplateError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// [`TemplateError::Unsupported`].
+    pub(crate) fn unsupported(path: impl Into<String>, what: impl Into<String>) -> Self {
+        TemplateError::Unsupported {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+}
