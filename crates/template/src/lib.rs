@@ -53,6 +53,7 @@ mod function_extras;
 mod functions;
 pub mod merge;
 pub mod naming;
+pub mod plugins;
 pub mod sort;
 
 /// What [`compile`] needs besides the service model.
@@ -282,12 +283,15 @@ pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
 
     functions::compile_log_groups_and_role(&mut ctx)?;
     functions::compile_functions(&mut ctx)?;
+    plugins::after_compile_functions(&mut ctx)?;
     events::compile_events(&mut ctx)?;
+    plugins::after_compile_events(&mut ctx)?;
 
     add_export_names(&mut ctx);
     if let Some(resources) = &service.resources {
         merge::merge_resources(&mut ctx.template, resources)?;
     }
+    plugins::after_merge(&mut ctx)?;
     merge::strip_null_properties(&mut ctx.template);
     Ok(Templates {
         create,
