@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{Ctx, TemplateError};
 
-// dotenv: pending
+pub mod dotenv;
 mod iam_roles;
 pub mod prune;
 mod pseudo;
