@@ -187,6 +187,25 @@ pub const PLUGINS: &[PluginRow] = &[
     ),
 ];
 
+/// [`PLUGINS`] as the Markdown table of `docs/plugins.md` (a test keeps the two equal).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| plugin | treatment | what deployer does (or what the plugin would have done) |\n| --- | --- | --- |\n",
+    );
+    for row in PLUGINS {
+        let treatment = match row.treatment {
+            Native => "native",
+            NotNeeded => "not needed",
+            Unsupported => "unsupported",
+        };
+        out.push_str(&format!(
+            "| `{}` | {treatment} | {} |\n",
+            row.name, row.detail
+        ));
+    }
+    out
+}
+
 /// The row of a plugin name, if the table knows it.
 pub fn row_of(name: &str) -> Option<&'static PluginRow> {
     PLUGINS.iter().find(|r| r.name == name)
