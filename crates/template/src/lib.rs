@@ -54,6 +54,7 @@ mod functions;
 pub mod merge;
 pub mod naming;
 pub mod plugins;
+mod schema;
 pub mod sort;
 
 /// What [`compile`] needs besides the service model.
@@ -269,7 +270,9 @@ pub(crate) fn resource_then_depending(
 
 /// Compiles the service into v3's core and full templates.
 pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
-    let service = input.service;
+    // Compiled as v3 sees the service after its schema validation.
+    let coerced = schema::coerced(input.service);
+    let service = &coerced;
     let mut ctx = Ctx {
         input,
         service,

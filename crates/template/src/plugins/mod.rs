@@ -457,18 +457,9 @@ pub(crate) fn reject_unknown_keys(
     ))
 }
 
-/// An IAM statement as v3's schema leaves it: a single `Action`/`NotAction` becomes a
-/// one-element list; `Resource` is kept as written.
+/// An IAM statement as v3's schema leaves it (see [`crate::schema`]).
 pub(crate) fn schema_statement(statement: &Value) -> Value {
     let mut statement = statement.clone();
-    if let Some(map) = statement.as_object_mut() {
-        for key in ["Action", "NotAction"] {
-            if let Some(value) = map.get_mut(key)
-                && value.is_string()
-            {
-                *value = Value::Array(vec![value.clone()]);
-            }
-        }
-    }
+    crate::schema::statement_lists(&mut statement);
     statement
 }
