@@ -406,8 +406,49 @@ pub(crate) fn declares(ctx: &Ctx, name: &str) -> bool {
 /// v3 `package:compileFunctions`, plugin hooks after core's: step-functions state machines,
 /// their roles, activities, alarms and outputs.
 pub(crate) fn after_compile_functions(ctx: &mut Ctx) -> Result<(), TemplateError> {
+    require_plugin_for_settings(ctx)?;
     if declares(ctx, "serverless-step-functions") {
         step_functions::compile_machines(ctx)?;
+    }
+    Ok(())
+}
+
+/// Settings only a plugin reads, in a service that does not declare that plugin: v3 would
+/// deploy without them (state machines, per-function roles missing), so they are refused.
+fn require_plugin_for_settings(ctx: &Ctx) -> Result<(), TemplateError> {
+    let needs = |path: String, setting: &str, plugin: &str| -> Result<(), TemplateError> {
+        if declares(ctx, plugin) {
+            return Ok(());
+        }
+        Err(TemplateError::invalid(
+            path,
+            format!(
+                "{setting} is read by the {plugin} plugin, which plugins: does not declare; declare it (deployer does it natively) or remove the setting"
+            ),
+        ))
+    };
+    if ctx.service.extra.contains_key("stepFunctions") {
+        needs(
+            "stepFunctions".into(),
+            "stepFunctions",
+            "serverless-step-functions",
+        )?;
+    }
+    for (key, function) in &ctx.service.functions {
+        for setting in [
+            "iamRoleStatements",
+            "iamRoleStatementsInherit",
+            "iamRoleStatementsName",
+            "iamPermissionsBoundary",
+        ] {
+            if function.extra.contains_key(setting) {
+                needs(
+                    format!("functions.{key}.{setting}"),
+                    setting,
+                    "serverless-iam-roles-per-function",
+                )?;
+            }
+        }
     }
     Ok(())
 }
