@@ -100,7 +100,7 @@ pub fn versions_to_delete(versions: &[String], aliases: &[Alias], keep: u64) -> 
         .filter(|v| !aliased(v))
         .filter_map(|v| v.parse::<u64>().ok().map(|n| (n, v)))
         .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     candidates
         .into_iter()
         .skip(usize::try_from(keep).unwrap_or(usize::MAX))

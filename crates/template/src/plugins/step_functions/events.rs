@@ -429,7 +429,7 @@ fn deployment(ctx: &mut Ctx, methods: Vec<Value>) {
                "Properties": {"RestApiId": {"Ref": REST_API}, "StageName": stage},
                "DependsOn": methods}),
     );
-    if !ctx.template["Outputs"].get("ServiceEndpoint").is_some() {
+    if ctx.template["Outputs"].get("ServiceEndpoint").is_none() {
         ctx.outputs().insert(
             "ServiceEndpoint".into(),
             json!({"Description": "URL of the service endpoint", "Value": {"Fn::Join": ["", [
