@@ -521,3 +521,49 @@ fn refused_settings_are_named() {
     let err = error(machines(json!({}), json!({"validation": true})));
     assert!(err.contains("validation"), "{err}");
 }
+
+#[test]
+fn http_events_share_the_rest_api_of_core_http_events() {
+    let mut config = machines(
+        json!({"m": {"definition": task(json!({"Fn::GetAtt": ["hello", "Arn"]})),
+                     "events": [{"http": "POST hello/run"}, {"http": {"path": "/", "method": "get",
+                                 "iamRole": "arn:aws:iam::1:role/apigw"}}]}}),
+        json!({}),
+    );
+    config["functions"]["hello"]["events"] = json!([{"http": {"path": "hello", "method": "get"}}]);
+    let t = compiled(config);
+    let r = t["Resources"].as_object().unwrap();
+    let deployments: Vec<&String> = r
+        .keys()
+        .filter(|k| k.starts_with("ApiGatewayDeployment"))
+        .collect();
+    assert_eq!(deployments.len(), 1);
+    let depends = r[deployments[0]]["DependsOn"].as_array().unwrap();
+    assert!(
+        depends.contains(&json!("ApiGatewayMethodHelloGet")),
+        "{depends:?}"
+    );
+    assert!(
+        depends.contains(&json!("ApiGatewayMethodHelloRunPost")),
+        "{depends:?}"
+    );
+    assert!(
+        depends.contains(&json!("ApiGatewayMethodGet")),
+        "{depends:?}"
+    );
+    // `hello` exists from the core event; only `hello/run` is new.
+    assert_eq!(
+        r["ApiGatewayResourceHelloRun"]["Properties"]["ParentId"],
+        json!({"Ref": "ApiGatewayResourceHello"})
+    );
+    let root = &r["ApiGatewayMethodGet"]["Properties"];
+    assert_eq!(
+        root["ResourceId"],
+        json!({"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]})
+    );
+    assert_eq!(
+        root["Integration"]["Credentials"],
+        json!("arn:aws:iam::1:role/apigw")
+    );
+    assert!(r.contains_key("ApigatewayToStepFunctionsRole"));
+}
