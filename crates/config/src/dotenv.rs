@@ -284,6 +284,39 @@ impl Expander<'_> {
     }
 }
 
+/// The variables of one `.env` file's text in file order (a repeated name keeps its first
+/// position and its last value, as dotenv does). With `expand_values`, each value as
+/// dotenv-expand leaves it: the environment's value when `base` has the name, else the
+/// expanded one; without, the values as written. Used by serverless-dotenv-plugin's
+/// equivalent, which puts them into `provider.environment`.
+pub fn file_variables(
+    text: &str,
+    base: &dyn Env,
+    expand_values: bool,
+) -> Result<Vec<(String, String)>, String> {
+    let parsed = parse(text);
+    let expanded = if expand_values {
+        Some(expand(&parsed, base)?.0)
+    } else {
+        None
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for entry in &parsed.entries {
+        let value = match &expanded {
+            Some(vars) => base
+                .var(&entry.key)
+                .or_else(|| vars.get(&entry.key).cloned())
+                .unwrap_or_default(),
+            None => entry.value.clone(),
+        };
+        match out.iter_mut().find(|(k, _)| k == &entry.key) {
+            Some(slot) => slot.1 = value,
+            None => out.push((entry.key.clone(), value)),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ mod load;
 pub mod model;
 mod parse;
 
+pub use dotenv::file_variables;
 pub use engine::{
     CliOptions, ExternalFn, ExternalRequest, ResolveSettings, Resolved, StageSettings, resolve,
     resolve_stage, resolve_with,

@@ -6,7 +6,7 @@ use deployer_config::model::{DeploymentBucket, Service};
 use serde_json::{Value, json};
 
 use crate::context::Ctx;
-use crate::{TemplateError, events, functions, merge};
+use crate::{TemplateError, events, functions, merge, plugins, schema};
 
 /// What [`compile`] needs besides the service model.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +49,9 @@ const CORE_TEMPLATE: &str = include_str!("../../../templates/core-cloudformation
 
 /// Compiles the service into v3's core and full templates.
 pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
-    let service = input.service;
+    // Compiled as v3 sees the service after its schema validation.
+    let coerced = schema::coerced(input.service);
+    let service = &coerced;
     let mut ctx = Ctx {
         input,
         service,
@@ -63,12 +65,15 @@ pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
 
     functions::compile_log_groups_and_role(&mut ctx)?;
     functions::compile_functions(&mut ctx)?;
+    plugins::after_compile_functions(&mut ctx)?;
     events::compile_events(&mut ctx)?;
+    plugins::after_compile_events(&mut ctx)?;
 
     add_export_names(&mut ctx);
     if let Some(resources) = &service.resources {
         merge::merge_resources(&mut ctx.template, resources)?;
     }
+    plugins::after_merge(&mut ctx)?;
     merge::strip_null_properties(&mut ctx.template);
     Ok(Templates {
         create,

@@ -6,13 +6,16 @@ use serde_json::{Map, Value, json};
 use crate::naming::{lambda_logical_id, normalized_function_name};
 use crate::{Ctx, TemplateError};
 
-/// v3's default CORS of function URLs.
-const DEFAULT_URL_HEADERS: [&str; 5] = [
+/// v3's default CORS headers of function URLs (`url.cors: true` or no `allowedHeaders`): the
+/// same list as its HTTP API default, `X-Amzn-Trace-Id` included.
+const DEFAULT_URL_HEADERS: [&str; 7] = [
     "Content-Type",
     "X-Amz-Date",
     "Authorization",
     "X-Api-Key",
     "X-Amz-Security-Token",
+    "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
 ];
 
 fn unique_strings(value: &Value) -> Value {

@@ -52,6 +52,8 @@ mod functions;
 mod log_group;
 mod merge;
 pub mod naming;
+pub mod plugins;
+mod schema;
 mod sort;
 
 pub use compile::{CompileInput, FunctionArtifact, Templates, compile};

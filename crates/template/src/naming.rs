@@ -31,7 +31,7 @@ pub fn normalized_function_name(key: &str) -> String {
 }
 
 /// `normalizePathPart`: capitalize, `-` → `Dash`, `{x}` → `xVar`, drop non-alphanumerics.
-fn normalize_path_part(part: &str) -> String {
+pub(crate) fn normalize_path_part(part: &str) -> String {
     let mut s = capitalize(part).replace('-', "Dash");
     // JavaScript's /\{(.*)\}/ is greedy: from the first `{` to the last `}` after it.
     if let Some(open) = s.find('{')
