@@ -195,6 +195,42 @@ struct Script {
     /// Operation → responses; the last one repeats.
     responses: HashMap<String, VecDeque<http::Response<SdkBody>>>,
     calls: Vec<String>,
+    /// The stage's deploy lock object, answered like S3 does (conditional create).
+    lock: Option<Vec<u8>>,
+}
+
+/// S3's answers for the deploy lock object: create only if absent, read, delete.
+fn lock_response(s: &mut Script, req: &http::Request<SdkBody>) -> http::Response<SdkBody> {
+    let status = |code: u16, body: Vec<u8>| {
+        http::Response::builder()
+            .status(code)
+            .header("etag", "\"lock-etag\"")
+            .body(SdkBody::from(body))
+            .unwrap()
+    };
+    match req.method().as_str() {
+        "PUT" if s.lock.is_some() && req.headers().contains_key("if-none-match") => status(
+            412,
+            b"<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions \
+              you specified did not hold</Message></Error>"
+                .to_vec(),
+        ),
+        "PUT" => {
+            s.lock = Some(req.body().bytes().unwrap_or_default().to_vec());
+            status(200, Vec::new())
+        }
+        "GET" => match &s.lock {
+            Some(body) => status(200, body.clone()),
+            None => status(
+                404,
+                b"<Error><Code>NoSuchKey</Code><Message>none</Message></Error>".to_vec(),
+            ),
+        },
+        _ => {
+            s.lock = None;
+            status(204, Vec::new())
+        }
+    }
 }
 
 fn clone_response(r: &http::Response<SdkBody>) -> http::Response<SdkBody> {
@@ -247,6 +283,9 @@ fn scripted(script: Arc<Mutex<Script>>) -> SharedHttpClient {
         let op = operation_of(&req);
         let mut s = script.lock().unwrap();
         s.calls.push(op.clone());
+        if req.uri().path().ends_with("/deployer.lock") {
+            return lock_response(&mut s, &req);
+        }
         let key = if op.starts_with("PutObject") {
             "PutObject".to_string()
         } else {
@@ -303,6 +342,11 @@ fn request(force: bool) -> (DeployRequest, tempfile::TempDir) {
         method: Method::Direct,
         force,
         waits: fast_waits(),
+        lock: deployer_aws::lock::LockOptions {
+            poll: Duration::from_millis(5),
+            wait: Duration::from_secs(2),
+            ..Default::default()
+        },
     };
     (req, dir)
 }
