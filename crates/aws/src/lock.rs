@@ -43,6 +43,23 @@ impl Default for LockOptions {
     }
 }
 
+/// Overrides how long a deploy waits for another run's lock (seconds).
+pub const LOCK_WAIT_ENV: &str = "DEPLOYER_LOCK_WAIT";
+
+impl LockOptions {
+    /// The defaults, with the wait from [`LOCK_WAIT_ENV`] when it is set to a number of seconds.
+    pub fn from_env() -> Self {
+        let mut o = Self::default();
+        if let Some(secs) = std::env::var(LOCK_WAIT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            o.wait = Duration::from_secs(secs);
+        }
+        o
+    }
+}
+
 /// What the lock object holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -244,16 +261,16 @@ pub async fn acquire(
         etag,
     };
     for _ in 0..MAX_ROUNDS {
-        let err = match put_if_absent(s3, bucket, key, &body).await {
-            Ok(etag) => return Ok(ours(etag)),
-            Err(err) => err,
-        };
-        if !is_precondition_failed(&err) {
-            if !err.is_transient() || uncertain >= 3 {
-                return Err(err);
+        match put_if_absent(s3, bucket, key, &body).await {
+            // Read back what was written: a store that does not honour If-None-Match under
+            // concurrent writes lets the later write win, and then the other run waits.
+            Ok(_) => {}
+            Err(err) if is_precondition_failed(&err) => {}
+            Err(err) if err.is_transient() && uncertain < 3 => {
+                // The create may have landed with its answer lost: look before trying again.
+                uncertain += 1;
             }
-            // The create may have landed with its answer lost: look before trying again.
-            uncertain += 1;
+            Err(err) => return Err(err),
         }
         let Some((holder, etag)) = read(s3, bucket, key).await? else {
             continue;

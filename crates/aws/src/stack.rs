@@ -723,21 +723,22 @@ pub async fn follow(
                     });
                 }
                 // The SDK already retried; a failed read says nothing about the operation,
-                // which keeps running: poll on at the slowest rate, then ask DescribeStacks.
-                if err.is_transient() && errors < MAX_POLL_ERRORS {
-                    errors += 1;
-                    tokio::time::sleep(waits.max_poll).await;
-                    continue;
-                }
-                if err.is_transient() {
+                // which keeps running. Throttling: poll on at the slowest rate. Other transient
+                // failures: ask DescribeStacks for the real state.
+                if err.is_transient() && err.kind() != Some(FailureKind::Throttled) {
                     match settled_by_describe(cfn, stack_id, stack_name, region, op).await {
                         Settled::Done(done) => return done.map(|status| Followed { status, polls }),
                         Settled::Busy if started.elapsed() <= waits.operation => {
-                            errors = 0;
+                            tokio::time::sleep(waits.max_poll).await;
                             continue;
                         }
                         Settled::Busy | Settled::Unknown => {}
                     }
+                }
+                if err.is_transient() && errors < MAX_POLL_ERRORS {
+                    errors += 1;
+                    tokio::time::sleep(waits.max_poll).await;
+                    continue;
                 }
                 return Err(err.with_state(format!(
                     "the stack {} may still be running; check it with `deployer info` and \

@@ -290,7 +290,7 @@ pub fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
         method,
         force,
         waits: Waits::default(),
-        lock: Default::default(),
+        lock: deployer_aws::lock::LockOptions::from_env(),
     }
 }
 
