@@ -265,24 +265,29 @@ fn a_stalled_update_ends_with_a_clear_error_and_a_rerun_deploys() {
 }
 
 #[test]
-fn an_unreachable_endpoint_names_the_call_and_the_endpoint() {
+fn connections_dropped_on_every_stack_read_name_the_call_and_the_endpoint() {
     let bed = TestBed::standard();
-    let dir = service(&bed, "fault-refused");
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let r = run(&bed, &dir, &["up"], &[("AWS_ENDPOINT_URL", &endpoint)]);
+    let dir = service(&bed, "fault-dropped");
+    let moto = Moto::new(&bed, "devAccount");
+    let proxy = FaultProxy::start(bed.moto().port()).unwrap();
+    proxy.set_rules(vec![Rule::new("Action=DescribeStacks&", Fault::Reset)]);
+    let env = [("AWS_ENDPOINT_URL", proxy.endpoint())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = run(&bed, &dir, &["up"], &env);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(&format!("could not reach {endpoint}")) || r.stderr.contains("refused"),
-        "{}",
-        r.stderr
-    );
+    for needle in [
+        format!("could not reach {}", proxy.endpoint()),
+        "during CloudFormation DescribeStacks".to_string(),
+        "re-running is safe".to_string(),
+    ] {
+        assert!(r.stderr.contains(&needle), "{needle}: {}", r.stderr);
+    }
     assert!(!r.stderr.contains("DispatchFailure"), "{}", r.stderr);
+    assert_eq!(moto.status("fault-dropped-dev"), None, "nothing was created");
+    proxy.clear();
+    let rerun = run(&bed, &dir, &["up", "--json"], &env);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_eq!(moto.status("fault-dropped-dev").as_deref(), Some("UPDATE_COMPLETE"));
 }
 
 #[test]

@@ -163,23 +163,20 @@ pub enum FailureKind {
 }
 
 fn call_message(action: &str, message: &str, kind: &FailureKind, state: Option<&str>) -> String {
-    let mut text = format!("{action} failed: {message}");
-    if let Some(state) = state {
-        text.push_str(&format!("; {state}"));
-    }
     let advice = match kind {
-        FailureKind::Connection => {
-            " — check the network, proxy and endpoint (AWS_ENDPOINT_URL); re-running is safe"
-        }
-        FailureKind::Timeout => {
-            " — AWS did not answer in time; check the network, then re-run (re-running is safe)"
-        }
+        FailureKind::Connection => " — check the network, proxy and endpoint (AWS_ENDPOINT_URL)",
+        FailureKind::Timeout => " — AWS did not answer in time; check the network and endpoint",
         FailureKind::Throttled | FailureKind::ServerError => {
-            " — AWS kept failing after retries; re-running is safe"
+            " — AWS kept failing after the SDK's retries"
         }
         FailureKind::Service | FailureKind::Other => "",
     };
-    text.push_str(advice);
+    let mut text = format!("{action} failed: {message}{advice}");
+    match state {
+        Some(state) => text.push_str(&format!("; {state}")),
+        None if !advice.is_empty() => text.push_str("; re-running is safe"),
+        None => {}
+    }
     text
 }
 
@@ -231,8 +228,15 @@ fn transport_message(action: &str, kind: FailureKind, raw: &str) -> String {
     } else {
         "connection broken"
     };
+    // The SDK says how long it waited: "... occurred after 16s".
+    let after = raw
+        .split("occurred after ")
+        .nth(1)
+        .and_then(|t| t.split([' ', ')', ',']).next())
+        .map(|t| format!(" after {t}"))
+        .unwrap_or_default();
     format!(
-        "could not reach {} ({why}) during {} {}",
+        "could not reach {} ({why}{after}) during {} {}",
         endpoint_for(action),
         service_of(action),
         action.split_whitespace().next().unwrap_or(action)
@@ -423,6 +427,24 @@ pub fn console_url(region: &str, stack_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_name_the_call_the_endpoint_and_the_next_step() {
+        let raw = "dispatch failure: timeout: operation attempt timeout occurred after 2s";
+        let msg = transport_message("UpdateStack \"svc-dev\"", FailureKind::Timeout, raw);
+        assert!(msg.contains("(timed out after 2s) during CloudFormation UpdateStack"), "{msg}");
+        let reset = transport_message(
+            "PutObject s3://b/k",
+            FailureKind::Connection,
+            "io error: connection reset by peer",
+        );
+        assert!(reset.contains("(connection reset) during S3 PutObject"), "{reset}");
+        let text = call_message("PutObject s3://b/k", &reset, &FailureKind::Connection, None);
+        assert!(text.ends_with("; re-running is safe"), "{text}");
+        assert!(text.contains("check the network"), "{text}");
+        let refused = call_message("UpdateStack \"s\"", "ValidationError: bad", &FailureKind::Service, None);
+        assert_eq!(refused, "UpdateStack \"s\" failed: ValidationError: bad");
+    }
 
     #[test]
     fn console_url_encodes_the_stack_id() {
