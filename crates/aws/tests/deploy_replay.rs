@@ -833,3 +833,73 @@ async fn busy_stack_is_waited_for() {
         .count();
     assert!(busy >= 1);
 }
+
+#[tokio::test]
+async fn an_update_stack_that_keeps_failing_reports_the_unchanged_stack() {
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    script.lock().unwrap().responses.insert(
+        "UpdateStack".into(),
+        VecDeque::from([cfn_error(503, "ServiceUnavailable", "try later")]),
+    );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(true);
+    let err = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("UpdateStack \"svc-dev\" failed: ServiceUnavailable: try later"), "{text}");
+    assert!(text.contains("the stack was not changed by this run (status UPDATE_COMPLETE)"), "{text}");
+    assert!(text.contains("re-running is safe"), "{text}");
+    assert!(err.raw_chain().is_some());
+    let calls = script.lock().unwrap().calls.clone();
+    assert_eq!(calls.iter().filter(|c| *c == "UpdateStack").count(), 3, "the SDK retried: {calls:?}");
+    assert!(!calls.iter().any(|c| c == "DescribeStackEvents"), "{calls:?}");
+    assert!(
+        calls.iter().filter(|c| c.ends_with("/deployer.lock")).count() >= 3,
+        "the lock was taken, checked and released: {calls:?}"
+    );
+    assert!(script.lock().unwrap().lock.is_none(), "the lock is released after a failure");
+}
+
+#[tokio::test]
+async fn an_update_whose_answer_was_lost_is_confirmed_from_the_stack() {
+    let (req, _dir) = request(true);
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    {
+        let mut s = script.lock().unwrap();
+        s.responses.insert(
+            "UpdateStack".into(),
+            VecDeque::from([cfn_error(500, "InternalFailure", "lost")]),
+        );
+        // First read: the old template (change detection); then ours (the update landed).
+        let ours = serde_json::to_string(&req.template).unwrap();
+        s.responses
+            .get_mut("GetTemplate")
+            .unwrap()
+            .push_back(ok(get_template(&ours)));
+    }
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed);
+    assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
+    let calls = script.lock().unwrap().calls.clone();
+    assert!(calls.iter().any(|c| c == "DescribeStackEvents"), "followed: {calls:?}");
+}
+
+#[tokio::test]
+async fn events_that_cannot_be_read_fall_back_to_the_stack_status() {
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    script.lock().unwrap().responses.insert(
+        "DescribeStackEvents".into(),
+        VecDeque::from([cfn_error(500, "InternalFailure", "boom")]),
+    );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(true);
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed);
+    assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
+}
