@@ -14,7 +14,12 @@ use crate::support::{Run, copy_dir, run};
 const ROUNDS: usize = 5;
 
 fn up(bed: &TestBed<'_>, dir: &Path) -> (Run, Instant) {
-    let r = run(bed, dir, &["up", "--json"], &[("DEPLOYER_LOCK_WAIT", "120")]);
+    let r = run(
+        bed,
+        dir,
+        &["up", "--json"],
+        &[("DEPLOYER_LOCK_WAIT", "120")],
+    );
     (r, Instant::now())
 }
 
@@ -64,7 +69,10 @@ fn two_deploys_of_one_stage_end_on_the_change_reported_last() {
             "round {round}: the stack runs the code of the run that finished last"
         );
         for key in moto.template_keys(&stack) {
-            assert!(moto.exists(&bucket, &key), "round {round}: {key} is missing");
+            assert!(
+                moto.exists(&bucket, &key),
+                "round {round}: {key} is missing"
+            );
         }
         summary.push(format!(
             "round {round}: a={} b={} last={}",

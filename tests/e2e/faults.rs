@@ -172,7 +172,11 @@ fn survives(name: &str, rules: Vec<Rule>) {
         Some(zip_sha(&dir)),
         "the stack runs the new code"
     );
-    assert!(faulty.elapsed < Duration::from_secs(120), "{:?}", faulty.elapsed);
+    assert!(
+        faulty.elapsed < Duration::from_secs(120),
+        "{:?}",
+        faulty.elapsed
+    );
 }
 
 #[test]
@@ -239,11 +243,28 @@ fn a_stalled_update_ends_with_a_clear_error_and_a_rerun_deploys() {
         ],
     );
     assert_eq!(stalled.code, 1, "{}\n{}", stalled.stdout, stalled.stderr);
-    assert!(stalled.elapsed < Duration::from_secs(60), "{:?}", stalled.elapsed);
-    for needle in ["UpdateStack", "timed out", "not changed", "re-running is safe"] {
-        assert!(stalled.stderr.contains(needle), "{needle}: {}", stalled.stderr);
+    assert!(
+        stalled.elapsed < Duration::from_secs(60),
+        "{:?}",
+        stalled.elapsed
+    );
+    for needle in [
+        "UpdateStack",
+        "timed out",
+        "not changed",
+        "re-running is safe",
+    ] {
+        assert!(
+            stalled.stderr.contains(needle),
+            "{needle}: {}",
+            stalled.stderr
+        );
     }
-    assert!(!stalled.stderr.contains("DispatchFailure"), "{}", stalled.stderr);
+    assert!(
+        !stalled.stderr.contains("DispatchFailure"),
+        "{}",
+        stalled.stderr
+    );
     assert_eq!(
         moto.code_sha(&format!("{stack}-hello")),
         Some(old_sha),
@@ -283,11 +304,18 @@ fn connections_dropped_on_every_stack_read_name_the_call_and_the_endpoint() {
         assert!(r.stderr.contains(&needle), "{needle}: {}", r.stderr);
     }
     assert!(!r.stderr.contains("DispatchFailure"), "{}", r.stderr);
-    assert_eq!(moto.status("fault-dropped-dev"), None, "nothing was created");
+    assert_eq!(
+        moto.status("fault-dropped-dev"),
+        None,
+        "nothing was created"
+    );
     proxy.clear();
     let rerun = run(&bed, &dir, &["up", "--json"], &env);
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
-    assert_eq!(moto.status("fault-dropped-dev").as_deref(), Some("UPDATE_COMPLETE"));
+    assert_eq!(
+        moto.status("fault-dropped-dev").as_deref(),
+        Some("UPDATE_COMPLETE")
+    );
 }
 
 #[test]
@@ -306,7 +334,10 @@ fn foreign_objects_under_the_stage_prefix_are_no_deployment() {
     assert_eq!(again.json()["status"], "unchanged", "{}", again.stdout);
     change_code(&dir, "v2");
     ok(&run(&bed, &dir, &["up", "--json"], &[]));
-    assert!(moto.exists(&bucket, &foreign), "retention kept the foreign object");
+    assert!(
+        moto.exists(&bucket, &foreign),
+        "retention kept the foreign object"
+    );
 }
 
 #[test]
@@ -319,7 +350,10 @@ fn a_held_lock_makes_the_second_deploy_fail_clearly_and_force_unlock_takes_over(
     ok(&first);
     let bucket = first.json()["bucket"].as_str().unwrap().to_string();
     let key = format!("serverless/{name}/dev/deployer.lock");
-    assert!(!moto.exists(&bucket, &key), "the lock is released after a deploy");
+    assert!(
+        !moto.exists(&bucket, &key),
+        "the lock is released after a deploy"
+    );
     moto.put(
         &bucket,
         &key,
@@ -332,11 +366,18 @@ fn a_held_lock_makes_the_second_deploy_fail_clearly_and_force_unlock_takes_over(
         "stage dev is being deployed by ana@laptop (pid 4242) since 2026-01-01T10:00:00Z",
         "--force-unlock",
     ] {
-        assert!(refused.stderr.contains(needle), "{needle}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(needle),
+            "{needle}: {}",
+            refused.stderr
+        );
     }
     let stack = format!("{name}-dev");
     let forced = run(&bed, &dir, &["up", "--json", "--force-unlock"], &[]);
     ok(&forced);
-    assert_eq!(moto.code_sha(&format!("{stack}-hello")), Some(zip_sha(&dir)));
+    assert_eq!(
+        moto.code_sha(&format!("{stack}-hello")),
+        Some(zip_sha(&dir))
+    );
     assert!(!moto.exists(&bucket, &key));
 }

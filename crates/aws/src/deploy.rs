@@ -658,7 +658,13 @@ async fn write(
     }
     let (info, removed) = tokio::join!(
         stack::describe(&clients.cfn, &params.stack),
-        cleanup(clients, &bucket, &all, &protected, req.max_previous_deployments),
+        cleanup(
+            clients,
+            &bucket,
+            &all,
+            &protected,
+            req.max_previous_deployments
+        ),
     );
     // The stack is deployed by now: a failed read-back or clean-up must not report a failure.
     let info = info.unwrap_or_else(|e| {

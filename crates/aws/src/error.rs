@@ -21,6 +21,28 @@ pub struct ResourceFailure {
     pub reason: String,
 }
 
+/// Who holds a stage's deploy lock, for [`AwsError::Locked`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stage {stage} is being deployed by {owner} since {since} (lock s3://{bucket}/{key}, \
+     expires {expires}); wait for that run to finish. If that run was killed, re-run with \
+     --force-unlock"
+)]
+pub struct LockHeld {
+    /// Stage.
+    pub stage: String,
+    /// `user@host (pid N)` of the holder.
+    pub owner: String,
+    /// When the holder took the lock (RFC 3339).
+    pub since: String,
+    /// When the lock expires (RFC 3339).
+    pub expires: String,
+    /// Deployment bucket.
+    pub bucket: String,
+    /// Lock key.
+    pub key: String,
+}
+
 /// Everything that can go wrong talking to AWS during deploy, diff, info or remove.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -83,25 +105,8 @@ pub enum AwsError {
         waited: Duration,
     },
     /// Another run holds the stage's deploy lock.
-    #[error(
-        "stage {stage} is being deployed by {owner} since {since} (lock s3://{bucket}/{key}, \
-         expires {expires}); wait for that run to finish. If that run was killed, re-run with \
-         --force-unlock"
-    )]
-    Locked {
-        /// Stage.
-        stage: String,
-        /// `user@host (pid N)` of the holder.
-        owner: String,
-        /// When the holder took the lock (RFC 3339).
-        since: String,
-        /// When the lock expires (RFC 3339).
-        expires: String,
-        /// Deployment bucket.
-        bucket: String,
-        /// Lock key.
-        key: String,
-    },
+    #[error("{0}")]
+    Locked(Box<LockHeld>),
     /// The stack does not exist.
     #[error("stack \"{stack}\" does not exist in {region} (account of the current credentials)")]
     StackMissing {
@@ -180,7 +185,12 @@ fn call_message(action: &str, message: &str, kind: &FailureKind, state: Option<&
     text
 }
 
-fn failure_kind<E, R>(err: &SdkError<E, R>, code: Option<&str>, status: Option<u16>, raw: &str) -> FailureKind
+fn failure_kind<E, R>(
+    err: &SdkError<E, R>,
+    code: Option<&str>,
+    status: Option<u16>,
+    raw: &str,
+) -> FailureKind
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HttpStatus,
@@ -211,9 +221,17 @@ where
 
 fn is_connection_text(raw: &str) -> bool {
     let raw = raw.to_ascii_lowercase();
-    ["connection reset", "connection refused", "connection closed", "broken pipe", "incompletemessage", "unexpected eof", "connection aborted"]
-        .iter()
-        .any(|needle| raw.contains(needle))
+    [
+        "connection reset",
+        "connection refused",
+        "connection closed",
+        "broken pipe",
+        "incompletemessage",
+        "unexpected eof",
+        "connection aborted",
+    ]
+    .iter()
+    .any(|needle| raw.contains(needle))
 }
 
 /// "could not reach <endpoint> (connection refused) during S3 PutObject ..." from the chain.
@@ -271,7 +289,13 @@ fn service_of(action: &str) -> &'static str {
     let op = action.split_whitespace().next().unwrap_or("");
     match op {
         "GetParameter" => "SSM",
-        op if op.ends_with("Object") || op.starts_with("ListObjects") || op.ends_with("Objects") || op.ends_with("Bucket") => "S3",
+        op if op.ends_with("Object")
+            || op.starts_with("ListObjects")
+            || op.ends_with("Objects")
+            || op.ends_with("Bucket") =>
+        {
+            "S3"
+        }
         _ => "CloudFormation",
     }
 }
@@ -307,7 +331,11 @@ impl AwsError {
 
     /// A failure that did not come from the SDK's error types (a change set AWS refused, a
     /// body that broke off).
-    pub fn failed(action: impl Into<String>, message: impl Into<String>, kind: FailureKind) -> Self {
+    pub fn failed(
+        action: impl Into<String>,
+        message: impl Into<String>,
+        kind: FailureKind,
+    ) -> Self {
         AwsError::Call {
             action: action.into(),
             message: message.into(),
@@ -432,17 +460,28 @@ mod tests {
     fn transport_failures_name_the_call_the_endpoint_and_the_next_step() {
         let raw = "dispatch failure: timeout: operation attempt timeout occurred after 2s";
         let msg = transport_message("UpdateStack \"svc-dev\"", FailureKind::Timeout, raw);
-        assert!(msg.contains("(timed out after 2s) during CloudFormation UpdateStack"), "{msg}");
+        assert!(
+            msg.contains("(timed out after 2s) during CloudFormation UpdateStack"),
+            "{msg}"
+        );
         let reset = transport_message(
             "PutObject s3://b/k",
             FailureKind::Connection,
             "io error: connection reset by peer",
         );
-        assert!(reset.contains("(connection reset) during S3 PutObject"), "{reset}");
+        assert!(
+            reset.contains("(connection reset) during S3 PutObject"),
+            "{reset}"
+        );
         let text = call_message("PutObject s3://b/k", &reset, &FailureKind::Connection, None);
         assert!(text.ends_with("; re-running is safe"), "{text}");
         assert!(text.contains("check the network"), "{text}");
-        let refused = call_message("UpdateStack \"s\"", "ValidationError: bad", &FailureKind::Service, None);
+        let refused = call_message(
+            "UpdateStack \"s\"",
+            "ValidationError: bad",
+            &FailureKind::Service,
+            None,
+        );
         assert_eq!(refused, "UpdateStack \"s\" failed: ValidationError: bad");
     }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::AwsError;
+use crate::error::{AwsError, LockHeld};
 use crate::progress::{Progress, Reporter};
 
 /// File name of the lock object in the stage's folder.
@@ -99,8 +99,7 @@ impl LockBody {
 
     /// True once the expiry has passed (an unreadable expiry never expires).
     pub fn expired(&self) -> bool {
-        OffsetDateTime::parse(&self.expires, &Rfc3339)
-            .is_ok_and(|t| t < OffsetDateTime::now_utc())
+        OffsetDateTime::parse(&self.expires, &Rfc3339).is_ok_and(|t| t < OffsetDateTime::now_utc())
     }
 }
 
@@ -186,7 +185,13 @@ fn is_precondition_failed(err: &AwsError) -> bool {
     matches!(
         err.code(),
         Some("PreconditionFailed" | "ConditionalRequestConflict")
-    ) || matches!(err, AwsError::Call { status: Some(412), .. })
+    ) || matches!(
+        err,
+        AwsError::Call {
+            status: Some(412),
+            ..
+        }
+    )
 }
 
 /// Create the lock object only if there is none; the new ETag on success.
@@ -224,8 +229,7 @@ async fn delete_if_match(
     match req.send().await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let err =
-                AwsError::call(format!("DeleteObject s3://{bucket}/{key} (deploy lock)"), e);
+            let err = AwsError::call(format!("DeleteObject s3://{bucket}/{key} (deploy lock)"), e);
             // Someone else's lock by now, or already gone: not ours to delete.
             if is_precondition_failed(&err) || matches!(err.code(), Some("NoSuchKey")) {
                 Ok(())
@@ -289,14 +293,14 @@ pub async fn acquire(
             continue;
         }
         if started.elapsed() >= opts.wait {
-            return Err(AwsError::Locked {
+            return Err(AwsError::Locked(Box::new(LockHeld {
                 stage: stage.to_string(),
                 owner: holder.holder(),
                 since: holder.acquired,
                 expires: holder.expires,
                 bucket: bucket.to_string(),
                 key: key.to_string(),
-            });
+            })));
         }
         reporter.report(Progress::LockWait {
             stage: stage.to_string(),
@@ -344,7 +348,10 @@ mod tests {
     fn lock_bodies_expire_and_name_their_holder() {
         let live = LockBody::new(Duration::from_secs(60));
         assert!(!live.expired());
-        assert!(live.holder().contains(&format!("(pid {})", std::process::id())));
+        assert!(
+            live.holder()
+                .contains(&format!("(pid {})", std::process::id()))
+        );
         let mut old = live.clone();
         old.expires = "2020-01-01T00:00:00Z".into();
         assert!(old.expired());

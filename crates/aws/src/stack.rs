@@ -727,7 +727,9 @@ pub async fn follow(
                 // failures: ask DescribeStacks for the real state.
                 if err.is_transient() && err.kind() != Some(FailureKind::Throttled) {
                     match settled_by_describe(cfn, stack_id, stack_name, region, op).await {
-                        Settled::Done(done) => return done.map(|status| Followed { status, polls }),
+                        Settled::Done(done) => {
+                            return done.map(|status| Followed { status, polls });
+                        }
                         Settled::Busy if started.elapsed() <= waits.operation => {
                             tokio::time::sleep(waits.max_poll).await;
                             continue;

@@ -847,18 +847,38 @@ async fn an_update_stack_that_keeps_failing_reports_the_unchanged_stack() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("UpdateStack \"svc-dev\" failed: ServiceUnavailable: try later"), "{text}");
-    assert!(text.contains("the stack was not changed by this run (status UPDATE_COMPLETE)"), "{text}");
+    assert!(
+        text.starts_with("UpdateStack \"svc-dev\" failed: ServiceUnavailable: try later"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the stack was not changed by this run (status UPDATE_COMPLETE)"),
+        "{text}"
+    );
     assert!(text.contains("re-running is safe"), "{text}");
     assert!(err.raw_chain().is_some());
     let calls = script.lock().unwrap().calls.clone();
-    assert_eq!(calls.iter().filter(|c| *c == "UpdateStack").count(), 3, "the SDK retried: {calls:?}");
-    assert!(!calls.iter().any(|c| c == "DescribeStackEvents"), "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "UpdateStack").count(),
+        3,
+        "the SDK retried: {calls:?}"
+    );
     assert!(
-        calls.iter().filter(|c| c.ends_with("/deployer.lock")).count() >= 3,
+        !calls.iter().any(|c| c == "DescribeStackEvents"),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("/deployer.lock"))
+            .count()
+            >= 3,
         "the lock was taken, checked and released: {calls:?}"
     );
-    assert!(script.lock().unwrap().lock.is_none(), "the lock is released after a failure");
+    assert!(
+        script.lock().unwrap().lock.is_none(),
+        "the lock is released after a failure"
+    );
 }
 
 #[tokio::test]
@@ -885,7 +905,10 @@ async fn an_update_whose_answer_was_lost_is_confirmed_from_the_stack() {
     assert_eq!(outcome.status, DeployStatus::Deployed);
     assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
     let calls = script.lock().unwrap().calls.clone();
-    assert!(calls.iter().any(|c| c == "DescribeStackEvents"), "followed: {calls:?}");
+    assert!(
+        calls.iter().any(|c| c == "DescribeStackEvents"),
+        "followed: {calls:?}"
+    );
 }
 
 #[tokio::test]

@@ -98,7 +98,11 @@ impl Shared {
     fn pick(&self, request: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         for r in rules.iter_mut() {
-            if r.rule.matches.as_deref().is_some_and(|m| !request.contains(m)) {
+            if r.rule
+                .matches
+                .as_deref()
+                .is_some_and(|m| !request.contains(m))
+            {
                 continue;
             }
             if r.rule.times.is_some_and(|t| r.fired >= t) {
@@ -220,7 +224,10 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> Result
         drop(client);
         return Ok(());
     }
-    if head_text.to_ascii_lowercase().contains("\r\nexpect: 100-continue") {
+    if head_text
+        .to_ascii_lowercase()
+        .contains("\r\nexpect: 100-continue")
+    {
         client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let mut body = early_body;
@@ -259,7 +266,8 @@ impl Shared {
     fn pick_if_head_decides(&self, head: &str) -> Option<Fault> {
         let rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         let head_rule = rules.iter().any(|r| {
-            r.rule.fault == Fault::Reset && r.rule.matches.as_deref().is_none_or(|m| head.contains(m))
+            r.rule.fault == Fault::Reset
+                && r.rule.matches.as_deref().is_none_or(|m| head.contains(m))
         });
         drop(rules);
         if head_rule { self.pick(head) } else { None }
@@ -320,7 +328,12 @@ fn rewrite_head(head: &str, drop: &[&str]) -> String {
         if line.is_empty() {
             continue;
         }
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if i > 0 && drop.contains(&name.as_str()) {
             continue;
         }
@@ -410,12 +423,18 @@ mod tests {
         assert!(get(proxy.port, "/a").unwrap().ends_with("ok"));
         proxy.set_rules(vec![Rule::new("/b", Fault::Status(503)).times(1)]);
         assert!(get(proxy.port, "/b").unwrap().starts_with("HTTP/1.1 503"));
-        assert!(get(proxy.port, "/b").unwrap().ends_with("ok"), "fired once only");
+        assert!(
+            get(proxy.port, "/b").unwrap().ends_with("ok"),
+            "fired once only"
+        );
         proxy.set_rules(vec![Rule::new("", Fault::LoseResponse)]);
         assert_eq!(get(proxy.port, "/c").unwrap_or_default(), "");
         proxy.set_rules(vec![Rule::new("", Fault::Stall)]);
         let started = Instant::now();
-        assert!(get(proxy.port, "/d").is_err(), "a stall times the client out");
+        assert!(
+            get(proxy.port, "/d").is_err(),
+            "a stall times the client out"
+        );
         assert!(started.elapsed() >= Duration::from_secs(2));
         assert_eq!(proxy.requests(), 5);
         assert_eq!(proxy.faults(), 3);

@@ -446,8 +446,16 @@ impl Reporter for ProgressPrinter {
                 &format!("Removed {objects} object(s) from s3://{bucket}"),
                 !self.live,
             ),
-            Progress::LockWait { stage, holder, since, waited } => self.line(
-                &format!("Waiting for the deploy of stage {stage} by {holder} since {since} ({}s)", waited.as_secs()),
+            Progress::LockWait {
+                stage,
+                holder,
+                since,
+                waited,
+            } => self.line(
+                &format!(
+                    "Waiting for the deploy of stage {stage} by {holder} since {since} ({}s)",
+                    waited.as_secs()
+                ),
                 false,
             ),
             Progress::LockBroken { key, holder, since } => self.line(
