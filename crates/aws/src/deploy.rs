@@ -354,24 +354,7 @@ pub async fn deploy(
             });
             let body = serde_json::to_string(&req.core_template)
                 .map_err(|e| AwsError::Invalid(format!("core template: {e}")))?;
-            let id = stack::create(
-                &clients.cfn,
-                params,
-                &TemplateSource::Body(body),
-                stack::capabilities(&req.core_template),
-                false,
-            )
-            .await?;
-            stack::follow(
-                &clients.cfn,
-                &id,
-                &params.stack,
-                &params.region,
-                Operation::Create,
-                &req.waits,
-                reporter,
-            )
-            .await?;
+            let id = create_core(clients, req, body, reporter).await?;
             created = true;
             stack_id = Some(id);
             stack::physical_id(&clients.cfn, &params.stack, BUCKET_LOGICAL_ID)
@@ -704,6 +687,58 @@ async fn write(
         outputs: info.map(|i| i.outputs).unwrap_or_default(),
         timings: clock.finish(),
     })
+}
+
+/// Create the core stack (the deployment bucket only) and wait for it. When it already exists
+/// — another run's first deploy of the stage got there first, or our own CreateStack landed
+/// and its answer was lost — that stack is used once it has settled: the stage lock then
+/// orders the two runs.
+async fn create_core(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    body: String,
+    reporter: &dyn Reporter,
+) -> Result<String, AwsError> {
+    let params = &req.params;
+    let created = stack::create(
+        &clients.cfn,
+        params,
+        &TemplateSource::Body(body),
+        stack::capabilities(&req.core_template),
+        false,
+    )
+    .await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) if e.code() == Some("AlreadyExistsException") => {
+            let settled = stack::wait_settled(&clients.cfn, &params.stack, &req.waits, reporter)
+                .await?
+                .ok_or(e)?;
+            if stack::last_operation_succeeded(&settled.status) {
+                return Ok(settled.id);
+            }
+            return Err(AwsError::NeedsRecovery {
+                stack: params.stack.clone(),
+                region: params.region.clone(),
+                status: settled.status,
+                advice: "another run created it at the same time and did not finish; run \
+                         `deployer up` again"
+                    .into(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    stack::follow(
+        &clients.cfn,
+        &id,
+        &params.stack,
+        &params.region,
+        Operation::Create,
+        &req.waits,
+        reporter,
+    )
+    .await?;
+    Ok(id)
 }
 
 /// The deployment directories a deployed template points into.

@@ -778,7 +778,12 @@ pub async fn follow(
                     reason: e.event.reason.clone().unwrap_or_default(),
                 }));
             }
+            let settled = e.event.is_stack && !e.event.status.ends_with("_IN_PROGRESS");
             reporter.report(Progress::Event(e.event));
+            // Our operation ended here; later events belong to someone else's next operation.
+            if settled {
+                break;
+            }
         }
         if found_start && !status.is_empty() && !status.ends_with("_IN_PROGRESS") {
             if status == op.success_status() {

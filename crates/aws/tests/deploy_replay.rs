@@ -926,3 +926,90 @@ async fn events_that_cannot_be_read_fall_back_to_the_stack_status() {
     assert_eq!(outcome.status, DeployStatus::Deployed);
     assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
 }
+
+#[tokio::test]
+async fn a_core_stack_another_run_created_first_is_used() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    script
+        .lock()
+        .unwrap()
+        .on(
+            "DescribeStacks",
+            cfn_error(
+                400,
+                "ValidationError",
+                "Stack with id svc-dev does not exist",
+            ),
+        )
+        .on(
+            "DescribeStacks",
+            ok(describe_stacks("CREATE_COMPLETE", &[])),
+        )
+        .on(
+            "CreateStack",
+            cfn_error(
+                400,
+                "AlreadyExistsException",
+                "Stack [svc-dev] already exists",
+            ),
+        )
+        .on("DescribeStackResource", ok(stack_resource(BUCKET)))
+        .on("PutObject", ok(String::new()))
+        .on("UpdateStack", ok(simple("UpdateStack")))
+        .on(
+            "DescribeStackEvents",
+            ok(events(&[
+                ("u2", STACK, S, "UPDATE_COMPLETE", ""),
+                ("u1", STACK, S, "UPDATE_IN_PROGRESS", "User Initiated"),
+                ("c2", STACK, S, "CREATE_COMPLETE", ""),
+            ])),
+        );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(false);
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed, "{}", outcome.reason);
+    assert_eq!(outcome.bucket, BUCKET);
+    let calls = script.lock().unwrap().calls.clone();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "CreateStack").count(),
+        1,
+        "{calls:?}"
+    );
+    let pos = |name: &str| calls.iter().position(|c| c == name).unwrap();
+    assert!(pos("CreateStack") < pos("UpdateStack"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn following_stops_at_the_end_of_our_operation() {
+    // Another run's update follows our create before the first poll: ours still succeeded.
+    let any = || {
+        http::Request::builder()
+            .uri("https://aws.test/")
+            .body(SdkBody::empty())
+            .unwrap()
+    };
+    let replay = StaticReplayClient::new(vec![ReplayEvent::new(
+        any(),
+        ok(events(&[
+            ("e4", STACK, S, "UPDATE_COMPLETE", ""),
+            ("e3", STACK, S, "UPDATE_IN_PROGRESS", "User Initiated"),
+            ("e2", STACK, S, "CREATE_COMPLETE", ""),
+            ("e1", STACK, S, "CREATE_IN_PROGRESS", "User Initiated"),
+        ])),
+    )]);
+    let clients = AwsClients::new(&sdk(replay.into_shared()), &CallCounter::new());
+    let followed = stack::follow(
+        &clients.cfn,
+        STACK_ID,
+        STACK,
+        "us-east-1",
+        Operation::Create,
+        &fast_waits(),
+        &deployer_aws::progress::silent(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(followed.status, "CREATE_COMPLETE");
+}
