@@ -1,6 +1,8 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
+mod concurrency;
 mod deploy;
+mod faults;
 mod guard;
 mod package;
 mod print;

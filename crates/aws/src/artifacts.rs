@@ -10,7 +10,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use tokio::task::JoinSet;
 
-use crate::error::AwsError;
+use crate::clients::CallTimeouts;
+use crate::error::{AwsError, FailureKind};
 use crate::progress::{Progress, Reporter};
 
 /// Name of the template object in a deployment directory.
@@ -229,15 +230,20 @@ pub enum UploadBody {
 
 /// Upload every file in parallel with a single `PutObject` each (no multipart: Lambda zips are
 /// far below PutObject's 5 GB limit, and one request per file is the fastest path).
+///
+/// Each upload's attempt limit scales with its size ([`CallTimeouts::upload_attempt`]), so a
+/// large zip on a slow link is not cut off while a stalled one still ends.
 pub async fn upload_all(
     s3: &Client,
     bucket: &str,
     uploads: Vec<Upload>,
+    timeouts: &CallTimeouts,
     reporter: &dyn Reporter,
 ) -> Result<(), AwsError> {
     let mut set = JoinSet::new();
     for u in uploads {
         let s3 = s3.clone();
+        let limits = timeouts.config_for(timeouts.upload_attempt(u.size));
         let bucket = bucket.to_string();
         set.spawn(async move {
             let body = match &u.body {
@@ -258,9 +264,15 @@ pub async fn upload_all(
                 .content_length(u.size as i64)
                 .metadata(HASH_METADATA, &u.sha256_base64)
                 .body(body)
+                .customize()
+                .config_override(aws_sdk_s3::config::Builder::default().timeout_config(limits))
                 .send()
                 .await
-                .map_err(|e| AwsError::call(format!("PutObject s3://{bucket}/{}", u.key), e))?;
+                .map_err(|e| {
+                    AwsError::call(format!("PutObject s3://{bucket}/{}", u.key), e).with_state(
+                        "nothing was deployed: the stack still runs the previous version",
+                    )
+                })?;
             Ok::<_, AwsError>((u.key, u.size))
         });
     }
@@ -339,10 +351,12 @@ pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
 pub async fn get_text(s3: &Client, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
-            let bytes = out.body.collect().await.map_err(|e| AwsError::Call {
-                action: format!("GetObject s3://{bucket}/{key}"),
-                message: e.to_string(),
-                code: None,
+            let bytes = out.body.collect().await.map_err(|e| {
+                AwsError::failed(
+                    format!("GetObject s3://{bucket}/{key}"),
+                    format!("the download broke off: {e}"),
+                    FailureKind::Connection,
+                )
             })?;
             Ok(Some(
                 String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),

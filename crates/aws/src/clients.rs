@@ -1,6 +1,10 @@
 //! The SDK clients a deploy needs, built from one stage's `SdkConfig` with the call counter
 //! attached.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -19,6 +23,7 @@ pub struct AwsClients {
     pub region: String,
     sdk: SdkConfig,
     counter: CallCounter,
+    timeouts: CallTimeouts,
 }
 
 impl AwsClients {
@@ -29,6 +34,9 @@ impl AwsClients {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into());
+        crate::error::note_endpoint(sdk.endpoint_url(), &region);
+        let timeouts = CallTimeouts::from_env();
+        let sdk = &bounded(sdk, &timeouts);
         Self {
             cfn: cfn_client(sdk, counter, None),
             s3: s3_client(sdk, counter, None),
@@ -36,7 +44,13 @@ impl AwsClients {
             region,
             sdk: sdk.clone(),
             counter: counter.clone(),
+            timeouts,
         }
+    }
+
+    /// The time limits these clients apply.
+    pub fn timeouts(&self) -> &CallTimeouts {
+        &self.timeouts
     }
 
     /// The request counter shared by these clients.
@@ -59,6 +73,74 @@ impl AwsClients {
         }
         ssm_client(&self.sdk, &self.counter, Some(region))
     }
+}
+
+/// Time limits of every AWS call. Without them a stalled endpoint (a connection that is
+/// accepted but never answered) would hang a deploy for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallTimeouts {
+    /// Establishing a TCP/TLS connection.
+    pub connect: Duration,
+    /// One attempt of a small call (every call but uploads); the SDK retries after it.
+    pub attempt: Duration,
+    /// Lowest throughput an upload is allowed, in bytes per second: an upload's attempt limit
+    /// is `attempt + size / upload_floor`.
+    pub upload_floor: u64,
+}
+
+impl Default for CallTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            attempt: Duration::from_secs(60),
+            upload_floor: 128 * 1024,
+        }
+    }
+}
+
+/// Overrides the per-attempt limit (seconds), for slow links or tests.
+pub const ATTEMPT_TIMEOUT_ENV: &str = "DEPLOYER_AWS_ATTEMPT_TIMEOUT";
+
+impl CallTimeouts {
+    /// The defaults, with the attempt limit from [`ATTEMPT_TIMEOUT_ENV`] when it is set to a
+    /// positive number of seconds (the connect limit follows it down).
+    pub fn from_env() -> Self {
+        let mut t = Self::default();
+        if let Some(secs) = std::env::var(ATTEMPT_TIMEOUT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && s.is_finite())
+        {
+            t.attempt = Duration::from_secs_f64(secs);
+            t.connect = t.connect.min(t.attempt);
+        }
+        t
+    }
+
+    /// The attempt limit of an upload of `size` bytes.
+    pub fn upload_attempt(&self, size: u64) -> Duration {
+        self.attempt + Duration::from_secs(size / self.upload_floor.max(1))
+    }
+
+    /// Limits for a call whose attempts may take `attempt`: the whole call (all attempts and
+    /// the backoff between them) gets three attempts' worth plus a margin.
+    pub fn config_for(&self, attempt: Duration) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(attempt * 3 + Duration::from_secs(10))
+            .build()
+    }
+}
+
+/// `sdk` with the call limits and the SDK's standard retry mode (kept when already set).
+fn bounded(sdk: &SdkConfig, timeouts: &CallTimeouts) -> SdkConfig {
+    let mut b = sdk.to_builder();
+    b.set_timeout_config(Some(timeouts.config_for(timeouts.attempt)));
+    if sdk.retry_config().is_none() {
+        b.set_retry_config(Some(RetryConfig::standard()));
+    }
+    b.build()
 }
 
 fn cfn_client(

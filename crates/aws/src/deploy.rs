@@ -25,6 +25,7 @@ use crate::artifacts::{
 };
 use crate::clients::AwsClients;
 use crate::error::AwsError;
+use crate::lock::{self, LockOptions, StageLock};
 use crate::progress::{Progress, Reporter};
 use crate::stack::{
     self, Change, ChangeSetResult, Operation, StackInfo, StackOutput, StackParams, StackResource,
@@ -99,8 +100,11 @@ pub struct DeployRequest {
     pub method: Method,
     /// `--force`: deploy even when nothing changed.
     pub force: bool,
-    /// Polling and waiting limits.
+    /// Polling and waiting limits; `waits.operation` is the overall limit of the stack wait
+    /// (`--timeout`).
     pub waits: Waits,
+    /// The stage's deploy lock (`--force-unlock`, how long to wait for another run).
+    pub lock: LockOptions,
 }
 
 impl DeployRequest {
@@ -350,24 +354,7 @@ pub async fn deploy(
             });
             let body = serde_json::to_string(&req.core_template)
                 .map_err(|e| AwsError::Invalid(format!("core template: {e}")))?;
-            let id = stack::create(
-                &clients.cfn,
-                params,
-                &TemplateSource::Body(body),
-                stack::capabilities(&req.core_template),
-                false,
-            )
-            .await?;
-            stack::follow(
-                &clients.cfn,
-                &id,
-                &params.stack,
-                &params.region,
-                Operation::Create,
-                &req.waits,
-                reporter,
-            )
-            .await?;
+            let id = create_core(clients, req, body, reporter).await?;
             created = true;
             stack_id = Some(id);
             stack::physical_id(&clients.cfn, &params.stack, BUCKET_LOGICAL_ID)
@@ -444,6 +431,69 @@ pub async fn deploy(
         });
     }
 
+    // Only one run writes to a stage at a time; the lock is released whatever happens.
+    let lock = lock::acquire(
+        &clients.s3,
+        &bucket,
+        &lock::lock_key(&prefix),
+        &req.stage,
+        &LockOptions {
+            ttl: req.lock.ttl.max(req.waits.operation + req.waits.settle),
+            ..req.lock
+        },
+        reporter,
+    )
+    .await?;
+    let prepared = Prepared {
+        existing,
+        created,
+        stack_id,
+        bucket,
+        check,
+        deployments,
+        deployed_template,
+        clock,
+    };
+    let result = write(clients, req, reporter, prepared, &lock).await;
+    if let Err(e) = lock.release(&clients.s3).await {
+        tracing::warn!("could not remove the deploy lock: {e}");
+    }
+    result
+}
+
+/// What the read-only first half of a deploy found.
+struct Prepared {
+    existing: Option<StackInfo>,
+    created: bool,
+    stack_id: Option<String>,
+    bucket: String,
+    check: ChangeCheck,
+    deployments: Vec<Deployment>,
+    deployed_template: Option<String>,
+    clock: Clock,
+}
+
+/// The writing half of a deploy, under the stage lock: upload, change the stack, clean up.
+async fn write(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    reporter: &dyn Reporter,
+    prepared: Prepared,
+    lock: &StageLock,
+) -> Result<DeployOutcome, AwsError> {
+    let Prepared {
+        existing,
+        mut created,
+        mut stack_id,
+        bucket,
+        check,
+        deployments,
+        deployed_template,
+        mut clock,
+    } = prepared;
+    let params = &req.params;
+    let run_started = SystemTime::now();
+
     // Uploads: the minified template and the zips, skipping files already there byte for byte
     // (a re-deploy of the same `--package` directory).
     let template_bytes = serde_json::to_vec(&req.template)
@@ -481,10 +531,11 @@ pub async fn deploy(
         bytes: uploads.iter().map(|u| u.size).sum(),
         skipped,
     });
-    artifacts::upload_all(&clients.s3, &bucket, uploads, reporter).await?;
+    artifacts::upload_all(&clients.s3, &bucket, uploads, clients.timeouts(), reporter).await?;
     clock.lap("upload");
 
-    // The stack operation.
+    // The stack operation, only while this run still holds the lock.
+    lock.verify(&clients.s3).await?;
     let url = template_url(&bucket, &params.region, &format!("{dir}/{TEMPLATE_FILE}"));
     let caps = stack::capabilities(&req.template);
     let mut status = DeployStatus::Deployed;
@@ -521,7 +572,8 @@ pub async fn deploy(
                         stack: params.stack.clone(),
                         operation: "update",
                     });
-                    stack::update(&clients.cfn, params, &url, caps).await?
+                    let sent = stack::update(&clients.cfn, params, &url, caps).await;
+                    confirm_update(clients, req, sent, run_started).await?
                 }
                 Method::ChangeSets => {
                     reporter.report(Progress::StackOperation {
@@ -582,12 +634,30 @@ pub async fn deploy(
             objects: Vec::new(),
         });
     }
+    // The stack references this run's directory once deployed; else still the one it had.
+    let mut protected = vec![dir.clone()];
+    if status != DeployStatus::Deployed {
+        protected.extend(referenced_dirs(deployed_template.as_deref(), &deployments));
+    }
     let (info, removed) = tokio::join!(
         stack::describe(&clients.cfn, &params.stack),
-        cleanup(clients, &bucket, &all, dir, req.max_previous_deployments),
+        cleanup(
+            clients,
+            &bucket,
+            &all,
+            &protected,
+            req.max_previous_deployments
+        ),
     );
-    let info = info?;
-    let removed = removed?;
+    // The stack is deployed by now: a failed read-back or clean-up must not report a failure.
+    let info = info.unwrap_or_else(|e| {
+        tracing::warn!("could not read the stack after the deploy: {e}");
+        None
+    });
+    let removed = removed.unwrap_or_else(|e| {
+        tracing::warn!("could not remove old deployments (the next deploy retries): {e}");
+        (0, 0)
+    });
     if removed.0 > 0 {
         reporter.report(Progress::Cleanup {
             directories: removed.0,
@@ -619,6 +689,119 @@ pub async fn deploy(
     })
 }
 
+/// Create the core stack (the deployment bucket only) and wait for it. When it already exists
+/// — another run's first deploy of the stage got there first, or our own CreateStack landed
+/// and its answer was lost — that stack is used once it has settled: the stage lock then
+/// orders the two runs.
+async fn create_core(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    body: String,
+    reporter: &dyn Reporter,
+) -> Result<String, AwsError> {
+    let params = &req.params;
+    let created = stack::create(
+        &clients.cfn,
+        params,
+        &TemplateSource::Body(body),
+        stack::capabilities(&req.core_template),
+        false,
+    )
+    .await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) if e.code() == Some("AlreadyExistsException") => {
+            let settled = stack::wait_settled(&clients.cfn, &params.stack, &req.waits, reporter)
+                .await?
+                .ok_or(e)?;
+            if stack::last_operation_succeeded(&settled.status) {
+                return Ok(settled.id);
+            }
+            return Err(AwsError::NeedsRecovery {
+                stack: params.stack.clone(),
+                region: params.region.clone(),
+                status: settled.status,
+                advice: "another run created it at the same time and did not finish; run \
+                         `deployer up` again"
+                    .into(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    stack::follow(
+        &clients.cfn,
+        &id,
+        &params.stack,
+        &params.region,
+        Operation::Create,
+        &req.waits,
+        reporter,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The deployment directories a deployed template points into.
+fn referenced_dirs(template: Option<&str>, deployments: &[Deployment]) -> Vec<String> {
+    let Some(body) = template else {
+        return Vec::new();
+    };
+    deployments
+        .iter()
+        .filter(|d| body.contains(&format!("{}/", d.directory)))
+        .map(|d| d.directory.clone())
+        .collect()
+}
+
+/// True for UpdateStack answers that may follow our own first attempt having landed (the SDK
+/// retried after a lost response).
+fn maybe_landed(err: &AwsError) -> bool {
+    err.is_transient() || err.to_string().contains("can not be updated")
+}
+
+/// Read the stack's real state when the outcome of UpdateStack is uncertain (an error after
+/// which the update may still have started, or "no updates" that our own lost first attempt
+/// may have caused): started when the stack now holds exactly our template.
+async fn confirm_update(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    sent: Result<UpdateStart, AwsError>,
+    run_started: SystemTime,
+) -> Result<UpdateStart, AwsError> {
+    let stack = &req.params.stack;
+    let err = match sent {
+        Ok(UpdateStart::Started(id)) => return Ok(UpdateStart::Started(id)),
+        Ok(UpdateStart::NoChanges) => None,
+        Err(e) if maybe_landed(&e) => Some(e),
+        Err(e) => return Err(e.with_state("the stack was not changed; re-running is safe")),
+    };
+    let info = stack::describe(&clients.cfn, stack).await;
+    let body = stack::template(&clients.cfn, stack).await;
+    let (info, body) = match (info, body) {
+        (Ok(Some(info)), Ok(body)) => (info, body),
+        _ => {
+            return match err {
+                None => Ok(UpdateStart::NoChanges),
+                Some(e) => Err(e.with_state(format!(
+                    "the stack's state could not be read either: check it with `deployer info` \
+                     (stack {stack}); re-running is safe"
+                ))),
+            };
+        }
+    };
+    let ours = body.as_ref() == Some(&req.template);
+    let recent = info.last_updated.is_some_and(|t| t >= run_started);
+    match err {
+        None if ours && recent => Ok(UpdateStart::Started(info.id)),
+        None => Ok(UpdateStart::NoChanges),
+        Some(_) if ours => Ok(UpdateStart::Started(info.id)),
+        Some(e) => Err(e.with_state(format!(
+            "the stack was not changed by this run (status {}); re-running is safe",
+            info.status
+        ))),
+    }
+}
+
 async fn deployed_template_body(
     clients: &AwsClients,
     stack_id: &str,
@@ -633,13 +816,16 @@ async fn deployed_template_body(
     Ok(out.template_body().map(str::to_string))
 }
 
-/// Keep the newest `keep` deployments (the current one always stays); delete the others'
-/// objects. Returns (directories, objects) removed.
+/// Keep the newest `keep` deployments (the `protected` ones — this run's and the one the stack
+/// references — always stay); delete the others' objects. Only deployment directories are
+/// ever listed here, so foreign objects under the stage prefix are never touched, nor is a
+/// directory a concurrent run uploaded after this run listed the bucket. Returns
+/// (directories, objects) removed.
 async fn cleanup(
     clients: &AwsClients,
     bucket: &str,
     deployments: &[Deployment],
-    current: &str,
+    protected: &[String],
     keep: usize,
 ) -> Result<(usize, usize), AwsError> {
     let mut sorted: Vec<&Deployment> = deployments.iter().collect();
@@ -652,7 +838,7 @@ async fn cleanup(
     let old: Vec<&Deployment> = sorted
         .into_iter()
         .take(excess)
-        .filter(|d| d.directory != current)
+        .filter(|d| !protected.contains(&d.directory))
         .collect();
     let keys: Vec<String> = old
         .iter()
@@ -798,6 +984,7 @@ pub async fn diff(
                 content_type: "application/json",
                 sha256_base64: req.template_hash.clone(),
             }],
+            clients.timeouts(),
             reporter,
         )
         .await?;

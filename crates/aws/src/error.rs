@@ -21,18 +21,48 @@ pub struct ResourceFailure {
     pub reason: String,
 }
 
+/// Who holds a stage's deploy lock, for [`AwsError::Locked`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stage {stage} is being deployed by {owner} since {since} (lock s3://{bucket}/{key}, \
+     expires {expires}); wait for that run to finish. If that run was killed, re-run with \
+     --force-unlock"
+)]
+pub struct LockHeld {
+    /// Stage.
+    pub stage: String,
+    /// `user@host (pid N)` of the holder.
+    pub owner: String,
+    /// When the holder took the lock (RFC 3339).
+    pub since: String,
+    /// When the lock expires (RFC 3339).
+    pub expires: String,
+    /// Deployment bucket.
+    pub bucket: String,
+    /// Lock key.
+    pub key: String,
+}
+
 /// Everything that can go wrong talking to AWS during deploy, diff, info or remove.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
-    /// An AWS call failed.
-    #[error("{action} failed: {message}")]
+    /// An AWS call failed (after the SDK's retries).
+    #[error("{}", call_message(.action, .message, .kind, .state.as_deref()))]
     Call {
         /// What was being done, e.g. `DescribeStacks on stack "svc-dev"`.
         action: String,
-        /// The service's error code and message.
+        /// The service's error code and message, or what went wrong on the way.
         message: String,
         /// The error code, when AWS sent one.
         code: Option<String>,
+        /// What kind of failure it was (decides the advice).
+        kind: FailureKind,
+        /// The HTTP status, when a response arrived.
+        status: Option<u16>,
+        /// Where the deploy stood when the call failed (e.g. "the stack was not changed").
+        state: Option<String>,
+        /// The SDK's full error chain, for `-vv`.
+        raw: String,
     },
     /// The stack operation ended in a failed or rolled-back state.
     #[error("{}", stack_failed_message(.stack, .operation, .status, .failure.as_deref(), .console_url))]
@@ -74,6 +104,9 @@ pub enum AwsError {
         /// How long we waited.
         waited: Duration,
     },
+    /// Another run holds the stage's deploy lock.
+    #[error("{0}")]
+    Locked(Box<LockHeld>),
     /// The stack does not exist.
     #[error("stack \"{stack}\" does not exist in {region} (account of the current credentials)")]
     StackMissing {
@@ -116,6 +149,157 @@ fn stack_failed_message(
     text
 }
 
+/// What kind of failure an AWS call ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailureKind {
+    /// The service refused the request (4xx with an error code).
+    Service,
+    /// The service was throttling.
+    Throttled,
+    /// The service answered 5xx.
+    ServerError,
+    /// The endpoint could not be reached or the connection broke.
+    Connection,
+    /// No answer within the time allowed.
+    Timeout,
+    /// Anything else (an answer that could not be read, a local problem).
+    Other,
+}
+
+fn call_message(action: &str, message: &str, kind: &FailureKind, state: Option<&str>) -> String {
+    let advice = match kind {
+        FailureKind::Connection => " — check the network, proxy and endpoint (AWS_ENDPOINT_URL)",
+        FailureKind::Timeout => " — AWS did not answer in time; check the network and endpoint",
+        FailureKind::Throttled | FailureKind::ServerError => {
+            " — AWS kept failing after the SDK's retries"
+        }
+        FailureKind::Service | FailureKind::Other => "",
+    };
+    let mut text = format!("{action} failed: {message}{advice}");
+    match state {
+        Some(state) => text.push_str(&format!("; {state}")),
+        None if !advice.is_empty() => text.push_str("; re-running is safe"),
+        None => {}
+    }
+    text
+}
+
+fn failure_kind<E, R>(
+    err: &SdkError<E, R>,
+    code: Option<&str>,
+    status: Option<u16>,
+    raw: &str,
+) -> FailureKind
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match err {
+        SdkError::TimeoutError(_) => return FailureKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => return FailureKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_other() => {
+            return FailureKind::Connection;
+        }
+        _ => {}
+    }
+    if matches!(
+        code,
+        Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "SlowDown")
+    ) {
+        return FailureKind::Throttled;
+    }
+    match status {
+        Some(s) if s >= 500 => FailureKind::ServerError,
+        Some(_) if code.is_some() => FailureKind::Service,
+        // A response that broke off mid-body: the connection failed.
+        _ if is_connection_text(raw) => FailureKind::Connection,
+        Some(403) => FailureKind::Service,
+        _ => FailureKind::Other,
+    }
+}
+
+fn is_connection_text(raw: &str) -> bool {
+    let raw = raw.to_ascii_lowercase();
+    [
+        "connection reset",
+        "connection refused",
+        "connection closed",
+        "broken pipe",
+        "incompletemessage",
+        "unexpected eof",
+        "connection aborted",
+    ]
+    .iter()
+    .any(|needle| raw.contains(needle))
+}
+
+/// "could not reach <endpoint> (connection refused) during S3 PutObject ..." from the chain.
+fn transport_message(action: &str, kind: FailureKind, raw: &str) -> String {
+    let lower = raw.to_ascii_lowercase();
+    let why = if kind == FailureKind::Timeout || lower.contains("timed out") {
+        "timed out"
+    } else if lower.contains("refused") {
+        "connection refused"
+    } else if lower.contains("reset") {
+        "connection reset"
+    } else {
+        "connection broken"
+    };
+    // The SDK says how long it waited: "... occurred after 16s".
+    let after = raw
+        .split("occurred after ")
+        .nth(1)
+        .and_then(|t| t.split([' ', ')', ',']).next())
+        .map(|t| format!(" after {t}"))
+        .unwrap_or_default();
+    format!(
+        "could not reach {} ({why}{after}) during {} {}",
+        endpoint_for(action),
+        service_of(action),
+        action.split_whitespace().next().unwrap_or(action)
+    )
+}
+
+/// The endpoint this process talks to, noted when the clients are built.
+static ENDPOINT: std::sync::RwLock<Option<(Option<String>, String)>> = std::sync::RwLock::new(None);
+
+/// Remember the endpoint (custom URL, if any) and region for connection-failure messages.
+pub(crate) fn note_endpoint(custom: Option<&str>, region: &str) {
+    if let Ok(mut e) = ENDPOINT.write() {
+        *e = Some((custom.map(str::to_string), region.to_string()));
+    }
+}
+
+fn endpoint_for(action: &str) -> String {
+    let noted = ENDPOINT.read().ok().and_then(|e| e.clone());
+    let host = match service_of(action) {
+        "S3" => "s3",
+        "SSM" => "ssm",
+        _ => "cloudformation",
+    };
+    match noted {
+        Some((Some(url), _)) => url,
+        Some((None, region)) => format!("https://{host}.{region}.amazonaws.com"),
+        None => format!("the {} endpoint", service_of(action)),
+    }
+}
+
+fn service_of(action: &str) -> &'static str {
+    let op = action.split_whitespace().next().unwrap_or("");
+    match op {
+        "GetParameter" => "SSM",
+        op if op.ends_with("Object")
+            || op.starts_with("ListObjects")
+            || op.ends_with("Objects")
+            || op.ends_with("Bucket") =>
+        {
+            "S3"
+        }
+        _ => "CloudFormation",
+    }
+}
+
 impl AwsError {
     /// Wrap an SDK error with the action that failed.
     pub fn call<E, R>(action: impl Into<String>, err: SdkError<E, R>) -> Self
@@ -123,12 +307,82 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + HttpStatus,
     {
+        let action = action.into();
         let code = err.code().map(str::to_string);
-        let message = sdk_message(&err);
+        let status = err.raw_response().map(HttpStatus::status_code);
+        let raw = DisplayErrorContext(&err).to_string();
+        let kind = failure_kind(&err, code.as_deref(), status, &raw);
+        let message = match kind {
+            FailureKind::Connection | FailureKind::Timeout => {
+                transport_message(&action, kind, &raw)
+            }
+            _ => sdk_message(&err),
+        };
         AwsError::Call {
-            action: action.into(),
+            action,
             message,
             code,
+            kind,
+            status,
+            state: None,
+            raw,
+        }
+    }
+
+    /// A failure that did not come from the SDK's error types (a change set AWS refused, a
+    /// body that broke off).
+    pub fn failed(
+        action: impl Into<String>,
+        message: impl Into<String>,
+        kind: FailureKind,
+    ) -> Self {
+        AwsError::Call {
+            action: action.into(),
+            message: message.into(),
+            code: None,
+            kind,
+            status: None,
+            state: None,
+            raw: String::new(),
+        }
+    }
+
+    /// Add where the deploy stood when this call failed ("the stack was not changed", ...).
+    pub fn with_state(mut self, text: impl Into<String>) -> Self {
+        if let AwsError::Call { state, .. } = &mut self {
+            *state = Some(text.into());
+        }
+        self
+    }
+
+    /// The SDK's full error chain (for `-vv`); `None` for errors that did not come from the SDK.
+    pub fn raw_chain(&self) -> Option<&str> {
+        match self {
+            AwsError::Call { raw, .. } if !raw.is_empty() => Some(raw),
+            _ => None,
+        }
+    }
+
+    /// True when the failure may go away by itself (throttling, 5xx, a dropped connection, a
+    /// timeout): read calls are retried, and the outcome of a write must be read back.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AwsError::Call { kind, .. } => matches!(
+                kind,
+                FailureKind::Connection
+                    | FailureKind::Timeout
+                    | FailureKind::Throttled
+                    | FailureKind::ServerError
+            ),
+            _ => false,
+        }
+    }
+
+    /// The failure kind, for [`AwsError::Call`].
+    pub fn kind(&self) -> Option<FailureKind> {
+        match self {
+            AwsError::Call { kind, .. } => Some(*kind),
+            _ => None,
         }
     }
 
@@ -201,6 +455,35 @@ pub fn console_url(region: &str, stack_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_name_the_call_the_endpoint_and_the_next_step() {
+        let raw = "dispatch failure: timeout: operation attempt timeout occurred after 2s";
+        let msg = transport_message("UpdateStack \"svc-dev\"", FailureKind::Timeout, raw);
+        assert!(
+            msg.contains("(timed out after 2s) during CloudFormation UpdateStack"),
+            "{msg}"
+        );
+        let reset = transport_message(
+            "PutObject s3://b/k",
+            FailureKind::Connection,
+            "io error: connection reset by peer",
+        );
+        assert!(
+            reset.contains("(connection reset) during S3 PutObject"),
+            "{reset}"
+        );
+        let text = call_message("PutObject s3://b/k", &reset, &FailureKind::Connection, None);
+        assert!(text.ends_with("; re-running is safe"), "{text}");
+        assert!(text.contains("check the network"), "{text}");
+        let refused = call_message(
+            "UpdateStack \"s\"",
+            "ValidationError: bad",
+            &FailureKind::Service,
+            None,
+        );
+        assert_eq!(refused, "UpdateStack \"s\" failed: ValidationError: bad");
+    }
 
     #[test]
     fn console_url_encodes_the_stack_id() {

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod deploy;
 pub mod error;
 pub mod guard;
+pub mod lock;
 pub mod mfa;
 pub mod profile;
 pub mod progress;

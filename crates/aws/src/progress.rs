@@ -87,6 +87,26 @@ pub enum Progress {
         /// Number of objects removed.
         objects: usize,
     },
+    /// Another run holds the stage's deploy lock; waiting for it.
+    LockWait {
+        /// Stage.
+        stage: String,
+        /// `user@host (pid N)` of the holder.
+        holder: String,
+        /// When the holder took it.
+        since: String,
+        /// Time waited so far.
+        waited: Duration,
+    },
+    /// A lock left by another run was removed (expired, or `--force-unlock`).
+    LockBroken {
+        /// Lock key.
+        key: String,
+        /// Its holder.
+        holder: String,
+        /// When the holder took it.
+        since: String,
+    },
     /// Objects of the stage removed from the bucket (`remove`).
     Emptied {
         /// Bucket name.

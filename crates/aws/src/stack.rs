@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::types::{
 };
 use serde::Serialize;
 
-use crate::error::{AwsError, ResourceFailure, console_url, is_missing_stack};
+use crate::error::{AwsError, FailureKind, ResourceFailure, console_url, is_missing_stack};
 use crate::progress::{Progress, Reporter, StackEvent};
 
 /// What `DescribeStacks` says about a stack.
@@ -116,7 +116,7 @@ pub struct Waits {
     pub first_poll: Duration,
     /// Longest delay between polls (the delay doubles up to this).
     pub max_poll: Duration,
-    /// Longest time to follow one stack operation.
+    /// Longest time to follow one stack operation (`--timeout`; default 30 minutes).
     pub operation: Duration,
     /// Longest time to wait for a busy stack (another operation in progress) to settle.
     pub settle: Duration,
@@ -127,7 +127,7 @@ impl Default for Waits {
         Self {
             first_poll: Duration::from_millis(100),
             max_poll: Duration::from_secs(4),
-            operation: Duration::from_secs(60 * 60),
+            operation: Duration::from_secs(30 * 60),
             settle: Duration::from_secs(30 * 60),
         }
     }
@@ -560,11 +560,11 @@ pub async fn create_change_set(
                         .await;
                     return Ok(ChangeSetResult::NoChanges);
                 }
-                return Err(AwsError::Call {
-                    action: format!("CreateChangeSet \"{name}\" on stack \"{}\"", params.stack),
-                    message: format!("Could not create the change set: {reason}"),
-                    code: None,
-                });
+                return Err(AwsError::failed(
+                    format!("CreateChangeSet \"{name}\" on stack \"{}\"", params.stack),
+                    format!("Could not create the change set: {reason}"),
+                    FailureKind::Service,
+                ));
             }
             _ if started.elapsed() > waits.operation => {
                 return Err(AwsError::Timeout {
@@ -722,14 +722,31 @@ pub async fn follow(
                         polls,
                     });
                 }
-                // The SDK already retried throttling with backoff; keep following at the
-                // slowest rate instead of abandoning an operation that is still running.
-                if is_throttling(&err) && errors < MAX_POLL_ERRORS {
+                // The SDK already retried; a failed read says nothing about the operation,
+                // which keeps running. Throttling: poll on at the slowest rate. Other transient
+                // failures: ask DescribeStacks for the real state.
+                if err.is_transient() && err.kind() != Some(FailureKind::Throttled) {
+                    match settled_by_describe(cfn, stack_id, stack_name, region, op).await {
+                        Settled::Done(done) => {
+                            return done.map(|status| Followed { status, polls });
+                        }
+                        Settled::Busy if started.elapsed() <= waits.operation => {
+                            tokio::time::sleep(waits.max_poll).await;
+                            continue;
+                        }
+                        Settled::Busy | Settled::Unknown => {}
+                    }
+                }
+                if err.is_transient() && errors < MAX_POLL_ERRORS {
                     errors += 1;
                     tokio::time::sleep(waits.max_poll).await;
                     continue;
                 }
-                return Err(err);
+                return Err(err.with_state(format!(
+                    "the stack {} may still be running; check it with `deployer info` and \
+                     re-run when it has finished (re-running is safe)",
+                    op.verb()
+                )));
             }
         };
         // Newest first from the API; ours start at the newest stack-level start event.
@@ -761,7 +778,12 @@ pub async fn follow(
                     reason: e.event.reason.clone().unwrap_or_default(),
                 }));
             }
+            let settled = e.event.is_stack && !e.event.status.ends_with("_IN_PROGRESS");
             reporter.report(Progress::Event(e.event));
+            // Our operation ended here; later events belong to someone else's next operation.
+            if settled {
+                break;
+            }
         }
         if found_start && !status.is_empty() && !status.ends_with("_IN_PROGRESS") {
             if status == op.success_status() {
@@ -789,11 +811,41 @@ pub async fn follow(
     }
 }
 
-fn is_throttling(err: &AwsError) -> bool {
-    matches!(
-        err.code(),
-        Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded")
-    )
+/// What DescribeStacks says when the events cannot be read.
+enum Settled {
+    /// The operation ended: its final status, or how it failed.
+    Done(Result<String, AwsError>),
+    /// Still running.
+    Busy,
+    /// The stack cannot be read either.
+    Unknown,
+}
+
+async fn settled_by_describe(
+    cfn: &Client,
+    stack_id: &str,
+    stack_name: &str,
+    region: &str,
+    op: Operation,
+) -> Settled {
+    let info = match describe(cfn, stack_id).await {
+        Ok(Some(info)) => info,
+        Ok(None) if op == Operation::Delete => return Settled::Done(Ok("DELETE_COMPLETE".into())),
+        _ => return Settled::Unknown,
+    };
+    if info.status.ends_with("_IN_PROGRESS") {
+        return Settled::Busy;
+    }
+    if info.status == op.success_status() {
+        return Settled::Done(Ok(info.status));
+    }
+    Settled::Done(Err(AwsError::StackFailed {
+        stack: stack_name.to_string(),
+        operation: op.verb(),
+        status: info.status,
+        failure: None,
+        console_url: console_url(region, stack_id),
+    }))
 }
 
 #[derive(Debug, Clone)]

@@ -195,6 +195,42 @@ struct Script {
     /// Operation → responses; the last one repeats.
     responses: HashMap<String, VecDeque<http::Response<SdkBody>>>,
     calls: Vec<String>,
+    /// The stage's deploy lock object, answered like S3 does (conditional create).
+    lock: Option<Vec<u8>>,
+}
+
+/// S3's answers for the deploy lock object: create only if absent, read, delete.
+fn lock_response(s: &mut Script, req: &http::Request<SdkBody>) -> http::Response<SdkBody> {
+    let status = |code: u16, body: Vec<u8>| {
+        http::Response::builder()
+            .status(code)
+            .header("etag", "\"lock-etag\"")
+            .body(SdkBody::from(body))
+            .unwrap()
+    };
+    match req.method().as_str() {
+        "PUT" if s.lock.is_some() && req.headers().contains_key("if-none-match") => status(
+            412,
+            b"<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions \
+              you specified did not hold</Message></Error>"
+                .to_vec(),
+        ),
+        "PUT" => {
+            s.lock = Some(req.body().bytes().unwrap_or_default().to_vec());
+            status(200, Vec::new())
+        }
+        "GET" => match &s.lock {
+            Some(body) => status(200, body.clone()),
+            None => status(
+                404,
+                b"<Error><Code>NoSuchKey</Code><Message>none</Message></Error>".to_vec(),
+            ),
+        },
+        _ => {
+            s.lock = None;
+            status(204, Vec::new())
+        }
+    }
 }
 
 fn clone_response(r: &http::Response<SdkBody>) -> http::Response<SdkBody> {
@@ -247,6 +283,9 @@ fn scripted(script: Arc<Mutex<Script>>) -> SharedHttpClient {
         let op = operation_of(&req);
         let mut s = script.lock().unwrap();
         s.calls.push(op.clone());
+        if req.uri().path().ends_with("/deployer.lock") {
+            return lock_response(&mut s, &req);
+        }
         let key = if op.starts_with("PutObject") {
             "PutObject".to_string()
         } else {
@@ -303,6 +342,11 @@ fn request(force: bool) -> (DeployRequest, tempfile::TempDir) {
         method: Method::Direct,
         force,
         waits: fast_waits(),
+        lock: deployer_aws::lock::LockOptions {
+            poll: Duration::from_millis(5),
+            wait: Duration::from_secs(2),
+            ..Default::default()
+        },
     };
     (req, dir)
 }
@@ -788,4 +832,184 @@ async fn busy_stack_is_waited_for() {
         .filter(|p| matches!(p, Progress::StackBusy { .. }))
         .count();
     assert!(busy >= 1);
+}
+
+#[tokio::test]
+async fn an_update_stack_that_keeps_failing_reports_the_unchanged_stack() {
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    script.lock().unwrap().responses.insert(
+        "UpdateStack".into(),
+        VecDeque::from([cfn_error(503, "ServiceUnavailable", "try later")]),
+    );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(true);
+    let err = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("UpdateStack \"svc-dev\" failed: ServiceUnavailable: try later"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the stack was not changed by this run (status UPDATE_COMPLETE)"),
+        "{text}"
+    );
+    assert!(text.contains("re-running is safe"), "{text}");
+    assert!(err.raw_chain().is_some());
+    let calls = script.lock().unwrap().calls.clone();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "UpdateStack").count(),
+        3,
+        "the SDK retried: {calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c == "DescribeStackEvents"),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("/deployer.lock"))
+            .count()
+            >= 3,
+        "the lock was taken, checked and released: {calls:?}"
+    );
+    assert!(
+        script.lock().unwrap().lock.is_none(),
+        "the lock is released after a failure"
+    );
+}
+
+#[tokio::test]
+async fn an_update_whose_answer_was_lost_is_confirmed_from_the_stack() {
+    let (req, _dir) = request(true);
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    {
+        let mut s = script.lock().unwrap();
+        s.responses.insert(
+            "UpdateStack".into(),
+            VecDeque::from([cfn_error(500, "InternalFailure", "lost")]),
+        );
+        // First read: the old template (change detection); then ours (the update landed).
+        let ours = serde_json::to_string(&req.template).unwrap();
+        s.responses
+            .get_mut("GetTemplate")
+            .unwrap()
+            .push_back(ok(get_template(&ours)));
+    }
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed);
+    assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
+    let calls = script.lock().unwrap().calls.clone();
+    assert!(
+        calls.iter().any(|c| c == "DescribeStackEvents"),
+        "followed: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn events_that_cannot_be_read_fall_back_to_the_stack_status() {
+    let script = unchanged_script("UPDATE_COMPLETE", DIR);
+    script.lock().unwrap().responses.insert(
+        "DescribeStackEvents".into(),
+        VecDeque::from([cfn_error(500, "InternalFailure", "boom")]),
+    );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(true);
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed);
+    assert_eq!(outcome.stack_status, "UPDATE_COMPLETE");
+}
+
+#[tokio::test]
+async fn a_core_stack_another_run_created_first_is_used() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    script
+        .lock()
+        .unwrap()
+        .on(
+            "DescribeStacks",
+            cfn_error(
+                400,
+                "ValidationError",
+                "Stack with id svc-dev does not exist",
+            ),
+        )
+        .on(
+            "DescribeStacks",
+            ok(describe_stacks("CREATE_COMPLETE", &[])),
+        )
+        .on(
+            "CreateStack",
+            cfn_error(
+                400,
+                "AlreadyExistsException",
+                "Stack [svc-dev] already exists",
+            ),
+        )
+        .on("DescribeStackResource", ok(stack_resource(BUCKET)))
+        .on("PutObject", ok(String::new()))
+        .on("UpdateStack", ok(simple("UpdateStack")))
+        .on(
+            "DescribeStackEvents",
+            ok(events(&[
+                ("u2", STACK, S, "UPDATE_COMPLETE", ""),
+                ("u1", STACK, S, "UPDATE_IN_PROGRESS", "User Initiated"),
+                ("c2", STACK, S, "CREATE_COMPLETE", ""),
+            ])),
+        );
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &CallCounter::new());
+    let (req, _dir) = request(false);
+    let outcome = deploy(&clients, &req, &deployer_aws::progress::silent())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, DeployStatus::Deployed, "{}", outcome.reason);
+    assert_eq!(outcome.bucket, BUCKET);
+    let calls = script.lock().unwrap().calls.clone();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "CreateStack").count(),
+        1,
+        "{calls:?}"
+    );
+    let pos = |name: &str| calls.iter().position(|c| c == name).unwrap();
+    assert!(pos("CreateStack") < pos("UpdateStack"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn following_stops_at_the_end_of_our_operation() {
+    // Another run's update follows our create before the first poll: ours still succeeded.
+    let any = || {
+        http::Request::builder()
+            .uri("https://aws.test/")
+            .body(SdkBody::empty())
+            .unwrap()
+    };
+    let replay = StaticReplayClient::new(vec![ReplayEvent::new(
+        any(),
+        ok(events(&[
+            ("e4", STACK, S, "UPDATE_COMPLETE", ""),
+            ("e3", STACK, S, "UPDATE_IN_PROGRESS", "User Initiated"),
+            ("e2", STACK, S, "CREATE_COMPLETE", ""),
+            ("e1", STACK, S, "CREATE_IN_PROGRESS", "User Initiated"),
+        ])),
+    )]);
+    let clients = AwsClients::new(&sdk(replay.into_shared()), &CallCounter::new());
+    let followed = stack::follow(
+        &clients.cfn,
+        STACK_ID,
+        STACK,
+        "us-east-1",
+        Operation::Create,
+        &fast_waits(),
+        &deployer_aws::progress::silent(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(followed.status, "CREATE_COMPLETE");
 }

@@ -145,6 +145,12 @@ pub struct UpArgs {
     /// Deploy a package built earlier with `deployer package --package DIR`.
     #[arg(short = 'p', long = "package", value_name = "DIR")]
     pub package: Option<PathBuf>,
+    /// Longest wait, in minutes, for the stack update to finish.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub timeout: u64,
+    /// Remove a deploy lock left by a killed run of this stage before deploying.
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 #[derive(Debug, Args)]

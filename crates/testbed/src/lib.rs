@@ -4,9 +4,11 @@
 //! One server holds many accounts (moto picks the account from the access key), so tests share
 //! one server per test binary ([`Moto::shared`]) and stay independent by using their own
 //! accounts or their own IAM users. Auth checking is global on a server: tests that turn it on
-//! take [`Moto::auth_lock`] first.
+//! take [`Moto::auth_lock`] first. [`proxy::FaultProxy`] sits in front of a server to inject
+//! errors, resets, latency and stalls.
 
 mod http;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::fs;

@@ -290,6 +290,7 @@ pub fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
         method,
         force,
         waits: Waits::default(),
+        lock: deployer_aws::lock::LockOptions::from_env(),
     }
 }
 
@@ -444,6 +445,22 @@ impl Reporter for ProgressPrinter {
             Progress::Emptied { bucket, objects } => self.line(
                 &format!("Removed {objects} object(s) from s3://{bucket}"),
                 !self.live,
+            ),
+            Progress::LockWait {
+                stage,
+                holder,
+                since,
+                waited,
+            } => self.line(
+                &format!(
+                    "Waiting for the deploy of stage {stage} by {holder} since {since} ({}s)",
+                    waited.as_secs()
+                ),
+                false,
+            ),
+            Progress::LockBroken { key, holder, since } => self.line(
+                &format!("Removed the deploy lock {key} of {holder} (taken {since})"),
+                true,
             ),
         }
     }

@@ -25,7 +25,9 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
         &format!("Deploying {} to", built.service.service),
         session,
     );
-    let request = prepare::deploy_request(&built, args.force);
+    let mut request = prepare::deploy_request(&built, args.force);
+    request.waits.operation = std::time::Duration::from_secs(args.timeout.max(1) * 60);
+    request.lock.force_unlock = args.force_unlock;
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::deploy(&opened.clients, &request, &printer));
     printer.finish();
@@ -33,6 +35,9 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     let outcome = match result {
         Ok(o) => o,
         Err(err) => {
+            if let Some(raw) = err.raw_chain() {
+                out.detail(&format!("AWS SDK error chain: {raw}"));
+            }
             if out.json {
                 out.json_result(&json!({
                     "status": "failed",
