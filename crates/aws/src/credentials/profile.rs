@@ -14,7 +14,7 @@ use super::error::{CredentialError, error_chain};
 
 /// The two files profiles are read from, as the AWS CLI and SDKs locate them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfilePaths {
+pub(crate) struct ProfilePaths {
     /// `AWS_CONFIG_FILE`, else `~/.aws/config`.
     pub config: PathBuf,
     /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
@@ -62,7 +62,7 @@ impl fmt::Display for ProfilePaths {
 
 /// The parsed profiles of both files.
 #[derive(Debug, Clone)]
-pub struct Profiles {
+pub(crate) struct Profiles {
     set: ProfileSet,
     /// Where they were read from (for messages).
     pub paths: ProfilePaths,
@@ -168,7 +168,7 @@ impl Profiles {
 
 /// The credential-relevant settings of one profile (never its secrets).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileInfo {
+pub(crate) struct ProfileInfo {
     /// Profile name.
     pub name: String,
     /// `role_arn`.
@@ -231,7 +231,7 @@ pub(crate) fn provider(name: &str, region: &Region) -> ProfileFileCredentialsPro
 }
 
 /// The 12-digit account id of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
-pub fn account_of_arn(arn: &str) -> Option<&str> {
+pub(crate) fn account_of_arn(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     if parts.next()? != "arn" {
         return None;
