@@ -186,14 +186,16 @@ impl Subject {
         pin: &AccountPin,
         account: &str,
         evidence: Evidence,
-    ) -> Result<bool, GuardRefusal> {
-        pin.check(account).map_err(|broken| GuardRefusal {
-            stage: self.stage.clone(),
-            account: account.to_string(),
-            source: self.source.clone(),
-            broken,
-            evidence,
-            stage_env: self.stage_env.clone(),
+    ) -> Result<bool, Box<GuardRefusal>> {
+        pin.check(account).map_err(|broken| {
+            Box::new(GuardRefusal {
+                stage: self.stage.clone(),
+                account: account.to_string(),
+                source: self.source.clone(),
+                broken,
+                evidence,
+                stage_env: self.stage_env.clone(),
+            })
         })
     }
 
@@ -205,7 +207,7 @@ impl Subject {
         match self.judge(pin, account, evidence) {
             Ok(false) => Verdict::Unpinned,
             Ok(true) => Verdict::Holds,
-            Err(refusal) => Verdict::Refused(refusal),
+            Err(refusal) => Verdict::Refused(*refusal),
         }
     }
 }

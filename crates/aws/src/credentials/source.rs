@@ -465,7 +465,7 @@ impl Resolver<'_> {
         self.subject(source)
             .judge(self.pin, account, Evidence::Declared { how })
             .map(|_| ())
-            .map_err(|refusal| CredentialError::Refused(Box::new(refusal)))
+            .map_err(CredentialError::Refused)
     }
 
     /// The error for a provider that gave no credentials.
