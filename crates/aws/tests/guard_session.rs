@@ -184,37 +184,37 @@ async fn the_guard_call_is_counted_by_the_session_counter() {
     assert_eq!(s.counter().count(), 2, "session clients count too");
 }
 
-#[tokio::test]
-async fn a_role_profile_assume_role_is_counted() {
+/// Open the dev stage pinned to the role's account with `opts`, and return its calls.
+async fn role_session_calls(opts: CredentialOptions) -> Vec<(String, usize)> {
     bed();
-    let opts = CredentialOptions {
-        aws_profile: Some("countedRole".into()),
-        ..Default::default()
-    };
     let s = deployer_aws::open(&target("dev", None, &[ROLE_ACCOUNT]), &opts)
         .await
         .unwrap();
     assert_eq!(s.account(), ROLE_ACCOUNT);
+    operations(&s)
+}
+
+#[tokio::test]
+async fn a_role_profile_assume_role_is_counted() {
+    let opts = CredentialOptions {
+        aws_profile: Some("countedRole".into()),
+        ..Default::default()
+    };
     assert_eq!(
-        operations(&s),
+        role_session_calls(opts).await,
         calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
     );
 }
 
 #[tokio::test]
 async fn an_mfa_role_assumption_is_counted() {
-    bed();
     let opts = CredentialOptions {
         aws_profile: Some("countedMfa".into()),
         mfa_code: Some("123456".into()),
         ..Default::default()
     };
-    let s = deployer_aws::open(&target("dev", None, &[ROLE_ACCOUNT]), &opts)
-        .await
-        .unwrap();
-    assert_eq!(s.account(), ROLE_ACCOUNT);
     assert_eq!(
-        operations(&s),
+        role_session_calls(opts).await,
         calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
     );
 }

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_types::region::Region;
@@ -80,19 +79,8 @@ pub(crate) async fn assume_role(
     }
     let code = mfa_code(info, serial, ctx)?;
     let base = base_credentials(info, source_profile, ctx.region).await?;
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(ctx.region.clone())
-        .profile_name(info.name.clone())
-        .credentials_provider(base.clone())
-        .load()
-        .await;
-    let req = RoleRequest {
-        role_arn: role_arn.clone(),
-        session_name: info.role_session_name.clone(),
-        duration_seconds: info.duration_seconds,
-        external_id: info.external_id.clone(),
-        mfa: Some((serial.clone(), code)),
-    };
+    let config = sts::role_config(info, ctx.region, base.clone()).await;
+    let req = RoleRequest::for_profile(info, Some((serial.clone(), code)));
     let creds = sts::assume_role(&config, ctx.counter, base, &req)
         .await
         .map_err(|reason| CredentialError::MfaAssumeRole {

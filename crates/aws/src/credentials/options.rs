@@ -47,3 +47,14 @@ impl fmt::Debug for CredentialOptions {
             .finish()
     }
 }
+
+/// A stage in `us-east-1` with an optional `provider.profile`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_target(stage: &str, profile: Option<&str>) -> StageTarget {
+    StageTarget {
+        stage: stage.into(),
+        region: "us-east-1".into(),
+        profile: profile.map(str::to_string),
+        ..Default::default()
+    }
+}

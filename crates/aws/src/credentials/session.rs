@@ -12,7 +12,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use super::error::CredentialError;
-use super::guard::{AccountPin, Subject, Verdict, is_account_id};
+use super::guard::{AccountPin, Verdict, is_account_id};
 use super::options::{CredentialOptions, StageTarget};
 use super::profile::{ProfileInfo, Profiles};
 use super::source::{CredentialSource, Resolved, Resolver, select_source, stage_env_stems};
@@ -124,12 +124,9 @@ pub async fn open(
     let config = sdk_config(&resolver.region, creds, provider, profile.as_ref()).await;
     let claimant = claimant(&source, profile.as_ref(), &profiles);
     let identity = sts::caller_identity(&config, &counter, claimant).await?;
-    let subject = Subject {
-        stage: target.stage.clone(),
-        source: source.to_string(),
-        stage_env: resolver.stage_env.clone(),
-    };
-    let verdict = subject.verdict(&pin, &identity.account, &identity.arn);
+    let verdict = resolver
+        .subject(&source)
+        .verdict(&pin, &identity.account, &identity.arn);
     let custom_s3_endpoint =
         config.endpoint_url().is_some() || env("AWS_ENDPOINT_URL_S3").is_some();
     Ok(AwsSession {
@@ -254,15 +251,7 @@ impl ProvideCredentials for Primed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target(stage: &str, profile: Option<&str>) -> StageTarget {
-        StageTarget {
-            stage: stage.into(),
-            region: "us-east-1".into(),
-            profile: profile.map(str::to_string),
-            ..Default::default()
-        }
-    }
+    use crate::credentials::options::test_target as target;
 
     #[test]
     fn expect_account_must_be_an_account_id() {

@@ -12,7 +12,6 @@
 
 use std::fmt;
 
-use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
@@ -24,7 +23,7 @@ use super::guard::{AccountPin, Evidence, Subject};
 use super::mfa::{self, MfaContext};
 use super::options::{CredentialOptions, StageTarget};
 use super::profile::{self, ProfileInfo, Profiles, account_of_arn};
-use super::sts::{AssumeRoleProvider, RoleRequest};
+use super::sts::{self, AssumeRoleProvider, RoleRequest};
 use crate::calls::CallCounter;
 
 /// Which source the stage's credentials come from.
@@ -400,26 +399,14 @@ impl Resolver<'_> {
     }
 
     async fn role_provider(&self, info: &ProfileInfo, base: &str) -> SharedCredentialsProvider {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(self.region.clone())
-            .profile_name(info.name.clone())
-            .credentials_provider(SharedCredentialsProvider::new(profile::provider(
-                base,
-                &self.region,
-            )))
-            .load()
-            .await;
-        let req = RoleRequest {
-            role_arn: info.role_arn.clone().unwrap_or_default(),
-            session_name: info.role_session_name.clone(),
-            duration_seconds: info.duration_seconds,
-            external_id: info.external_id.clone(),
-            mfa: None,
-        };
+        let base = SharedCredentialsProvider::new(profile::provider(base, &self.region));
+        let config = sts::role_config(info, &self.region, base).await;
+        let req = RoleRequest::for_profile(info, None);
         SharedCredentialsProvider::new(AssumeRoleProvider::new(config, self.counter, req))
     }
 
-    fn subject(&self, source: &CredentialSource) -> Subject {
+    /// The guard's view of `source` for this stage.
+    pub(crate) fn subject(&self, source: &CredentialSource) -> Subject {
         Subject {
             stage: self.target.stage.clone(),
             source: source.to_string(),
@@ -508,15 +495,7 @@ impl Resolver<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target(stage: &str, profile: Option<&str>) -> StageTarget {
-        StageTarget {
-            stage: stage.into(),
-            region: "us-east-1".into(),
-            profile: profile.map(str::to_string),
-            ..Default::default()
-        }
-    }
+    use crate::credentials::options::test_target as target;
 
     fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
@@ -524,6 +503,14 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    /// The selection for `target` with no command-line options.
+    fn select_default(
+        target: &StageTarget,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Selection, CredentialError> {
+        select_source(target, &CredentialOptions::default(), env)
     }
 
     #[test]
@@ -587,12 +574,7 @@ mod tests {
     #[test]
     fn serverless_dash_form_is_accepted() {
         let env = env_of(&[("AWS_MY-STAGE_PROFILE", "p")]);
-        let s = select_source(
-            &target("my-stage", None),
-            &CredentialOptions::default(),
-            &env,
-        )
-        .unwrap();
+        let s = select_default(&target("my-stage", None), &env).unwrap();
         assert_eq!(s.source.profile(), Some("p"));
     }
 
@@ -637,8 +619,7 @@ mod tests {
     #[test]
     fn half_a_key_pair_is_an_error() {
         let env = env_of(&[("AWS_PROD_ACCESS_KEY_ID", "AKIA")]);
-        let err =
-            select_source(&target("prod", None), &CredentialOptions::default(), &env).unwrap_err();
+        let err = select_default(&target("prod", None), &env).unwrap_err();
         assert!(
             err.to_string()
                 .contains("AWS_PROD_SECRET_ACCESS_KEY is not"),

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
@@ -10,8 +11,10 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_types::SdkConfig;
+use aws_types::region::Region;
 
 use super::error::{CredentialError, error_chain};
+use super::profile::ProfileInfo;
 use crate::calls::CallCounter;
 
 /// The principal STS GetCallerIdentity reports.
@@ -189,6 +192,34 @@ pub(crate) async fn assume_role(
         Some(UNIX_EPOCH + Duration::from_secs(expiration)),
         "deployer-assume-role",
     ))
+}
+
+impl RoleRequest {
+    /// The role of profile `info`, with `(mfa_serial, code)` when it needs MFA.
+    pub(crate) fn for_profile(info: &ProfileInfo, mfa: Option<(String, String)>) -> Self {
+        RoleRequest {
+            role_arn: info.role_arn.clone().unwrap_or_default(),
+            session_name: info.role_session_name.clone(),
+            duration_seconds: info.duration_seconds,
+            external_id: info.external_id.clone(),
+            mfa,
+        }
+    }
+}
+
+/// The configuration AssumeRole for profile `info` runs with: `base` credentials, the stage's
+/// region, endpoints as the profile and the environment set them.
+pub(crate) async fn role_config(
+    info: &ProfileInfo,
+    region: &Region,
+    base: SharedCredentialsProvider,
+) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region.clone())
+        .profile_name(info.name.clone())
+        .credentials_provider(base)
+        .load()
+        .await
 }
 
 impl std::fmt::Debug for RoleRequest {
