@@ -543,12 +543,7 @@ mod tests {
             ("AWS_PROD_ACCESS_KEY_ID", "AKIA1"),
             ("AWS_PROD_SECRET_ACCESS_KEY", "s"),
         ]);
-        let s = select_source(
-            &target("prod", Some("yml")),
-            &CredentialOptions::default(),
-            &env,
-        )
-        .unwrap();
+        let s = select_default(&target("prod", Some("yml")), &env).unwrap();
         assert_eq!(
             s.source.to_string(),
             "AWS_PROD_PROFILE profile \"stageprof\""
@@ -558,12 +553,7 @@ mod tests {
             ("AWS_PROD_ACCESS_KEY_ID", "AKIA1"),
             ("AWS_PROD_SECRET_ACCESS_KEY", "s"),
         ]);
-        let s = select_source(
-            &target("prod", Some("yml")),
-            &CredentialOptions::default(),
-            &env,
-        )
-        .unwrap();
+        let s = select_default(&target("prod", Some("yml")), &env).unwrap();
         assert_eq!(s.source.to_string(), "environment AWS_PROD_ACCESS_KEY_ID");
         assert!(
             !format!("{s:?}").contains("\"s\""),
@@ -585,12 +575,7 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIA"),
             ("AWS_SECRET_ACCESS_KEY", "s"),
         ]);
-        let s = select_source(
-            &target("dev", Some("devAccount")),
-            &CredentialOptions::default(),
-            &env,
-        )
-        .unwrap();
+        let s = select_default(&target("dev", Some("devAccount")), &env).unwrap();
         assert_eq!(
             s.source,
             CredentialSource::ConfigProfile {
