@@ -1,6 +1,6 @@
 //! Which source a stage's credentials come from, and the provider each source builds.
 //!
-//! Precedence, highest first (one selector each, in [`SELECTORS`]):
+//! Precedence, highest first (one selector each, in `SELECTORS`):
 //! 1. `--aws-profile NAME` (that profile only);
 //! 2. `AWS_<STAGE>_PROFILE`, then `AWS_<STAGE>_ACCESS_KEY_ID` + `AWS_<STAGE>_SECRET_ACCESS_KEY`
 //!    (+ `AWS_<STAGE>_SESSION_TOKEN`);
@@ -9,6 +9,11 @@
 //!    `credential_process`, container, instance metadata).
 //!
 //! A named profile (1–3) must exist: it never falls through to another source.
+//!
+//! Adding a source touches this file only: a [`CredentialSource`] variant carrying what it
+//! was chosen by, its arm in `facts` (how messages name it), a selector at its place in
+//! `SELECTORS`, and its arm in `Selection::resolve` returning its provider (STS calls go
+//! through `sts` so the session counts them).
 
 use std::fmt;
 
@@ -60,46 +65,63 @@ pub enum CredentialSource {
     },
 }
 
+/// What describes one source: the profile it uses, what chose it, how messages name it.
+struct Facts<'a> {
+    profile: Option<&'a str>,
+    origin: &'a str,
+    label: String,
+}
+
 impl CredentialSource {
-    /// The profile the credentials come from, if any.
-    pub fn profile(&self) -> Option<&str> {
+    /// The one place each source describes itself.
+    fn facts(&self) -> Facts<'_> {
+        let facts = |profile, origin, label| Facts {
+            profile,
+            origin,
+            label,
+        };
         match self {
-            CredentialSource::CliProfile { name }
-            | CredentialSource::StageEnvProfile { name, .. }
-            | CredentialSource::ConfigProfile { name } => Some(name),
-            CredentialSource::DefaultChain { profile, .. } => profile.as_deref(),
-            CredentialSource::StageEnvKeys { .. } => None,
+            CredentialSource::CliProfile { name } => facts(
+                Some(name),
+                "--aws-profile",
+                format!("profile \"{name}\" (--aws-profile)"),
+            ),
+            CredentialSource::StageEnvProfile { var, name } => {
+                facts(Some(name), var, format!("{var} profile \"{name}\""))
+            }
+            CredentialSource::StageEnvKeys { var } => {
+                facts(None, var, format!("environment {var}"))
+            }
+            CredentialSource::ConfigProfile { name } => facts(
+                Some(name),
+                "provider.profile",
+                format!("profile \"{name}\""),
+            ),
+            CredentialSource::DefaultChain { detail, profile } => facts(
+                profile.as_deref(),
+                "the default chain",
+                match detail {
+                    Some(d) => format!("default chain ({d})"),
+                    None => "default chain".into(),
+                },
+            ),
         }
     }
 
+    /// The profile the credentials come from, if any.
+    pub fn profile(&self) -> Option<&str> {
+        self.facts().profile
+    }
+
     /// Where a named profile was chosen, for messages.
-    fn origin(&self) -> String {
-        match self {
-            CredentialSource::CliProfile { .. } => "--aws-profile".into(),
-            CredentialSource::StageEnvProfile { var, .. } => var.clone(),
-            CredentialSource::ConfigProfile { .. } => "provider.profile".into(),
-            CredentialSource::StageEnvKeys { var } => var.clone(),
-            CredentialSource::DefaultChain { .. } => "the default chain".into(),
-        }
+    fn origin(&self) -> &str {
+        self.facts().origin
     }
 }
 
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialSource::CliProfile { name } => {
-                write!(f, "profile \"{name}\" (--aws-profile)")
-            }
-            CredentialSource::StageEnvProfile { var, name } => {
-                write!(f, "{var} profile \"{name}\"")
-            }
-            CredentialSource::StageEnvKeys { var } => write!(f, "environment {var}"),
-            CredentialSource::ConfigProfile { name } => write!(f, "profile \"{name}\""),
-            CredentialSource::DefaultChain {
-                detail: Some(d), ..
-            } => write!(f, "default chain ({d})"),
-            CredentialSource::DefaultChain { detail: None, .. } => f.write_str("default chain"),
-        }
+        f.write_str(&self.facts().label)
     }
 }
 
@@ -321,7 +343,7 @@ impl Resolver<'_> {
         let info = self
             .profiles
             .info(name)
-            .ok_or_else(|| self.profiles.not_found(name, &source.origin()))?;
+            .ok_or_else(|| self.profiles.not_found(name, source.origin()))?;
         self.early_check(source, &info)?;
         let provider = self.profile_provider(&info, source).await?;
         Ok(Resolved {
