@@ -3,7 +3,7 @@
 //! [`AwsSession`] every AWS command works with.
 //!
 //! The modules build on each other in one direction, lowest first:
-//! `options`, `guard` → `error` → `profile`, `sts` → `mfa`, `chain` → `source` → `session`.
+//! `options`, `guard` → `error` → `profile` → `sts` → `mfa`, `chain` → `source` → `session`.
 //! None of them uses a module to its right.
 
 mod chain;
