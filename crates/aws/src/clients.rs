@@ -133,6 +133,14 @@ impl CallTimeouts {
     }
 }
 
+/// `loader` with the call limits of [`CallTimeouts::from_env`], for the configurations the
+/// credential check builds (STS GetCallerIdentity, AssumeRole). Retries stay the loader's own
+/// (standard, or what `AWS_MAX_ATTEMPTS`/the profile say).
+pub(crate) fn bounded_loader(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    let t = CallTimeouts::from_env();
+    loader.timeout_config(t.config_for(t.attempt))
+}
+
 /// `sdk` with the call limits and the SDK's standard retry mode (kept when already set).
 fn bounded(sdk: &SdkConfig, timeouts: &CallTimeouts) -> SdkConfig {
     let mut b = sdk.to_builder();

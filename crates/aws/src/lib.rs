@@ -4,19 +4,15 @@
 pub mod artifacts;
 pub mod calls;
 pub mod clients;
-pub mod credentials;
+mod credentials;
 pub mod deploy;
 pub mod error;
-pub mod guard;
 pub mod lock;
-pub mod mfa;
-pub mod profile;
 pub mod progress;
 pub mod sources;
 pub mod stack;
 
 pub use credentials::{
-    AwsSession, CallerIdentity, CredentialError, CredentialOptions, CredentialSource, MfaPrompt,
-    StageTarget, open, open_guarded,
+    AccountPin, AwsSession, Broken, CallerIdentity, CredentialError, CredentialOptions,
+    CredentialSource, Evidence, GuardRefusal, MfaPrompt, StageTarget, Verdict, open, open_guarded,
 };
-pub use guard::{AccountPin, GuardRefusal, Verdict};

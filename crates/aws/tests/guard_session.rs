@@ -11,6 +11,7 @@ fn bed() -> &'static TestBed<'static> {
     static BED: OnceLock<TestBed<'static>> = OnceLock::new();
     BED.get_or_init(|| {
         let bed = TestBed::standard();
+        add_role_profiles(&bed);
         let ambient: Vec<_> = std::env::vars_os()
             .map(|(k, _)| k)
             .filter(|k| k.to_string_lossy().starts_with("AWS_"))
@@ -28,6 +29,21 @@ fn bed() -> &'static TestBed<'static> {
         bed
     })
 }
+
+/// Role profiles on top of the standard bed: a plain role and one that needs an MFA code.
+fn add_role_profiles(bed: &TestBed<'static>) {
+    bed.moto().provision_role(ROLE_ACCOUNT, "counted").ok();
+    bed.append_config(&format!(
+        "[profile countedRole]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         source_profile = default\n\
+         [profile countedMfa]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         source_profile = default\nmfa_serial = arn:aws:iam::{PROD_ACCOUNT}:mfa/counted\n"
+    ))
+    .unwrap();
+}
+
+/// The account the role profiles assume into.
+const ROLE_ACCOUNT: &str = "333333333333";
 
 fn target(stage: &str, profile: Option<&str>, allowed: &[&str]) -> StageTarget {
     StageTarget {
@@ -143,4 +159,62 @@ async fn session_clients_reach_the_configured_endpoint() {
     assert!(stacks.stacks().is_empty());
     let who = s.sts().get_caller_identity().send().await.unwrap();
     assert_eq!(who.account(), Some(PROD_ACCOUNT));
+}
+
+/// `Service.Operation` → count, as the session's counter saw them.
+fn operations(s: &deployer_aws::AwsSession) -> Vec<(String, usize)> {
+    s.counter().summary().by_operation
+}
+
+fn calls(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+    list.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+}
+
+#[tokio::test]
+async fn the_guard_call_is_counted_by_the_session_counter() {
+    bed();
+    let s = deployer_aws::open(
+        &target("dev", Some("devAccount"), &[DEV_ACCOUNT]),
+        &CredentialOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(operations(&s), calls(&[("STS.GetCallerIdentity", 1)]));
+    s.s3().list_buckets().send().await.unwrap();
+    assert_eq!(s.counter().count(), 2, "session clients count too");
+}
+
+/// Open the dev stage pinned to the role's account with `opts`, and return its calls.
+async fn role_session_calls(opts: CredentialOptions) -> Vec<(String, usize)> {
+    bed();
+    let s = deployer_aws::open(&target("dev", None, &[ROLE_ACCOUNT]), &opts)
+        .await
+        .unwrap();
+    assert_eq!(s.account(), ROLE_ACCOUNT);
+    operations(&s)
+}
+
+#[tokio::test]
+async fn a_role_profile_assume_role_is_counted() {
+    let opts = CredentialOptions {
+        aws_profile: Some("countedRole".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        role_session_calls(opts).await,
+        calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
+    );
+}
+
+#[tokio::test]
+async fn an_mfa_role_assumption_is_counted() {
+    let opts = CredentialOptions {
+        aws_profile: Some("countedMfa".into()),
+        mfa_code: Some("123456".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        role_session_calls(opts).await,
+        calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
+    );
 }

@@ -35,7 +35,7 @@ pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
             "region": session.region,
             "changes": diff.changes,
             "reason": diff.reason,
-            "awsCalls": report::calls_json(&opened.clients.counter().summary(), 1),
+            "awsCalls": report::calls_json(&opened.clients.counter().summary()),
         }));
     } else if !has_changes {
         out.result(&format!(

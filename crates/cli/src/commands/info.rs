@@ -37,7 +37,7 @@ pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
             "endpoints": endpoints,
             "functions": functions.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "resources": info.resources.len(),
-            "awsCalls": report::calls_json(&opened.clients.counter().summary(), 1),
+            "awsCalls": report::calls_json(&opened.clients.counter().summary()),
         }));
         return Ok(crate::exit::OK);
     }

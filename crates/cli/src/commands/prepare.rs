@@ -59,7 +59,7 @@ pub fn open(
     creds: &CredentialArgs,
 ) -> anyhow::Result<Opened> {
     let stage = rt.block_on(context::open(out, service, creds, context::Guard::Enforce))?;
-    let counter = deployer_aws::calls::CallCounter::new();
+    let counter = stage.session.counter().clone();
     let clients = AwsClients::new(stage.session.sdk_config(), &counter);
     Ok(Opened { stage, clients })
 }

@@ -75,7 +75,7 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
             "bucket": removed.bucket,
             "objectsDeleted": removed.objects_deleted,
             "millis": removed.millis,
-            "awsCalls": report::calls_json(&opened.clients.counter().summary(), 1),
+            "awsCalls": report::calls_json(&opened.clients.counter().summary()),
         }));
     } else {
         out.result(&format!(

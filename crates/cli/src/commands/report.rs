@@ -83,19 +83,15 @@ pub fn outputs_json(outputs: &[StackOutput]) -> Value {
     Value::Object(m)
 }
 
-/// The AWS-call counts of a command; `guard_calls` are the calls of the credential check
-/// (one STS GetCallerIdentity), made before the counted clients existed.
-pub fn calls_json(summary: &CallSummary, guard_calls: usize) -> Value {
+/// The AWS-call counts of a command (the credential check's STS calls included).
+pub fn calls_json(summary: &CallSummary) -> Value {
     let mut by = Map::new();
-    if guard_calls > 0 {
-        by.insert("STS.GetCallerIdentity".into(), json!(guard_calls));
-    }
     for (k, n) in &summary.by_operation {
         by.insert(k.clone(), json!(n));
     }
     json!({
-        "total": summary.total + guard_calls,
-        "sequential": summary.sequential + guard_calls,
+        "total": summary.total,
+        "sequential": summary.sequential,
         "byOperation": by,
     })
 }

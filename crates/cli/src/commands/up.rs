@@ -31,7 +31,7 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     let printer = ProgressPrinter::new(out);
     let result = rt.block_on(deploy::deploy(&opened.clients, &request, &printer));
     printer.finish();
-    let calls = report::calls_json(&opened.clients.counter().summary(), 1);
+    let calls = report::calls_json(&opened.clients.counter().summary());
     let outcome = match result {
         Ok(o) => o,
         Err(err) => {

@@ -4,15 +4,17 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use aws_config::profile::ProfileSet;
+use aws_config::profile::{ProfileFileCredentialsProvider, ProfileSet};
+use aws_config::provider_config::ProviderConfig;
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
+use aws_types::region::Region;
 
-use crate::credentials::CredentialError;
+use super::error::{CredentialError, error_chain};
 
 /// The two files profiles are read from, as the AWS CLI and SDKs locate them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfilePaths {
+pub(crate) struct ProfilePaths {
     /// `AWS_CONFIG_FILE`, else `~/.aws/config`.
     pub config: PathBuf,
     /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
@@ -60,7 +62,7 @@ impl fmt::Display for ProfilePaths {
 
 /// The parsed profiles of both files.
 #[derive(Debug, Clone)]
-pub struct Profiles {
+pub(crate) struct Profiles {
     set: ProfileSet,
     /// Where they were read from (for messages).
     pub paths: ProfilePaths,
@@ -76,7 +78,7 @@ impl Profiles {
                 .await
                 .map_err(|e| CredentialError::ProfileFiles {
                     files: paths.to_string(),
-                    reason: crate::credentials::error_chain(&e),
+                    reason: error_chain(&e),
                 })?;
         Ok(Profiles { set, paths })
     }
@@ -107,6 +109,26 @@ impl Profiles {
         ];
         let p = self.set.get_profile(name)?;
         (name != "default" || KEYS.iter().any(|k| p.get(k).is_some())).then_some(p)
+    }
+
+    /// The error for a named profile that is not there; `origin` is what chose it.
+    pub(crate) fn not_found(&self, name: &str, origin: &str) -> CredentialError {
+        CredentialError::ProfileNotFound {
+            name: name.to_string(),
+            origin: origin.to_string(),
+            files: self.paths.to_string(),
+            known: self.known(),
+        }
+    }
+
+    /// ` (profiles found: a, b)` for messages about a missing profile.
+    fn known(&self) -> String {
+        let names = self.names();
+        if names.is_empty() {
+            " (no profiles found there)".into()
+        } else {
+            format!(" (profiles found: {})", names.join(", "))
+        }
     }
 
     /// Names of all profiles, sorted.
@@ -146,7 +168,7 @@ impl Profiles {
 
 /// The credential-relevant settings of one profile (never its secrets).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileInfo {
+pub(crate) struct ProfileInfo {
     /// Profile name.
     pub name: String,
     /// `role_arn`.
@@ -198,8 +220,18 @@ impl ProfileInfo {
     }
 }
 
+/// The SDK's provider for profile `name` alone (role assumptions in `region`), built directly
+/// so a failure never falls through to another source.
+pub(crate) fn provider(name: &str, region: &Region) -> ProfileFileCredentialsProvider {
+    let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
+    ProfileFileCredentialsProvider::builder()
+        .profile_name(name)
+        .configure(&conf)
+        .build()
+}
+
 /// The 12-digit account id of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
-pub fn account_of_arn(arn: &str) -> Option<&str> {
+pub(crate) fn account_of_arn(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     if parts.next()? != "arn" {
         return None;

@@ -168,6 +168,50 @@ impl Verdict {
     }
 }
 
+/// Whose credentials the guard judges: the stage and the display form of the source.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject {
+    /// The stage.
+    pub stage: String,
+    /// Display form of the credential source.
+    pub source: String,
+    /// Environment-variable stem for the stage (`AWS_PROD`).
+    pub stage_env: String,
+}
+
+impl Subject {
+    /// Judge `account` against `pin`: `Ok(pinned)` when it holds, the refusal when it breaks.
+    pub(crate) fn judge(
+        &self,
+        pin: &AccountPin,
+        account: &str,
+        evidence: Evidence,
+    ) -> Result<bool, Box<GuardRefusal>> {
+        pin.check(account).map_err(|broken| {
+            Box::new(GuardRefusal {
+                stage: self.stage.clone(),
+                account: account.to_string(),
+                source: self.source.clone(),
+                broken,
+                evidence,
+                stage_env: self.stage_env.clone(),
+            })
+        })
+    }
+
+    /// The verdict on the account STS reported.
+    pub(crate) fn verdict(&self, pin: &AccountPin, account: &str, arn: &str) -> Verdict {
+        let evidence = Evidence::Caller {
+            arn: arn.to_string(),
+        };
+        match self.judge(pin, account, evidence) {
+            Ok(false) => Verdict::Unpinned,
+            Ok(true) => Verdict::Holds,
+            Err(refusal) => Verdict::Refused(*refusal),
+        }
+    }
+}
+
 /// Whether `s` is a 12-digit AWS account id.
 pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())

@@ -7,18 +7,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::ProvideCredentials;
-use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_types::region::Region;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{
-    CredentialError, CredentialOptions, CredentialSource, error_chain, named_profile_provider,
-};
-use crate::profile::{ProfileInfo, Profiles};
+use super::error::{CredentialError, error_chain};
+use super::options::CredentialOptions;
+use super::profile::{self, ProfileInfo, Profiles};
+use super::sts::{self, RoleRequest};
+use crate::calls::CallCounter;
 
 /// Cached credentials closer to expiry than this are not reused.
 const MIN_REMAINING: Duration = Duration::from_secs(5 * 60);
@@ -34,17 +33,77 @@ struct Cached {
     expiration: u64,
 }
 
+impl Cached {
+    fn of(c: &Credentials) -> Self {
+        let expiry = c.expiry().unwrap_or(UNIX_EPOCH);
+        Cached {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: c.secret_access_key().to_string(),
+            session_token: c.session_token().unwrap_or_default().to_string(),
+            expiration: expiry
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        }
+    }
+}
+
+/// Where an MFA role assumption happens: the profiles, the stage's region, the session's
+/// call counter and the display form of the source (for messages).
+pub(crate) struct MfaContext<'a> {
+    /// The parsed profile files.
+    pub profiles: &'a Profiles,
+    /// The stage's region.
+    pub region: &'a Region,
+    /// The command-line choices (code, prompt).
+    pub opts: &'a CredentialOptions,
+    /// The session's call counter.
+    pub counter: &'a CallCounter,
+    /// Display form of the source.
+    pub source_name: String,
+}
+
 /// Temporary credentials for the MFA role profile `info`, from the cache or a fresh AssumeRole.
 pub(crate) async fn assume_role(
     info: &ProfileInfo,
-    profiles: &Profiles,
-    region: &Region,
-    opts: &CredentialOptions,
-    source: &CredentialSource,
+    ctx: &MfaContext<'_>,
 ) -> Result<Credentials, CredentialError> {
     let (Some(role_arn), Some(serial)) = (&info.role_arn, &info.mfa_serial) else {
         unreachable!("assume_role is only called for role profiles with mfa_serial")
     };
+    let source_profile = source_profile_of(info, ctx.profiles)?;
+    let cache_file = cache_dir().map(|d| d.join(format!("{}.json", cache_key(info))));
+    if let Some(creds) = cache_file.as_deref().and_then(read_cache) {
+        tracing::info!("using cached MFA session of profile {}", info.name);
+        return Ok(creds);
+    }
+    let code = mfa_code(info, serial, ctx)?;
+    let base = base_credentials(info, source_profile, ctx.region).await?;
+    let config = sts::role_config(info, ctx.region, base.clone()).await;
+    let req = RoleRequest::for_profile(info, Some((serial.clone(), code)));
+    let creds = sts::assume_role(&config, ctx.counter, base, &req)
+        .await
+        .map_err(|reason| CredentialError::MfaAssumeRole {
+            profile: info.name.clone(),
+            role_arn: role_arn.clone(),
+            serial: serial.clone(),
+            reason,
+        })?;
+    let cached = Cached::of(&creds);
+    if let Some(file) = &cache_file {
+        // A cache that cannot be written only costs a prompt next time.
+        if let Err(e) = write_cache(file, &cached) {
+            tracing::warn!("cannot cache the MFA session in {}: {e}", file.display());
+        }
+    }
+    Ok(to_credentials(cached))
+}
+
+/// The profile the role's base credentials come from, which must exist.
+fn source_profile_of<'i>(
+    info: &'i ProfileInfo,
+    profiles: &Profiles,
+) -> Result<&'i str, CredentialError> {
     let Some(source_profile) = &info.source_profile else {
         return Err(CredentialError::MfaUnsupported {
             profile: info.name.clone(),
@@ -61,29 +120,36 @@ pub(crate) async fn assume_role(
             known: String::new(),
         });
     }
+    Ok(source_profile)
+}
 
-    let cache_file = cache_dir().map(|d| d.join(format!("{}.json", cache_key(info))));
-    if let Some(creds) = cache_file.as_deref().and_then(read_cache) {
-        tracing::info!("using cached MFA session of profile {}", info.name);
-        return Ok(creds);
-    }
-
-    let code = match (&opts.mfa_code, &opts.interactive_mfa) {
-        (Some(code), _) if !code.trim().is_empty() => code.trim().to_string(),
+/// The code from the option or environment, else from the prompt.
+fn mfa_code(
+    info: &ProfileInfo,
+    serial: &str,
+    ctx: &MfaContext<'_>,
+) -> Result<String, CredentialError> {
+    match (&ctx.opts.mfa_code, &ctx.opts.interactive_mfa) {
+        (Some(code), _) if !code.trim().is_empty() => Ok(code.trim().to_string()),
         (_, Some(prompt)) => prompt(serial).map_err(|reason| CredentialError::Provider {
-            source_name: source.to_string(),
+            source_name: ctx.source_name.clone(),
             reason: format!("reading the MFA code failed: {reason}"),
-        })?,
-        _ => {
-            return Err(CredentialError::MfaCodeRequired {
-                profile: info.name.clone(),
-                serial: serial.clone(),
-            });
-        }
-    };
+        }),
+        _ => Err(CredentialError::MfaCodeRequired {
+            profile: info.name.clone(),
+            serial: serial.to_string(),
+        }),
+    }
+}
 
-    let base = named_profile_provider(source_profile, region);
-    base.provide_credentials()
+/// The source profile's credentials, resolved once so a failure names that profile.
+async fn base_credentials(
+    info: &ProfileInfo,
+    source_profile: &str,
+    region: &Region,
+) -> Result<SharedCredentialsProvider, CredentialError> {
+    let creds = profile::provider(source_profile, region)
+        .provide_credentials()
         .await
         .map_err(|e| CredentialError::Provider {
             source_name: format!(
@@ -92,67 +158,7 @@ pub(crate) async fn assume_role(
             ),
             reason: error_chain(&e),
         })?;
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(region.clone())
-        .profile_name(info.name.clone())
-        .credentials_provider(base)
-        .load()
-        .await;
-    let session_name = info.role_session_name.clone().unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        format!("deployer-{now}")
-    });
-    let out = aws_sdk_sts::Client::new(&config)
-        .assume_role()
-        .role_arn(role_arn)
-        .role_session_name(session_name)
-        .serial_number(serial)
-        .token_code(code)
-        .set_duration_seconds(info.duration_seconds)
-        .set_external_id(info.external_id.clone())
-        .send()
-        .await
-        .map_err(|err| {
-            let reason = match err.as_service_error() {
-                Some(se) => format!(
-                    "{} {}",
-                    se.code().unwrap_or("error"),
-                    se.message().unwrap_or_default()
-                ),
-                None => error_chain(&err),
-            };
-            CredentialError::MfaAssumeRole {
-                profile: info.name.clone(),
-                role_arn: role_arn.clone(),
-                serial: serial.clone(),
-                reason: reason.trim().to_string(),
-            }
-        })?;
-    let c = out
-        .credentials()
-        .ok_or_else(|| CredentialError::MfaAssumeRole {
-            profile: info.name.clone(),
-            role_arn: role_arn.clone(),
-            serial: serial.clone(),
-            reason: "STS answered without credentials".into(),
-        })?;
-    let expiration = u64::try_from(c.expiration().secs()).unwrap_or(0);
-    let cached = Cached {
-        access_key_id: c.access_key_id().to_string(),
-        secret_access_key: c.secret_access_key().to_string(),
-        session_token: c.session_token().to_string(),
-        expiration,
-    };
-    if let Some(file) = &cache_file {
-        // A cache that cannot be written only costs a prompt next time.
-        if let Err(e) = write_cache(file, &cached) {
-            tracing::warn!("cannot cache the MFA session in {}: {e}", file.display());
-        }
-    }
-    Ok(to_credentials(cached))
+    Ok(SharedCredentialsProvider::new(creds))
 }
 
 fn to_credentials(c: Cached) -> Credentials {
@@ -166,7 +172,7 @@ fn to_credentials(c: Cached) -> Credentials {
 }
 
 /// `$XDG_CACHE_HOME/deployer/mfa`, else `~/.cache/deployer/mfa`.
-pub fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())

@@ -1,0 +1,24 @@
+//! Stage credentials: which source a stage's credentials come from (explicit beats ambient),
+//! resolving them once, proving the account with one STS GetCallerIdentity, and the
+//! [`AwsSession`] every AWS command works with.
+//!
+//! The modules build on each other in one direction, lowest first:
+//! `options`, `guard` → `error` → `profile` → `sts` → `mfa`, `chain` → `source` → `session`.
+//! None of them uses a module to its right.
+
+mod chain;
+mod error;
+mod guard;
+mod mfa;
+mod options;
+mod profile;
+mod session;
+mod source;
+mod sts;
+
+pub use error::CredentialError;
+pub use guard::{AccountPin, Broken, Evidence, GuardRefusal, Verdict};
+pub use options::{CredentialOptions, MfaPrompt, StageTarget};
+pub use session::{AwsSession, open, open_guarded};
+pub use source::CredentialSource;
+pub use sts::CallerIdentity;
