@@ -127,17 +127,14 @@ impl DeployFailed {
 /// Packages (or reads `package_dir`) and deploys the stage.
 pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
-    let stage = stage::open(&options.stage, Guard::Enforce, observer)?;
-    let guard_ms = millis(started);
-    let built = deployable(
-        &stage,
+    let (stage, built, guard_ms) = prepare(
         &options.stage,
         options.package_dir.as_deref(),
+        Action::Deploy,
         observer,
     )?;
     let packaged_ms = millis(started) - guard_ms;
     let session = &stage.session;
-    observer.announce(Action::Deploy, &built.service.service, session);
     let req = request::deploy_request(&built, options.force);
     let result = stage
         .rt
@@ -226,14 +223,12 @@ pub struct Diffed {
 /// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
 /// change set, deleted afterwards.
 pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
-    let stage = stage::open(&options.stage, Guard::Enforce, observer)?;
-    let built = deployable(
-        &stage,
+    let (stage, built, _) = prepare(
         &options.stage,
         options.package_dir.as_deref(),
+        Action::Diff,
         observer,
     )?;
-    observer.announce(Action::Diff, &built.service.service, &stage.session);
     let req = request::deploy_request(&built, false);
     let diff = stage
         .rt
@@ -251,6 +246,22 @@ pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Di
 
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
+}
+
+/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
+/// also returns how long the guard took, in milliseconds.
+fn prepare(
+    options: &StageOptions,
+    package_dir: Option<&Path>,
+    action: Action,
+    observer: &dyn Observer,
+) -> anyhow::Result<(Stage, Deployable, u64)> {
+    let started = Instant::now();
+    let stage = stage::open(options, Guard::Enforce, observer)?;
+    let guard_ms = millis(started);
+    let built = deployable(&stage, options, package_dir, observer)?;
+    observer.announce(action, &built.service.service, &stage.session);
+    Ok((stage, built, guard_ms))
 }
 
 /// Package now (into the default package directory), or read `package_dir` built earlier.

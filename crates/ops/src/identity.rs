@@ -1,16 +1,16 @@
 //! `whoami` and `verify`: which credentials and account a stage resolves to, and whether its
 //! account pin holds.
 
-use deployer_aws::{AccountPin, Verdict};
+use deployer_aws::{AccountPin, AwsSession, Verdict};
 use serde::Serialize;
 
 use crate::observer::Observer;
 use crate::stage::{self, Guard, StageOptions};
 
-/// What `whoami` found; a refused account is reported, not an error.
+/// Who a stage's credentials are.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Identity {
+pub struct Who {
     /// Stage.
     pub stage: String,
     /// Region.
@@ -23,6 +23,28 @@ pub struct Identity {
     pub account: String,
     /// The principal.
     pub arn: String,
+}
+
+impl Who {
+    fn of(s: &AwsSession) -> Self {
+        Self {
+            stage: s.stage.clone(),
+            region: s.region.clone(),
+            profile: s.source.profile().map(str::to_string),
+            credential_source: s.source.to_string(),
+            account: s.identity.account.clone(),
+            arn: s.identity.arn.clone(),
+        }
+    }
+}
+
+/// What `whoami` found; a refused account is reported, not an error.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// Stage, account and principal.
+    #[serde(flatten)]
+    pub who: Who,
     /// STS user id.
     pub user_id: String,
     /// The stage has an account pin.
@@ -50,18 +72,9 @@ pub struct Identity {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verified {
-    /// Stage.
-    pub stage: String,
-    /// Region.
-    pub region: String,
-    /// The AWS profile the credentials come from, if any.
-    pub profile: Option<String>,
-    /// Where the credentials come from.
-    pub credential_source: String,
-    /// The account of the credentials.
-    pub account: String,
-    /// The principal.
-    pub arn: String,
+    /// Stage, account and principal.
+    #[serde(flatten)]
+    pub who: Who,
     /// The stage has an account pin.
     pub pinned: bool,
     /// Always true: a refusal is an error.
@@ -79,12 +92,7 @@ pub fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result
         observer.warning(&refusal.to_string());
     }
     Ok(Identity {
-        stage: s.stage.clone(),
-        region: s.region.clone(),
-        profile: s.source.profile().map(str::to_string),
-        credential_source: s.source.to_string(),
-        account: s.identity.account.clone(),
-        arn: s.identity.arn.clone(),
+        who: Who::of(s),
         user_id: s.identity.user_id.clone(),
         pinned: s.pin.is_pinned(),
         allowed: s.verdict.allowed(),
@@ -107,12 +115,7 @@ pub fn verify(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let s = &stage.session;
     Ok(Verified {
-        stage: s.stage.clone(),
-        region: s.region.clone(),
-        profile: s.source.profile().map(str::to_string),
-        credential_source: s.source.to_string(),
-        account: s.identity.account.clone(),
-        arn: s.identity.arn.clone(),
+        who: Who::of(s),
         pinned: s.pin.is_pinned(),
         allowed: true,
         pin: s.pin.clone(),

@@ -28,7 +28,7 @@ pub use calls::AwsCalls;
 pub use deploy::{
     DeployFailed, DeployOptions, DeployReport, Deployed, DiffOptions, Diffed, deploy, diff,
 };
-pub use identity::{Identity, Verified, verify, whoami};
+pub use identity::{Identity, Verified, Who, verify, whoami};
 pub use info::{StageInfo, info};
 pub use manifest::{Manifest, ManifestArtifact, PackageDir, read as read_package_dir};
 pub use observer::{Action, Observer};
@@ -42,7 +42,7 @@ pub use stage::StageOptions;
 /// The types of the lower crates that appear in the operations' options and results.
 pub mod types {
     pub use deployer_aws::deploy::DeployStatus;
-    pub use deployer_aws::progress::{Progress, Reporter};
+    pub use deployer_aws::progress::{Progress, Reporter, StackEvent};
     pub use deployer_aws::stack::Change;
     pub use deployer_aws::{AccountPin, AwsSession, CredentialOptions, GuardRefusal, MfaPrompt};
     pub use deployer_config::CliOptions;

@@ -115,6 +115,40 @@ pub struct PackageDir {
 /// for this service, stage and region, that the update template is the one packaged, and that
 /// every artifact exists with the listed hash and size.
 pub fn read(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Result<PackageDir> {
+    let manifest = read_manifest(dir, service, stage, region)?;
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let read_template = |name: &str| -> anyhow::Result<Value> {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("Cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+    };
+    let update_template = read_template(UPDATE_TEMPLATE_FILE)?;
+    if deployer_template::normalized_template_hash(&update_template) != manifest.template_hash {
+        bail!(
+            "{} was changed after it was packaged (its hash differs from {}); run `deployer \
+             package` again",
+            dir.join(UPDATE_TEMPLATE_FILE).display(),
+            manifest_path.display()
+        );
+    }
+    let create_template = if dir.join(CREATE_TEMPLATE_FILE).is_file() {
+        Some(read_template(CREATE_TEMPLATE_FILE)?)
+    } else {
+        None
+    };
+    let artifacts = read_artifacts(dir, &manifest)?;
+    Ok(PackageDir {
+        dir: dir.to_path_buf(),
+        manifest,
+        create_template,
+        update_template,
+        artifacts,
+    })
+}
+
+/// The manifest of `dir`, checked for its format and for the service, stage and region.
+fn read_manifest(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Result<Manifest> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&manifest_path).with_context(|| {
         format!(
@@ -151,26 +185,12 @@ pub fn read(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Res
             );
         }
     }
-    let read_template = |name: &str| -> anyhow::Result<Value> {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("Cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-    };
-    let update_template = read_template(UPDATE_TEMPLATE_FILE)?;
-    if deployer_template::normalized_template_hash(&update_template) != manifest.template_hash {
-        bail!(
-            "{} was changed after it was packaged (its hash differs from {}); run `deployer \
-             package` again",
-            dir.join(UPDATE_TEMPLATE_FILE).display(),
-            manifest_path.display()
-        );
-    }
-    let create_template = if dir.join(CREATE_TEMPLATE_FILE).is_file() {
-        Some(read_template(CREATE_TEMPLATE_FILE)?)
-    } else {
-        None
-    };
+    Ok(manifest)
+}
+
+/// The artifacts the manifest lists, each checked for its hash and size.
+fn read_artifacts(dir: &Path, manifest: &Manifest) -> anyhow::Result<Vec<Artifact>> {
+    let manifest_path = dir.join(MANIFEST_FILE);
     let mut artifacts = Vec::with_capacity(manifest.artifacts.len());
     for listed in &manifest.artifacts {
         let (path, prebuilt) = match &listed.path {
@@ -205,13 +225,7 @@ pub fn read(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Res
             prebuilt,
         });
     }
-    Ok(PackageDir {
-        dir: dir.to_path_buf(),
-        manifest,
-        create_template,
-        update_template,
-        artifacts,
-    })
+    Ok(artifacts)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     }
     let who = format!(
         "stage {}: account {} ({}) via {}",
-        v.stage, v.account, v.arn, v.credential_source
+        v.who.stage, v.who.account, v.who.arn, v.who.credential_source
     );
     if v.pinned {
         out.result(&format!(

@@ -16,15 +16,15 @@ pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
         out.json_result(&id);
         return Ok(crate::exit::OK);
     }
-    out.result(&format!("stage:       {}", id.stage));
-    out.result(&format!("region:      {}", id.region));
+    out.result(&format!("stage:       {}", id.who.stage));
+    out.result(&format!("region:      {}", id.who.region));
     out.result(&format!(
         "profile:     {}",
-        id.profile.as_deref().unwrap_or("-")
+        id.who.profile.as_deref().unwrap_or("-")
     ));
-    out.result(&format!("credentials: {}", id.credential_source));
-    out.result(&format!("account:     {}", id.account));
-    out.result(&format!("principal:   {}", id.arn));
+    out.result(&format!("credentials: {}", id.who.credential_source));
+    out.result(&format!("account:     {}", id.who.account));
+    out.result(&format!("principal:   {}", id.who.arn));
     out.result(&format!("pin:         {}", pin_line(&id)));
     Ok(crate::exit::OK)
 }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use deployer_ops::types::{Progress, Reporter};
+use deployer_ops::types::{Progress, Reporter, StackEvent};
 
 use super::Output;
 
@@ -63,6 +63,54 @@ impl ProgressPrinter {
             let _ = err.flush();
         }
     }
+
+    fn uploading(&self, target: &str, files: usize, bytes: u64, skipped: usize) {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.to_upload = files;
+            s.uploaded = 0;
+        }
+        let skip = if skipped > 0 {
+            format!(", {skipped} already there")
+        } else {
+            String::new()
+        };
+        self.line(
+            &format!(
+                "Uploading {files} file(s), {} KB, to {target}{skip}",
+                bytes.div_ceil(1024)
+            ),
+            !self.live,
+        )
+    }
+
+    fn uploaded(&self, key: &str) {
+        let (n, total) = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            s.uploaded += 1;
+            (s.uploaded, s.to_upload)
+        };
+        if self.live {
+            self.line(&format!("Uploaded {n}/{total}"), false);
+        } else if self.verbose {
+            self.line(&format!("  uploaded {key}"), false);
+        }
+    }
+
+    /// A resource event: a permanent line when verbose, in plain mode or on failure.
+    fn event(&self, e: &StackEvent) {
+        let failed = e.status.ends_with("FAILED");
+        let text = format!("  {} - {} - {}", e.status, e.resource_type, e.logical_id);
+        let text = match &e.reason {
+            Some(r) if failed && !r.is_empty() => format!("{text}: {r}"),
+            _ => text,
+        };
+        if self.verbose || !self.live || failed {
+            self.line(&text, true);
+        } else {
+            self.line(text.trim_start(), false);
+        }
+    }
 }
 
 impl Reporter for ProgressPrinter {
@@ -101,54 +149,12 @@ impl Reporter for ProgressPrinter {
                 files,
                 bytes,
                 skipped,
-            } => {
-                {
-                    let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    s.to_upload = files;
-                    s.uploaded = 0;
-                }
-                let skip = if skipped > 0 {
-                    format!(", {skipped} already there")
-                } else {
-                    String::new()
-                };
-                self.line(
-                    &format!(
-                        "Uploading {files} file(s), {} KB, to s3://{bucket}/{directory}{skip}",
-                        bytes.div_ceil(1024)
-                    ),
-                    !self.live,
-                )
-            }
-            Progress::Uploaded { key, .. } => {
-                let (n, total) = {
-                    let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    s.uploaded += 1;
-                    (s.uploaded, s.to_upload)
-                };
-                if self.live {
-                    self.line(&format!("Uploaded {n}/{total}"), false);
-                } else if self.verbose {
-                    self.line(&format!("  uploaded {key}"), false);
-                }
-            }
+            } => self.uploading(&format!("s3://{bucket}/{directory}"), files, bytes, skipped),
+            Progress::Uploaded { key, .. } => self.uploaded(&key),
             Progress::StackOperation { stack, operation } => {
                 self.line(&format!("Stack {stack}: {operation}"), !self.live)
             }
-            Progress::Event(e) => {
-                let text = format!("  {} - {} - {}", e.status, e.resource_type, e.logical_id);
-                let text = match &e.reason {
-                    Some(r) if e.status.ends_with("FAILED") && !r.is_empty() => {
-                        format!("{text}: {r}")
-                    }
-                    _ => text,
-                };
-                if self.verbose || !self.live || e.status.ends_with("FAILED") {
-                    self.line(&text, true);
-                } else {
-                    self.line(text.trim_start(), false);
-                }
-            }
+            Progress::Event(e) => self.event(&e),
             Progress::Cleanup {
                 directories,
                 objects,
