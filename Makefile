@@ -13,9 +13,15 @@ demo:
 test:
 	bash scripts/test.sh
 
+# Unused dependencies: cargo-machete, pinned (installed on first use).
+MACHETE_VERSION := 0.9.2
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@cargo machete --version 2>/dev/null | grep -qx '$(MACHETE_VERSION)' \
+		|| cargo install cargo-machete --version $(MACHETE_VERSION) --locked
+	cargo machete
 
 fmt:
 	cargo fmt --all

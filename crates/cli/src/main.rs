@@ -3,17 +3,15 @@
 
 mod args;
 mod commands;
-mod context;
 mod exit;
-mod output;
-mod packaging;
+mod ui;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use crate::args::{Cli, Command};
-use crate::output::Output;
+use crate::ui::Output;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -29,7 +27,7 @@ fn main() -> ExitCode {
         }
     };
     let out = Output::new(&cli.global);
-    output::init_tracing(&cli.global);
+    ui::init_tracing(&cli.global);
     let result = match cli.command {
         Command::Print(a) => commands::print::run(&out, a),
         Command::Package(a) => commands::package::run(&out, a),

@@ -2,82 +2,78 @@
 //! change set (deleted afterwards). Exit 0 without changes; with `--detailed-exitcode`, 2 when
 //! there are changes; 1 on error.
 
-use deployer_aws::deploy;
-use serde_json::json;
+use deployer_ops::types::Change;
+use deployer_ops::{DiffOptions, Diffed};
 
 use crate::args::DiffArgs;
-use crate::commands::prepare::{self, ProgressPrinter};
-use crate::commands::report;
-use crate::context;
-use crate::output::Output;
+use crate::commands::options;
+use crate::ui::{CliObserver, Output};
 
+/// Runs `deployer diff`.
 pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
-    let rt = context::runtime()?;
-    let opened = prepare::open(out, &rt, &args.service, &args.credentials)?;
-    let built = prepare::deployable(out, &rt, &opened, &args.service, args.package.as_deref())?;
-    let session = &opened.stage.session;
-    report::announce(
-        out,
-        &format!("Comparing {} with", built.service.service),
-        session,
-    );
-    let request = prepare::deploy_request(&built, false);
-    let printer = ProgressPrinter::new(out);
-    let result = rt.block_on(deploy::diff(&opened.clients, &request, &printer));
-    printer.finish();
-    let diff = result?;
-    let has_changes = !diff.changes.is_empty();
+    let options = DiffOptions {
+        stage: options::stage(out, &args.service, &args.credentials)?,
+        package_dir: args.package.clone(),
+    };
+    let observer = CliObserver::new(out);
+    let diff = deployer_ops::diff(&options, &observer);
+    observer.finish();
+    let diff = diff?;
     if out.json {
-        out.json_result(&json!({
-            "stack": diff.stack,
-            "stackExists": diff.stack_exists,
-            "account": session.identity.account,
-            "region": session.region,
-            "changes": diff.changes,
-            "reason": diff.reason,
-            "awsCalls": report::calls_json(&opened.clients.counter().summary()),
-        }));
-    } else if !has_changes {
-        out.result(&format!(
-            "No changes for stack {}: {}",
-            diff.stack, diff.reason
-        ));
+        out.json_result(&diff);
     } else {
-        out.result(&format!(
-            "Stack {} ({}): {} change(s)",
-            diff.stack,
-            if diff.stack_exists {
-                "exists"
-            } else {
-                "will be created"
-            },
-            diff.changes.len()
-        ));
-        for c in &diff.changes {
-            let sign = match c.action.as_str() {
-                "Add" => "+",
-                "Remove" => "-",
-                _ => "~",
-            };
-            let replacement = match c.replacement.as_deref() {
-                Some("True") => " (replacement)",
-                Some("Conditional") => " (may be replaced)",
-                _ => "",
-            };
-            let details = if c.details.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", c.details.join(", "))
-            };
-            out.result(&format!(
-                "{sign} {} {} {}{replacement}{details}",
-                c.action, c.logical_id, c.resource_type
-            ));
-        }
+        show(out, &diff);
     }
+    let has_changes = !diff.changes.is_empty();
     Ok(if has_changes && args.detailed_exitcode {
         crate::exit::USAGE
     } else {
         crate::exit::OK
     })
+}
+
+fn show(out: &Output, diff: &Diffed) {
+    if diff.changes.is_empty() {
+        out.result(&format!(
+            "No changes for stack {}: {}",
+            diff.stack, diff.reason
+        ));
+        return;
+    }
+    let state = if diff.stack_exists {
+        "exists"
+    } else {
+        "will be created"
+    };
+    out.result(&format!(
+        "Stack {} ({state}): {} change(s)",
+        diff.stack,
+        diff.changes.len()
+    ));
+    for change in &diff.changes {
+        out.result(&change_line(change));
+    }
+}
+
+/// `+ Add Queue AWS::SQS::Queue (replacement) [details]`.
+fn change_line(c: &Change) -> String {
+    let sign = match c.action.as_str() {
+        "Add" => "+",
+        "Remove" => "-",
+        _ => "~",
+    };
+    let replacement = match c.replacement.as_deref() {
+        Some("True") => " (replacement)",
+        Some("Conditional") => " (may be replaced)",
+        _ => "",
+    };
+    let details = if c.details.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", c.details.join(", "))
+    };
+    format!(
+        "{sign} {} {} {}{replacement}{details}",
+        c.action, c.logical_id, c.resource_type
+    )
 }

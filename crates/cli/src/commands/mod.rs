@@ -1,12 +1,13 @@
-//! One module per command.
+//! One module per command: each parses nothing itself, builds the options of one operation,
+//! runs it and renders its result.
 
 pub mod diff;
 pub mod info;
+mod options;
 pub mod package;
-pub mod prepare;
 pub mod print;
 pub mod remove;
-pub mod report;
+mod render;
 pub mod up;
 pub mod verify;
 pub mod whoami;

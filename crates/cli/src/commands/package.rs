@@ -3,81 +3,42 @@
 
 use std::time::SystemTime;
 
-use serde_json::json;
+use deployer_ops::types::CliOptions;
+use deployer_ops::{PackageOptions, PackageSummary};
 
 use crate::args::PackageArgs;
-use crate::output::Output;
-use crate::packaging::{self, Build, BuildOptions};
+use crate::commands::options;
+use crate::ui::{CliObserver, Output};
 
+/// Runs `deployer package`.
 pub fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
-    let source = packaging::load_source(&args.service)?;
-    for warning in &source.stage.warnings {
-        out.warn(warning);
-    }
-    let options = BuildOptions {
+    let options = PackageOptions {
+        service: options::service(&args.service, CliOptions::default())?,
         out_dir: args.package.clone(),
         now: SystemTime::now(),
     };
-    let build = packaging::build(
-        out,
-        &source,
-        &options,
-        &mut packaging::offline_answers("package"),
-    )?;
+    let summary = deployer_ops::package(&options, &CliObserver::new(out))?;
     if out.json {
-        out.json_result(&summary_json(&build));
+        out.json_result(&summary);
     } else {
-        for line in summary_lines(&build) {
+        for line in summary_lines(&summary) {
             out.result(&line);
         }
     }
     Ok(crate::exit::OK)
 }
 
-fn summary_json(build: &Build) -> serde_json::Value {
-    let m = &build.manifest;
-    json!({
-        "service": m.service,
-        "stage": m.stage,
-        "region": m.region,
-        "stackName": m.stack_name,
-        "directory": build.out_dir,
-        "artifactDirectoryName": m.artifact_directory_name,
-        "artifacts": build.package.artifacts.iter().map(|a| json!({
-            "name": a.name,
-            "path": a.path,
-            "sha256": a.sha256_base64,
-            "size": a.size,
-            "functions": a.functions,
-            "prebuilt": a.prebuilt,
-        })).collect::<Vec<_>>(),
-        "templates": {
-            "create": build.create_template_path,
-            "update": build.update_template_path,
-        },
-        "manifest": build.manifest_path,
-        "templateHash": m.template_hash,
-    })
-}
-
-fn summary_lines(build: &Build) -> Vec<String> {
-    let m = &build.manifest;
+fn summary_lines(s: &PackageSummary) -> Vec<String> {
     let mut lines = vec![format!(
         "Packaged {} (stage {}, region {}, stack {}) into {}",
-        m.service,
-        m.stage,
-        m.region,
-        m.stack_name,
-        build.out_dir.display()
+        s.service,
+        s.stage,
+        s.region,
+        s.stack_name,
+        s.directory.display()
     )];
-    let width = build
-        .package
-        .artifacts
-        .iter()
-        .map(|a| a.name.len())
-        .max()
-        .unwrap_or(0);
-    for artifact in &build.package.artifacts {
+    let width = s.artifacts.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for artifact in &s.artifacts {
         let prebuilt = if artifact.prebuilt {
             format!(" (prebuilt: {})", artifact.path.display())
         } else {
@@ -90,10 +51,11 @@ fn summary_lines(build: &Build) -> Vec<String> {
             artifact.functions.join(", "),
         ));
     }
-    for path in build
-        .create_template_path
+    for path in s
+        .templates
+        .create
         .iter()
-        .chain([&build.update_template_path, &build.manifest_path])
+        .chain([&s.templates.update, &s.manifest])
     {
         lines.push(format!("  {}", path.display()));
     }

@@ -1,59 +1,34 @@
 //! `deployer print`: the resolved configuration, like `serverless print` (offline).
 
-use anyhow::Context;
-use deployer_config::{CliOptions, ExternalRequest, LoadOptions, ProcessEnv, load, resolve};
+use deployer_ops::PrintOptions;
+use deployer_ops::types::CliOptions;
 use serde_json::Value;
 
 use crate::args::{PrintArgs, PrintFormat};
-use crate::output::Output;
+use crate::commands::options;
+use crate::ui::{CliObserver, Output};
 
+/// Runs `deployer print`.
 pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
-    let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let file = load(&LoadOptions {
-        config: args.service.config.clone(),
-        cwd,
-    })?;
-    let opts = options(out, &args);
-    let resolved = match resolve(&file, &opts, &ProcessEnv, &mut offline) {
-        Ok(resolved) => resolved,
-        Err(err) => {
-            // A likely typo elsewhere often explains the failure: show it too.
-            for warning in err.warnings() {
-                out.warn(warning);
-            }
-            return Err(err.into());
-        }
+    let options = PrintOptions {
+        service: options::service(&args.service, declared(out, &args))?,
+        path: args.path.clone(),
     };
-    if let Some(dotenv) = &resolved.dotenv {
-        out.detail(&format!("loaded {}", dotenv.display()));
-    }
-    for warning in &resolved.warnings {
-        out.warn(warning);
-    }
-    let mut value = resolved.value;
-    add_derived(&mut value, &resolved.stage, &resolved.region);
-    let value = match &args.path {
-        Some(path) => select(&value, path)
-            .with_context(|| {
-                format!("--path {path}: no such property in the resolved configuration")
-            })?
-            .clone(),
-        None => value,
-    };
+    let printed = deployer_ops::print(&options, &CliObserver::new(out))?;
     if out.json {
-        out.json_result(&value);
+        out.json_result(&printed);
         return Ok(crate::exit::OK);
     }
     let text = match args.format {
-        PrintFormat::Json => serde_json::to_string_pretty(&value)?,
-        PrintFormat::Yaml => serde_yaml::to_string(&value)?,
+        PrintFormat::Json => serde_json::to_string_pretty(&printed)?,
+        PrintFormat::Yaml => serde_yaml::to_string(&printed)?,
     };
     out.result(text.trim_end());
     Ok(crate::exit::OK)
 }
 
 /// The options `print` declares, for `${opt:…}`: the ones not given are `null`, as in v3.
-fn options(out: &Output, args: &PrintArgs) -> CliOptions {
+fn declared(out: &Output, args: &PrintArgs) -> CliOptions {
     let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
     let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
     let format = match args.format {
@@ -76,142 +51,7 @@ fn options(out: &Output, args: &PrintArgs) -> CliOptions {
         ("verbose", flag(out.verbose)),
     ];
     CliOptions {
-        stage: args.service.stage.clone(),
-        region: args.service.region.clone(),
-        params: args.service.params.clone(),
         extra: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-    }
-}
-
-/// `print` never has credentials: every AWS-backed variable is an error at its property.
-fn offline(requests: &[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
-    requests
-        .iter()
-        .map(|r| {
-            Err(format!(
-                "{r} needs AWS credentials; `deployer print` works offline and cannot show it \
-                 (`deployer up` resolves it with the stage's credentials)"
-            ))
-        })
-        .collect()
-}
-
-/// The keys Serverless v3 adds to what `print` shows: the effective region,
-/// `provider.versionFunctions`, each function's deployed `name`,
-/// `package.artifactsS3KeyDirname`, and a schedule `rate` string made a list.
-fn add_derived(config: &mut Value, stage: &str, region: &str) {
-    let service = match config.get("service") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        _ => String::new(),
-    };
-    let Some(root) = config.as_object_mut() else {
-        return;
-    };
-    if let Some(Value::Object(provider)) = root.get_mut("provider") {
-        provider.insert("region".into(), Value::String(region.to_string()));
-        provider
-            .entry("versionFunctions")
-            .or_insert(Value::Bool(true));
-    }
-    if let Some(Value::Object(package)) = root.get_mut("package") {
-        package.entry("artifactsS3KeyDirname").or_insert_with(|| {
-            Value::String(format!("serverless/{service}/{stage}/code-artifacts"))
-        });
-    }
-    if let Some(Value::Object(functions)) = root.get_mut("functions") {
-        for (name, function) in functions.iter_mut() {
-            let Value::Object(function) = function else {
-                continue;
-            };
-            function
-                .entry("name")
-                .or_insert_with(|| Value::String(format!("{service}-{stage}-{name}")));
-            if let Some(Value::Array(events)) = function.get_mut("events") {
-                events.iter_mut().for_each(schedule_rate_as_list);
-            }
-        }
-    }
-}
-
-fn schedule_rate_as_list(event: &mut Value) {
-    let Some(Value::Object(schedule)) = event.get_mut("schedule") else {
-        return;
-    };
-    if let Some(rate @ Value::String(_)) = schedule.get_mut("rate") {
-        *rate = Value::Array(vec![rate.take()]);
-    }
-}
-
-/// The value at a dotted path (`provider.profile`, `functions.hello.events.0`).
-fn select<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.')
-        .filter(|k| !k.is_empty())
-        .try_fold(value, |cur, key| match cur {
-            Value::Object(m) => m.get(key),
-            Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
-            _ => None,
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn derived_keys() {
-        let mut v = json!({
-            "service": "svc",
-            "provider": {"name": "aws", "stage": "dev", "region": "eu-west-1"},
-            "package": {"patterns": []},
-            "functions": {
-                "a": {"handler": "h", "events": [{"schedule": {"rate": "cron(0 3 * * ? *)"}}, {"schedule": "rate(1 hour)"}]},
-                "b": {"handler": "h", "name": "custom-name"}
-            }
-        });
-        add_derived(&mut v, "prod", "us-west-2");
-        assert_eq!(v["provider"]["region"], "us-west-2");
-        assert_eq!(v["provider"]["stage"], "dev");
-        assert_eq!(v["provider"]["versionFunctions"], true);
-        assert_eq!(
-            v["package"]["artifactsS3KeyDirname"],
-            "serverless/svc/prod/code-artifacts"
-        );
-        assert_eq!(v["functions"]["a"]["name"], "svc-prod-a");
-        assert_eq!(v["functions"]["b"]["name"], "custom-name");
-        assert_eq!(
-            v["functions"]["a"]["events"][0]["schedule"]["rate"],
-            json!(["cron(0 3 * * ? *)"])
-        );
-        assert_eq!(v["functions"]["a"]["events"][1]["schedule"], "rate(1 hour)");
-        let mut no_package = json!({"service": "s", "provider": {"versionFunctions": false}});
-        add_derived(&mut no_package, "dev", "us-east-1");
-        assert!(no_package.get("package").is_none());
-        assert_eq!(no_package["provider"]["versionFunctions"], false);
-    }
-
-    #[test]
-    fn select_paths() {
-        let v = json!({"a": {"b": [1, {"c": "x"}]}});
-        assert_eq!(select(&v, "a.b.1.c"), Some(&json!("x")));
-        assert_eq!(select(&v, "a.b.5"), None);
-        assert_eq!(select(&v, "a.z"), None);
-    }
-
-    #[test]
-    fn offline_answers_name_the_variable() {
-        let r = ExternalRequest {
-            source: "ssm".into(),
-            params: vec![],
-            address: Some("/x".into()),
-        };
-        let answers = offline(&[r]);
-        let msg = answers[0].as_ref().unwrap_err();
-        assert!(msg.starts_with("${ssm:/x} needs AWS credentials"), "{msg}");
+        ..Default::default()
     }
 }

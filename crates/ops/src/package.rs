@@ -1,110 +1,93 @@
-//! The packaging step shared by `deployer package` and `deployer up`: resolve the
-//! configuration, build the artifacts, compile the templates and write them with a manifest
-//! into the package directory; and read such a directory back ([`load_manifest`]).
-//!
-//! Offline unless the caller's `external` callback fetches AWS-backed variables. Prints only
-//! through [`Output`] (warnings).
+//! `package`: resolve the configuration, build the artifacts, compile the templates and write
+//! them with a manifest into the package directory.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use deployer_config::model::Service;
-use deployer_config::{
-    CliOptions, ConfigFile, ExternalFn, ExternalRequest, LoadOptions, ProcessEnv, ResolveSettings,
-    Resolved, StageSettings, load, resolve_stage, resolve_with,
-};
-use deployer_package::{Artifact, FunctionPackaging, PackageRequest, PackageResult};
+use deployer_config::{ConfigFile, ExternalFn, Resolved};
+use deployer_package::{FunctionPackaging, PackageRequest, PackageResult};
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
-use crate::args::ServiceArgs;
-use crate::output::Output;
+use crate::defaults::{
+    CREATE_TEMPLATE_FILE, DEPLOYMENT_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE,
+};
+use crate::manifest::{Manifest, manifest_artifact, rfc3339, write_json};
+use crate::observer::Observer;
+use crate::service::{self, ServiceOptions, Source};
+use crate::{outdir, stack};
 
-/// The core stack template, written only when deployer creates the deployment bucket.
-pub const CREATE_TEMPLATE_FILE: &str = "cloudformation-template-create-stack.json";
-/// The full stack template.
-pub const UPDATE_TEMPLATE_FILE: &str = "cloudformation-template-update-stack.json";
-/// The manifest of a package directory, read back by `deployer up --package DIR`.
-pub const MANIFEST_FILE: &str = "deployer-manifest.json";
-/// The version of the manifest layout; a different one is refused.
-pub const MANIFEST_FORMAT: u32 = 1;
-
-/// The configuration file with the command-line options and the early-phase stage settings
-/// (what chooses the credentials), before the full resolution.
+/// What to package, where and when.
 #[derive(Debug, Clone)]
-pub struct ConfigSource {
-    /// The parsed configuration file.
-    pub file: ConfigFile,
-    /// `--stage`, `--region`, `--param`.
-    pub options: CliOptions,
-    /// Stage, region, profile and account pins, resolved from offline sources.
-    pub stage: StageSettings,
-}
-
-/// Loads the configuration named by the service options (relative to the working directory)
-/// and resolves its stage settings (offline).
-pub fn load_source(args: &ServiceArgs) -> anyhow::Result<ConfigSource> {
-    let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let file = load(&LoadOptions {
-        config: args.config.clone(),
-        cwd,
-    })?;
-    let options = crate::context::cli_options(args);
-    let stage = resolve_stage(&file, &options, &ProcessEnv)?;
-    Ok(ConfigSource {
-        file,
-        options,
-        stage,
-    })
-}
-
-/// An `external` answer callback for commands without credentials: every AWS-backed variable
-/// (`ssm`, `cf`, `s3`, `aws:accountId`) is an error, reported at its property.
-pub fn offline_answers(
-    command: &'static str,
-) -> impl FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
-    move |requests: &[ExternalRequest]| {
-        requests
-            .iter()
-            .map(|r| {
-                Err(format!(
-                    "{r} needs AWS credentials; `deployer {command}` works offline and does not \
-                     resolve AWS-backed sources (ssm, cf, s3, aws:accountId); `deployer up` \
-                     resolves them with the stage's credentials"
-                ))
-            })
-            .collect()
-    }
-}
-
-/// Where and when to package.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
+pub struct PackageOptions {
+    /// The service and its options.
+    pub service: ServiceOptions,
     /// The package directory (absolute, or relative to the working directory); `None` =
-    /// `package.path` of the configuration (relative to the service directory), else
-    /// `<service dir>/.serverless`.
+    /// `package.path` of the configuration, else the default package directory.
     pub out_dir: Option<PathBuf>,
     /// The time of this run: `${sls:instanceId}`, the `ApiGatewayDeployment` suffix and the
     /// S3 artifact directory derive from it.
     pub now: SystemTime,
 }
 
+/// What `package` wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageSummary {
+    /// `service:` name.
+    pub service: String,
+    /// Stage packaged for.
+    pub stage: String,
+    /// Region packaged for.
+    pub region: String,
+    /// The CloudFormation stack name.
+    pub stack_name: String,
+    /// The package directory.
+    pub directory: PathBuf,
+    /// The S3 directory of this deployment.
+    pub artifact_directory_name: String,
+    /// The artifacts written or referenced.
+    pub artifacts: Vec<ArtifactSummary>,
+    /// The template files.
+    pub templates: TemplateFiles,
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// v3's normalized hash of the update template.
+    pub template_hash: String,
+}
+
+/// One artifact of a [`PackageSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactSummary {
+    /// File name, also the S3 object name.
+    pub name: String,
+    /// Where the file is.
+    pub path: PathBuf,
+    /// base64 SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Keys of the functions that use it.
+    pub functions: Vec<String>,
+    /// A `package.artifact` given by the configuration, not built.
+    pub prebuilt: bool,
+}
+
+/// The template files of a [`PackageSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateFiles {
+    /// The core stack template, when there is a core stack.
+    pub create: Option<PathBuf>,
+    /// The full stack template.
+    pub update: PathBuf,
+}
+
 /// Everything a packaging run produced, for the deploy step.
-// `deployer package` prints a summary; `deployer up` reads the rest.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
-pub struct Build {
-    /// The configuration file that was read.
-    pub config_path: PathBuf,
-    /// The service directory.
-    pub service_dir: PathBuf,
-    /// The stage settings of the early phase (credentials, account pins).
-    pub stage: StageSettings,
-    /// The fully resolved configuration (stage, region, instance id, warnings).
-    pub resolved: Resolved,
+pub(crate) struct Build {
     /// The typed service model.
     pub service: Service,
     /// Where the files were written.
@@ -123,123 +106,123 @@ pub struct Build {
     pub manifest: Manifest,
 }
 
-/// `deployer-manifest.json`: what a package directory holds, checked before it is deployed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    /// Layout version ([`MANIFEST_FORMAT`]).
-    pub format: u32,
-    /// `service:` name.
-    pub service: String,
-    /// The stage packaged for.
-    pub stage: String,
-    /// The region packaged for.
-    pub region: String,
-    /// The CloudFormation stack name.
-    pub stack_name: String,
-    /// The S3 directory of this deployment (`serverless/<service>/<stage>/<ms>-<ISO 8601>`).
-    pub artifact_directory_name: String,
-    /// `${sls:instanceId}` of the run (the `ApiGatewayDeployment` suffix).
-    pub instance_id: String,
-    /// Every artifact to upload.
-    pub artifacts: Vec<ManifestArtifact>,
-    /// v3's normalized hash of the update template (change detection).
-    pub template_hash: String,
-    /// When the package was built (RFC 3339, UTC).
-    pub created_at: String,
-}
-
-/// One artifact of a [`Manifest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestArtifact {
-    /// File name, also the S3 object name.
-    pub name: String,
-    /// base64 SHA-256 of the file (Lambda's `CodeSha256`).
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Keys of the functions that use it.
-    pub functions: Vec<String>,
-    /// For a prebuilt `artifact` outside the package directory: its absolute path. Absent for
-    /// files in the package directory (found by `name`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-}
-
-/// Resolves the configuration (AWS-backed variables through `external`), packages the
-/// service and writes templates, zips and manifest into the package directory.
+/// Packages the service offline (an AWS-backed variable is an error at its property).
 ///
-/// Zips, templates and the manifest of an earlier run in that directory are removed first
-/// (prebuilt artifacts the configuration names are kept). Warnings of the full resolution are
-/// printed, except those of `source.stage`, which the caller prints when it loads the source.
-pub fn build(
-    out: &Output,
-    source: &ConfigSource,
-    options: &BuildOptions,
-    external: &mut ExternalFn<'_>,
-) -> anyhow::Result<Build> {
-    let since_epoch = options
-        .now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let instance_id = since_epoch.as_millis().to_string();
-    let settings = ResolveSettings {
-        instance_id: Some(instance_id.clone()),
-        external_sources: Vec::new(),
-    };
-    let resolved = resolve_with(
-        &source.file,
-        &source.options,
-        &ProcessEnv,
-        &settings,
-        external,
+/// Zips, templates and the manifest of an earlier run in the package directory are removed
+/// first (prebuilt artifacts the configuration names are kept).
+pub fn package(
+    options: &PackageOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<PackageSummary> {
+    let source = service::load(&options.service, observer)?;
+    let build = build(
+        &source,
+        options,
+        &mut service::offline_answers("package"),
+        observer,
     )?;
-    // The caller has shown the early phase's warnings already (before choosing credentials).
-    for warning in resolved
-        .warnings
-        .iter()
-        .filter(|w| !source.stage.warnings.contains(w))
-    {
-        out.warn(warning);
-    }
-    let config_path = source.file.path.clone();
-    let service_dir = source.file.dir.clone();
-    let service = Service::from_value(&resolved.value)
-        .with_context(|| format!("Invalid configuration in {}", config_path.display()))?;
-    let stage = resolved.stage.clone();
-    let region = resolved.region.clone();
+    Ok(build.summary())
+}
 
+/// Resolves (AWS-backed variables through `external`), packages and writes the package
+/// directory.
+pub(crate) fn build(
+    source: &Source,
+    options: &PackageOptions,
+    external: &mut ExternalFn<'_>,
+    observer: &dyn Observer,
+) -> anyhow::Result<Build> {
+    let instance_id = instance_id(options.now);
+    let resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
+    let service = source.service(&resolved)?;
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
-        out.warn(&warning);
+        observer.warning(&warning);
     }
-    let out_dir = output_dir(options, &service, &service_dir)?;
-    prepare_output_dir(&out_dir, &service_dir, &prebuilt_paths(&request))?;
-    let package = deployer_package::package(&request, &out_dir)?;
-
-    let artifact_directory_name = deployer_template::artifact_directory_name(
-        service.provider.deployment_prefix.as_deref(),
-        &service.service,
-        &stage,
-        options.now,
+    let out_dir = outdir::output_dir(
+        options.out_dir.as_deref(),
+        &service,
+        &source.file.dir,
+        &options.service.cwd,
     );
-    let artifacts = function_artifacts(&package);
+    outdir::prepare(&out_dir, &source.file.dir, &prebuilt_paths(&request))?;
+    let package = deployer_package::package(&request, &out_dir)?;
+    let compiled = compile(
+        source,
+        &resolved,
+        &service,
+        &package,
+        &instance_id,
+        options.now,
+    )?;
+    write(service, resolved, out_dir, package, compiled, options.now)
+}
+
+/// `${sls:instanceId}` of a run: its time in milliseconds since the epoch.
+fn instance_id(now: SystemTime) -> String {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .to_string()
+}
+
+/// The templates and the names they were compiled with.
+struct Compiled {
+    templates: Templates,
+    artifact_directory_name: String,
+    instance_id: String,
+}
+
+fn compile(
+    source: &Source,
+    resolved: &Resolved,
+    service: &Service,
+    package: &PackageResult,
+    instance_id: &str,
+    now: SystemTime,
+) -> anyhow::Result<Compiled> {
+    let prefix = service
+        .provider
+        .deployment_prefix
+        .as_deref()
+        .unwrap_or(DEPLOYMENT_PREFIX);
+    let artifact_directory_name = deployer_template::artifact_directory_name(
+        Some(prefix),
+        &service.service,
+        &resolved.stage,
+        now,
+    );
     let templates = deployer_template::compile(&CompileInput {
-        service: &service,
-        stage: &stage,
-        region: &region,
-        instance_id: &instance_id,
+        service,
+        stage: &resolved.stage,
+        region: &resolved.region,
+        instance_id,
         artifact_directory_name: &artifact_directory_name,
-        artifacts: &artifacts,
+        artifacts: &function_artifacts(package),
     })
     .with_context(|| {
         format!(
             "Cannot compile the CloudFormation template of {}",
-            config_path.display()
+            source.file.path.display()
         )
     })?;
+    Ok(Compiled {
+        templates,
+        artifact_directory_name,
+        instance_id: instance_id.to_string(),
+    })
+}
 
+/// Writes the templates and the manifest into `out_dir`.
+fn write(
+    service: Service,
+    resolved: Resolved,
+    out_dir: PathBuf,
+    package: PackageResult,
+    compiled: Compiled,
+    now: SystemTime,
+) -> anyhow::Result<Build> {
+    let templates = compiled.templates;
     let has_core_stack = templates.create["Resources"]
         .as_object()
         .is_some_and(|r| !r.is_empty());
@@ -252,31 +235,25 @@ pub fn build(
     };
     let update_template_path = out_dir.join(UPDATE_TEMPLATE_FILE);
     write_json(&update_template_path, &templates.update)?;
-
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         service: service.service.clone(),
-        stage: stage.clone(),
-        region: region.clone(),
-        stack_name: service.stack_name(&stage),
-        artifact_directory_name,
-        instance_id,
+        stack_name: stack::name(&service, &resolved.stage),
+        stage: resolved.stage,
+        region: resolved.region,
+        artifact_directory_name: compiled.artifact_directory_name,
+        instance_id: compiled.instance_id,
         artifacts: package
             .artifacts
             .iter()
             .map(|a| manifest_artifact(a, &out_dir))
             .collect(),
         template_hash: deployer_template::normalized_template_hash(&templates.update),
-        created_at: rfc3339(options.now),
+        created_at: rfc3339(now),
     };
     let manifest_path = out_dir.join(MANIFEST_FILE);
     write_json(&manifest_path, &serde_json::to_value(&manifest)?)?;
-
     Ok(Build {
-        config_path,
-        service_dir,
-        stage: source.stage.clone(),
-        resolved,
         service,
         out_dir,
         package,
@@ -288,8 +265,42 @@ pub fn build(
     })
 }
 
+impl Build {
+    /// What `package` reports.
+    pub(crate) fn summary(&self) -> PackageSummary {
+        let m = &self.manifest;
+        PackageSummary {
+            service: m.service.clone(),
+            stage: m.stage.clone(),
+            region: m.region.clone(),
+            stack_name: m.stack_name.clone(),
+            directory: self.out_dir.clone(),
+            artifact_directory_name: m.artifact_directory_name.clone(),
+            artifacts: self
+                .package
+                .artifacts
+                .iter()
+                .map(|a| ArtifactSummary {
+                    name: a.name.clone(),
+                    path: a.path.clone(),
+                    sha256: a.sha256_base64.clone(),
+                    size: a.size,
+                    functions: a.functions.clone(),
+                    prebuilt: a.prebuilt,
+                })
+                .collect(),
+            templates: TemplateFiles {
+                create: self.create_template_path.clone(),
+                update: self.update_template_path.clone(),
+            },
+            manifest: self.manifest_path.clone(),
+            template_hash: m.template_hash.clone(),
+        }
+    }
+}
+
 /// Maps the service model to the packager's input.
-pub fn package_request(service: &Service, file: &ConfigFile) -> PackageRequest {
+pub(crate) fn package_request(service: &Service, file: &ConfigFile) -> PackageRequest {
     let package = service.package.clone().unwrap_or_default();
     let config_file = file
         .path
@@ -356,26 +367,6 @@ fn package_warnings(service: &Service) -> Vec<String> {
     warnings
 }
 
-/// `--package DIR`, else `package.path` (relative to the service dir), else `.serverless`.
-fn output_dir(
-    options: &BuildOptions,
-    service: &Service,
-    service_dir: &Path,
-) -> anyhow::Result<PathBuf> {
-    let dir = match (
-        &options.out_dir,
-        service.package.as_ref().and_then(|p| p.path.as_ref()),
-    ) {
-        (Some(dir), _) => {
-            let cwd = std::env::current_dir().context("cannot read the working directory")?;
-            cwd.join(dir)
-        }
-        (None, Some(path)) => service_dir.join(path),
-        (None, None) => service_dir.join(".serverless"),
-    };
-    Ok(dir)
-}
-
 /// The prebuilt artifacts of the request, which cleaning must never delete.
 fn prebuilt_paths(request: &PackageRequest) -> Vec<PathBuf> {
     request
@@ -385,48 +376,6 @@ fn prebuilt_paths(request: &PackageRequest) -> Vec<PathBuf> {
         .map(|p| request.service_dir.join(p))
         .filter_map(|p| p.canonicalize().ok())
         .collect()
-}
-
-/// Creates the package directory and removes what an earlier run left there (zips, templates,
-/// manifest), as v3's package cleanup does, so no stale zip is deployed.
-fn prepare_output_dir(dir: &Path, service_dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("Cannot create the package directory {}", dir.display()))?;
-    let canonical = dir
-        .canonicalize()
-        .with_context(|| format!("Cannot read the package directory {}", dir.display()))?;
-    if service_dir.canonicalize().ok().as_ref() == Some(&canonical) {
-        bail!(
-            "The package directory {} is the service directory itself; choose a subdirectory \
-             such as .serverless",
-            dir.display()
-        );
-    }
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("Cannot list the package directory {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("Cannot list {}", dir.display()))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let ours = name.ends_with(".zip")
-            || name == CREATE_TEMPLATE_FILE
-            || name == UPDATE_TEMPLATE_FILE
-            || name == MANIFEST_FILE;
-        if !ours || !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        if path.canonicalize().is_ok_and(|p| keep.contains(&p)) {
-            continue;
-        }
-        std::fs::remove_file(&path).with_context(|| {
-            format!(
-                "Cannot remove {} left by an earlier package run",
-                path.display()
-            )
-        })?;
-    }
-    Ok(())
 }
 
 /// The template input: each function's artifact name and hash.
@@ -448,176 +397,15 @@ fn function_artifacts(package: &PackageResult) -> BTreeMap<String, FunctionArtif
         .collect()
 }
 
-fn manifest_artifact(artifact: &Artifact, out_dir: &Path) -> ManifestArtifact {
-    let in_dir = artifact.path.parent() == Some(out_dir)
-        || artifact
-            .path
-            .canonicalize()
-            .ok()
-            .zip(out_dir.join(&artifact.name).canonicalize().ok())
-            .is_some_and(|(a, b)| a == b);
-    let path = if in_dir {
-        None
-    } else {
-        Some(
-            artifact
-                .path
-                .canonicalize()
-                .unwrap_or_else(|_| artifact.path.clone()),
-        )
-    };
-    ManifestArtifact {
-        name: artifact.name.clone(),
-        sha256: artifact.sha256_base64.clone(),
-        size: artifact.size,
-        functions: artifact.functions.clone(),
-        path,
-    }
-}
-
-/// Pretty JSON with 2-space indent and no trailing newline, as v3's `JSON.stringify(x, null, 2)`.
-fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text).with_context(|| format!("Cannot write {}", path.display()))
-}
-
-fn rfc3339(at: SystemTime) -> String {
-    let at = time::OffsetDateTime::from(at);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
-/// A package directory read back by [`load_manifest`].
-// Used by `deployer up --package DIR`.
-#[allow(dead_code)]
-#[derive(Debug, Clone)]
-pub struct Packaged {
-    /// The package directory.
-    pub dir: PathBuf,
-    /// Its manifest.
-    pub manifest: Manifest,
-    /// The core template, when the package has one.
-    pub create_template: Option<Value>,
-    /// The full template.
-    pub update_template: Value,
-    /// The artifacts, checked against the manifest (path, hash, size).
-    pub artifacts: Vec<Artifact>,
-}
-
-/// Reads a package directory written by [`build`] for deployment, and checks that it was built
-/// for this service, stage and region, that the update template is the one packaged, and that
-/// every artifact exists with the listed hash and size.
-// Used by `deployer up --package DIR`.
-#[allow(dead_code)]
-pub fn load_manifest(
-    dir: &Path,
-    service: &str,
-    stage: &str,
-    region: &str,
-) -> anyhow::Result<Packaged> {
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "Cannot read {}; is {} a directory written by `deployer package --package DIR`?",
-            manifest_path.display(),
-            dir.display()
-        )
-    })?;
-    let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a deployer manifest; run `deployer package` again",
-            manifest_path.display()
-        )
-    })?;
-    if manifest.format != MANIFEST_FORMAT {
-        bail!(
-            "{} has manifest format {}, this deployer reads format {MANIFEST_FORMAT}; run \
-             `deployer package` again",
-            manifest_path.display(),
-            manifest.format
-        );
-    }
-    for (what, packaged, wanted) in [
-        ("service", &manifest.service, service),
-        ("stage", &manifest.stage, stage),
-        ("region", &manifest.region, region),
-    ] {
-        if packaged != wanted {
-            bail!(
-                "The package in {} was built for {what} \"{packaged}\", not \"{wanted}\"; run \
-                 `deployer package --stage {stage} --package {}` first",
-                dir.display(),
-                dir.display()
-            );
-        }
-    }
-    let read_template = |name: &str| -> anyhow::Result<Value> {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("Cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-    };
-    let update_template = read_template(UPDATE_TEMPLATE_FILE)?;
-    if deployer_template::normalized_template_hash(&update_template) != manifest.template_hash {
-        bail!(
-            "{} was changed after it was packaged (its hash differs from {}); run `deployer \
-             package` again",
-            dir.join(UPDATE_TEMPLATE_FILE).display(),
-            manifest_path.display()
-        );
-    }
-    let create_template = if dir.join(CREATE_TEMPLATE_FILE).is_file() {
-        Some(read_template(CREATE_TEMPLATE_FILE)?)
-    } else {
-        None
-    };
-    let mut artifacts = Vec::with_capacity(manifest.artifacts.len());
-    for listed in &manifest.artifacts {
-        let (path, prebuilt) = match &listed.path {
-            Some(path) => (path.clone(), true),
-            None => (dir.join(&listed.name), false),
-        };
-        let sha = deployer_package::sha256_base64_file(&path).with_context(|| {
-            format!(
-                "Cannot read artifact {} listed in {}",
-                path.display(),
-                manifest_path.display()
-            )
-        })?;
-        let size = std::fs::metadata(&path)
-            .with_context(|| format!("Cannot read artifact {}", path.display()))?
-            .len();
-        if sha != listed.sha256 || size != listed.size {
-            bail!(
-                "Artifact {} changed after it was packaged (SHA-256 {sha}, {size} bytes; the \
-                 manifest lists {}, {} bytes); run `deployer package` again",
-                path.display(),
-                listed.sha256,
-                listed.size
-            );
-        }
-        artifacts.push(Artifact {
-            name: listed.name.clone(),
-            path,
-            sha256_base64: sha,
-            size,
-            functions: listed.functions.clone(),
-            prebuilt,
-        });
-    }
-    Ok(Packaged {
-        dir: dir.to_path_buf(),
-        manifest,
-        create_template,
-        update_template,
-        artifacts,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::GlobalArgs;
+    use crate::manifest::{self, Manifest};
+    use crate::observer::tests::Collect;
+    use crate::service::offline_answers;
+    use deployer_config::{CliOptions, LoadOptions, ProcessEnv, load, resolve_stage};
+    use serde_json::Value;
+    use std::path::Path;
 
     const CONFIG: &str = "service: demo\n\
         provider:\n  name: aws\n  runtime: nodejs22.x\n  region: eu-west-1\n\
@@ -633,7 +421,7 @@ mod tests {
         dir
     }
 
-    fn source(dir: &Path, stage: &str) -> ConfigSource {
+    fn source(dir: &Path, stage: &str) -> Source {
         let file = load(&LoadOptions {
             config: None,
             cwd: dir.to_path_buf(),
@@ -644,24 +432,27 @@ mod tests {
             ..Default::default()
         };
         let stage = resolve_stage(&file, &options, &ProcessEnv).unwrap();
-        ConfigSource {
+        Source {
             file,
-            options,
+            cli: options,
             stage,
         }
     }
 
     fn run(dir: &Path, stage: &str, out_dir: Option<PathBuf>) -> anyhow::Result<Build> {
-        let out = Output::new(&GlobalArgs::default());
-        let options = BuildOptions {
+        let options = PackageOptions {
+            service: ServiceOptions {
+                cwd: dir.to_path_buf(),
+                ..Default::default()
+            },
             out_dir,
             now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
         };
         build(
-            &out,
             &source(dir, stage),
             &options,
             &mut offline_answers("package"),
+            &Collect::default(),
         )
     }
 
@@ -706,7 +497,7 @@ mod tests {
                 .unwrap();
         assert_eq!(&manifest, m);
         assert!(out_dir.join(CREATE_TEMPLATE_FILE).is_file());
-        let packaged = load_manifest(&out_dir, "demo", "prod", "eu-west-1").unwrap();
+        let packaged = manifest::read(&out_dir, "demo", "prod", "eu-west-1").unwrap();
         assert_eq!(packaged.artifacts, build.package.artifacts);
         assert_eq!(packaged.update_template, build.templates.update);
         assert_eq!(
@@ -733,7 +524,7 @@ mod tests {
         assert!(!out_dir.join("old-function.zip").exists());
         assert!(out_dir.join("notes.txt").exists());
         assert!(out_dir.join("demo.zip").exists());
-        let packaged = load_manifest(&out_dir, "demo", "dev", "eu-west-1").unwrap();
+        let packaged = manifest::read(&out_dir, "demo", "dev", "eu-west-1").unwrap();
         assert_eq!(packaged.create_template, None);
     }
 
@@ -754,7 +545,7 @@ mod tests {
         let artifact = &build.manifest.artifacts[0];
         assert_eq!(artifact.name, "app.zip");
         assert_eq!(artifact.path, None, "it lies in the package dir");
-        let packaged = load_manifest(&dist, "demo", "dev", "eu-west-1").unwrap();
+        let packaged = manifest::read(&dist, "demo", "dev", "eu-west-1").unwrap();
         assert_eq!(packaged.artifacts[0].sha256_base64, artifact.sha256);
 
         // Outside the package dir, the manifest names the file.
@@ -764,7 +555,7 @@ mod tests {
             build.manifest.artifacts[0].path,
             Some(dist.join("app.zip").canonicalize().unwrap())
         );
-        load_manifest(out.path(), "demo", "dev", "eu-west-1").unwrap();
+        manifest::read(out.path(), "demo", "dev", "eu-west-1").unwrap();
     }
 
     #[test]
@@ -773,7 +564,7 @@ mod tests {
         let out_dir = dir.path().join(".serverless");
         run(dir.path(), "dev", None).unwrap();
         let err = |service, stage, region| {
-            load_manifest(&out_dir, service, stage, region)
+            manifest::read(&out_dir, service, stage, region)
                 .unwrap_err()
                 .to_string()
         };
@@ -836,7 +627,7 @@ mod tests {
         let source = source(dir.path(), "dev");
         let resolved = deployer_config::resolve(
             &source.file,
-            &source.options,
+            &source.cli,
             &ProcessEnv,
             &mut offline_answers("package"),
         )

@@ -1,5 +1,12 @@
-//! Everything the user sees: results on stdout, progress, warnings and errors on stderr.
-//! The only module that knows about the terminal.
+//! Everything the user sees: results on stdout, progress, warnings and errors on stderr,
+//! prompts on stderr/stdin. The only code that knows about the terminal.
+
+mod observer;
+mod progress;
+mod prompt;
+
+pub use observer::CliObserver;
+pub use prompt::{confirm_removal, prompt_mfa};
 
 use std::io::{IsTerminal, Write};
 
@@ -23,6 +30,7 @@ pub struct Output {
 }
 
 impl Output {
+    /// The output settings of the global options and the environment.
     pub fn new(global: &GlobalArgs) -> Self {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
@@ -46,7 +54,7 @@ impl Output {
     }
 
     /// The one JSON result object of a `--json` run.
-    pub fn json_result(&self, value: &serde_json::Value) {
+    pub fn json_result(&self, value: &impl serde::Serialize) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,

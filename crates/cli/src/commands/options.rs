@@ -1,0 +1,45 @@
+//! Command-line arguments → the options of the operations.
+
+use anyhow::Context;
+use deployer_ops::types::{CliOptions, CredentialOptions, MfaPrompt};
+use deployer_ops::{ServiceOptions, StageOptions};
+
+use crate::args::{CredentialArgs, ServiceArgs};
+use crate::ui::{self, Output};
+
+/// The service options of `--config`, `--stage`, `--region`, `--param`; `extra` are the other
+/// options the command declares for `${opt:…}`.
+pub fn service(args: &ServiceArgs, extra: CliOptions) -> anyhow::Result<ServiceOptions> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    Ok(ServiceOptions {
+        config: args.config.clone(),
+        cwd,
+        cli: CliOptions {
+            stage: args.stage.clone(),
+            region: args.region.clone(),
+            params: args.params.clone(),
+            ..extra
+        },
+    })
+}
+
+/// The stage options of an AWS command; the MFA prompt only when a person can answer.
+pub fn stage(
+    out: &Output,
+    service: &ServiceArgs,
+    creds: &CredentialArgs,
+) -> anyhow::Result<StageOptions> {
+    let interactive_mfa = out
+        .interactive
+        .then(|| Box::new(ui::prompt_mfa) as MfaPrompt);
+    Ok(StageOptions {
+        service: self::service(service, CliOptions::default())?,
+        credentials: CredentialOptions {
+            aws_profile: creds.aws_profile.clone(),
+            no_profile: creds.no_profile,
+            expect_account: creds.expect_account.clone(),
+            mfa_code: creds.mfa_code.clone(),
+            interactive_mfa,
+        },
+    })
+}

@@ -1,0 +1,32 @@
+//! Questions to the person at the terminal (prompt on stderr, answer on stdin).
+
+use std::io::{BufRead, Write};
+
+/// Asks for an MFA code for the device `serial`.
+pub fn prompt_mfa(serial: &str) -> Result<String, String> {
+    let code = ask(&format!("Enter MFA code for {serial}: ")).map_err(|e| e.to_string())?;
+    if code.is_empty() {
+        Err("no code entered".into())
+    } else {
+        Ok(code)
+    }
+}
+
+/// Asks to confirm the removal of `stack` from `account` by typing the stack name.
+pub fn confirm_removal(stack: &str, account: &str) -> anyhow::Result<bool> {
+    let answer = ask(&format!(
+        "Remove stack {stack} and its deployment artifacts from account {account}? Type the \
+         stack name to confirm: "
+    ))?;
+    Ok(answer == stack)
+}
+
+/// Prints `question` on stderr and reads one trimmed line from stdin.
+fn ask(question: &str) -> std::io::Result<String> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question}")?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}

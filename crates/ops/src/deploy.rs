@@ -1,0 +1,314 @@
+//! `deploy` and `diff`: open the stage (guard first), package now or read a package directory,
+//! and create, update or compare the stack.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use deployer_aws::deploy::{DeployArtifact, DeployStatus};
+use deployer_aws::stack::Change;
+use deployer_config::model::Service;
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::calls::AwsCalls;
+use crate::observer::{Action, Observer};
+use crate::package::PackageOptions;
+use crate::report::{self, Names};
+use crate::request::{self, Deployable};
+use crate::stage::{self, Guard, Stage, StageOptions};
+use crate::{manifest, package};
+
+/// What to deploy.
+#[derive(Debug, Default)]
+pub struct DeployOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// Deploy even when nothing changed.
+    pub force: bool,
+    /// Deploy this package directory instead of packaging now.
+    pub package_dir: Option<PathBuf>,
+    /// Longest wait for the stack operation to finish (default: the aws crate's).
+    pub timeout: Option<Duration>,
+    /// Remove a deploy lock left by a killed run of this stage first.
+    pub force_unlock: bool,
+}
+
+/// The result of a deploy that reached the stack: done, or failed there.
+#[derive(Debug)]
+pub enum DeployReport {
+    /// The stack is deployed (or was already up to date).
+    Done(Box<Deployed>),
+    /// The stack operation failed.
+    Failed(Box<DeployFailed>),
+}
+
+/// A finished deploy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployed {
+    /// Deployed or unchanged.
+    pub status: DeployStatus,
+    /// Why.
+    pub reason: String,
+    /// `service:` name.
+    pub service: String,
+    /// Stage.
+    pub stage: String,
+    /// Stack name.
+    pub stack: String,
+    /// Stack id.
+    pub stack_id: String,
+    /// Final stack status.
+    pub stack_status: String,
+    /// The account deployed to.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Deployment bucket.
+    pub bucket: String,
+    /// The deployment directory used.
+    pub directory: Option<String>,
+    /// Keys uploaded in this run.
+    pub uploaded: Vec<String>,
+    /// Files not uploaded because identical bytes were already there.
+    pub skipped_uploads: usize,
+    /// Old deployment directories removed.
+    pub removed_deployments: usize,
+    /// Stack outputs.
+    pub outputs: IndexMap<String, String>,
+    /// `METHOD - URL` of each API route.
+    pub endpoints: Vec<String>,
+    /// Function key → deployed name.
+    pub functions: IndexMap<String, String>,
+    /// Milliseconds per phase, in order, then `total`.
+    pub timings: IndexMap<String, u64>,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+    /// Wall-clock time of the whole deploy.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// A deploy whose stack operation failed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployFailed {
+    /// Always `failed`.
+    pub status: &'static str,
+    /// Stack name.
+    pub stack: String,
+    /// The account deployed to.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Stage.
+    pub stage: String,
+    /// What failed.
+    pub error: String,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+    /// The failure.
+    #[serde(skip)]
+    pub cause: deployer_aws::error::AwsError,
+    /// Wall-clock time until the failure.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl DeployFailed {
+    /// The failure as an error naming the stack and the time it took.
+    pub fn into_error(self) -> anyhow::Error {
+        let context = format!(
+            "Stack {} failed to deploy ({:.1}s)",
+            self.stack,
+            self.elapsed.as_secs_f32()
+        );
+        anyhow::Error::new(self.cause).context(context)
+    }
+}
+
+/// Packages (or reads `package_dir`) and deploys the stage.
+pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
+    let started = Instant::now();
+    let (stage, built, guard_ms) = prepare(
+        &options.stage,
+        options.package_dir.as_deref(),
+        Action::Deploy,
+        observer,
+    )?;
+    let packaged_ms = millis(started) - guard_ms;
+    let session = &stage.session;
+    let mut req = request::deploy_request(&built, options.force);
+    if let Some(timeout) = options.timeout {
+        req.waits.operation = timeout;
+    }
+    req.lock.force_unlock = options.force_unlock;
+    let result = stage
+        .rt
+        .block_on(deployer_aws::deploy::deploy(&stage.clients, &req, observer));
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(cause) => {
+            return Ok(DeployReport::Failed(Box::new(DeployFailed {
+                status: "failed",
+                stack: req.params.stack.clone(),
+                account: session.identity.account.clone(),
+                region: session.region.clone(),
+                stage: session.stage.clone(),
+                error: cause.to_string(),
+                aws_calls: stage.calls(),
+                cause,
+                elapsed: started.elapsed(),
+            })));
+        }
+    };
+    let mut timings = IndexMap::from([
+        ("guard".to_string(), guard_ms),
+        ("resolve and package".to_string(), packaged_ms),
+    ]);
+    timings.extend(
+        outcome
+            .timings
+            .iter()
+            .filter(|(k, _)| k != "total")
+            .cloned(),
+    );
+    timings.insert("total".into(), millis(started));
+    Ok(DeployReport::Done(Box::new(Deployed {
+        status: outcome.status,
+        reason: outcome.reason,
+        service: built.service.service.clone(),
+        stage: session.stage.clone(),
+        stack: outcome.stack,
+        stack_id: outcome.stack_id,
+        stack_status: outcome.stack_status,
+        account: session.identity.account.clone(),
+        region: session.region.clone(),
+        bucket: outcome.bucket,
+        directory: outcome.directory,
+        uploaded: outcome.uploaded,
+        skipped_uploads: outcome.skipped_uploads,
+        removed_deployments: outcome.removed_deployments,
+        outputs: report::outputs(&outcome.outputs),
+        endpoints: report::endpoints(&built.service, &outcome.outputs),
+        functions: report::functions(&built.service, Names::Template(&built.update)),
+        timings,
+        aws_calls: stage.calls(),
+        elapsed: started.elapsed(),
+    })))
+}
+
+/// What to compare with the deployed stack.
+#[derive(Debug, Default)]
+pub struct DiffOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// Compare this package directory instead of packaging now.
+    pub package_dir: Option<PathBuf>,
+}
+
+/// What a deploy would change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diffed {
+    /// Stack name.
+    pub stack: String,
+    /// Whether the stack exists.
+    pub stack_exists: bool,
+    /// The account compared.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// The changes, from a temporary change set.
+    pub changes: Vec<Change>,
+    /// Why there are (or are no) changes.
+    pub reason: String,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
+/// change set, deleted afterwards.
+pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
+    let (stage, built, _) = prepare(
+        &options.stage,
+        options.package_dir.as_deref(),
+        Action::Diff,
+        observer,
+    )?;
+    let req = request::deploy_request(&built, false);
+    let diff = stage
+        .rt
+        .block_on(deployer_aws::deploy::diff(&stage.clients, &req, observer))?;
+    Ok(Diffed {
+        stack: diff.stack,
+        stack_exists: diff.stack_exists,
+        account: stage.session.identity.account.clone(),
+        region: stage.session.region.clone(),
+        changes: diff.changes,
+        reason: diff.reason,
+        aws_calls: stage.calls(),
+    })
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
+/// also returns how long the guard took, in milliseconds.
+fn prepare(
+    options: &StageOptions,
+    package_dir: Option<&Path>,
+    action: Action,
+    observer: &dyn Observer,
+) -> anyhow::Result<(Stage, Deployable, u64)> {
+    let started = Instant::now();
+    let stage = stage::open(options, Guard::Enforce, observer)?;
+    let guard_ms = millis(started);
+    let built = deployable(&stage, options, package_dir, observer)?;
+    observer.announce(action, &built.service.service, &stage.session);
+    Ok((stage, built, guard_ms))
+}
+
+/// Package now (into the default package directory), or read `package_dir` built earlier.
+fn deployable(
+    stage: &Stage,
+    options: &StageOptions,
+    package_dir: Option<&Path>,
+    observer: &dyn Observer,
+) -> anyhow::Result<Deployable> {
+    let mut answers = stage.aws_answers();
+    let Some(dir) = package_dir else {
+        let package_options = PackageOptions {
+            service: options.service.clone(),
+            out_dir: None,
+            now: SystemTime::now(),
+        };
+        let build = package::build(&stage.source, &package_options, &mut answers, observer)?;
+        return Ok(Deployable::from_build(build));
+    };
+    let resolved = stage.source.resolve(None, &mut answers, observer)?;
+    let service: Service = stage.source.service(&resolved)?;
+    let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
+    Ok(Deployable::from_dir(service, dir, empty_template()))
+}
+
+/// The core template of a package without one (the deployment bucket is named).
+fn empty_template() -> Value {
+    serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}})
+}
+
+/// The artifacts of a package, for upload.
+pub(crate) fn deploy_artifacts(artifacts: &[deployer_package::Artifact]) -> Vec<DeployArtifact> {
+    artifacts
+        .iter()
+        .map(|a| DeployArtifact {
+            name: a.name.clone(),
+            path: a.path.clone(),
+            sha256_base64: a.sha256_base64.clone(),
+            size: a.size,
+        })
+        .collect()
+}

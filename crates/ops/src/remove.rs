@@ -1,0 +1,149 @@
+//! `remove`: empty the stage's prefix in the deployment bucket, delete the stack and wait. A
+//! stage with an account pin needs a confirmation first.
+
+use std::fmt;
+
+use deployer_aws::AwsSession;
+use deployer_aws::stack::{StackParams, Waits};
+use serde::Serialize;
+
+use crate::calls::AwsCalls;
+use crate::observer::{Action, Observer};
+use crate::stack;
+use crate::stage::{self, Guard, StageOptions};
+
+/// How a removal of a pinned stage is confirmed.
+pub enum Confirmation<'a> {
+    /// Confirmed in advance (`--yes`).
+    Given,
+    /// Ask: gets the stack name and the account, returns whether to go on.
+    Ask(&'a dyn Fn(&str, &str) -> anyhow::Result<bool>),
+    /// Nobody can answer (no terminal): a pinned stage is not removed.
+    Unavailable,
+}
+
+/// What to remove.
+pub struct RemoveOptions<'a> {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// How a pinned stage is confirmed.
+    pub confirmation: Confirmation<'a>,
+}
+
+/// The result of `remove`.
+#[derive(Debug)]
+pub enum Removal {
+    /// The stack and its artifacts are gone.
+    Removed(Box<Removed>),
+    /// The person asked declined; nothing was removed.
+    Declined,
+}
+
+/// A removed stage.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removed {
+    /// Always `removed`.
+    pub status: &'static str,
+    /// Stack name.
+    pub stack: String,
+    /// Stack id.
+    pub stack_id: String,
+    /// The account removed from.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// The deployment bucket, when one was found.
+    pub bucket: Option<String>,
+    /// Objects deleted under the stage's prefix.
+    pub objects_deleted: usize,
+    /// Duration in milliseconds.
+    pub millis: u64,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// A pinned stage was to be removed without a confirmation and nobody could give one.
+#[derive(Debug)]
+pub struct ConfirmationRequired {
+    /// Stage.
+    pub stage: String,
+    /// Stack name.
+    pub stack: String,
+}
+
+impl fmt::Display for ConfirmationRequired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stage {} is pinned to an account: removing stack {} needs confirmation; pass --yes \
+             to remove it without a terminal",
+            self.stage, self.stack
+        )
+    }
+}
+
+impl std::error::Error for ConfirmationRequired {}
+
+/// Opens the stage (guard first), confirms a pinned stage, then removes it.
+pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::Result<Removal> {
+    let stage = stage::open(&options.stage, Guard::Enforce, observer)?;
+    let resolved = stage
+        .source
+        .resolve(None, &mut stage.aws_answers(), observer)?;
+    let service = stage.source.service(&resolved)?;
+    let session = &stage.session;
+    let stack = stack::name(&service, &resolved.stage);
+    observer.announce(Action::Remove, &service.service, session);
+    if !confirmed(&options.confirmation, session, &resolved.stage, &stack)? {
+        return Ok(Removal::Declined);
+    }
+    let params = StackParams {
+        stack,
+        region: session.region.clone(),
+        role_arn: stack::deployment_role(&service),
+        ..Default::default()
+    };
+    let removed = stage.rt.block_on(deployer_aws::deploy::remove(
+        &stage.clients,
+        &params,
+        stack::deployment_prefix(&service),
+        &service.service,
+        &resolved.stage,
+        &stack::bucket_choice(&service),
+        &Waits::default(),
+        observer,
+    ))?;
+    Ok(Removal::Removed(Box::new(Removed {
+        status: "removed",
+        stack: removed.stack,
+        stack_id: removed.stack_id,
+        account: session.identity.account.clone(),
+        region: session.region.clone(),
+        bucket: removed.bucket,
+        objects_deleted: removed.objects_deleted,
+        millis: removed.millis,
+        aws_calls: stage.calls(),
+    })))
+}
+
+/// Whether to go on: always for an unpinned stage, else as `confirmation` says.
+fn confirmed(
+    confirmation: &Confirmation<'_>,
+    session: &AwsSession,
+    stage: &str,
+    stack: &str,
+) -> anyhow::Result<bool> {
+    if !session.pin.is_pinned() {
+        return Ok(true);
+    }
+    match confirmation {
+        Confirmation::Given => Ok(true),
+        Confirmation::Ask(ask) => ask(stack, &session.identity.account),
+        Confirmation::Unavailable => Err(ConfirmationRequired {
+            stage: stage.to_string(),
+            stack: stack.to_string(),
+        }
+        .into()),
+    }
+}

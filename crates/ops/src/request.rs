@@ -1,0 +1,129 @@
+//! Service → [`DeployRequest`]: what a deploy needs from a package and the configuration.
+
+use deployer_aws::deploy::{DeployArtifact, DeployRequest, Method};
+use deployer_aws::stack::{StackParams, Waits};
+use deployer_config::model::{DeploymentBucket, Service};
+use serde_json::Value;
+
+use crate::defaults::MAX_PREVIOUS_DEPLOYMENTS;
+use crate::deploy::deploy_artifacts;
+use crate::manifest::PackageDir;
+use crate::package::Build;
+use crate::stack;
+
+/// What a deploy needs from a package, built now or read back from a directory.
+pub(crate) struct Deployable {
+    /// The resolved service.
+    pub service: Service,
+    /// Stage.
+    pub stage: String,
+    /// Region.
+    pub region: String,
+    /// The core template (deployment bucket).
+    pub create: Value,
+    /// The full template.
+    pub update: Value,
+    /// `<prefix>/<service>/<stage>/<ms>-<ISO>`.
+    pub directory: String,
+    /// v3's normalized template hash.
+    pub template_hash: String,
+    /// The zips.
+    pub artifacts: Vec<DeployArtifact>,
+}
+
+impl Deployable {
+    /// A package built in this run.
+    pub fn from_build(build: Build) -> Self {
+        Self {
+            stage: build.manifest.stage,
+            region: build.manifest.region,
+            create: build.templates.create,
+            update: build.templates.update,
+            directory: build.manifest.artifact_directory_name,
+            template_hash: build.manifest.template_hash,
+            artifacts: deploy_artifacts(&build.package.artifacts),
+            service: build.service,
+        }
+    }
+
+    /// A package directory read back; `empty` stands in for a missing core template.
+    pub fn from_dir(service: Service, dir: PackageDir, empty: Value) -> Self {
+        Self {
+            stage: dir.manifest.stage,
+            region: dir.manifest.region,
+            create: dir.create_template.unwrap_or(empty),
+            update: dir.update_template,
+            directory: dir.manifest.artifact_directory_name,
+            template_hash: dir.manifest.template_hash,
+            artifacts: deploy_artifacts(&dir.artifacts),
+            service,
+        }
+    }
+}
+
+/// The deploy request of a package.
+pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
+    let service = &d.service;
+    let provider = &service.provider;
+    let keep = provider
+        .deployment_bucket
+        .as_ref()
+        .and_then(DeploymentBucket::settings)
+        .and_then(|s| s.max_previous_deployment_artifacts)
+        .map_or(MAX_PREVIOUS_DEPLOYMENTS, |n| n as usize);
+    let method = match provider.deployment_method.as_deref() {
+        Some("changesets") => Method::ChangeSets,
+        _ => Method::Direct,
+    };
+    DeployRequest {
+        service: service.service.clone(),
+        stage: d.stage.clone(),
+        params: stack_params(service, &d.stage, &d.region),
+        deployment_prefix: stack::deployment_prefix(service).to_string(),
+        bucket: stack::bucket_choice(service),
+        max_previous_deployments: keep,
+        core_template: d.create.clone(),
+        template: d.update.clone(),
+        template_hash: d.template_hash.clone(),
+        artifact_directory: d.directory.clone(),
+        artifacts: d.artifacts.clone(),
+        method,
+        force,
+        waits: Waits::default(),
+        lock: deployer_aws::lock::LockOptions::from_env(),
+    }
+}
+
+/// The stack's name, tags, parameters, notifications, role and rollback setting.
+fn stack_params(service: &Service, stage: &str, region: &str) -> StackParams {
+    let provider = &service.provider;
+    let parameters = provider
+        .stack_parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p.get("ParameterKey")?.as_str()?.to_string(),
+                match p.get("ParameterValue")? {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            ))
+        })
+        .collect();
+    let notification_arns = provider
+        .notification_arns
+        .iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    StackParams {
+        stack: stack::name(service, stage),
+        region: region.to_string(),
+        tags: deployer_template::stack_tags(service, stage),
+        parameters,
+        notification_arns,
+        role_arn: stack::deployment_role(service),
+        disable_rollback: provider.disable_rollback.unwrap_or(false),
+    }
+}

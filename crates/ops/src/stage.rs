@@ -1,0 +1,140 @@
+//! Opening a stage for AWS work, the same way for every operation: load the service
+//! configuration → resolve the stage's early settings → pick the credentials → prove the
+//! account with STS → judge it with the guard → SDK clients with a call counter.
+
+use anyhow::Context as _;
+use deployer_aws::clients::AwsClients;
+use deployer_aws::sources::{AwsVariable, resolve_all};
+use deployer_aws::{AwsSession, CredentialError, CredentialOptions, StageTarget};
+use deployer_config::{ExternalRequest, StageSettings};
+use serde_json::Value;
+
+use crate::calls::AwsCalls;
+use crate::observer::Observer;
+use crate::service::{self, ServiceOptions, Source};
+
+/// Which stage to open and with which credentials.
+#[derive(Debug, Default)]
+pub struct StageOptions {
+    /// The service and its options.
+    pub service: ServiceOptions,
+    /// `--aws-profile`, `--no-profile`, `--expect-account`, MFA code and prompt.
+    pub credentials: CredentialOptions,
+}
+
+/// Whether a refused account stops the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// Stop with a [`deployer_aws::GuardRefusal`] (every operation on the stage's resources).
+    Enforce,
+    /// Return the session with its verdict (`whoami` reports it).
+    Report,
+}
+
+/// A stage opened for AWS work.
+pub(crate) struct Stage {
+    /// The configuration with its early settings.
+    pub source: Source,
+    /// The verified credentials.
+    pub session: AwsSession,
+    /// SDK clients with the call counter.
+    pub clients: AwsClients,
+    /// The runtime the AWS calls run on.
+    pub rt: tokio::runtime::Runtime,
+}
+
+/// Opens the stage: configuration, credentials, one STS call, the guard (before any other
+/// AWS call or local write).
+pub(crate) fn open(
+    options: &StageOptions,
+    guard: Guard,
+    observer: &dyn Observer,
+) -> anyhow::Result<Stage> {
+    let source = service::load(&options.service, observer)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Cannot start the async runtime")?;
+    let session = rt
+        .block_on(deployer_aws::open(
+            &target(&source.stage),
+            &options.credentials,
+        ))
+        .map_err(credential_error)?;
+    observer.detail(&format!(
+        "stage {} in {}: credentials from {}, account {} ({})",
+        session.stage,
+        session.region,
+        session.source,
+        session.identity.account,
+        session.identity.arn
+    ));
+    if guard == Guard::Enforce {
+        session.ensure_allowed().map_err(credential_error)?;
+    }
+    // The session's counter already holds the credential check's STS calls.
+    let counter = session.counter().clone();
+    let clients = AwsClients::new(session.sdk_config(), &counter);
+    Ok(Stage {
+        source,
+        session,
+        clients,
+        rt,
+    })
+}
+
+impl Stage {
+    /// The AWS calls made so far.
+    pub fn calls(&self) -> AwsCalls {
+        AwsCalls::of(&self.clients.counter().summary())
+    }
+
+    /// The answer for AWS-backed variables (`aws:accountId`, `cf`, `ssm`, `s3`): each round of
+    /// requests is answered in parallel with the stage's credentials.
+    pub fn aws_answers(
+        &self,
+    ) -> impl FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> + '_ {
+        move |requests: &[ExternalRequest]| {
+            let parsed: Vec<Result<AwsVariable, String>> = requests
+                .iter()
+                .map(|r| AwsVariable::parse(&r.source, &r.params, r.address.as_deref()))
+                .collect();
+            let vars: Vec<AwsVariable> = parsed
+                .iter()
+                .filter_map(|p| p.as_ref().ok().cloned())
+                .collect();
+            let account = self.session.account();
+            let mut answers = self
+                .rt
+                .block_on(resolve_all(&self.clients, account, &vars))
+                .into_iter();
+            parsed
+                .into_iter()
+                .map(|p| match p {
+                    Ok(_) => answers.next().unwrap_or(Ok(None)),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        }
+    }
+}
+
+/// The [`StageTarget`] of resolved settings.
+fn target(settings: &StageSettings) -> StageTarget {
+    StageTarget {
+        stage: settings.stage.clone(),
+        region: settings.region.clone(),
+        profile: settings.profile.clone(),
+        allowed_account_ids: settings.allowed_account_ids.clone(),
+        forbidden_account_ids: settings.forbidden_account_ids.clone(),
+    }
+}
+
+/// A credential error as an operation error; a guard refusal keeps its type so callers can
+/// tell it apart.
+fn credential_error(err: CredentialError) -> anyhow::Error {
+    match err {
+        CredentialError::Refused(refusal) => anyhow::Error::new(*refusal),
+        other => anyhow::Error::new(other),
+    }
+}
