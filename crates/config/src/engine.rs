@@ -420,14 +420,12 @@ fn load_dotenv(
 
 /// The text of a file, `None` when it does not exist.
 fn read_optional(path: &FsPath) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ConfigError::new(format!(
+    crate::limits::read_text(path).map_err(|e| {
+        ConfigError::new(format!(
             "Failed to load environment variables from {}: {e}",
             path.display()
-        ))),
-    }
+        ))
+    })
 }
 
 fn dotenv_warnings(dotenv: Option<&Dotenv>) -> Vec<String> {
@@ -1185,10 +1183,10 @@ impl<'a> Engine<'a> {
         if let Some(doc) = self.files.get(full) {
             return doc.clone();
         }
-        let doc = match std::fs::read_to_string(full) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("Cannot read {}: {e}", full.display())),
-            Ok(text) => match ext {
+        let doc = match crate::limits::read_text(full) {
+            Err(e) => Err(e),
+            Ok(None) => Ok(None),
+            Ok(Some(text)) => match ext {
                 "yml" | "yaml" | "json" => parse_document(full, &text).map(Some),
                 "tfstate" => serde_json::from_str(&text).map(Some).map_err(|e| {
                     format!(
