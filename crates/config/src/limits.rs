@@ -15,9 +15,17 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// the YAML parser streams, so a deep document is refused after reading only that deep.
 pub const MAX_NESTING_DEPTH: usize = 128;
 
+/// How deep variables may nest inside one another in one string (`${a:${b:${c:…}}}`).
+pub const MAX_VARIABLE_NESTING: usize = 32;
+
 /// How many properties may be in progress at once: `a` needs `b`, which needs `c`, …
 /// A longer chain is refused instead of exhausting the thread's stack.
-pub const MAX_REFERENCE_CHAIN: usize = 256;
+pub const MAX_REFERENCE_CHAIN: usize = 100;
+
+/// How many variable evaluations may be in progress inside one another, through chains,
+/// nesting and re-scans together: the engine recurses on each, and this keeps it well inside
+/// a 2 MiB thread stack even in a debug build.
+pub const MAX_EVALUATION_DEPTH: usize = 128;
 
 /// How many variables one resolution may evaluate (each `${…}`, each fallback, each re-scan).
 pub const MAX_RESOLUTION_STEPS: u64 = 200_000;
