@@ -2,6 +2,7 @@
 
 mod deploy;
 mod guard;
+mod hostile;
 mod package;
 mod print;
 mod support;
