@@ -22,7 +22,7 @@ const PER_INPUT: Duration = Duration::from_secs(5);
 
 fn config() -> Config {
     Config {
-        cases: 400,
+        cases: 1000,
         rng_seed: RngSeed::Fixed(0x5EED_0013),
         failure_persistence: None,
         max_shrink_iters: 200,
@@ -212,10 +212,13 @@ fn env() -> HashMap<String, String> {
 }
 
 /// Loads, resolves (both phases) and models `text`; any outcome but a panic is fine.
-fn exercise(dir: &Path, text: &str) {
-    let Ok(raw) = parse_yaml(text) else { return };
+/// Returns how far it got, for the tally.
+fn exercise(dir: &Path, text: &str) -> &'static str {
+    let Ok(raw) = parse_yaml(text) else {
+        return "refused by the loader";
+    };
     if !raw.is_object() {
-        return;
+        return "not a mapping";
     }
     let file = ConfigFile {
         path: dir.join("serverless.yml"),
@@ -237,16 +240,22 @@ fn exercise(dir: &Path, text: &str) {
             })
             .collect()
     };
-    if let Ok(resolved) = resolve_with(&file, &opts, &env, &settings, &mut answer) {
-        let _ = Service::from_value(&resolved.value);
-        let _ = serde_json::to_string(&resolved.value);
+    match resolve_with(&file, &opts, &env, &settings, &mut answer) {
+        Ok(resolved) => {
+            let _ = serde_json::to_string(&resolved.value);
+            match Service::from_value(&resolved.value) {
+                Ok(_) => "resolved and modelled",
+                Err(_) => "resolved, refused by the model",
+            }
+        }
+        Err(_) => "refused by the resolver",
     }
 }
 
 fn bounded(text: &str) -> Result<(), TestCaseError> {
     let dir = service_dir();
     let started = Instant::now();
-    exercise(dir.path(), text);
+    let _ = exercise(dir.path(), text);
     let took = started.elapsed();
     prop_assert!(took < PER_INPUT, "took {took:?} for:\n{text}");
     Ok(())
@@ -275,14 +284,25 @@ fn the_generator_reaches_the_resolver() {
     let mut runner = TestRunner::new(config());
     let dir = service_dir();
     let (mut parsed, mut with_vars) = (0, 0);
+    let mut tally = std::collections::BTreeMap::new();
     for _ in 0..200 {
         let text = document().new_tree(&mut runner).unwrap().current();
         if parse_yaml(&text).is_ok_and(|v| v.is_object()) {
             parsed += 1;
             with_vars += usize::from(text.contains("${"));
         }
-        exercise(dir.path(), &text);
+        *tally.entry(exercise(dir.path(), &text)).or_insert(0) += 1;
+        let text = mutated().new_tree(&mut runner).unwrap().current();
+        *tally.entry(exercise(dir.path(), &text)).or_insert(0) += 1;
     }
+    eprintln!("fuzz outcomes of 400 inputs: {tally:?}");
+    assert!(
+        tally.get("resolved and modelled").is_some_and(|n| *n > 10)
+            && tally
+                .get("refused by the resolver")
+                .is_some_and(|n| *n > 10),
+        "both outcomes are reached: {tally:?}"
+    );
     assert!(parsed > 100, "only {parsed} of 200 documents parsed");
     assert!(
         with_vars > 50,
