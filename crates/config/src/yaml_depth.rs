@@ -7,7 +7,7 @@
 
 use std::mem::MaybeUninit;
 
-use unsafe_libyaml as sys;
+use unsafe_libyaml as unsafe_sys;
 
 /// Where the document first nests deeper than `limit` collections: `(line, column)`, 1-based.
 /// `None` when it never does, and also on a syntax error, which the real parse then reports
@@ -47,46 +47,50 @@ struct Event {
 
 /// An initialized libyaml parser over a borrowed string; deleted on drop.
 struct Parser<'a> {
-    sys: Box<MaybeUninit<sys::yaml_parser_t>>,
+    sys: Box<MaybeUninit<unsafe_sys::yaml_parser_t>>,
     _input: &'a str,
 }
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str) -> Option<Self> {
-        let mut sys = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut sys = Box::new(MaybeUninit::<unsafe_sys::yaml_parser_t>::uninit());
         // SAFETY: `yaml_parser_initialize` fully initializes the boxed (stable) parser; the
         // input outlives the parser (`'a`), which only reads it.
         unsafe {
             let parser = sys.as_mut_ptr();
-            if sys::yaml_parser_initialize(parser).fail {
+            if unsafe_sys::yaml_parser_initialize(parser).fail {
                 return None;
             }
-            sys::yaml_parser_set_encoding(parser, sys::YAML_UTF8_ENCODING);
-            sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as u64);
+            unsafe_sys::yaml_parser_set_encoding(parser, unsafe_sys::YAML_UTF8_ENCODING);
+            unsafe_sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as u64);
         }
         Some(Parser { sys, _input: input })
     }
 
     /// The next event's kind and start; `None` on a syntax error.
     fn next(&mut self) -> Option<Event> {
-        let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
+        let mut event = MaybeUninit::<unsafe_sys::yaml_event_t>::uninit();
         // SAFETY: the parser was initialized in `new`; a successful `yaml_parser_parse`
         // initializes `event`, which is read and then released with `yaml_event_delete`.
         unsafe {
             let parser = self.sys.as_mut_ptr();
             let event = event.as_mut_ptr();
-            if sys::yaml_parser_parse(parser, event).fail {
+            if unsafe_sys::yaml_parser_parse(parser, event).fail {
                 return None;
             }
             let kind = match (*event).type_ {
-                sys::YAML_SEQUENCE_START_EVENT | sys::YAML_MAPPING_START_EVENT => Kind::Open,
-                sys::YAML_SEQUENCE_END_EVENT | sys::YAML_MAPPING_END_EVENT => Kind::Close,
+                unsafe_sys::YAML_SEQUENCE_START_EVENT | unsafe_sys::YAML_MAPPING_START_EVENT => {
+                    Kind::Open
+                }
+                unsafe_sys::YAML_SEQUENCE_END_EVENT | unsafe_sys::YAML_MAPPING_END_EVENT => {
+                    Kind::Close
+                }
                 // No event only comes after the end or an error: never loop on it.
-                sys::YAML_STREAM_END_EVENT | sys::YAML_NO_EVENT => Kind::End,
+                unsafe_sys::YAML_STREAM_END_EVENT | unsafe_sys::YAML_NO_EVENT => Kind::End,
                 _ => Kind::Other,
             };
             let mark = (*event).start_mark;
-            sys::yaml_event_delete(event);
+            unsafe_sys::yaml_event_delete(event);
             Some(Event {
                 kind,
                 line: mark.line,
@@ -99,7 +103,7 @@ impl<'a> Parser<'a> {
 impl Drop for Parser<'_> {
     fn drop(&mut self) {
         // SAFETY: the parser was initialized in `new` and is deleted exactly once.
-        unsafe { sys::yaml_parser_delete(self.sys.as_mut_ptr()) }
+        unsafe { unsafe_sys::yaml_parser_delete(self.sys.as_mut_ptr()) }
     }
 }
 
