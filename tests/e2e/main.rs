@@ -4,6 +4,7 @@ mod concurrency;
 mod deploy;
 mod faults;
 mod guard;
+mod hostile;
 mod package;
 mod print;
 mod support;

@@ -17,8 +17,12 @@ use serde_json::{Map, Value};
 use crate::dotenv::{self, Dotenv, Layered};
 use crate::env::Env;
 use crate::error::{ConfigError, Problem};
+use crate::limits::{
+    MAX_EVALUATION_DEPTH, MAX_REFERENCE_CHAIN, MAX_RESOLUTION_STEPS, MAX_RESOLVED_BYTES,
+    MAX_RESOLVED_DEPTH, MAX_STRING_BYTES,
+};
 use crate::load::{ConfigFile, parse_document};
-use crate::parse::{Arg, KNOWN_SOURCES, Part, Source, SourceRef, Template, Var, scan};
+use crate::parse::{Arg, KNOWN_SOURCES, Part, Source, SourceRef, Template, Var, excerpt, scan};
 
 /// How deep values that contain variables may resolve to values that contain variables.
 const MAX_DEPTH: u32 = 10;
@@ -273,8 +277,11 @@ pub fn resolve_with(
         for path in &paths {
             // Failures are recorded on the property; blocked ones are retried next round.
             let _ = e.resolve_prop(path);
+            if e.fatal.is_some() {
+                break;
+            }
         }
-        if e.needed.is_empty() {
+        if e.needed.is_empty() || e.fatal.is_some() {
             break;
         }
         let requests = std::mem::take(&mut e.needed);
@@ -420,14 +427,12 @@ fn load_dotenv(
 
 /// The text of a file, `None` when it does not exist.
 fn read_optional(path: &FsPath) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ConfigError::new(format!(
+    crate::limits::read_text(path).map_err(|e| {
+        ConfigError::new(format!(
             "Failed to load environment variables from {}: {e}",
             path.display()
-        ))),
-    }
+        ))
+    })
 }
 
 fn dotenv_warnings(dotenv: Option<&Dotenv>) -> Vec<String> {
@@ -519,7 +524,7 @@ fn account_ids(v: Option<Value>, stage: &str) -> Result<Vec<String>, String> {
 }
 
 /// One step of a property path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Seg {
     Key(String),
     Idx(usize),
@@ -594,6 +599,19 @@ struct Engine<'a> {
     reads: Vec<Path>,
     /// `${env:…}` lookups that found nothing (for the `useDotenv` conflict check).
     env_misses: Vec<EnvMiss>,
+    /// Variables evaluated so far (at most [`MAX_RESOLUTION_STEPS`]).
+    steps: u64,
+    /// Evaluations in progress, inside one another (at most [`MAX_EVALUATION_DEPTH`]).
+    active: usize,
+    /// Bytes of values produced or copied so far (at most [`MAX_RESOLVED_BYTES`]).
+    work_bytes: usize,
+    /// The limit that stopped the resolution: reported alone, since every property evaluated
+    /// after it fails the same way.
+    fatal: Option<Problem>,
+    /// Every property path in lexicographic order: the properties under a path are a run.
+    sorted_props: Vec<Path>,
+    /// Paths whose properties inside are all resolved (their lookups skip the search).
+    complete: HashSet<Path>,
 }
 
 /// An `${env:NAME}` that was not set: at which property, read on behalf of which.
@@ -653,11 +671,19 @@ impl<'a> Engine<'a> {
             extra: Vec::new(),
             reads: Vec::new(),
             env_misses: Vec::new(),
+            steps: 0,
+            active: 0,
+            work_bytes: 0,
+            fatal: None,
+            sorted_props: Vec::new(),
+            complete: HashSet::new(),
         };
         let mut config = std::mem::take(&mut e.config);
         let mut path = Vec::new();
         collect(&mut config, &mut path, &mut e.props, &mut e.warnings);
         e.config = config;
+        e.sorted_props = e.props.keys().cloned().collect();
+        e.sorted_props.sort();
         Ok(e)
     }
 
@@ -685,6 +711,15 @@ impl<'a> Engine<'a> {
 
     /// Turns recorded failures into the error, if any.
     fn finish(&mut self, extra: Vec<Problem>) -> Result<(), ConfigError> {
+        if let Some(problem) = self.fatal.take() {
+            return Err(ConfigError::with_problems(
+                format!(
+                    "Cannot resolve {}: a resolution limit was reached:",
+                    self.file.path.display()
+                ),
+                vec![problem],
+            ));
+        }
         let mut problems: Vec<Problem> = self
             .props
             .iter()
@@ -746,8 +781,13 @@ impl<'a> Engine<'a> {
                 root: path.clone(),
             });
         }
+        if self.stack.len() >= MAX_REFERENCE_CHAIN {
+            return Err(self.chain_limit(path));
+        }
         self.stack.push(path.clone());
-        let result = self.eval_template(&tpl, 0);
+        let result = self
+            .eval_template(&tpl, 0)
+            .and_then(|v| self.check_result(path, &v).map(|()| v));
         self.stack.pop();
         let failed = |me: &mut Self, m: String| {
             me.props.insert(path.clone(), Prop::Failed(m));
@@ -789,12 +829,12 @@ impl<'a> Engine<'a> {
         }
         let mut out = String::new();
         for part in &tpl.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
+            let piece = match part {
+                Part::Text(t) => t.clone(),
                 Part::Var(var) => match self.eval_var(var, depth)? {
-                    Value::String(s) => out.push_str(&s),
-                    Value::Number(n) => out.push_str(&n.to_string()),
-                    Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
                     other => {
                         return Err(Fail::Msg(format!(
                             "\"{}\" resolves to {}, which cannot be part of a longer string \
@@ -804,12 +844,47 @@ impl<'a> Engine<'a> {
                         )));
                     }
                 },
+            };
+            if out.len() + piece.len() > MAX_STRING_BYTES {
+                return Err(self.limit(format!(
+                    "the resolved string would be longer than {MAX_STRING_BYTES} bytes (the \
+                     string size limit, 10 MiB); variables that repeat each other grow \
+                     exponentially: check what refers to what"
+                )));
             }
+            out.push_str(&piece);
         }
         Ok(Value::String(out))
     }
 
     fn eval_var(&mut self, var: &Var, depth: u32) -> Result<Value, Fail> {
+        if let Some(problem) = &self.fatal {
+            return Err(Fail::Msg(problem.message.clone()));
+        }
+        if self.active >= MAX_EVALUATION_DEPTH {
+            return Err(self.limit(format!(
+                "variables are evaluated more than {MAX_EVALUATION_DEPTH} levels inside one \
+                 another (the evaluation depth limit: references, nested variables and \
+                 re-scanned values together), at {}; flatten the references",
+                excerpt(&var.text)
+            )));
+        }
+        self.active += 1;
+        let result = self.eval_var_counted(var, depth);
+        self.active -= 1;
+        result
+    }
+
+    /// [`Self::eval_var`] once the depth is checked: counts the step and evaluates.
+    fn eval_var_counted(&mut self, var: &Var, depth: u32) -> Result<Value, Fail> {
+        self.steps += 1;
+        if self.steps > MAX_RESOLUTION_STEPS {
+            return Err(self.limit(format!(
+                "resolving the configuration took more than {MAX_RESOLUTION_STEPS} variable \
+                 evaluations (the step limit), at {}; simplify the variables",
+                excerpt(&var.text)
+            )));
+        }
         let mut last: Option<&SourceRef> = None;
         let mut last_miss = None;
         for source in &var.sources {
@@ -928,7 +1003,8 @@ impl<'a> Engine<'a> {
             Value::String(s) => {
                 let scanned = scan(s).map_err(|e| {
                     Fail::Msg(format!(
-                        "Approached variable syntax error in resolved value \"{s}\": {e}"
+                        "Approached variable syntax error in resolved value \"{}\": {e}",
+                        excerpt(s)
                     ))
                 })?;
                 let here = self.stack.last().cloned().unwrap_or_default();
@@ -939,7 +1015,8 @@ impl<'a> Engine<'a> {
                     if tpl.has_vars() && depth + 1 > MAX_DEPTH {
                         return Err(Fail::Msg(format!(
                             "Excessive variables nest depth: values keep resolving to values with \
-                             variables (more than {MAX_DEPTH} levels), last \"{s}\""
+                             variables (more than {MAX_DEPTH} levels), last \"{}\"",
+                            excerpt(s)
                         )));
                     }
                     *v = self.eval_template(&tpl, depth + 1)?;
@@ -1145,6 +1222,7 @@ impl<'a> Engine<'a> {
             Ok(Some(doc)) => doc,
         };
         let Some(address) = address.filter(|a| !a.is_empty()) else {
+            self.charge(doc)?;
             return self.rescan(Some(doc.clone()), depth);
         };
         if let Value::String(_) = doc
@@ -1154,8 +1232,23 @@ impl<'a> Engine<'a> {
                 "{rel} is read as text, which has no properties to address (\"{address}\")"
             )));
         }
-        let mut cur = doc.clone();
-        for (i, key) in address.split('.').enumerate() {
+        let keys: Vec<&str> = address.split('.').collect();
+        // Walk by reference while the way is plain data; copy only what is left to walk, so
+        // addressing a large file does not copy all of it.
+        let (mut at, mut node) = (0, doc);
+        while let Some(key) = keys.get(at) {
+            let next = match node {
+                Value::Object(m) => m.get(*key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|k| a.get(k)),
+                _ => None,
+            };
+            let Some(next) = next else { break };
+            node = next;
+            at += 1;
+        }
+        self.charge(node)?;
+        let mut cur = node.clone();
+        for (i, key) in keys.iter().copied().enumerate().skip(at) {
             if matches!(cur, Value::String(_)) {
                 // A string met on the way may itself be a variable that yields an object.
                 cur = self.rescan(Some(cur), depth)?.unwrap_or(Value::Null);
@@ -1185,10 +1278,10 @@ impl<'a> Engine<'a> {
         if let Some(doc) = self.files.get(full) {
             return doc.clone();
         }
-        let doc = match std::fs::read_to_string(full) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("Cannot read {}: {e}", full.display())),
-            Ok(text) => match ext {
+        let doc = match crate::limits::read_text(full) {
+            Err(e) => Err(e),
+            Ok(None) => Ok(None),
+            Ok(Some(text)) => match ext {
                 "yml" | "yaml" | "json" => parse_document(full, &text).map(Some),
                 "tfstate" => serde_json::from_str(&text).map(Some).map_err(|e| {
                     format!(
@@ -1244,21 +1337,145 @@ impl<'a> Engine<'a> {
         if matches!(
             get(&self.config, &path),
             Some(Value::Object(_) | Value::Array(_))
-        ) {
-            let inside: Vec<Path> = self
-                .props
-                .iter()
-                .filter(|(p, st)| {
-                    !matches!(st, Prop::Done) && p.len() > path.len() && p.starts_with(&path)
-                })
-                .map(|(p, _)| p.clone())
-                .collect();
-            for p in inside {
+        ) && !self.is_complete(&path)
+        {
+            for p in self.pending_inside(&path) {
                 self.resolve_prop(&p)?;
             }
+            self.complete.insert(path.clone());
         }
+        // Measured before it is copied: the copy counts against the size limit.
+        let Some(found) = get(&self.config, &path) else {
+            return Ok(None);
+        };
+        let measured = measure(found, self.budget());
+        self.account(measured)?;
         Ok(get(&self.config, &path).cloned())
     }
+}
+
+/// The resolution limits (see [`crate::limits`]).
+impl Engine<'_> {
+    /// Stops the whole resolution at a limit, reported at the property being resolved.
+    fn limit(&mut self, message: String) -> Fail {
+        let at = self.stack.last().map(|p| show(p));
+        self.limit_at(at, message)
+    }
+
+    fn limit_at(&mut self, path: Option<String>, message: String) -> Fail {
+        if self.fatal.is_none() {
+            self.fatal = Some(Problem {
+                path,
+                message: message.clone(),
+            });
+        }
+        Fail::Msg(message)
+    }
+
+    /// `a` needs `b`, which needs `c`, … past [`MAX_REFERENCE_CHAIN`]: refused before the
+    /// recursion can exhaust the thread's stack.
+    fn chain_limit(&mut self, next: &Path) -> Fail {
+        let first = self.stack.first().map(|p| show(p));
+        let last = self.stack.last().map(|p| show(p)).unwrap_or_default();
+        let message = format!(
+            "references chain through more than {MAX_REFERENCE_CHAIN} properties (the \
+             reference chain limit): \"{}\" needs … \"{last}\", which needs \"{}\"; refer to \
+             the final value directly instead of through a chain",
+            first.clone().unwrap_or_default(),
+            show(next)
+        );
+        self.limit_at(first, message)
+    }
+
+    /// Counts a resolved property's value against the size limit and checks how deep it sits.
+    fn check_result(&mut self, path: &Path, v: &Value) -> Result<(), Fail> {
+        let depth = self.charge(v)?;
+        if path.len() + depth > MAX_RESOLVED_DEPTH {
+            return Err(self.limit(format!(
+                "the resolved value nests {} levels deep here, more than {MAX_RESOLVED_DEPTH} (the \
+                 resolved depth limit); a value that includes itself through references grows \
+                 without end",
+                path.len() + depth
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts a value produced or copied by resolution against [`MAX_RESOLVED_BYTES`] and
+    /// returns its nesting depth.
+    fn charge(&mut self, v: &Value) -> Result<usize, Fail> {
+        let measured = measure(v, self.budget());
+        self.account(measured)
+    }
+
+    /// What is left of [`MAX_RESOLVED_BYTES`].
+    fn budget(&self) -> usize {
+        MAX_RESOLVED_BYTES.saturating_sub(self.work_bytes)
+    }
+
+    /// Books a [`measure`] result: its depth, or the size-limit error when it was over budget.
+    fn account(&mut self, measured: Option<(usize, usize)>) -> Result<usize, Fail> {
+        match measured {
+            Some((bytes, depth)) => {
+                self.work_bytes += bytes;
+                Ok(depth)
+            }
+            None => Err(self.limit(format!(
+                "variables produced or copied more than {MAX_RESOLVED_BYTES} bytes of values in \
+                 all (the resolved size limit, 256 MiB); large values referenced many times or \
+                 growing through references cause this"
+            ))),
+        }
+    }
+
+    /// True when every property under `path` is known to be resolved.
+    fn is_complete(&self, path: &[Seg]) -> bool {
+        (0..=path.len()).any(|n| self.complete.contains(&path[..n]))
+    }
+
+    /// The unresolved properties strictly under `path`, in file order.
+    fn pending_inside(&self, path: &[Seg]) -> Vec<Path> {
+        let start = self.sorted_props.partition_point(|p| p.as_slice() < path);
+        let mut inside: Vec<(usize, Path)> = self.sorted_props[start..]
+            .iter()
+            .take_while(|p| p.starts_with(path))
+            .filter(|p| p.len() > path.len())
+            .filter_map(|p| match self.props.get_full(p) {
+                Some((index, _, st)) if !matches!(st, Prop::Done) => Some((index, p.clone())),
+                _ => None,
+            })
+            .collect();
+        inside.sort_by_key(|(index, _)| *index);
+        inside.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+/// The size of `v` as JSON text (roughly) and its nesting depth; `None` once the size passes
+/// `budget`. Iterative, so a deep value cannot exhaust the stack.
+fn measure(v: &Value, budget: usize) -> Option<(usize, usize)> {
+    let mut bytes = 0usize;
+    let mut max_depth = 0usize;
+    let mut todo = vec![(v, 0usize)];
+    while let Some((v, depth)) = todo.pop() {
+        max_depth = max_depth.max(depth);
+        bytes += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                todo.extend(items.iter().map(|i| (i, depth + 1)));
+                items.len() + 2
+            }
+            Value::Object(map) => {
+                todo.extend(map.values().map(|i| (i, depth + 1)));
+                map.keys().map(|k| k.len() + 4).sum::<usize>() + 2
+            }
+        };
+        if bytes > budget {
+            return None;
+        }
+    }
+    Some((bytes, max_depth))
 }
 
 /// Finds every string with variables (a property); applies escapes in plain strings.
@@ -1465,7 +1682,7 @@ fn describe(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("a boolean ({b})"),
         Value::Number(n) => format!("a number ({n})"),
-        Value::String(s) => format!("a string (\"{s}\")"),
+        Value::String(s) => format!("a string (\"{}\")", excerpt(s)),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "an object".into(),
     }

@@ -25,9 +25,11 @@ mod dotenv;
 mod engine;
 mod env;
 mod error;
+pub mod limits;
 mod load;
 pub mod model;
 mod parse;
+mod yaml_depth;
 
 pub use dotenv::file_variables;
 pub use engine::{

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
+use crate::limits::MAX_NESTING_DEPTH;
+use crate::yaml_depth;
 
 /// Where to look for the service configuration.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +45,7 @@ pub fn load(opts: &LoadOptions) -> Result<ConfigFile, ConfigError> {
     let path = match &opts.config {
         Some(p) => {
             let path = opts.cwd.join(p);
-            if !path.is_file() {
+            if !path.exists() {
                 return Err(ConfigError::new(format!(
                     "Configuration file {} (from --config) does not exist",
                     path.display()
@@ -53,8 +55,9 @@ pub fn load(opts: &LoadOptions) -> Result<ConfigFile, ConfigError> {
         }
         None => find_default(&opts.cwd)?,
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| ConfigError::new(format!("Cannot read {}: {e}", path.display())))?;
+    let text = crate::limits::read_text(&path)
+        .map_err(ConfigError::new)?
+        .ok_or_else(|| ConfigError::new(format!("{} does not exist", path.display())))?;
     let raw = parse_document(&path, &text).map_err(ConfigError::new)?;
     if !raw.is_object() {
         return Err(ConfigError::new(format!(
@@ -118,6 +121,12 @@ pub(crate) fn parse_document(path: &Path, text: &str) -> Result<Value, String> {
 /// Parses YAML with the CloudFormation schema. The error starts with `:<line>:<column>: `
 /// when the parser knows the position, so the caller can prefix the file name.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    if let Some((line, column)) = yaml_depth::too_deep(text, MAX_NESTING_DEPTH) {
+        return Err(format!(
+            ":{line}:{column}: invalid YAML: collections nest more than {MAX_NESTING_DEPTH} \
+             levels deep (the nesting limit); flatten the structure"
+        ));
+    }
     let mut doc: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| match e.location() {
             Some(loc) => format!(

@@ -974,6 +974,7 @@ impl Service {
     }
 
     fn validate(&self) -> Result<(), ModelError> {
+        validate_service_name(&self.service)?;
         if self.provider.name != "aws" {
             return Err(ModelError::invalid(
                 "provider.name",
@@ -1097,6 +1098,29 @@ impl Service {
             }
         }
     }
+}
+
+/// Checks `service` against Serverless v3's schema rule for service names: an ASCII letter,
+/// then ASCII letters, digits and `-`. The name becomes part of the stack name, the S3 prefix
+/// and the zip file name, so anything else (`/`, `.`, spaces) could leave the output directory.
+///
+/// v3's pattern (`^[a-zA-Z][0-9a-zA-Z-]+$`) also asks for a second character, but v3 only warns
+/// on schema errors by default and its stack-name check accepts one letter, so one is allowed.
+pub fn validate_service_name(name: &str) -> Result<(), ModelError> {
+    let mut bytes = name.bytes();
+    let valid = bytes.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    if valid {
+        return Ok(());
+    }
+    Err(ModelError::invalid(
+        "service",
+        format!(
+            "\"{}\" is not a valid service name: it must start with a letter and contain only \
+             letters, digits and \"-\" (it becomes part of the stack name and of file names)",
+            name.escape_debug()
+        ),
+    ))
 }
 
 /// The default deployed function name: `<service>-<stage>-<functionKey>`.
@@ -1709,5 +1733,31 @@ mod message_tests {
                 .starts_with("provider.name: only the \"aws\" provider"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn service_names_follow_the_v3_rule() {
+        for good in ["s", "my-service", "Api2", "a-1-b"] {
+            assert!(validate_service_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "../../outside",
+            "a/b",
+            "1abc",
+            "-x",
+            "my_service",
+            "a.b",
+            "a b",
+            "",
+        ] {
+            let err = validate_service_name(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with("service: ") && err.contains("must start with a letter"),
+                "{bad}: {err}"
+            );
+        }
+        let config = json!({"service": {"name": "../x"}, "provider": {"name": "aws"}});
+        let err = Service::from_value(&config).unwrap_err();
+        assert_eq!(err.path(), "service");
     }
 }

@@ -5,7 +5,11 @@
 //! A hand-written scanner over bytes: every character that matters is ASCII, so byte offsets
 //! are always char boundaries.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+
+use crate::limits::MAX_VARIABLE_NESTING;
 
 /// The source names deployer knows, for typo suggestions.
 pub(crate) const KNOWN_SOURCES: [&str; 11] = [
@@ -99,6 +103,7 @@ pub(crate) fn scan(s: &str) -> Result<Scan, String> {
         s,
         b: s.as_bytes(),
         warnings: Vec::new(),
+        nesting: 0,
     };
     let (parts, changed) = p.top()?;
     let template = changed.then_some(Template { parts });
@@ -112,6 +117,18 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     warnings: Vec<String>,
+    /// Variables open around the current position (bounded: the scanner recurses on them).
+    nesting: usize,
+}
+
+/// A string for a message: cut to its first 200 characters, so an error about a huge value
+/// stays readable.
+pub(crate) fn excerpt(s: &str) -> Cow<'_, str> {
+    const MAX: usize = 200;
+    match s.char_indices().nth(MAX) {
+        None => Cow::Borrowed(s),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes in all)", &s[..end], s.len())),
+    }
 }
 
 fn is_type_char(c: u8) -> bool {
@@ -161,11 +178,14 @@ pub(crate) fn bare_literal(text: &str) -> Option<Value> {
 
 impl Parser<'_> {
     fn err(&self, what: &str, at: usize) -> String {
-        format!("Invalid variable {what} at index {at} in \"{}\"", self.s)
+        format!(
+            "Invalid variable {what} at index {at} in \"{}\"",
+            excerpt(self.s)
+        )
     }
 
     fn unterminated(&self) -> String {
-        format!("Missing variable closing bracket in {}", self.s)
+        format!("Missing variable closing bracket in {}", excerpt(self.s))
     }
 
     fn skip_spaces(&self, mut i: usize) -> usize {
@@ -428,7 +448,17 @@ impl Parser<'_> {
                 return Err("colon".into());
             }
             if c == b'$' && b.get(i + 1) == Some(&b'{') {
-                let (var, end) = self.var(i, true)?.ok_or_else(|| self.err("type", i + 2))?;
+                if self.nesting >= MAX_VARIABLE_NESTING {
+                    return Err(format!(
+                        "Variables nest more than {MAX_VARIABLE_NESTING} levels inside one \
+                         another (the nesting limit) at index {i} in \"{}\"",
+                        excerpt(self.s)
+                    ));
+                }
+                self.nesting += 1;
+                let nested = self.var(i, true);
+                self.nesting -= 1;
+                let (var, end) = nested?.ok_or_else(|| self.err("type", i + 2))?;
                 push_text(&mut parts, &self.s[last..i]);
                 parts.push(Part::Var(var));
                 i = end;
@@ -516,7 +546,8 @@ impl Parser<'_> {
                     None => Err(format!(
                         "Invalid literal source \"{literal}\" at index {i} in \"{}\"; quote text \
                          fallbacks: '{literal}'",
-                        self.s
+                        excerpt(self.s),
+                        literal = excerpt(literal)
                     )),
                 }
             }
@@ -541,7 +572,12 @@ impl Parser<'_> {
         }
         serde_json::from_str::<String>(&self.s[i..=j])
             .map(|v| (v, j + 1))
-            .map_err(|e| format!("Invalid string literal at index {i} in \"{}\": {e}", self.s))
+            .map_err(|e| {
+                format!(
+                    "Invalid string literal at index {i} in \"{}\": {e}",
+                    excerpt(self.s)
+                )
+            })
     }
 
     /// The text of a `${…}` at `start` up to its first `}` (for hints).

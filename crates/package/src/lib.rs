@@ -190,6 +190,48 @@ pub enum PackageError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A prebuilt `artifact` is not a regular file (a directory, a device such as `/dev/zero`,
+    /// a FIFO or a socket), so it cannot be hashed and uploaded.
+    #[error(
+        "package.artifact \"{path}\"{owner} is {kind}, not a regular file; point it at the zip file to deploy",
+        owner = .function.as_ref().map(|f| format!(" (for \"{f}\")")).unwrap_or_default()
+    )]
+    ArtifactNotRegular {
+        /// The artifact path (resolved against the service dir).
+        path: PathBuf,
+        /// The function whose `package.artifact` it is; `None` for `package.artifact`.
+        function: Option<String>,
+        /// What it is instead (`a directory`, `a device`, …).
+        kind: &'static str,
+    },
+    /// A prebuilt `artifact` is larger than any Lambda code package can be.
+    #[error(
+        "package.artifact \"{path}\"{owner} is {size} bytes, over the limit of {limit} bytes \
+         (Lambda's 250 MB limit for code); use a smaller package or a container image",
+        owner = .function.as_ref().map(|f| format!(" (for \"{f}\")")).unwrap_or_default()
+    )]
+    ArtifactTooLarge {
+        /// The artifact path (resolved against the service dir).
+        path: PathBuf,
+        /// The function whose `package.artifact` it is; `None` for `package.artifact`.
+        function: Option<String>,
+        /// Its size in bytes.
+        size: u64,
+        /// [`MAX_ARTIFACT_BYTES`].
+        limit: u64,
+    },
+    /// An artifact name would put the file outside the output directory.
+    #[error(
+        "Refusing to write artifact {name:?}: it is not a plain file name inside {out_dir} \
+         (a name must not be empty, contain \"/\" or \"\\\", or be \".\" or \"..\"); check the service \
+         and function names"
+    )]
+    UnsafeOutputName {
+        /// The name as given.
+        name: String,
+        /// The output directory it must stay in.
+        out_dir: PathBuf,
+    },
     /// An `s3://` or `https://` artifact, which this packager does not download.
     #[error(
         "package.artifact {uri:?}{owner} is a remote URI; download it and set the local path instead",
@@ -274,6 +316,32 @@ pub enum PackageError {
         /// The library's message.
         message: String,
     },
+}
+
+/// The largest prebuilt artifact accepted: 250 MiB, Lambda's limit for a function's code
+/// (unzipped, so a zip is never larger in practice). Bounds the bytes hashed and uploaded.
+pub const MAX_ARTIFACT_BYTES: u64 = 250 * 1024 * 1024;
+
+/// Joins an artifact file name to the output directory, refusing a name that would land
+/// anywhere else: empty, absolute, `.`/`..`, or containing a `/` or `\\` separator. Every file
+/// written into the output directory goes through this, whatever the caller validated.
+pub fn output_path(out_dir: &Path, name: &str) -> Result<PathBuf, PackageError> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && matches!(
+            Path::new(name).components().collect::<Vec<_>>().as_slice(),
+            [std::path::Component::Normal(_)]
+        );
+    if plain {
+        Ok(out_dir.join(name))
+    } else {
+        Err(PackageError::UnsafeOutputName {
+            name: name.to_string(),
+            out_dir: out_dir.to_path_buf(),
+        })
+    }
 }
 
 /// base64 SHA-256 of a file's bytes, the form Lambda reports as `CodeSha256`.
@@ -437,13 +505,57 @@ fn prebuilt_path(
         });
     }
     let path = req.service_dir.join(artifact);
-    match std::fs::metadata(&path) {
-        Ok(_) => Ok(path),
-        Err(source) => Err(PackageError::ArtifactNotFound {
+    let function = function.map(str::to_string);
+    // `metadata` follows symlinks and never opens the file, so a FIFO cannot block here.
+    let metadata = match std::fs::metadata(&path) {
+        Ok(metadata) => metadata,
+        Err(source) => {
+            return Err(PackageError::ArtifactNotFound {
+                path,
+                function,
+                source,
+            });
+        }
+    };
+    if !metadata.is_file() {
+        let kind = file_kind(&metadata);
+        return Err(PackageError::ArtifactNotRegular {
             path,
-            function: function.map(str::to_string),
-            source,
-        }),
+            function,
+            kind,
+        });
+    }
+    if metadata.len() > MAX_ARTIFACT_BYTES {
+        return Err(PackageError::ArtifactTooLarge {
+            path,
+            function,
+            size: metadata.len(),
+            limit: MAX_ARTIFACT_BYTES,
+        });
+    }
+    Ok(path)
+}
+
+/// What a non-regular file is, for messages.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = metadata.file_type();
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if metadata.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -521,6 +633,10 @@ fn build_zips(
     jobs: Vec<ZipJob>,
     options: &PackageOptions,
 ) -> Result<Vec<Artifact>, PackageError> {
+    // Refuse a bad name before anything is written.
+    for job in &jobs {
+        output_path(out_dir, &job.name)?;
+    }
     std::fs::create_dir_all(out_dir).map_err(|source| PackageError::Write {
         path: out_dir.to_path_buf(),
         source,
@@ -599,15 +715,15 @@ fn build_zips(
                     None => archive::Source::File(&candidates[i]),
                 })
                 .collect();
-            archive::write_zip(&entries, &out_dir.join(&jobs[index].name))
-                .map(|written| (index, written))
+            let target = output_path(out_dir, &jobs[index].name)?;
+            archive::write_zip(&entries, &target).map(|written| (index, written))
         })
         .collect::<Result<_, _>>()?;
     let written: HashMap<usize, archive::Written> = built.into_iter().collect();
 
     let mut artifacts: Vec<Artifact> = Vec::with_capacity(jobs.len());
     for (index, job) in jobs.into_iter().enumerate() {
-        let path = out_dir.join(&job.name);
+        let path = output_path(out_dir, &job.name)?;
         // A copy always refers to an earlier job, whose artifact is already in the list.
         let origin = copy_of[index].unwrap_or(index);
         if origin != index {
@@ -747,6 +863,94 @@ mod tests {
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn output_path_keeps_names_inside_the_output_dir() {
+        let out = Path::new("/srv/app/.serverless");
+        assert_eq!(output_path(out, "svc.zip").unwrap(), out.join("svc.zip"));
+        assert_eq!(output_path(out, "...zip").unwrap(), out.join("...zip"));
+        for bad in [
+            "../outside.zip",
+            "../../x.zip",
+            "/etc/passwd",
+            "a/b.zip",
+            "a\\b.zip",
+            "..",
+            ".",
+            "",
+            "nul\0.zip",
+        ] {
+            let err = output_path(out, bad).unwrap_err();
+            assert!(
+                matches!(err, PackageError::UnsafeOutputName { .. }),
+                "{bad}: {err}"
+            );
+            assert!(
+                err.to_string().contains("Refusing to write artifact"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_service_name_that_escapes_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = dir.path().join("svc");
+        std::fs::create_dir_all(&service).unwrap();
+        std::fs::write(service.join("handler.js"), "x").unwrap();
+        let req = PackageRequest {
+            service_name: "../../outside".into(),
+            service_dir: service.clone(),
+            functions: vec![FunctionPackaging {
+                key: "f".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let out = service.join(".serverless");
+        let err = package(&req, &out).unwrap_err();
+        assert!(
+            matches!(err, PackageError::UnsafeOutputName { .. }),
+            "{err}"
+        );
+        assert!(!out.exists(), "nothing is written, not even the output dir");
+        assert!(!dir.path().join("outside.zip").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn prebuilt_artifacts_must_be_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.zip");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for (artifact, kind) in [
+            (PathBuf::from("/dev/zero"), "a device"),
+            (fifo, "a FIFO"),
+            (dir.path().to_path_buf(), "a directory"),
+        ] {
+            let req = PackageRequest {
+                service_name: "svc".into(),
+                service_dir: dir.path().to_path_buf(),
+                artifact: Some(artifact.clone()),
+                functions: vec![FunctionPackaging {
+                    key: "f".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let err = package(&req, &dir.path().join("out")).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(err, PackageError::ArtifactNotRegular { .. }) && text.contains(kind),
+                "{}: {text}",
+                artifact.display()
+            );
+        }
     }
 
     #[test]
