@@ -89,8 +89,8 @@ fn check_size(path: &Path, len: u64) -> Result<(), String> {
     ))
 }
 
-/// What a non-regular file is, for messages.
-fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+/// What a non-regular file is, for messages ("a device", "a FIFO (named pipe)", …).
+pub fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

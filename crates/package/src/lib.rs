@@ -518,7 +518,7 @@ fn prebuilt_path(
         }
     };
     if !metadata.is_file() {
-        let kind = file_kind(&metadata);
+        let kind = deployer_config::limits::file_kind(&metadata);
         return Err(PackageError::ArtifactNotRegular {
             path,
             function,
@@ -536,28 +536,6 @@ fn prebuilt_path(
     Ok(path)
 }
 
-/// What a non-regular file is, for messages.
-fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = metadata.file_type();
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if metadata.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    }
-}
 
 fn file_name(path: &Path) -> String {
     path.file_name()
