@@ -536,7 +536,6 @@ fn prebuilt_path(
     Ok(path)
 }
 
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
