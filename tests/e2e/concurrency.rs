@@ -1,4 +1,4 @@
-//! Two `deployer up` of one stage started together, several rounds with a code change each:
+//! Two `deployer up` of one stage started together, ten rounds with a code change each:
 //! the stage lock serialises them, so every round ends with the stack on the code of the run
 //! that reported "deployed" last (or one run refused clearly), and the deployed template only
 //! references objects that exist.
@@ -11,7 +11,7 @@ use deployer_testbed::TestBed;
 use crate::faults::{Moto, change_code, service, zip_sha};
 use crate::support::{Run, copy_dir, run};
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 10;
 
 fn up(bed: &TestBed<'_>, dir: &Path) -> (Run, Instant) {
     let r = run(
