@@ -132,7 +132,7 @@ pub struct Provider {
     #[serde(default)]
     pub role: Option<Value>,
     /// Legacy `provider.iamRoleStatements`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub iam_role_statements: Option<Vec<Value>>,
     /// Legacy `provider.iamManagedPolicies`.
     #[serde(default, deserialize_with = "de_opt_list")]
@@ -192,10 +192,10 @@ pub struct Provider {
     #[serde(default)]
     pub logs: Option<Value>,
     /// `provider.stackParameters` (`ParameterKey`/`ParameterValue`/... objects).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub stack_parameters: Option<Vec<Value>>,
     /// `provider.stackPolicy` statements.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub stack_policy: Option<Vec<Value>>,
     /// `provider.rollbackConfiguration`.
     #[serde(default)]
@@ -262,7 +262,7 @@ pub struct IamRoleSettings {
     #[serde(default)]
     pub path: Option<Value>,
     /// Statements appended to the role's inline policy.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub statements: Option<Vec<Value>>,
     /// `ManagedPolicyArns`.
     #[serde(default, deserialize_with = "de_opt_list")]
@@ -295,7 +295,7 @@ pub struct ApiGatewayConfig {
     #[serde(default)]
     pub rest_api_root_resource_id: Option<Value>,
     /// `BinaryMediaTypes`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub binary_media_types: Option<Value>,
     /// `Description` of the REST API and its deployment.
     #[serde(default)]
@@ -307,7 +307,7 @@ pub struct ApiGatewayConfig {
     #[serde(default, deserialize_with = "de_opt_string")]
     pub api_key_source_type: Option<String>,
     /// Resource policy statements.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub resource_policy: Option<Vec<Value>>,
     /// `DisableExecuteApiEndpoint`.
     #[serde(default, deserialize_with = "de_opt_bool")]
@@ -432,10 +432,10 @@ pub struct DeploymentBucketSettings {
 #[serde(rename_all = "camelCase")]
 pub struct Vpc {
     /// Security group IDs (a list, or an intrinsic function).
-    #[serde(default, deserialize_with = "de_opt_id_list")]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub security_group_ids: Option<Value>,
     /// Subnet IDs (a list, or an intrinsic function).
-    #[serde(default, deserialize_with = "de_opt_id_list")]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub subnet_ids: Option<Value>,
     /// `Ipv6AllowedForDualStack`.
     #[serde(default, deserialize_with = "de_opt_bool")]
@@ -827,7 +827,7 @@ pub struct SqsEvent {
     #[serde(default, deserialize_with = "de_opt_string")]
     pub function_response_type: Option<String>,
     /// `FilterCriteria` patterns.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub filter_patterns: Option<Vec<Value>>,
     /// `ScalingConfig.MaximumConcurrency`.
     #[serde(default, deserialize_with = "de_opt_u64")]
@@ -886,7 +886,7 @@ pub struct StreamEvent {
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub tumbling_window_in_seconds: Option<u64>,
     /// `FilterCriteria` patterns.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub filter_patterns: Option<Vec<Value>>,
     /// Keys this model does not know, kept as they are.
     #[serde(skip)]
@@ -1317,9 +1317,9 @@ fn de_opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D:
     })
 }
 
-/// VPC IDs: a list, or an intrinsic function (`Fn::Split`, …) kept as it is; a single string
-/// becomes a one-element list as v3's schema coerces it.
-fn de_opt_id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+/// A list that may also be an intrinsic function (VPC IDs: `Fn::Split`, …), kept as it is; a
+/// single string becomes a one-element list as v3's schema coerces it.
+fn de_opt_string_to_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(id)) => Some(Value::Array(vec![Value::String(id)])),
         other => other,
@@ -1653,6 +1653,13 @@ mod tests {
         };
         assert_eq!(role.managed_policies.as_ref().unwrap().len(), 1);
         assert_eq!(s.functions["f"].layers.as_ref().unwrap().len(), 1);
+        let s = Service::from_value(&json!({"service": "s", "provider": {"name": "aws",
+            "apiGateway": {"binaryMediaTypes": "image/png"},
+            "stackPolicy": {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}}}))
+        .unwrap();
+        let api = s.provider.api_gateway.as_ref().unwrap();
+        assert_eq!(api.binary_media_types, Some(json!(["image/png"])));
+        assert_eq!(s.provider.stack_policy.as_ref().unwrap().len(), 1);
     }
 
     #[test]
