@@ -384,3 +384,36 @@ fn per_function_roles_state_machine_and_pruning_deploy() {
     );
     assert_eq!(aws.versions("invoices-e2e-dev-store"), ["$LATEST", "1"]);
 }
+
+#[test]
+fn up_refuses_an_unsupported_plugin_before_touching_aws() {
+    let bed = TestBed::standard();
+    let dir = service_dir(bed.path(), "refused", EACH_TREATMENT);
+    let r = run(&bed, &dir, &["up", "--stage", "dev"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("serverless-domain-manager:"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Nothing was deployed"), "{}", r.stderr);
+    assert!(!dir.join(".serverless").exists(), "nothing is packaged");
+    // With both ignored, the same service deploys.
+    let r = run(
+        &bed,
+        &dir,
+        &[
+            "up",
+            "--stage",
+            "dev",
+            "--json",
+            "--ignore-plugin",
+            "serverless-domain-manager",
+            "--ignore-plugin",
+            "./plugins/stamp",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["plugins"][2]["ignored"], true);
+}

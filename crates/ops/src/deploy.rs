@@ -275,6 +275,7 @@ fn prepare(
     observer: &dyn Observer,
 ) -> anyhow::Result<(Stage, Deployable, u64)> {
     let started = Instant::now();
+    crate::plugins::refuse_early(&options.service)?;
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, observer)?;

@@ -59,6 +59,31 @@ pub(crate) fn check(
     Ok(treatments)
 }
 
+/// Before the credentials are checked (`up`, `diff`): when `plugins:` and
+/// `custom.deployer.ignorePlugins` hold no variable, an unsupported plugin is refused without
+/// any AWS call. Anything else (a file that does not load, variables) is left to the check
+/// after resolution, which reports it.
+pub(crate) fn refuse_early(options: &ServiceOptions) -> anyhow::Result<()> {
+    let Ok(file) = crate::service::load_file(options) else {
+        return Ok(());
+    };
+    let plugins_raw = file.raw.get("plugins");
+    let custom_raw = file.raw.get("custom");
+    let ignored_raw = custom_raw
+        .and_then(|c| c.get("deployer"))
+        .and_then(|d| d.get("ignorePlugins"));
+    let has_variables = |v: Option<&Value>| v.is_some_and(|v| v.to_string().contains("${"));
+    if has_variables(plugins_raw) || has_variables(ignored_raw) {
+        return Ok(());
+    }
+    let custom = ignored_raw.map(|i| serde_json::json!({"deployer": {"ignorePlugins": i}}));
+    match plugins::plan(plugins_raw, custom.as_ref(), &options.ignore_plugins) {
+        Err(err @ plugins::PluginError::Unsupported(_)) => Err(err.into()),
+        // Other mistakes are reported with their context after resolution.
+        _ => Ok(()),
+    }
+}
+
 /// `serverless-offline: not needed — local emulation only …`.
 fn line(t: &PluginTreatment) -> String {
     let treatment = match (t.treatment, t.ignored) {
@@ -312,6 +337,26 @@ mod tests {
         let mut s = service(json!({"service": "s", "provider": {"name": "aws"}}));
         prepare(&mut s, dir.path(), &options(&[]), &Collect::default()).unwrap();
         assert!(s.provider.environment.is_none());
+    }
+
+    #[test]
+    fn an_unsupported_plugin_is_refused_before_the_credentials_when_it_can_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |yml: &str| std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
+        let mut o = options(&[]);
+        o.cwd = dir.path().to_path_buf();
+        write("service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-lift\n");
+        let err = refuse_early(&o).unwrap_err().to_string();
+        assert!(err.contains("serverless-lift"), "{err}");
+        write(
+            "service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-lift\ncustom:\n  deployer:\n    ignorePlugins: [serverless-lift]\n",
+        );
+        refuse_early(&o).unwrap();
+        // A variable under plugins: decided after resolution.
+        write(
+            "service: s\nprovider:\n  name: aws\nplugins:\n  - ${env:PLUGIN, 'serverless-lift'}\n",
+        );
+        refuse_early(&o).unwrap();
     }
 
     #[test]
