@@ -6,5 +6,6 @@ mod faults;
 mod guard;
 mod hostile;
 mod package;
+mod plugins;
 mod print;
 mod support;

@@ -58,6 +58,11 @@ impl AwsClients {
         &self.counter
     }
 
+    /// The stage's SDK configuration with the call limits, for clients built elsewhere.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
     /// A CloudFormation client for another region (for `${cf(region):...}`).
     pub fn cfn_in(&self, region: &str) -> aws_sdk_cloudformation::Client {
         if region == self.region {

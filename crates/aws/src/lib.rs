@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod error;
 pub mod lock;
 pub mod progress;
+pub mod prune;
 pub mod sources;
 pub mod stack;
 

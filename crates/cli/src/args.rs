@@ -123,6 +123,9 @@ pub struct PackageArgs {
     /// Output directory (default: .serverless in the service directory).
     #[arg(short = 'p', long = "package", value_name = "DIR")]
     pub package: Option<PathBuf>,
+    /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
+    #[arg(long = "ignore-plugin", value_name = "NAME")]
+    pub ignore_plugins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +154,9 @@ pub struct UpArgs {
     /// Remove a deploy lock left by a killed run of this stage before deploying.
     #[arg(long)]
     pub force_unlock: bool,
+    /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
+    #[arg(long = "ignore-plugin", value_name = "NAME")]
+    pub ignore_plugins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +171,9 @@ pub struct DiffArgs {
     /// Diff a package built earlier with `deployer package --package DIR`.
     #[arg(short = 'p', long = "package", value_name = "DIR")]
     pub package: Option<PathBuf>,
+    /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
+    #[arg(long = "ignore-plugin", value_name = "NAME")]
+    pub ignore_plugins: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -132,10 +132,10 @@ pub struct Provider {
     #[serde(default)]
     pub role: Option<Value>,
     /// Legacy `provider.iamRoleStatements`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub iam_role_statements: Option<Vec<Value>>,
     /// Legacy `provider.iamManagedPolicies`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub iam_managed_policies: Option<Vec<Value>>,
     /// Legacy `provider.rolePermissionsBoundary`.
     #[serde(default)]
@@ -174,7 +174,7 @@ pub struct Provider {
     #[serde(default)]
     pub vpc: Option<Vpc>,
     /// Layers of every function.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub layers: Option<Vec<Value>>,
     /// `provider.logRetentionInDays`.
     #[serde(default, deserialize_with = "de_opt_u64")]
@@ -192,16 +192,16 @@ pub struct Provider {
     #[serde(default)]
     pub logs: Option<Value>,
     /// `provider.stackParameters` (`ParameterKey`/`ParameterValue`/... objects).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub stack_parameters: Option<Vec<Value>>,
     /// `provider.stackPolicy` statements.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub stack_policy: Option<Vec<Value>>,
     /// `provider.rollbackConfiguration`.
     #[serde(default)]
     pub rollback_configuration: Option<Value>,
     /// `provider.notificationArns`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub notification_arns: Option<Vec<Value>>,
     /// `provider.disableRollback`.
     #[serde(default, deserialize_with = "de_opt_bool")]
@@ -262,10 +262,10 @@ pub struct IamRoleSettings {
     #[serde(default)]
     pub path: Option<Value>,
     /// Statements appended to the role's inline policy.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub statements: Option<Vec<Value>>,
     /// `ManagedPolicyArns`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub managed_policies: Option<Vec<Value>>,
     /// `PermissionsBoundary`.
     #[serde(default)]
@@ -295,7 +295,7 @@ pub struct ApiGatewayConfig {
     #[serde(default)]
     pub rest_api_root_resource_id: Option<Value>,
     /// `BinaryMediaTypes`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub binary_media_types: Option<Value>,
     /// `Description` of the REST API and its deployment.
     #[serde(default)]
@@ -307,7 +307,7 @@ pub struct ApiGatewayConfig {
     #[serde(default, deserialize_with = "de_opt_string")]
     pub api_key_source_type: Option<String>,
     /// Resource policy statements.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub resource_policy: Option<Vec<Value>>,
     /// `DisableExecuteApiEndpoint`.
     #[serde(default, deserialize_with = "de_opt_bool")]
@@ -432,10 +432,10 @@ pub struct DeploymentBucketSettings {
 #[serde(rename_all = "camelCase")]
 pub struct Vpc {
     /// Security group IDs (a list, or an intrinsic function).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub security_group_ids: Option<Value>,
     /// Subnet IDs (a list, or an intrinsic function).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_string_to_list")]
     pub subnet_ids: Option<Value>,
     /// `Ipv6AllowedForDualStack`.
     #[serde(default, deserialize_with = "de_opt_bool")]
@@ -552,7 +552,7 @@ pub struct Function {
     #[serde(default, deserialize_with = "de_function_vpc")]
     pub vpc: FunctionVpc,
     /// Layer ARNs (replace the provider's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub layers: Option<Vec<Value>>,
     /// `ReservedConcurrentExecutions`.
     #[serde(default, deserialize_with = "de_opt_u64")]
@@ -827,7 +827,7 @@ pub struct SqsEvent {
     #[serde(default, deserialize_with = "de_opt_string")]
     pub function_response_type: Option<String>,
     /// `FilterCriteria` patterns.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub filter_patterns: Option<Vec<Value>>,
     /// `ScalingConfig.MaximumConcurrency`.
     #[serde(default, deserialize_with = "de_opt_u64")]
@@ -886,7 +886,7 @@ pub struct StreamEvent {
     #[serde(default, deserialize_with = "de_opt_u64")]
     pub tumbling_window_in_seconds: Option<u64>,
     /// `FilterCriteria` patterns.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_list")]
     pub filter_patterns: Option<Vec<Value>>,
     /// Keys this model does not know, kept as they are.
     #[serde(skip)]
@@ -1307,6 +1307,25 @@ fn de_service_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
     }
 }
 
+/// A list in v3's schema: AJV's `coerceTypes: 'array'` turns a single value into a
+/// one-element list (`layers: arn:…` → `[arn:…]`).
+fn de_opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(items),
+        Some(one) => Some(vec![one]),
+    })
+}
+
+/// A list that may also be an intrinsic function (VPC IDs: `Fn::Split`, …), kept as it is; a
+/// single string becomes a one-element list as v3's schema coerces it.
+fn de_opt_string_to_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(id)) => Some(Value::Array(vec![Value::String(id)])),
+        other => other,
+    })
+}
+
 fn de_function_vpc<'de, D: Deserializer<'de>>(d: D) -> Result<FunctionVpc, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
@@ -1540,6 +1559,19 @@ fn parse_method_path(s: &str) -> Result<(Option<String>, String), String> {
     }
 }
 
+/// A bare-string event (`- alexaSkill`): valid in v3, where only `alexaSkill` compiles
+/// anything (a permission for any skill, without an app ID); every other compiler of v3 skips
+/// a bare name, so deployer refuses it rather than drop it silently.
+fn bare_event(s: &str) -> Result<Event, String> {
+    match s {
+        "alexaSkill" => Ok(Event::AlexaSkill(Value::Null)),
+        _ => Err(format!(
+            "the bare event name \"{s}\" has no settings and Serverless v3 deploys nothing for \
+             it; write it as an event object such as `- {s}: ...`, or remove it"
+        )),
+    }
+}
+
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -1582,12 +1614,10 @@ impl<'de> Deserialize<'de> for Event {
                 Ok(event)
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Event, E> {
-                Err(E::custom(format!(
-                    "expected an event object such as `- {s}: ...`, found the string \"{s}\""
-                )))
+                bare_event(s).map_err(E::custom)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
     }
 }
 
@@ -1595,6 +1625,53 @@ impl<'de> Deserialize<'de> for Event {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn single_values_become_lists_where_v3_schema_says_list() {
+        let s = Service::from_value(&json!({
+            "service": "s",
+            "provider": {"name": "aws", "layers": "arn:aws:lambda:us-east-1:1:layer:a:1",
+                "notificationArns": "arn:aws:sns:us-east-1:1:t",
+                "iamManagedPolicies": "arn:aws:iam::aws:policy/P",
+                "vpc": {"securityGroupIds": "sg-1", "subnetIds": {"Fn::Split": [",", "a,b"]}},
+                "iam": {"role": {"managedPolicies": "arn:aws:iam::aws:policy/Q"}}},
+            "functions": {"f": {"handler": "h.f", "layers": "arn:aws:lambda:us-east-1:1:layer:b:2"}}
+        }))
+        .unwrap();
+        let p = &s.provider;
+        assert_eq!(
+            p.layers.as_ref().unwrap(),
+            &[json!("arn:aws:lambda:us-east-1:1:layer:a:1")]
+        );
+        assert_eq!(p.notification_arns.as_ref().unwrap().len(), 1);
+        assert_eq!(p.iam_managed_policies.as_ref().unwrap().len(), 1);
+        let vpc = p.vpc.as_ref().unwrap();
+        assert_eq!(vpc.security_group_ids, Some(json!(["sg-1"])));
+        assert_eq!(vpc.subnet_ids, Some(json!({"Fn::Split": [",", "a,b"]})));
+        let Some(IamRole::Generated(role)) = p.iam.as_ref().and_then(|i| i.role.as_ref()) else {
+            panic!("generated role")
+        };
+        assert_eq!(role.managed_policies.as_ref().unwrap().len(), 1);
+        assert_eq!(s.functions["f"].layers.as_ref().unwrap().len(), 1);
+        let s = Service::from_value(&json!({"service": "s", "provider": {"name": "aws",
+            "apiGateway": {"binaryMediaTypes": "image/png"},
+            "stackPolicy": {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}}}))
+        .unwrap();
+        let api = s.provider.api_gateway.as_ref().unwrap();
+        assert_eq!(api.binary_media_types, Some(json!(["image/png"])));
+        assert_eq!(s.provider.stack_policy.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_bare_alexa_skill_event_has_no_settings() {
+        let events: Vec<Event> = serde_json::from_value(json!(["alexaSkill"])).unwrap();
+        assert!(matches!(&events[0], Event::AlexaSkill(Value::Null)));
+        let err = serde_json::from_value::<Vec<Event>>(json!(["http"])).unwrap_err();
+        assert!(
+            err.to_string().contains("bare event name \"http\""),
+            "{err}"
+        );
+    }
 
     fn fixture(name: &str, stage: &str) -> Value {
         let path = format!(

@@ -411,7 +411,12 @@ impl Parser<'_> {
             _ => {
                 let (arg, end, _) = self.bare(i, b"}", false).map_err(|e| {
                     if e == "colon" {
-                        self.err("address", source_start)
+                        // v3's parser refuses a bare `:` in an address the same way; quoting
+                        // the address is how v3 (and deployer) read a key containing `:`.
+                        format!(
+                            "{}; an address containing \":\" must be quoted, e.g. ${{self:\"custom.key:with:colons\"}}",
+                            self.err("address", source_start)
+                        )
                     } else {
                         e
                     }
@@ -818,6 +823,9 @@ mod tests {
         assert!(e("${opt:a, ${env:B}}").starts_with("Invalid variable source at index 9"));
         assert!(e("${env:A,}").starts_with("Invalid variable source"));
         assert!(e("${type:foo:bar}").starts_with("Invalid variable address"));
+        assert!(e("${self:custom.offline:true}").contains("must be quoted"));
+        let quoted = scan("${self:\"custom.offline:true\"}").unwrap();
+        assert!(quoted.template.is_some());
         assert!(e("${type('foo')bar}").starts_with("Invalid variable address"));
         assert!(e("${type:\"address\"marko}").starts_with("Invalid variable address"));
         assert!(e("${type(foo})").starts_with("Invalid variable param"));

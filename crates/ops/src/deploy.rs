@@ -14,10 +14,12 @@ use serde_json::Value;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
 use crate::package::PackageOptions;
+use crate::plugins::Pruned;
 use crate::report::{self, Names};
 use crate::request::{self, Deployable};
 use crate::stage::{self, Guard, Stage, StageOptions};
 use crate::{manifest, package};
+use deployer_template::plugins::PluginTreatment;
 
 /// What to deploy.
 #[derive(Debug, Default)]
@@ -85,6 +87,10 @@ pub struct Deployed {
     pub timings: IndexMap<String, u64>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
+    /// Each declared plugin with its treatment.
+    pub plugins: Vec<PluginTreatment>,
+    /// What serverless-prune-plugin deleted (`None` when it is not declared or not automatic).
+    pub pruned: Option<Pruned>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -174,6 +180,8 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
             .filter(|(k, _)| k != "total")
             .cloned(),
     );
+    let functions = report::functions(&built.service, Names::Template(&built.update));
+    let pruned = crate::plugins::prune_deployed(&stage, &built, &functions, observer);
     timings.insert("total".into(), millis(started));
     Ok(DeployReport::Done(Box::new(Deployed {
         status: outcome.status,
@@ -192,9 +200,11 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         removed_deployments: outcome.removed_deployments,
         outputs: report::outputs(&outcome.outputs),
         endpoints: report::endpoints(&built.service, &outcome.outputs),
-        functions: report::functions(&built.service, Names::Template(&built.update)),
+        functions,
         timings,
         aws_calls: stage.calls(),
+        plugins: built.plugins.clone(),
+        pruned,
         elapsed: started.elapsed(),
     })))
 }
@@ -265,6 +275,7 @@ fn prepare(
     observer: &dyn Observer,
 ) -> anyhow::Result<(Stage, Deployable, u64)> {
     let started = Instant::now();
+    crate::plugins::refuse_early(&options.service)?;
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, observer)?;
@@ -291,8 +302,13 @@ fn deployable(
     };
     let resolved = stage.source.resolve(None, &mut answers, observer)?;
     let service: Service = stage.source.service(&resolved)?;
+    let plugins = crate::plugins::check(&service, &options.service, observer)?;
     let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
-    Ok(Deployable::from_dir(service, dir, empty_template()))
+    let deployable = Deployable::from_dir(service, dir, empty_template());
+    Ok(Deployable {
+        plugins,
+        ..deployable
+    })
 }
 
 /// The core template of a package without one (the deployment bucket is named).

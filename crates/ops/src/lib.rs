@@ -16,6 +16,7 @@ mod manifest;
 mod observer;
 mod outdir;
 mod package;
+mod plugins;
 mod print;
 mod remove;
 mod report;
@@ -33,6 +34,7 @@ pub use info::{StageInfo, info};
 pub use manifest::{Manifest, ManifestArtifact, PackageDir, read as read_package_dir};
 pub use observer::{Action, Observer};
 pub use package::{ArtifactSummary, PackageOptions, PackageSummary, TemplateFiles, package};
+pub use plugins::Pruned;
 pub use print::{PrintOptions, Printed, print};
 pub use remove::{Confirmation, ConfirmationRequired, Removal, RemoveOptions, Removed, remove};
 pub use service::ServiceOptions;
@@ -46,4 +48,5 @@ pub mod types {
     pub use deployer_aws::stack::Change;
     pub use deployer_aws::{AccountPin, AwsSession, CredentialOptions, GuardRefusal, MfaPrompt};
     pub use deployer_config::CliOptions;
+    pub use deployer_template::plugins::{PluginTreatment, Treatment};
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use deployer_config::model::Service;
 use deployer_config::{ConfigFile, ExternalFn, Resolved};
 use deployer_package::{FunctionPackaging, PackageRequest, PackageResult};
+use deployer_template::plugins::PluginTreatment;
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
 use serde::Serialize;
 
@@ -57,6 +58,8 @@ pub struct PackageSummary {
     pub manifest: PathBuf,
     /// v3's normalized hash of the update template.
     pub template_hash: String,
+    /// Each declared plugin with its treatment.
+    pub plugins: Vec<PluginTreatment>,
 }
 
 /// One artifact of a [`PackageSummary`].
@@ -104,6 +107,8 @@ pub(crate) struct Build {
     pub manifest_path: PathBuf,
     /// What the manifest file holds.
     pub manifest: Manifest,
+    /// Each declared plugin with its treatment.
+    pub plugins: Vec<PluginTreatment>,
 }
 
 /// Packages the service offline (an AWS-backed variable is an error at its property).
@@ -134,7 +139,9 @@ pub(crate) fn build(
 ) -> anyhow::Result<Build> {
     let instance_id = instance_id(options.now);
     let resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
-    let service = source.service(&resolved)?;
+    let mut service = source.service(&resolved)?;
+    let plugins =
+        crate::plugins::prepare(&mut service, &source.file.dir, &options.service, observer)?;
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
         observer.warning(&warning);
@@ -155,7 +162,8 @@ pub(crate) fn build(
         &instance_id,
         options.now,
     )?;
-    write(service, resolved, out_dir, package, compiled, options.now)
+    let built = write(service, resolved, out_dir, package, compiled, options.now)?;
+    Ok(Build { plugins, ..built })
 }
 
 /// `${sls:instanceId}` of a run: its time in milliseconds since the epoch.
@@ -262,6 +270,7 @@ fn write(
         update_template_path,
         manifest_path,
         manifest,
+        plugins: Vec::new(),
     })
 }
 
@@ -295,6 +304,7 @@ impl Build {
             },
             manifest: self.manifest_path.clone(),
             template_hash: m.template_hash.clone(),
+            plugins: self.plugins.clone(),
         }
     }
 }

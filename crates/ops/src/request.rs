@@ -3,6 +3,7 @@
 use deployer_aws::deploy::{DeployArtifact, DeployRequest, Method};
 use deployer_aws::stack::{StackParams, Waits};
 use deployer_config::model::{DeploymentBucket, Service};
+use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
 use crate::defaults::MAX_PREVIOUS_DEPLOYMENTS;
@@ -29,6 +30,8 @@ pub(crate) struct Deployable {
     pub template_hash: String,
     /// The zips.
     pub artifacts: Vec<DeployArtifact>,
+    /// Each declared plugin with its treatment.
+    pub plugins: Vec<PluginTreatment>,
 }
 
 impl Deployable {
@@ -42,6 +45,7 @@ impl Deployable {
             directory: build.manifest.artifact_directory_name,
             template_hash: build.manifest.template_hash,
             artifacts: deploy_artifacts(&build.package.artifacts),
+            plugins: build.plugins,
             service: build.service,
         }
     }
@@ -56,6 +60,7 @@ impl Deployable {
             directory: dir.manifest.artifact_directory_name,
             template_hash: dir.manifest.template_hash,
             artifacts: deploy_artifacts(&dir.artifacts),
+            plugins: Vec::new(),
             service,
         }
     }

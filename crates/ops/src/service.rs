@@ -23,6 +23,8 @@ pub struct ServiceOptions {
     pub cwd: PathBuf,
     /// `--stage`, `--region`, `--param` and the other options for `${opt:…}`.
     pub cli: CliOptions,
+    /// `--ignore-plugin NAME`: unsupported plugins to deploy knowingly without.
+    pub ignore_plugins: Vec<String>,
 }
 
 /// A configuration file with its options and early-phase stage settings.

@@ -11,8 +11,10 @@ use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer diff`.
 pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
+    let mut stage = options::stage(out, &args.service, &args.credentials)?;
+    stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = DiffOptions {
-        stage: options::stage(out, &args.service, &args.credentials)?,
+        stage,
         package_dir: args.package.clone(),
     };
     let observer = CliObserver::new(out);

@@ -20,6 +20,7 @@ pub fn service(args: &ServiceArgs, extra: CliOptions) -> anyhow::Result<ServiceO
             params: args.params.clone(),
             ..extra
         },
+        ignore_plugins: Vec::new(),
     })
 }
 

@@ -12,8 +12,10 @@ use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer package`.
 pub fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
+    let mut service = options::service(&args.service, CliOptions::default())?;
+    service.ignore_plugins = args.ignore_plugins.clone();
     let options = PackageOptions {
-        service: options::service(&args.service, CliOptions::default())?,
+        service,
         out_dir: args.package.clone(),
         now: SystemTime::now(),
     };

@@ -10,8 +10,10 @@ use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer up`.
 pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
+    let mut stage = options::stage(out, &args.service, &args.credentials)?;
+    stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = DeployOptions {
-        stage: options::stage(out, &args.service, &args.credentials)?,
+        stage,
         force: args.force,
         package_dir: args.package.clone(),
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1) * 60)),
@@ -54,6 +56,12 @@ fn show(out: &Output, d: &Deployed) {
         )),
     }
     render::summary(out, &d.endpoints, &d.functions, &d.outputs);
+    if let Some(p) = &d.pruned {
+        out.result(&format!(
+            "Pruned {} old function version(s) and {} layer version(s)",
+            p.function_versions, p.layer_versions
+        ));
+    }
     out.detail(&format!(
         "AWS calls: {}",
         serde_json::to_string(&d.aws_calls).unwrap_or_default()

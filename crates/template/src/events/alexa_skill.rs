@@ -16,6 +16,8 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             };
             n += 1;
             let (app_id, enabled) = match value {
+                // `- alexaSkill`: v3's old syntax, any skill may invoke the function.
+                Value::Null => (None, true),
                 Value::String(s) => (Some(s.clone()), true),
                 Value::Object(o) => (
                     o.get("appId").and_then(Value::as_str).map(str::to_owned),

@@ -73,37 +73,37 @@ pub const PLUGINS: &[PluginRow] = &[
     row(
         "serverless-dotenv-plugin",
         Native,
-        "`.env` files into `provider.environment` before compiling (crates/template, plugins::dotenv, run by the command layer)",
+        "`.env` files into `provider.environment` before compiling (crates/template plugins::dotenv, run by crates/ops plugins.rs)",
     ),
     row(
         "serverless-prune-plugin",
         Native,
-        "`custom.prune`: after a successful deploy, deletes function versions beyond the newest N that no alias points to (plugins::prune, run by the command layer)",
+        "`custom.prune`: after a successful deploy, deletes function versions beyond the newest N that no alias points to (crates/template plugins::prune, AWS calls in crates/aws prune.rs)",
     ),
     row(
         "serverless-esbuild",
         Native,
-        "native builder: bundles the handlers with esbuild (crates/package)",
+        "native builder: bundles the handlers with esbuild, `custom.esbuild` options (crates/package, build)",
     ),
     row(
         "serverless-webpack",
         Native,
-        "native builder: bundles the handlers (crates/package)",
+        "native builder: bundles the handlers with esbuild instead of webpack; `custom.webpack` is not read (crates/package, build)",
     ),
     row(
         "serverless-bundle",
         Native,
-        "native builder: bundles the handlers (crates/package)",
+        "native builder: bundles the handlers with esbuild (crates/package, build)",
     ),
     row(
         "serverless-plugin-typescript",
         Native,
-        "native builder: compiles TypeScript handlers (crates/package)",
+        "native builder: bundles the TypeScript handlers with esbuild (crates/package, build)",
     ),
     row(
         "serverless-python-requirements",
         Native,
-        "native builder: installs requirements.txt into the zip (crates/package)",
+        "native builder: pip-installs requirements.txt (manylinux wheels) into the zip, `custom.pythonRequirements` (crates/package, build)",
     ),
     row(
         "serverless-offline",

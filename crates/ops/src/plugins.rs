@@ -1,0 +1,381 @@
+//! The declared plugins at run time: every one classified before anything is written (an
+//! unsupported one stops the command), serverless-dotenv-plugin's files applied to the
+//! resolved service before compiling, and serverless-prune-plugin after a successful deploy.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use deployer_config::ProcessEnv;
+use deployer_config::model::Service;
+use deployer_template::plugins::{self, PluginTreatment, Treatment, dotenv, prune};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::observer::Observer;
+use crate::request::Deployable;
+use crate::service::ServiceOptions;
+use crate::stage::Stage;
+use indexmap::IndexMap;
+
+/// The plugin whose `.env` files feed `provider.environment`.
+const DOTENV: &str = "serverless-dotenv-plugin";
+/// The plugin that deletes old function versions after a deploy.
+const PRUNE: &str = "serverless-prune-plugin";
+
+/// Classifies the declared plugins (refusing unsupported ones not ignored), reports one line
+/// per plugin under `-v`, and applies serverless-dotenv-plugin to `service` when declared.
+/// Runs on the resolved service, before it is compiled and before any AWS write.
+pub(crate) fn prepare(
+    service: &mut Service,
+    service_dir: &Path,
+    options: &ServiceOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Vec<PluginTreatment>> {
+    let treatments = check(service, options, observer)?;
+    if declares(&treatments, DOTENV) {
+        load_dotenv(service, service_dir, options, observer)?;
+    }
+    Ok(treatments)
+}
+
+/// Classifies the declared plugins and reports them, without changing the service (for a
+/// package directory built earlier).
+pub(crate) fn check(
+    service: &Service,
+    options: &ServiceOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Vec<PluginTreatment>> {
+    let treatments = plugins::plan(
+        service.plugins.as_ref(),
+        service.custom.as_ref(),
+        &options.ignore_plugins,
+    )?;
+    for t in &treatments {
+        observer.detail(&line(t));
+    }
+    // custom.prune is checked now, so that a mistake stops the run before the deploy.
+    prune_settings(service)?;
+    Ok(treatments)
+}
+
+/// Before the credentials are checked (`up`, `diff`): when `plugins:` and
+/// `custom.deployer.ignorePlugins` hold no variable, an unsupported plugin is refused without
+/// any AWS call. Anything else (a file that does not load, variables) is left to the check
+/// after resolution, which reports it.
+pub(crate) fn refuse_early(options: &ServiceOptions) -> anyhow::Result<()> {
+    let Ok(file) = crate::service::load_file(options) else {
+        return Ok(());
+    };
+    let plugins_raw = file.raw.get("plugins");
+    let custom_raw = file.raw.get("custom");
+    let ignored_raw = custom_raw
+        .and_then(|c| c.get("deployer"))
+        .and_then(|d| d.get("ignorePlugins"));
+    let has_variables = |v: Option<&Value>| v.is_some_and(|v| v.to_string().contains("${"));
+    if has_variables(plugins_raw) || has_variables(ignored_raw) {
+        return Ok(());
+    }
+    let custom = ignored_raw.map(|i| serde_json::json!({"deployer": {"ignorePlugins": i}}));
+    match plugins::plan(plugins_raw, custom.as_ref(), &options.ignore_plugins) {
+        Err(err @ plugins::PluginError::Unsupported(_)) => Err(err.into()),
+        // Other mistakes are reported with their context after resolution.
+        _ => Ok(()),
+    }
+}
+
+/// `serverless-offline: not needed — local emulation only …`.
+fn line(t: &PluginTreatment) -> String {
+    let treatment = match (t.treatment, t.ignored) {
+        (Treatment::Native, _) => "native",
+        (Treatment::NotNeeded, _) => "not needed",
+        (Treatment::Unsupported, true) => "unsupported, ignored as asked",
+        (Treatment::Unsupported, false) => "unsupported",
+    };
+    format!("plugin {}: {treatment} — {}", t.name, t.detail)
+}
+
+fn declares(treatments: &[PluginTreatment], name: &str) -> bool {
+    treatments.iter().any(|t| t.name == name)
+}
+
+/// Reads the plugin's `.env` files that exist and sets their variables in
+/// `provider.environment`; reports the files and names (never the values).
+fn load_dotenv(
+    service: &mut Service,
+    service_dir: &Path,
+    options: &ServiceOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<()> {
+    let settings = dotenv::options(service.custom.as_ref())?;
+    let node_env = std::env::var("NODE_ENV").ok();
+    let env = dotenv::env_name(node_env.as_deref(), options.cli.stage.as_deref());
+    let mut files = Vec::new();
+    for name in dotenv::candidate_files(&settings, &env) {
+        let path = service_dir.join(&name);
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("Cannot read {} ({DOTENV})", path.display()))?;
+        files.push((name, text));
+    }
+    let additions = dotenv::variables(&settings, &files, &ProcessEnv)?;
+    let names: Vec<&str> = additions
+        .variables
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    observer.detail(&format!(
+        "{DOTENV}: read {} → provider.environment: {}",
+        if additions.files.is_empty() {
+            "no .env file".to_string()
+        } else {
+            additions.files.join(", ")
+        },
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        }
+    ));
+    dotenv::apply(service, &additions);
+    Ok(())
+}
+
+/// serverless-prune-plugin's settings when the service declares it and asks for automatic
+/// pruning.
+pub(crate) fn prune_settings(service: &Service) -> anyhow::Result<Option<prune::PruneSettings>> {
+    let declared = plugins::declared_plugins(service.plugins.as_ref())?;
+    if !declared.iter().any(|n| n == PRUNE) {
+        return Ok(None);
+    }
+    Ok(prune::settings(service.custom.as_ref())?)
+}
+
+/// What serverless-prune-plugin deleted after a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pruned {
+    /// Function versions deleted.
+    pub function_versions: usize,
+    /// Layer versions deleted (`includeLayers`).
+    pub layer_versions: usize,
+}
+
+/// serverless-prune-plugin after a successful deploy of `built`, when it asks for it.
+pub(crate) fn prune_deployed(
+    stage: &Stage,
+    built: &Deployable,
+    functions: &IndexMap<String, String>,
+    observer: &dyn Observer,
+) -> Option<Pruned> {
+    // The settings were checked before the deploy (`check`).
+    let settings = prune_settings(&built.service).ok().flatten()?;
+    let names: Vec<String> = functions.values().cloned().collect();
+    match prune_after_deploy(stage, &settings, &names, &built.update, observer) {
+        Ok(pruned) => Some(pruned),
+        // The stack is deployed: a failed clean-up is reported, not turned into a failure.
+        Err(err) => {
+            observer.warning(&format!(
+                "{PRUNE}: the deploy succeeded but pruning old versions failed: {err:#}; they are kept"
+            ));
+            None
+        }
+    }
+}
+
+/// After a successful deploy: deletes each function's versions beyond the newest N that no
+/// alias points to, one at a time (and old layer versions with `includeLayers`). `functions`
+/// are the deployed function names; layer names come from the template.
+pub(crate) fn prune_after_deploy(
+    stage: &Stage,
+    settings: &prune::PruneSettings,
+    functions: &[String],
+    template: &Value,
+    observer: &dyn Observer,
+) -> anyhow::Result<Pruned> {
+    let client = deployer_aws::prune::lambda_client(&stage.clients);
+    let mut pruned = Pruned::default();
+    for function in functions {
+        let deleted = stage
+            .rt
+            .block_on(prune_function(&client, function, settings.number))?;
+        if !deleted.is_empty() {
+            observer.detail(&format!(
+                "{PRUNE}: deleted versions {} of {function}",
+                deleted.join(", ")
+            ));
+        }
+        pruned.function_versions += deleted.len();
+    }
+    if settings.include_layers {
+        for layer in layer_names(template) {
+            let deleted = stage
+                .rt
+                .block_on(prune_layer(&client, &layer, settings.number))?;
+            pruned.layer_versions += deleted;
+        }
+    }
+    Ok(pruned)
+}
+
+async fn prune_function(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    keep: u64,
+) -> anyhow::Result<Vec<String>> {
+    use deployer_aws::prune as calls;
+    let versions = calls::function_versions(client, function).await?;
+    let aliases: Vec<prune::Alias> = calls::function_aliases(client, function)
+        .await?
+        .into_iter()
+        .map(|a| prune::Alias {
+            function_version: a.function_version,
+            additional_versions: a.additional_versions,
+        })
+        .collect();
+    let doomed = prune::versions_to_delete(&versions, &aliases, keep);
+    for version in &doomed {
+        calls::delete_function_version(client, function, version).await?;
+    }
+    Ok(doomed)
+}
+
+async fn prune_layer(
+    client: &aws_sdk_lambda::Client,
+    layer: &str,
+    keep: u64,
+) -> anyhow::Result<usize> {
+    use deployer_aws::prune as calls;
+    let versions = calls::layer_versions(client, layer).await?;
+    let doomed = prune::layer_versions_to_delete(&versions, keep);
+    for version in &doomed {
+        calls::delete_layer_version(client, layer, *version).await?;
+    }
+    Ok(doomed.len())
+}
+
+/// The `LayerName` of every layer version of the template.
+fn layer_names(template: &Value) -> Vec<String> {
+    template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::LayerVersion")
+        .filter_map(|(_, r)| r["Properties"]["LayerName"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observer::tests::Collect;
+    use serde_json::json;
+
+    fn service(value: serde_json::Value) -> Service {
+        Service::from_value(&value).unwrap()
+    }
+
+    fn options(ignored: &[&str]) -> ServiceOptions {
+        ServiceOptions {
+            ignore_plugins: ignored.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unsupported_plugin_stops_unless_ignored() {
+        let s = service(json!({"service": "s", "provider": {"name": "aws"},
+            "plugins": ["serverless-offline", "serverless-domain-manager"]}));
+        let err = check(&s, &options(&[]), &Collect::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("serverless-domain-manager"), "{text}");
+        assert!(text.contains("--ignore-plugin"), "{text}");
+        let ok = check(
+            &s,
+            &options(&["serverless-domain-manager"]),
+            &Collect::default(),
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert!(ok[1].ignored);
+        assert_eq!(
+            line(&ok[0]),
+            "plugin serverless-offline: not needed — local emulation only (`sls offline`); nothing deployed changes"
+        );
+    }
+
+    #[test]
+    fn dotenv_files_become_environment_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\nB=two\n").unwrap();
+        std::fs::write(dir.path().join(".env.prod"), "A=prod\n").unwrap();
+        let mut s = service(json!({"service": "s", "provider": {"name": "aws",
+            "environment": {"KEEP": "x"}}, "plugins": ["serverless-dotenv-plugin"],
+            "custom": {"dotenv": {"exclude": ["B"]}}}));
+        let mut o = options(&[]);
+        o.cli.stage = Some("prod".into());
+        // NODE_ENV would win over --stage; the test environment does not set it.
+        if std::env::var_os("NODE_ENV").is_some() {
+            return;
+        }
+        let t = prepare(&mut s, dir.path(), &o, &Collect::default()).unwrap();
+        assert_eq!(t[0].treatment, Treatment::Native);
+        let env = s.provider.environment.unwrap();
+        let got: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(got, [("KEEP", "x"), ("A", "prod")]);
+    }
+
+    #[test]
+    fn dotenv_is_not_applied_when_not_declared() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\n").unwrap();
+        let mut s = service(json!({"service": "s", "provider": {"name": "aws"}}));
+        prepare(&mut s, dir.path(), &options(&[]), &Collect::default()).unwrap();
+        assert!(s.provider.environment.is_none());
+    }
+
+    #[test]
+    fn an_unsupported_plugin_is_refused_before_the_credentials_when_it_can_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |yml: &str| std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
+        let mut o = options(&[]);
+        o.cwd = dir.path().to_path_buf();
+        write("service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-lift\n");
+        let err = refuse_early(&o).unwrap_err().to_string();
+        assert!(err.contains("serverless-lift"), "{err}");
+        write(
+            "service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-lift\ncustom:\n  deployer:\n    ignorePlugins: [serverless-lift]\n",
+        );
+        refuse_early(&o).unwrap();
+        // A variable under plugins: decided after resolution.
+        write(
+            "service: s\nprovider:\n  name: aws\nplugins:\n  - ${env:PLUGIN, 'serverless-lift'}\n",
+        );
+        refuse_early(&o).unwrap();
+    }
+
+    #[test]
+    fn layer_names_come_from_the_template() {
+        let t = json!({"Resources": {
+            "UtilLambdaLayer": {"Type": "AWS::Lambda::LayerVersion",
+                "Properties": {"LayerName": "util"}},
+            "HelloLambdaFunction": {"Type": "AWS::Lambda::Function", "Properties": {}}}});
+        assert_eq!(layer_names(&t), ["util"]);
+    }
+
+    #[test]
+    fn prune_needs_the_plugin_declared() {
+        let custom = json!({"prune": {"automatic": true, "number": 2}});
+        let without = service(json!({"service": "s", "provider": {"name": "aws"},
+            "custom": custom}));
+        assert_eq!(prune_settings(&without).unwrap(), None);
+        let with = service(json!({"service": "s", "provider": {"name": "aws"},
+            "plugins": ["serverless-prune-plugin"], "custom": custom}));
+        assert_eq!(prune_settings(&with).unwrap().unwrap().number, 2);
+    }
+}
