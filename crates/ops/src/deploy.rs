@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::builds::BuildsSummary;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
 use crate::package::PackageOptions;
@@ -85,6 +86,9 @@ pub struct Deployed {
     pub timings: IndexMap<String, u64>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
+    /// What the build step did (absent when a package directory was deployed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builds: Option<BuildsSummary>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -195,6 +199,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         functions: report::functions(&built.service, Names::Template(&built.update)),
         timings,
         aws_calls: stage.calls(),
+        builds: built.builds.clone(),
         elapsed: started.elapsed(),
     })))
 }

@@ -12,6 +12,7 @@ use deployer_package::{FunctionPackaging, PackageRequest, PackageResult};
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
 use serde::Serialize;
 
+use crate::builds::{self, BuildsSummary};
 use crate::defaults::{
     CREATE_TEMPLATE_FILE, DEPLOYMENT_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE,
 };
@@ -57,6 +58,8 @@ pub struct PackageSummary {
     pub manifest: PathBuf,
     /// v3's normalized hash of the update template.
     pub template_hash: String,
+    /// What was built (esbuild bundles, pip installs) or reused from the build cache.
+    pub builds: BuildsSummary,
 }
 
 /// One artifact of a [`PackageSummary`].
@@ -104,6 +107,8 @@ pub(crate) struct Build {
     pub manifest_path: PathBuf,
     /// What the manifest file holds.
     pub manifest: Manifest,
+    /// What the build step did.
+    pub builds: BuildsSummary,
 }
 
 /// Packages the service offline (an AWS-backed variable is an error at its property).
@@ -145,8 +150,10 @@ pub(crate) fn build(
         &source.file.dir,
         &options.service.cwd,
     );
+    // Builds run before anything is written (and before any AWS write of a deploy).
+    let (zip_options, builds) = builds::run(&service, &source.file, observer)?;
     outdir::prepare(&out_dir, &source.file.dir, &prebuilt_paths(&request))?;
-    let package = deployer_package::package(&request, &out_dir)?;
+    let package = deployer_package::package_with(&request, &out_dir, &zip_options)?;
     let compiled = compile(
         source,
         &resolved,
@@ -155,7 +162,9 @@ pub(crate) fn build(
         &instance_id,
         options.now,
     )?;
-    write(service, resolved, out_dir, package, compiled, options.now)
+    let mut build = write(service, resolved, out_dir, package, compiled, options.now)?;
+    build.builds = builds;
+    Ok(build)
 }
 
 /// `${sls:instanceId}` of a run: its time in milliseconds since the epoch.
@@ -262,6 +271,7 @@ fn write(
         update_template_path,
         manifest_path,
         manifest,
+        builds: BuildsSummary::default(),
     })
 }
 
@@ -295,6 +305,7 @@ impl Build {
             },
             manifest: self.manifest_path.clone(),
             template_hash: m.template_hash.clone(),
+            builds: self.builds.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@ use deployer_aws::stack::{StackParams, Waits};
 use deployer_config::model::{DeploymentBucket, Service};
 use serde_json::Value;
 
+use crate::builds::BuildsSummary;
 use crate::defaults::MAX_PREVIOUS_DEPLOYMENTS;
 use crate::deploy::deploy_artifacts;
 use crate::manifest::PackageDir;
@@ -29,6 +30,8 @@ pub(crate) struct Deployable {
     pub template_hash: String,
     /// The zips.
     pub artifacts: Vec<DeployArtifact>,
+    /// What the build step did, when the package was built in this run.
+    pub builds: Option<BuildsSummary>,
 }
 
 impl Deployable {
@@ -42,6 +45,7 @@ impl Deployable {
             directory: build.manifest.artifact_directory_name,
             template_hash: build.manifest.template_hash,
             artifacts: deploy_artifacts(&build.package.artifacts),
+            builds: Some(build.builds),
             service: build.service,
         }
     }
@@ -56,6 +60,7 @@ impl Deployable {
             directory: dir.manifest.artifact_directory_name,
             template_hash: dir.manifest.template_hash,
             artifacts: deploy_artifacts(&dir.artifacts),
+            builds: None,
             service,
         }
     }

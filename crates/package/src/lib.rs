@@ -761,8 +761,8 @@ fn job_trees(functions: &[String], options: &PackageOptions) -> Vec<BuiltTree> {
 }
 
 /// Adds each job's built trees to its selection: their files join the candidate list (so the
-/// writer treats them like any other file) and replace same-named entries; a `Replace` tree
-/// drops the selected service files.
+/// writer treats them like any other file) and replace same-named entries; `Replace` trees
+/// drop the selected service files when every function of the zip has one.
 fn merge_trees(
     jobs: &[ZipJob],
     options: &PackageOptions,
@@ -777,7 +777,14 @@ fn merge_trees(
             merged.push(selection);
             continue;
         }
-        let replace = trees.iter().any(|t| t.mode == TreeMode::Replace);
+        // A bundle replaces the sources only when every function of the zip is bundled: a
+        // function that is not (Python, `skipEsbuild`, ...) still needs its selected files.
+        let replace = job.functions.iter().all(|f| {
+            options
+                .trees
+                .get(f)
+                .is_some_and(|t| t.iter().any(|t| t.mode == TreeMode::Replace))
+        });
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
         if !replace {
             for i in selection {
