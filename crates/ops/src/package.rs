@@ -660,6 +660,87 @@ mod tests {
         assert!(package_warnings(&service)[0].contains("deprecated"));
     }
 
+    /// Zip entry names of the service zip of `build`.
+    fn zip_names(build: &Build) -> Vec<String> {
+        let file = std::fs::File::open(&build.package.artifacts[0].path).unwrap();
+        let archive = zip::ZipArchive::new(file).unwrap();
+        archive.file_names().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn exclude_dev_dependencies_false_keeps_dev_packages() {
+        let dir = service_dir(CONFIG);
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"name": "demo", "devDependencies": {"tool": "1.0.0"}}"#,
+        )
+        .unwrap();
+        let tool = dir.path().join("node_modules/tool");
+        std::fs::create_dir_all(&tool).unwrap();
+        std::fs::write(tool.join("package.json"), r#"{"name": "tool"}"#).unwrap();
+        let has_tool = |build: &Build| {
+            zip_names(build)
+                .iter()
+                .any(|n| n == "node_modules/tool/package.json")
+        };
+        let build = run(dir.path(), "dev", None).unwrap();
+        assert!(!has_tool(&build), "v3's default leaves dev packages out");
+        assert_eq!(build.builds, BuildsSummary::default(), "nothing to build");
+        std::fs::write(
+            dir.path().join("serverless.yml"),
+            CONFIG.replace("package:\n", "package:\n  excludeDevDependencies: false\n"),
+        )
+        .unwrap();
+        assert!(has_tool(&run(dir.path(), "dev", None).unwrap()));
+    }
+
+    #[test]
+    fn build_warnings_reach_the_observer_once() {
+        let config = CONFIG
+            .replace("nodejs22.x", "python3.12")
+            .replace("handler.hello", "handler.main");
+        let dir = service_dir(&config);
+        std::fs::write(
+            dir.path().join("handler.py"),
+            "def main(e, c):\n    return 1\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "six==1.17.0\n").unwrap();
+        let observer = Collect::default();
+        let options = PackageOptions {
+            service: ServiceOptions {
+                cwd: dir.path().to_path_buf(),
+                ..Default::default()
+            },
+            out_dir: None,
+            now: SystemTime::UNIX_EPOCH,
+        };
+        build(
+            &source(dir.path(), "dev"),
+            &options,
+            &mut offline_answers("package"),
+            &observer,
+        )
+        .unwrap();
+        let warnings = observer.warnings.lock().unwrap();
+        let not_installed = warnings
+            .iter()
+            .filter(|w| w.contains("requirements are not installed"))
+            .count();
+        assert_eq!(not_installed, 1, "{warnings:?}");
+    }
+
+    #[test]
+    fn a_missing_handler_file_fails_before_the_package_dir_is_written() {
+        let dir = service_dir(&CONFIG.replace("handler.hello", "src/gone.hello"));
+        let message = format!("{:#}", run(dir.path(), "dev", None).unwrap_err());
+        assert!(
+            message.contains("hello") && message.contains("src/gone.js"),
+            "{message}"
+        );
+        assert!(!dir.path().join(".serverless/demo.zip").exists());
+    }
+
     #[test]
     fn function_patterns_without_individually_warn() {
         let config = CONFIG.replace(
