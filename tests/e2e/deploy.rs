@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::{Run, fixture, pin_seed, run, seed_service};
 
 /// SDK clients acting as one of the bed's profiles, for checking what landed where.
-struct Account {
+pub(crate) struct Account {
     cfn: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
@@ -20,7 +20,7 @@ struct Account {
     rt: tokio::runtime::Runtime,
 }
 
-fn account(bed: &TestBed<'_>, profile: &str) -> Account {
+pub(crate) fn account(bed: &TestBed<'_>, profile: &str) -> Account {
     let key = bed.key(profile);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -54,7 +54,7 @@ fn account(bed: &TestBed<'_>, profile: &str) -> Account {
 }
 
 impl Account {
-    fn stack_status(&self, name: &str) -> Option<String> {
+    pub(crate) fn stack_status(&self, name: &str) -> Option<String> {
         self.rt
             .block_on(self.cfn.describe_stacks().stack_name(name).send())
             .ok()
@@ -93,7 +93,7 @@ impl Account {
             .collect()
     }
 
-    fn code_sha(&self, function: &str) -> Option<String> {
+    pub(crate) fn code_sha(&self, function: &str) -> Option<String> {
         let out = self
             .rt
             .block_on(self.lambda.get_function().function_name(function).send())
@@ -101,7 +101,7 @@ impl Account {
         out.configuration()?.code_sha256().map(str::to_string)
     }
 
-    fn buckets(&self) -> Vec<String> {
+    pub(crate) fn buckets(&self) -> Vec<String> {
         let out = self.rt.block_on(self.s3.list_buckets().send()).unwrap();
         out.buckets()
             .iter()

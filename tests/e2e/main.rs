@@ -1,5 +1,6 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
+mod build;
 mod concurrency;
 mod deploy;
 mod faults;

@@ -35,14 +35,14 @@ fn package(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Replaces what changes from run to run: the timestamp directory of `S3Key`, the
 /// `ApiGatewayDeployment<ms>` suffix, the `<Fn>LambdaVersion<hash>` suffix and `CodeSha256`.
-fn normalise(template: &Value) -> Value {
+pub(crate) fn normalise(template: &Value) -> Value {
     let mut text = serde_json::to_string(template).unwrap();
     let ids: Vec<String> = template["Resources"]
         .as_object()

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::builds::BuildsSummary;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
 use crate::package::PackageOptions;
@@ -91,6 +92,9 @@ pub struct Deployed {
     pub plugins: Vec<PluginTreatment>,
     /// What serverless-prune-plugin deleted (`None` when it is not declared or not automatic).
     pub pruned: Option<Pruned>,
+    /// What the build step did (absent when a package directory was deployed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builds: Option<BuildsSummary>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -205,6 +209,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         aws_calls: stage.calls(),
         plugins: built.plugins.clone(),
         pruned,
+        builds: built.builds.clone(),
         elapsed: started.elapsed(),
     })))
 }

@@ -7,6 +7,7 @@
 //! credentials and the account guard, for AWS operations → full resolution → model), and
 //! every default lives in [`defaults`].
 
+mod builds;
 mod calls;
 pub mod defaults;
 mod deploy;
@@ -25,6 +26,7 @@ mod service;
 mod stack;
 mod stage;
 
+pub use builds::BuildsSummary;
 pub use calls::AwsCalls;
 pub use deploy::{
     DeployFailed, DeployOptions, DeployReport, Deployed, DiffOptions, Diffed, deploy, diff,

@@ -13,6 +13,7 @@ use deployer_template::plugins::PluginTreatment;
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
 use serde::Serialize;
 
+use crate::builds::{self, BuildsSummary};
 use crate::defaults::{
     CREATE_TEMPLATE_FILE, DEPLOYMENT_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE,
 };
@@ -60,6 +61,8 @@ pub struct PackageSummary {
     pub template_hash: String,
     /// Each declared plugin with its treatment.
     pub plugins: Vec<PluginTreatment>,
+    /// What was built (esbuild bundles, pip installs) or reused from the build cache.
+    pub builds: BuildsSummary,
 }
 
 /// One artifact of a [`PackageSummary`].
@@ -109,6 +112,8 @@ pub(crate) struct Build {
     pub manifest: Manifest,
     /// Each declared plugin with its treatment.
     pub plugins: Vec<PluginTreatment>,
+    /// What the build step did.
+    pub builds: BuildsSummary,
 }
 
 /// Packages the service offline (an AWS-backed variable is an error at its property).
@@ -152,8 +157,10 @@ pub(crate) fn build(
         &source.file.dir,
         &options.service.cwd,
     );
+    // Builds run before anything is written (and before any AWS write of a deploy).
+    let (zip_options, builds) = builds::run(&service, &source.file, observer)?;
     outdir::prepare(&out_dir, &source.file.dir, &prebuilt_paths(&request))?;
-    let package = deployer_package::package(&request, &out_dir)?;
+    let package = deployer_package::package_with(&request, &out_dir, &zip_options)?;
     let compiled = compile(
         source,
         &resolved,
@@ -162,7 +169,8 @@ pub(crate) fn build(
         &instance_id,
         options.now,
     )?;
-    let built = write(service, resolved, out_dir, package, compiled, options.now)?;
+    let mut built = write(service, resolved, out_dir, package, compiled, options.now)?;
+    built.builds = builds;
     Ok(Build { plugins, ..built })
 }
 
@@ -271,6 +279,7 @@ fn write(
         manifest_path,
         manifest,
         plugins: Vec::new(),
+        builds: BuildsSummary::default(),
     })
 }
 
@@ -305,6 +314,7 @@ impl Build {
             manifest: self.manifest_path.clone(),
             template_hash: m.template_hash.clone(),
             plugins: self.plugins.clone(),
+            builds: self.builds.clone(),
         }
     }
 }
@@ -657,6 +667,87 @@ mod tests {
         assert_eq!(req.functions[0].artifact, Some(PathBuf::from("one.zip")));
         assert!(req.functions[1].disable);
         assert!(package_warnings(&service)[0].contains("deprecated"));
+    }
+
+    /// Zip entry names of the service zip of `build`.
+    fn zip_names(build: &Build) -> Vec<String> {
+        let file = std::fs::File::open(&build.package.artifacts[0].path).unwrap();
+        let archive = zip::ZipArchive::new(file).unwrap();
+        archive.file_names().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn exclude_dev_dependencies_false_keeps_dev_packages() {
+        let dir = service_dir(CONFIG);
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"name": "demo", "devDependencies": {"tool": "1.0.0"}}"#,
+        )
+        .unwrap();
+        let tool = dir.path().join("node_modules/tool");
+        std::fs::create_dir_all(&tool).unwrap();
+        std::fs::write(tool.join("package.json"), r#"{"name": "tool"}"#).unwrap();
+        let has_tool = |build: &Build| {
+            zip_names(build)
+                .iter()
+                .any(|n| n == "node_modules/tool/package.json")
+        };
+        let build = run(dir.path(), "dev", None).unwrap();
+        assert!(!has_tool(&build), "v3's default leaves dev packages out");
+        assert_eq!(build.builds, BuildsSummary::default(), "nothing to build");
+        std::fs::write(
+            dir.path().join("serverless.yml"),
+            CONFIG.replace("package:\n", "package:\n  excludeDevDependencies: false\n"),
+        )
+        .unwrap();
+        assert!(has_tool(&run(dir.path(), "dev", None).unwrap()));
+    }
+
+    #[test]
+    fn build_warnings_reach_the_observer_once() {
+        let config = CONFIG
+            .replace("nodejs22.x", "python3.12")
+            .replace("handler.hello", "handler.main");
+        let dir = service_dir(&config);
+        std::fs::write(
+            dir.path().join("handler.py"),
+            "def main(e, c):\n    return 1\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "six==1.17.0\n").unwrap();
+        let observer = Collect::default();
+        let options = PackageOptions {
+            service: ServiceOptions {
+                cwd: dir.path().to_path_buf(),
+                ..Default::default()
+            },
+            out_dir: None,
+            now: SystemTime::UNIX_EPOCH,
+        };
+        build(
+            &source(dir.path(), "dev"),
+            &options,
+            &mut offline_answers("package"),
+            &observer,
+        )
+        .unwrap();
+        let warnings = observer.warnings.lock().unwrap();
+        let not_installed = warnings
+            .iter()
+            .filter(|w| w.contains("requirements are not installed"))
+            .count();
+        assert_eq!(not_installed, 1, "{warnings:?}");
+    }
+
+    #[test]
+    fn a_missing_handler_file_fails_before_the_package_dir_is_written() {
+        let dir = service_dir(&CONFIG.replace("handler.hello", "src/gone.hello"));
+        let message = format!("{:#}", run(dir.path(), "dev", None).unwrap_err());
+        assert!(
+            message.contains("hello") && message.contains("src/gone.js"),
+            "{message}"
+        );
+        assert!(!dir.path().join(".serverless/demo.zip").exists());
     }
 
     #[test]

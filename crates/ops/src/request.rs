@@ -6,6 +6,7 @@ use deployer_config::model::{DeploymentBucket, Service};
 use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
+use crate::builds::BuildsSummary;
 use crate::defaults::MAX_PREVIOUS_DEPLOYMENTS;
 use crate::deploy::deploy_artifacts;
 use crate::manifest::PackageDir;
@@ -32,6 +33,8 @@ pub(crate) struct Deployable {
     pub artifacts: Vec<DeployArtifact>,
     /// Each declared plugin with its treatment.
     pub plugins: Vec<PluginTreatment>,
+    /// What the build step did, when the package was built in this run.
+    pub builds: Option<BuildsSummary>,
 }
 
 impl Deployable {
@@ -46,6 +49,7 @@ impl Deployable {
             template_hash: build.manifest.template_hash,
             artifacts: deploy_artifacts(&build.package.artifacts),
             plugins: build.plugins,
+            builds: Some(build.builds),
             service: build.service,
         }
     }
@@ -61,6 +65,7 @@ impl Deployable {
             template_hash: dir.manifest.template_hash,
             artifacts: deploy_artifacts(&dir.artifacts),
             plugins: Vec::new(),
+            builds: None,
             service,
         }
     }

@@ -619,7 +619,13 @@ fn build_zips(
         source,
     })?;
     let skip = output_inside_service(&req.service_dir, out_dir)?;
-    let mut candidates = select::walk(&req.service_dir, skip.as_deref())?;
+    // Zips of bundles only need no service file: skip the walk (and node_modules with it).
+    let bundles_only = jobs.iter().all(|j| fully_bundled(&j.functions, options));
+    let mut candidates = if bundles_only {
+        Vec::new()
+    } else {
+        select::walk(&req.service_dir, skip.as_deref())?
+    };
     candidates.sort_by(|a, b| collate::locale_cmp(&a.name, &b.name));
 
     // Selections in parallel (each is a pass over every candidate).
@@ -643,7 +649,7 @@ fn build_zips(
             Ok(selected)
         })
         .collect::<Result<_, _>>()?;
-    let selections = if options.exclude_dev_dependencies {
+    let selections = if options.exclude_dev_dependencies && !bundles_only {
         devdeps::drop_dev_only(&req.service_dir, &candidates, selections)
     } else {
         selections
@@ -724,6 +730,17 @@ fn build_zips(
     Ok(artifacts)
 }
 
+/// A bundle replaces the sources only when every function of the zip is bundled: a function
+/// that is not (Python, `skipEsbuild`, ...) still needs its selected files.
+fn fully_bundled(functions: &[String], options: &PackageOptions) -> bool {
+    functions.iter().all(|f| {
+        options
+            .trees
+            .get(f)
+            .is_some_and(|t| t.iter().any(|t| t.mode == TreeMode::Replace))
+    })
+}
+
 /// The distinct built trees of a zip's functions, in a stable order.
 fn job_trees(functions: &[String], options: &PackageOptions) -> Vec<BuiltTree> {
     let mut trees: Vec<BuiltTree> = functions
@@ -738,8 +755,8 @@ fn job_trees(functions: &[String], options: &PackageOptions) -> Vec<BuiltTree> {
 }
 
 /// Adds each job's built trees to its selection: their files join the candidate list (so the
-/// writer treats them like any other file) and replace same-named entries; a `Replace` tree
-/// drops the selected service files.
+/// writer treats them like any other file) and replace same-named entries; `Replace` trees
+/// drop the selected service files when every function of the zip has one.
 fn merge_trees(
     jobs: &[ZipJob],
     options: &PackageOptions,
@@ -754,7 +771,7 @@ fn merge_trees(
             merged.push(selection);
             continue;
         }
-        let replace = trees.iter().any(|t| t.mode == TreeMode::Replace);
+        let replace = fully_bundled(&job.functions, options);
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
         if !replace {
             for i in selection {

@@ -251,6 +251,61 @@ fn typescript_without_plugin_is_bundled_with_v4_defaults() {
 }
 
 #[test]
+fn a_python_function_sharing_the_zip_with_bundles_keeps_its_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::write(
+        dir,
+        "serverless.yml",
+        b"service: mixed\nprovider:\n  name: aws\n  runtime: nodejs22.x\nfunctions:\n  api:\n    handler: src/api.handler\n  report:\n    handler: report.main\n    runtime: python3.12\n",
+    );
+    common::write(
+        dir,
+        "src/api.ts",
+        b"export const handler = async () => 1;\n",
+    );
+    common::write(
+        dir,
+        "report.py",
+        b"def main(event, context):\n    return 1\n",
+    );
+    link_node_modules(dir);
+    let run = build_and_package(dir, "dev", &settings(dir)).unwrap();
+    let names = zip_names(&run.result.artifacts[0].path);
+    assert!(names.contains(&"report.py".to_string()), "{names:?}");
+    assert!(names.contains(&"src/api.js".to_string()), "{names:?}");
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("report") && w.contains("package.individually: true")),
+        "{:?}",
+        run.warnings
+    );
+
+    // Packaged individually, each zip holds only what its function runs, and no warning.
+    let yml = std::fs::read_to_string(dir.join("serverless.yml")).unwrap();
+    std::fs::write(
+        dir.join("serverless.yml"),
+        yml.replace("provider:", "package:\n  individually: true\nprovider:"),
+    )
+    .unwrap();
+    let run = build_and_package(dir, "dev", &settings(dir)).unwrap();
+    let by_name = |name: &str| {
+        let artifact = run
+            .result
+            .artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap();
+        zip_names(&artifact.path)
+    };
+    assert_eq!(by_name("api.zip"), ["src/api.js"]);
+    assert!(by_name("report.zip").contains(&"report.py".to_string()));
+    assert!(!by_name("report.zip").contains(&"src/api.js".to_string()));
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+}
+
+#[test]
 fn missing_esbuild_says_how_to_install_it() {
     let tmp = copy_service("plugin-esbuild");
     let mut s = settings(tmp.path());

@@ -53,6 +53,13 @@ fn summary_lines(s: &PackageSummary) -> Vec<String> {
             artifact.functions.join(", "),
         ));
     }
+    let b = &s.builds;
+    if b.built + b.cached > 0 {
+        lines.push(format!(
+            "  builds: {} run, {} unchanged (cached)",
+            b.built, b.cached
+        ));
+    }
     for path in s
         .templates
         .create

@@ -243,6 +243,9 @@ pub fn plan(service: &Service, service_dir: &Path) -> Result<BuildPlan, BuildErr
             "{name}: bundled with esbuild instead of webpack (webpack.config.js and loaders are not run; see docs/building.md)"
         ));
     }
+    if esbuild.is_some() {
+        warnings.extend(shared_zip_warning(&service.service, &functions));
+    }
     let python = python_plan(service_dir, &custom, python_on, &functions, &mut warnings)?;
     Ok(BuildPlan {
         service_dir: service_dir.to_path_buf(),
@@ -374,6 +377,27 @@ fn python_plan(
             setting: "custom.pythonRequirements".into(),
             message,
         })
+}
+
+/// Functions that share the service zip with bundled ones keep their sources in it, so that
+/// zip also holds the selected service files; say so, naming them.
+fn shared_zip_warning(service: &str, functions: &[FunctionPlan]) -> Option<String> {
+    let shared = || functions.iter().filter(|f| !f.individually);
+    if !shared().any(|f| f.builder == Builder::Esbuild) {
+        return None;
+    }
+    let unbundled: Vec<&str> = shared()
+        .filter(|f| f.builder != Builder::Esbuild)
+        .map(|f| f.key.as_str())
+        .collect();
+    if unbundled.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{service}.zip holds the bundles and, for function(s) {} that are not bundled, the \
+         selected sources too; set package.individually: true to give each function its own zip",
+        unbundled.join(", ")
+    ))
 }
 
 /// `plugins:` as a list, or v3's `{localPath, modules}` form.
