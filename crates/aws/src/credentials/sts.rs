@@ -1,5 +1,6 @@
-//! The STS calls deployer makes itself — GetCallerIdentity for the guard and AssumeRole for
-//! role profiles — on clients that count their requests in the session's [`CallCounter`].
+//! The STS calls deployer makes itself — GetCallerIdentity for the guard, AssumeRole for
+//! role profiles and AssumeRoleWithWebIdentity for web identity roles — on clients that count
+//! their requests in the session's [`CallCounter`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
