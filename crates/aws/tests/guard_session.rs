@@ -25,14 +25,40 @@ fn bed() -> &'static TestBed<'static> {
             for (k, v) in bed.env_vars() {
                 std::env::set_var(k, v);
             }
+            // The base keys of the `credential_source = Environment` role; every other test
+            // names its profile, which environment keys never override.
+            let key = bed.key("default");
+            std::env::set_var("AWS_ACCESS_KEY_ID", &key.access_key_id);
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", &key.secret_access_key);
         }
         bed
     })
 }
 
-/// Role profiles on top of the standard bed: a plain role and one that needs an MFA code.
+/// Role profiles on top of the standard bed: a plain role, one that needs an MFA code, a
+/// two-level chain (prod keys → dev role → role account), a `credential_source` role, a web
+/// identity role and two profiles whose `source_profile`s form a cycle.
 fn add_role_profiles(bed: &TestBed<'static>) {
     bed.moto().provision_role(ROLE_ACCOUNT, "counted").ok();
+    bed.moto().provision_role(DEV_ACCOUNT, "middle").ok();
+    let token = bed.home().join("web-identity-token");
+    std::fs::write(&token, "any-token").unwrap();
+    bed.append_config(&format!(
+        "[profile chainMiddle]\nrole_arn = arn:aws:iam::{DEV_ACCOUNT}:role/middle\n\
+         source_profile = default\n\
+         [profile chainTop]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         source_profile = chainMiddle\nrole_session_name = chain-top\n\
+         [profile envRole]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         credential_source = Environment\n\
+         [profile webRole]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         web_identity_token_file = {}\n\
+         [profile loopA]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
+         source_profile = loopB\n\
+         [profile loopB]\nrole_arn = arn:aws:iam::{DEV_ACCOUNT}:role/middle\n\
+         source_profile = loopA\n",
+        token.display()
+    ))
+    .unwrap();
     bed.append_config(&format!(
         "[profile countedRole]\nrole_arn = arn:aws:iam::{ROLE_ACCOUNT}:role/counted\n\
          source_profile = default\n\
@@ -217,4 +243,66 @@ async fn an_mfa_role_assumption_is_counted() {
         role_session_calls(opts).await,
         calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
     );
+}
+
+fn profile_opts(name: &str) -> CredentialOptions {
+    CredentialOptions {
+        aws_profile: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_link_of_a_role_chain_is_counted() {
+    assert_eq!(
+        role_session_calls(profile_opts("chainTop")).await,
+        calls(&[("STS.AssumeRole", 2), ("STS.GetCallerIdentity", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_chain_is_judged_by_its_last_role_before_any_request() {
+    bed();
+    let err = deployer_aws::open(
+        &target("dev", None, &[DEV_ACCOUNT]),
+        &profile_opts("chainTop"),
+    )
+    .await
+    .unwrap_err();
+    let CredentialError::Refused(refusal) = err else {
+        panic!("expected a refusal, got {err}")
+    };
+    assert_eq!(refusal.account, ROLE_ACCOUNT);
+}
+
+#[tokio::test]
+async fn a_credential_source_role_is_counted() {
+    assert_eq!(
+        role_session_calls(profile_opts("envRole")).await,
+        calls(&[("STS.AssumeRole", 1), ("STS.GetCallerIdentity", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_web_identity_profile_is_counted() {
+    assert_eq!(
+        role_session_calls(profile_opts("webRole")).await,
+        calls(&[
+            ("STS.AssumeRoleWithWebIdentity", 1),
+            ("STS.GetCallerIdentity", 1)
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_source_profile_cycle_is_an_error_naming_the_profiles() {
+    bed();
+    let err = deployer_aws::open(&target("dev", None, &[]), &profile_opts("loopA"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CredentialError::SourceProfileCycle { ref chain } if chain == "loopA → loopB → loopA"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("form a cycle"), "{err}");
 }

@@ -13,11 +13,13 @@ use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{ProvideCredentials, future};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_types::region::Region;
 
 use super::error::error_chain;
 use super::profile::ProfileInfo;
+use super::sts::{self, WebIdentity, WebIdentityProvider};
+use crate::calls::CallCounter;
 
 /// How long to wait for the instance metadata service: it only exists on EC2, and elsewhere a
 /// default-chain miss must fail within a second or two, not after several retries.
@@ -25,8 +27,13 @@ const IMDS_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// The SDK's default chain (environment, profile, web identity, container, instance
 /// metadata), with instance metadata bounded to one short attempt whose failure counts as
-/// "nothing found" rather than a loud error.
-pub(crate) fn default_chain(region: &Region) -> CredentialsProviderChain {
+/// "nothing found" rather than a loud error, and the environment's web identity role assumed
+/// on the session's counted STS client.
+pub(crate) async fn default_chain(
+    region: &Region,
+    counter: &CallCounter,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> CredentialsProviderChain {
     let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
     let imds_client = aws_config::imds::Client::builder()
         .max_attempts(1)
@@ -50,15 +57,39 @@ pub(crate) fn default_chain(region: &Region) -> CredentialsProviderChain {
     )
     .or_else(
         "WebIdentityToken",
-        WebIdentityTokenCredentialsProvider::builder()
-            .configure(&conf)
-            .build(),
+        web_identity(&conf, region, counter, env).await,
     )
     .or_else(
         "EcsContainer",
         EcsCredentialsProvider::builder().configure(&conf).build(),
     )
     .or_else("Ec2InstanceMetadata", QuietImds(imds))
+}
+
+/// The environment's web identity role (`AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN`) on
+/// the counted client; without both, the SDK's provider (which then finds nothing).
+async fn web_identity(
+    conf: &ProviderConfig,
+    region: &Region,
+    counter: &CallCounter,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> SharedCredentialsProvider {
+    let (Some(token_file), Some(role_arn)) =
+        (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN"))
+    else {
+        return SharedCredentialsProvider::new(
+            WebIdentityTokenCredentialsProvider::builder()
+                .configure(conf)
+                .build(),
+        );
+    };
+    let identity = WebIdentity {
+        token_file,
+        role_arn,
+        session_name: env("AWS_ROLE_SESSION_NAME"),
+    };
+    let config = sts::unsigned_config(None, region).await;
+    SharedCredentialsProvider::new(WebIdentityProvider::new(config, counter, identity))
 }
 
 /// Instance metadata that is unreachable or refused (not on EC2, IMDS disabled, a proxy in

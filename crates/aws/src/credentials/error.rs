@@ -29,6 +29,16 @@ pub enum CredentialError {
         /// ` (profiles found: a, b)` or empty.
         known: String,
     },
+    /// The `source_profile` settings of role profiles loop back.
+    #[error(
+        "the source_profile settings of the AWS profiles form a cycle ({chain}): every role \
+         profile must end at a profile with keys, SSO, a credential_process or a \
+         credential_source. Fix source_profile in the config file"
+    )]
+    SourceProfileCycle {
+        /// The profiles in order, the repeated one last (`a → b → a`).
+        chain: String,
+    },
     /// A profile file does not parse.
     #[error("cannot read the AWS profiles in {files}: {reason}")]
     ProfileFiles {

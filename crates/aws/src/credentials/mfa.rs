@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{CredentialError, error_chain};
 use super::options::CredentialOptions;
-use super::profile::{self, ProfileInfo, Profiles};
+use super::profile::{ProfileInfo, Profiles};
 use super::sts::{self, RoleRequest};
 use crate::calls::CallCounter;
 
@@ -63,22 +63,23 @@ pub(crate) struct MfaContext<'a> {
     pub source_name: String,
 }
 
-/// Temporary credentials for the MFA role profile `info`, from the cache or a fresh AssumeRole.
+/// Temporary credentials for the MFA role profile `info` with `base` credentials, from the
+/// cache or a fresh AssumeRole.
 pub(crate) async fn assume_role(
     info: &ProfileInfo,
+    base: SharedCredentialsProvider,
     ctx: &MfaContext<'_>,
 ) -> Result<Credentials, CredentialError> {
     let (Some(role_arn), Some(serial)) = (&info.role_arn, &info.mfa_serial) else {
         unreachable!("assume_role is only called for role profiles with mfa_serial")
     };
-    let source_profile = source_profile_of(info, ctx.profiles)?;
     let cache_file = cache_dir().map(|d| d.join(format!("{}.json", cache_key(info))));
     if let Some(creds) = cache_file.as_deref().and_then(read_cache) {
         tracing::info!("using cached MFA session of profile {}", info.name);
         return Ok(creds);
     }
     let code = mfa_code(info, serial, ctx)?;
-    let base = base_credentials(info, source_profile, ctx.region).await?;
+    let base = base_credentials(info, base).await?;
     let config = sts::role_config(info, ctx.region, base.clone()).await;
     let req = RoleRequest::for_profile(info, Some((serial.clone(), code)));
     let creds = sts::assume_role(&config, ctx.counter, base, &req)
@@ -97,30 +98,6 @@ pub(crate) async fn assume_role(
         }
     }
     Ok(to_credentials(cached))
-}
-
-/// The profile the role's base credentials come from, which must exist.
-fn source_profile_of<'i>(
-    info: &'i ProfileInfo,
-    profiles: &Profiles,
-) -> Result<&'i str, CredentialError> {
-    let Some(source_profile) = &info.source_profile else {
-        return Err(CredentialError::MfaUnsupported {
-            profile: info.name.clone(),
-            detail: "without source_profile; deployer can only add MFA to a role whose base \
-                     credentials come from another profile (source_profile = NAME)"
-                .into(),
-        });
-    };
-    if !profiles.contains(source_profile) {
-        return Err(CredentialError::ProfileNotFound {
-            name: source_profile.clone(),
-            origin: format!("source_profile of profile \"{}\"", info.name),
-            files: profiles.paths.to_string(),
-            known: String::new(),
-        });
-    }
-    Ok(source_profile)
 }
 
 /// The code from the option or environment, else from the prompt.
@@ -142,20 +119,19 @@ fn mfa_code(
     }
 }
 
-/// The source profile's credentials, resolved once so a failure names that profile.
+/// The role's base credentials, resolved once so a failure names where they come from.
 async fn base_credentials(
     info: &ProfileInfo,
-    source_profile: &str,
-    region: &Region,
+    base: SharedCredentialsProvider,
 ) -> Result<SharedCredentialsProvider, CredentialError> {
-    let creds = profile::provider(source_profile, region)
+    let creds = base
         .provide_credentials()
         .await
         .map_err(|e| CredentialError::Provider {
-            source_name: format!(
-                "profile \"{source_profile}\" (source_profile of \"{}\")",
-                info.name
-            ),
+            source_name: match &info.source_profile {
+                Some(p) => format!("profile \"{p}\" (source_profile of \"{}\")", info.name),
+                None => format!("the credential_source of profile \"{}\"", info.name),
+            },
             reason: error_chain(&e),
         })?;
     Ok(SharedCredentialsProvider::new(creds))

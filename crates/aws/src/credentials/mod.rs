@@ -3,7 +3,8 @@
 //! [`AwsSession`] every AWS command works with.
 //!
 //! The modules build on each other in one direction, lowest first:
-//! `options`, `guard` → `error` → `profile` → `sts` → `mfa`, `chain` → `source` → `session`.
+//! `options`, `guard` → `error` → `profile` → `sts` → `mfa`, `chain` → `roles` → `source` →
+//! `session`.
 //! None of them uses a module to its right.
 
 mod chain;
@@ -12,6 +13,7 @@ mod guard;
 mod mfa;
 mod options;
 mod profile;
+mod roles;
 mod session;
 mod source;
 mod sts;

@@ -143,6 +143,20 @@ impl Profiles {
         names
     }
 
+    /// The static keys of profile `name` (`aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_session_token`), when it has both of the pair.
+    pub fn static_keys(&self, name: &str) -> Option<aws_credential_types::Credentials> {
+        let p = self.profile(name)?;
+        let get = |k: &str| p.get(k).map(str::to_string).filter(|v| !v.is_empty());
+        Some(aws_credential_types::Credentials::new(
+            get("aws_access_key_id")?,
+            get("aws_secret_access_key")?,
+            get("aws_session_token"),
+            None,
+            "deployer-profile-keys",
+        ))
+    }
+
     /// What profile `name` declares, or `None` when it does not exist.
     pub fn info(&self, name: &str) -> Option<ProfileInfo> {
         let p = self.profile(name)?;
@@ -162,6 +176,7 @@ impl Profiles {
             has_static_keys: get("aws_access_key_id").is_some(),
             credential_process: get("credential_process").is_some(),
             web_identity: get("web_identity_token_file").is_some(),
+            web_identity_token_file: get("web_identity_token_file"),
         })
     }
 }
@@ -195,6 +210,8 @@ pub(crate) struct ProfileInfo {
     pub credential_process: bool,
     /// `web_identity_token_file` is set.
     pub web_identity: bool,
+    /// `web_identity_token_file`.
+    pub web_identity_token_file: Option<String>,
 }
 
 impl ProfileInfo {

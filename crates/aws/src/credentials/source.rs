@@ -25,10 +25,10 @@ use aws_types::region::Region;
 use super::chain;
 use super::error::{CredentialError, error_chain};
 use super::guard::{AccountPin, Evidence, Subject};
-use super::mfa::{self, MfaContext};
+use super::mfa::MfaContext;
 use super::options::{CredentialOptions, StageTarget};
 use super::profile::{self, ProfileInfo, Profiles, account_of_arn};
-use super::sts::{self, AssumeRoleProvider, RoleRequest};
+use super::roles::{self, RoleContext};
 use crate::calls::CallCounter;
 
 /// Which source the stage's credentials come from.
@@ -375,8 +375,13 @@ impl Resolver<'_> {
             None => {}
         }
         let provider = match &info {
-            Some(info) if info.needs_mfa() => self.profile_provider(info, source).await?,
-            _ => SharedCredentialsProvider::new(chain::default_chain(&self.region)),
+            // A role profile is what the chain would use, and its failure would end the chain.
+            Some(info) if roles::handles(info) || info.needs_mfa() => {
+                self.profile_provider(info, source).await?
+            }
+            _ => SharedCredentialsProvider::new(
+                chain::default_chain(&self.region, self.counter, self.env).await,
+            ),
         };
         Ok(Resolved {
             provider,
@@ -385,46 +390,29 @@ impl Resolver<'_> {
     }
 
     /// The provider for one profile, built directly so a failure never falls through to
-    /// another source; role profiles are assumed on the session's counted STS client.
+    /// another source; role and web identity profiles are assumed on the session's counted
+    /// STS client.
     async fn profile_provider(
         &self,
         info: &ProfileInfo,
         source: &CredentialSource,
     ) -> Result<SharedCredentialsProvider, CredentialError> {
-        if info.needs_mfa() {
-            let ctx = MfaContext {
-                profiles: self.profiles,
-                region: &self.region,
-                opts: self.opts,
-                counter: self.counter,
-                source_name: source.to_string(),
+        if roles::handles(info) || info.needs_mfa() {
+            let ctx = RoleContext {
+                mfa: MfaContext {
+                    profiles: self.profiles,
+                    region: &self.region,
+                    opts: self.opts,
+                    counter: self.counter,
+                    source_name: source.to_string(),
+                },
             };
-            let creds = mfa::assume_role(info, &ctx).await?;
-            return Ok(SharedCredentialsProvider::new(creds));
-        }
-        if let Some(base) = self.role_base(info) {
-            return Ok(self.role_provider(info, base).await);
+            return ctx.provider(info).await;
         }
         Ok(SharedCredentialsProvider::new(profile::provider(
             &info.name,
             &self.region,
         )))
-    }
-
-    /// The base profile of a role profile deployer assumes itself: `source_profile` naming an
-    /// existing profile that is not a role too (longer chains stay with the SDK).
-    fn role_base<'i>(&self, info: &'i ProfileInfo) -> Option<&'i str> {
-        info.role_arn.as_ref()?;
-        let base = info.source_profile.as_deref().filter(|b| *b != info.name)?;
-        let base_info = self.profiles.info(base)?;
-        base_info.role_arn.is_none().then_some(base)
-    }
-
-    async fn role_provider(&self, info: &ProfileInfo, base: &str) -> SharedCredentialsProvider {
-        let base = SharedCredentialsProvider::new(profile::provider(base, &self.region));
-        let config = sts::role_config(info, &self.region, base).await;
-        let req = RoleRequest::for_profile(info, None);
-        SharedCredentialsProvider::new(AssumeRoleProvider::new(config, self.counter, req))
     }
 
     /// The guard's view of `source` for this stage.

@@ -1,5 +1,6 @@
-//! The STS calls deployer makes itself — GetCallerIdentity for the guard and AssumeRole for
-//! role profiles — on clients that count their requests in the session's [`CallCounter`].
+//! The STS calls deployer makes itself — GetCallerIdentity for the guard, AssumeRole for
+//! role profiles and AssumeRoleWithWebIdentity for web identity roles — on clients that count
+//! their requests in the session's [`CallCounter`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -171,27 +172,41 @@ pub(crate) async fn assume_role(
         .set_external_id(req.external_id.clone())
         .send()
         .await
-        .map_err(|err| match err.as_service_error() {
-            Some(se) => format!(
-                "{} {}",
-                se.code().unwrap_or("error"),
-                se.message().unwrap_or_default()
-            )
-            .trim()
-            .to_string(),
-            None => error_chain(&err),
-        })?;
+        .map_err(|err| service_reason(&err))?;
     let c = out
         .credentials()
         .ok_or_else(|| "STS answered without credentials".to_string())?;
+    Ok(temporary(c, "deployer-assume-role"))
+}
+
+/// The service's code and message of a failed STS call, or the transport's error.
+fn service_reason<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match err.as_service_error() {
+        Some(se) => format!(
+            "{} {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or_default()
+        )
+        .trim()
+        .to_string(),
+        None => error_chain(err),
+    }
+}
+
+/// STS's temporary credentials as the SDK's type.
+fn temporary(c: &aws_sdk_sts::types::Credentials, provider: &'static str) -> Credentials {
     let expiration = u64::try_from(c.expiration().secs()).unwrap_or(0);
-    Ok(Credentials::new(
+    Credentials::new(
         c.access_key_id(),
         c.secret_access_key(),
         Some(c.session_token().to_string()),
         Some(UNIX_EPOCH + Duration::from_secs(expiration)),
-        "deployer-assume-role",
-    ))
+        provider,
+    )
 }
 
 impl RoleRequest {
@@ -220,6 +235,19 @@ pub(crate) async fn role_config(
         .credentials_provider(base)
         .load()
         .await
+}
+
+/// The configuration of an unsigned STS call (AssumeRoleWithWebIdentity): the stage's region,
+/// endpoints as profile `profile` (if any) and the environment set them.
+pub(crate) async fn unsigned_config(profile: Option<&str>, region: &Region) -> SdkConfig {
+    let mut loader =
+        crate::clients::bounded_loader(aws_config::defaults(BehaviorVersion::latest()))
+            .region(region.clone())
+            .no_credentials();
+    if let Some(name) = profile {
+        loader = loader.profile_name(name);
+    }
+    loader.load().await
 }
 
 impl std::fmt::Debug for RoleRequest {
@@ -279,5 +307,73 @@ impl ProvideCredentials for AssumeRoleProvider {
                     ))
                 })
         })
+    }
+}
+
+/// A web identity role: the token file (read again at each refresh), the role and the session.
+#[derive(Debug, Clone)]
+pub(crate) struct WebIdentity {
+    /// `web_identity_token_file` / `AWS_WEB_IDENTITY_TOKEN_FILE`.
+    pub token_file: String,
+    /// `role_arn` / `AWS_ROLE_ARN`.
+    pub role_arn: String,
+    /// `role_session_name` / `AWS_ROLE_SESSION_NAME`.
+    pub session_name: Option<String>,
+}
+
+/// Web identity credentials: AssumeRoleWithWebIdentity with the token file's contents on the
+/// session's counted STS client, again each time the SDK asks.
+#[derive(Debug)]
+pub(crate) struct WebIdentityProvider {
+    config: SdkConfig,
+    counter: CallCounter,
+    identity: WebIdentity,
+}
+
+impl WebIdentityProvider {
+    /// `config` carries the region and the endpoints (see [`unsigned_config`]).
+    pub(crate) fn new(config: SdkConfig, counter: &CallCounter, identity: WebIdentity) -> Self {
+        Self {
+            config,
+            counter: counter.clone(),
+            identity,
+        }
+    }
+
+    async fn assume(&self) -> Result<Credentials, CredentialsError> {
+        let id = &self.identity;
+        let token = std::fs::read_to_string(&id.token_file).map_err(|e| {
+            CredentialsError::invalid_configuration(format!(
+                "cannot read the web identity token file {}: {e}",
+                id.token_file
+            ))
+        })?;
+        let out = client(&self.config, &self.counter)
+            .assume_role_with_web_identity()
+            .role_arn(&id.role_arn)
+            .role_session_name(id.session_name.clone().unwrap_or_else(default_session_name))
+            .web_identity_token(token.trim())
+            .send()
+            .await
+            .map_err(|err| {
+                CredentialsError::provider_error(format!(
+                    "AssumeRoleWithWebIdentity into {}: {}",
+                    id.role_arn,
+                    service_reason(&err)
+                ))
+            })?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| CredentialsError::provider_error("STS answered without credentials"))?;
+        Ok(temporary(c, "deployer-web-identity"))
+    }
+}
+
+impl ProvideCredentials for WebIdentityProvider {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.assume())
     }
 }
