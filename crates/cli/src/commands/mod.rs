@@ -1,12 +1,17 @@
 //! One module per command: each parses nothing itself, builds the options of one operation,
 //! runs it and renders its result.
 
+pub mod daily;
 pub mod diff;
 pub mod info;
+pub mod invoke;
+pub mod logs;
+pub mod metrics;
 mod options;
 pub mod package;
 pub mod print;
 pub mod remove;
+pub mod rollback;
 mod render;
 pub mod up;
 pub mod verify;
