@@ -1,6 +1,7 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
 mod concurrency;
+mod daily;
 mod deploy;
 mod faults;
 mod guard;
