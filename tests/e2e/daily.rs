@@ -174,9 +174,11 @@ fn deploy_function_invoke_logs_list_and_rollback() {
         &[],
     ));
     assert_eq!(same["status"], "unchanged", "{same}");
-    assert!(same["awsCalls"]["byOperation"]
-        .get("Lambda.UpdateFunctionCode")
-        .is_none());
+    assert!(
+        same["awsCalls"]["byOperation"]
+            .get("Lambda.UpdateFunctionCode")
+            .is_none()
+    );
 
     // A changed handler: only that function's code changes; the stack is untouched.
     let template = dev.template("daily-dev");
@@ -188,7 +190,12 @@ fn deploy_function_invoke_logs_list_and_rollback() {
         "module.exports.hello = async () => ({ statusCode: 202 });\nmodule.exports.cron = async () => {};\n",
     )
     .unwrap();
-    let r = run(&bed, &dir, &["deploy", "function", "-f", "hello", "--json"], &[]);
+    let r = run(
+        &bed,
+        &dir,
+        &["deploy", "function", "-f", "hello", "--json"],
+        &[],
+    );
     let changed = ok(&r);
     assert_eq!(changed["status"], "updated", "{changed}");
     assert!(r.stderr.contains("out of date"), "{}", r.stderr);
@@ -196,18 +203,36 @@ fn deploy_function_invoke_logs_list_and_rollback() {
     assert_ne!(new_sha, old_sha);
     assert_eq!(changed["codeSha256"], new_sha.as_str());
     assert_eq!(dev.code_sha("daily-dev-cron"), cron_sha);
-    assert_eq!(dev.template("daily-dev"), template, "the stack is not changed");
+    assert_eq!(
+        dev.template("daily-dev"),
+        template,
+        "the stack is not changed"
+    );
     assert_eq!(dev.last_updated("daily-dev"), updated_at);
 
     // `deploy` alone is still `up`; a missing function is a clear error.
     let missing = run(&bed, &dir, &["deploy", "function", "-f", "nope"], &[]);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("\"nope\" is not in"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("\"nope\" is not in"),
+        "{}",
+        missing.stderr
+    );
 
     // Invoke: moto without Docker answers with the request payload.
     moto.set_lambda_docker(false).unwrap();
-    let text = run(&bed, &dir, &["invoke", "-f", "hello", "-d", r#"{"a":1}"#], &[]);
-    let json = run(&bed, &dir, &["invoke", "-f", "hello", "--data", r#"{"b":2}"#, "--json"], &[]);
+    let text = run(
+        &bed,
+        &dir,
+        &["invoke", "-f", "hello", "-d", r#"{"a":1}"#],
+        &[],
+    );
+    let json = run(
+        &bed,
+        &dir,
+        &["invoke", "-f", "hello", "--data", r#"{"b":2}"#, "--json"],
+        &[],
+    );
     moto.set_lambda_docker(true).unwrap();
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert_eq!(text.stdout, "{\"a\":1}\n");
@@ -225,7 +250,12 @@ fn deploy_function_invoke_logs_list_and_rollback() {
         .map(|e| e["message"].as_str().unwrap())
         .collect();
     assert_eq!(messages, ["START one", "hello world", "END one"]);
-    let text = run(&bed, &dir, &["logs", "-f", "hello", "--startTime", "1h"], &[]);
+    let text = run(
+        &bed,
+        &dir,
+        &["logs", "-f", "hello", "--startTime", "1h"],
+        &[],
+    );
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("hello world"), "{}", text.stdout);
 
@@ -256,13 +286,21 @@ fn deploy_function_invoke_logs_list_and_rollback() {
     assert_eq!(list["deployments"][1]["current"], true, "{list}");
     let unknown = run(&bed, &dir, &["rollback", "--timestamp", "42"], &[]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("Couldn't find a deployment"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("Couldn't find a deployment"),
+        "{}",
+        unknown.stderr
+    );
 
     // Metrics: the CloudWatch SDK speaks the RPC v2 CBOR protocol, which moto 5.2.1 does not
     // serve (HTTP 404): the guarded command gets to GetMetricData and fails naming it.
     let m = run(&bed, &dir, &["metrics", "-f", "hello"], &[]);
     assert_eq!(m.code, 1, "{}", m.stderr);
-    assert!(m.stderr.contains("CloudWatch GetMetricData failed"), "{}", m.stderr);
+    assert!(
+        m.stderr.contains("CloudWatch GetMetricData failed"),
+        "{}",
+        m.stderr
+    );
 
     // Every command under the prod account's credentials: exit 3, only STS called.
     let refused: [&[&str]; 7] = [
@@ -294,9 +332,15 @@ fn deploy_function_invoke_logs_list_and_rollback() {
 fn serverless_only_commands_say_what_to_use() {
     let dir = tempfile::tempdir().unwrap();
     for (args, needle) in [
-        (&["invoke", "local", "-f", "x"][..], "`deployer invoke local` is not supported yet"),
+        (
+            &["invoke", "local", "-f", "x"][..],
+            "`deployer invoke local` is not supported yet",
+        ),
         (&["offline"][..], "`deployer offline` is not supported"),
-        (&["plugin", "install"][..], "`deployer plugin` is not supported"),
+        (
+            &["plugin", "install"][..],
+            "`deployer plugin` is not supported",
+        ),
         (&["config", "credentials"][..], "aws configure"),
     ] {
         let out = crate::support::deployer_offline(dir.path(), args);
@@ -306,7 +350,10 @@ fn serverless_only_commands_say_what_to_use() {
         assert!(!stderr.contains("similar"), "{stderr}");
     }
     // `deploy` keeps its flags; `deploy function` and `deploy list` are parsed as subcommands.
-    for args in [&["deploy", "--help"][..], &["deploy", "--stage", "dev", "--help"][..]] {
+    for args in [
+        &["deploy", "--help"][..],
+        &["deploy", "--stage", "dev", "--help"][..],
+    ] {
         let out = crate::support::deployer_offline(dir.path(), args);
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("--force-unlock"));

@@ -114,7 +114,11 @@ pub async fn get_function(lambda: &Client, name: &str) -> Result<Option<Function
         Ok(out) => out,
         Err(e) => {
             let err = AwsError::call(format!("Lambda GetFunction \"{name}\""), e);
-            return if is_not_found(&err) { Ok(None) } else { Err(err) };
+            return if is_not_found(&err) {
+                Ok(None)
+            } else {
+                Err(err)
+            };
         }
     };
     let Some(c) = out.configuration() else {
@@ -124,7 +128,10 @@ pub async fn get_function(lambda: &Client, name: &str) -> Result<Option<Function
         name: c.function_name().unwrap_or(name).to_string(),
         arn: c.function_arn().unwrap_or_default().to_string(),
         code_sha256: c.code_sha256().unwrap_or_default().to_string(),
-        state: c.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        state: c
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         last_update_status: c
             .last_update_status()
             .map(|s| s.as_str().to_string())
@@ -239,7 +246,13 @@ pub async fn upload_code(
     let action = format!("PutObject s3://{bucket}/{key}");
     let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
         .await
-        .map_err(|e| AwsError::failed(&action, format!("cannot read {}: {e}", path.display()), FailureKind::Other))?;
+        .map_err(|e| {
+            AwsError::failed(
+                &action,
+                format!("cannot read {}: {e}", path.display()),
+                FailureKind::Other,
+            )
+        })?;
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -269,7 +282,10 @@ pub async fn wait_updated(
                 format!("Lambda update of \"{name}\""),
                 format!(
                     "LastUpdateStatus Failed: {}",
-                    state.last_update_reason.as_deref().unwrap_or("no reason given")
+                    state
+                        .last_update_reason
+                        .as_deref()
+                        .unwrap_or("no reason given")
                 ),
                 FailureKind::Service,
             ));
@@ -321,7 +337,10 @@ pub async fn invoke(
     Ok(Invoked {
         status: out.status_code(),
         function_error: out.function_error().map(str::to_string),
-        payload: out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+        payload: out
+            .payload()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default(),
         log,
         executed_version: out.executed_version().map(str::to_string),
     })

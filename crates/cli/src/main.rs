@@ -4,8 +4,8 @@
 mod args;
 mod commands;
 mod exit;
-mod unsupported;
 mod ui;
+mod unsupported;
 
 use std::process::ExitCode;
 

@@ -24,23 +24,68 @@ const UNSUPPORTED: &[(&[&str], &str)] = &[
         "not supported; create the profile with `aws configure --profile NAME` and name it in \
          provider.profile (`deployer whoami` shows what a stage uses)",
     ),
-    (&["plugin"], "not supported; deployer has no plugin manager: it runs the plugins of serverless.yml it implements natively and refuses the others"),
-    (&["plugins"], "not supported; deployer has no plugin manager: it runs the plugins of serverless.yml it implements natively and refuses the others"),
-    (&["dev"], "not supported; use `deployer deploy function -f NAME` and `deployer logs -f NAME --tail`"),
-    (&["offline"], "not supported; run serverless-offline with the Serverless CLI for local emulation"),
-    (&["login"], "not supported; deployer uses AWS profiles, not a Serverless account (`deployer whoami`)"),
-    (&["logout"], "not supported; deployer uses AWS profiles, not a Serverless account"),
-    (&["dashboard"], "not supported; use `deployer info` and `deployer metrics`"),
-    (&["create"], "not supported; start from a template repository (git clone) and run deployer in it"),
-    (&["install"], "not supported; clone the service with git and run deployer in it"),
-    (&["test"], "not supported; run your test runner, then `deployer invoke -f NAME` against a stage"),
-    (&["generate-event"], "not supported; write the event as JSON and pass it with `deployer invoke -p FILE`"),
-    (&["doctor"], "not supported; `deployer verify` checks a stage's credentials and account"),
+    (
+        &["plugin"],
+        "not supported; deployer has no plugin manager: it runs the plugins of serverless.yml it implements natively and refuses the others",
+    ),
+    (
+        &["plugins"],
+        "not supported; deployer has no plugin manager: it runs the plugins of serverless.yml it implements natively and refuses the others",
+    ),
+    (
+        &["dev"],
+        "not supported; use `deployer deploy function -f NAME` and `deployer logs -f NAME --tail`",
+    ),
+    (
+        &["offline"],
+        "not supported; run serverless-offline with the Serverless CLI for local emulation",
+    ),
+    (
+        &["login"],
+        "not supported; deployer uses AWS profiles, not a Serverless account (`deployer whoami`)",
+    ),
+    (
+        &["logout"],
+        "not supported; deployer uses AWS profiles, not a Serverless account",
+    ),
+    (
+        &["dashboard"],
+        "not supported; use `deployer info` and `deployer metrics`",
+    ),
+    (
+        &["create"],
+        "not supported; start from a template repository (git clone) and run deployer in it",
+    ),
+    (
+        &["install"],
+        "not supported; clone the service with git and run deployer in it",
+    ),
+    (
+        &["test"],
+        "not supported; run your test runner, then `deployer invoke -f NAME` against a stage",
+    ),
+    (
+        &["generate-event"],
+        "not supported; write the event as JSON and pass it with `deployer invoke -p FILE`",
+    ),
+    (
+        &["doctor"],
+        "not supported; `deployer verify` checks a stage's credentials and account",
+    ),
     (&["support"], "not supported"),
-    (&["upgrade"], "not supported; install a newer deployer release"),
+    (
+        &["upgrade"],
+        "not supported; install a newer deployer release",
+    ),
     (&["uninstall"], "not supported; remove the deployer binary"),
-    (&["output"], "not supported; `deployer info` shows the stack outputs"),
-    (&["param"], "not supported; pass parameters with `--param key=value` or in serverless.yml params"),
+    (
+        &["output"],
+        "not supported; `deployer info` shows the stack outputs",
+    ),
+    (
+        &["param"],
+        "not supported; pass parameters with `--param key=value` or in serverless.yml params",
+    ),
 ];
 
 /// The unsupported command `args` (the words after the binary) start with, if any, and what
@@ -78,15 +123,33 @@ mod tests {
 
     #[test]
     fn serverless_only_commands_are_named() {
-        assert_eq!(lookup(&words("invoke local -f x")).unwrap().0, "invoke local");
+        assert_eq!(
+            lookup(&words("invoke local -f x")).unwrap().0,
+            "invoke local"
+        );
         assert_eq!(lookup(&words("--json offline start")).unwrap().0, "offline");
-        assert_eq!(lookup(&words("config credentials --provider aws")).unwrap().0, "config");
-        assert_eq!(lookup(&words("deploy list functions")).unwrap().0, "deploy list functions");
+        assert_eq!(
+            lookup(&words("config credentials --provider aws"))
+                .unwrap()
+                .0,
+            "config"
+        );
+        assert_eq!(
+            lookup(&words("deploy list functions")).unwrap().0,
+            "deploy list functions"
+        );
     }
 
     #[test]
     fn deployer_commands_pass_through() {
-        for ok in ["invoke -f x", "deploy list", "deploy function -f x", "deploy", "info -s dev", "logs -f x -t"] {
+        for ok in [
+            "invoke -f x",
+            "deploy list",
+            "deploy function -f x",
+            "deploy",
+            "info -s dev",
+            "logs -f x -t",
+        ] {
             assert!(lookup(&words(ok)).is_none(), "{ok}");
         }
         // A function named like a command is an option value, not a command.

@@ -163,7 +163,11 @@ pub(crate) fn entry(d: &Deployment, current: Option<&str>) -> DeploymentEntry {
         .collect();
     DeploymentEntry {
         timestamp: d.timestamp_ms().unwrap_or_default(),
-        date: name.split_once('-').map(|(_, iso)| iso).unwrap_or(name).to_string(),
+        date: name
+            .split_once('-')
+            .map(|(_, iso)| iso)
+            .unwrap_or(name)
+            .to_string(),
         directory: d.directory.clone(),
         has_template: files.iter().any(|f| f == TEMPLATE_FILE),
         files,

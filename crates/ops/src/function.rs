@@ -86,7 +86,13 @@ pub fn deploy_function(
         bail!(
             "function \"{key}\" is not in {}; its functions: {}",
             target.stage.source.file.path.display(),
-            build.service.functions.keys().cloned().collect::<Vec<_>>().join(", ")
+            build
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let mut result = target
@@ -192,7 +198,8 @@ async fn code_source(
     file: &str,
 ) -> anyhow::Result<CodeSource> {
     if size <= INLINE_ZIP_LIMIT {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(CodeSource::Zip(bytes));
     }
     let info = target.deployed_stack().await?;
@@ -239,8 +246,10 @@ fn settings_of(template: &Value, name: &str) -> (FunctionSettings, Vec<String>, 
         s.environment = literal;
     }
     if let Some(layers) = props.get("Layers").and_then(Value::as_array) {
-        let literal: Option<Vec<String>> =
-            layers.iter().map(|v| v.as_str().map(str::to_string)).collect();
+        let literal: Option<Vec<String>> = layers
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect();
         note("layers", literal.is_some());
         s.layers = literal;
     }

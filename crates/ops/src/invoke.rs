@@ -81,7 +81,10 @@ fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec
                 .with_context(|| format!("cannot read the payload file {}", path.display()))?
                 .len();
             if len > MAX_PAYLOAD {
-                bail!("payload file {} is {len} bytes; Lambda takes at most {MAX_PAYLOAD}", path.display());
+                bail!(
+                    "payload file {} is {len} bytes; Lambda takes at most {MAX_PAYLOAD}",
+                    path.display()
+                );
             }
             let text = std::fs::read(&path)
                 .with_context(|| format!("cannot read the payload file {}", path.display()))?;
@@ -98,7 +101,10 @@ fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec
         }
     };
     if bytes.len() as u64 > MAX_PAYLOAD {
-        bail!("the payload is {} bytes; Lambda takes at most {MAX_PAYLOAD}", bytes.len());
+        bail!(
+            "the payload is {} bytes; Lambda takes at most {MAX_PAYLOAD}",
+            bytes.len()
+        );
     }
     Ok(bytes)
 }
@@ -127,7 +133,13 @@ pub fn invoke(options: &InvokeOptions, observer: &dyn Observer) -> anyhow::Resul
         bail!(
             "function \"{key}\" is not in {}; its functions: {}",
             target.stage.source.file.path.display(),
-            target.service.functions.keys().cloned().collect::<Vec<_>>().join(", ")
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let name = target.service.function_name(key, &target.name);
@@ -187,6 +199,10 @@ mod tests {
         let data = payload_bytes(&Payload::Data("{}".into()), dir.path()).unwrap();
         assert_eq!(data, b"{}");
         assert!(payload_bytes(&Payload::File("missing.json".into()), dir.path()).is_err());
-        assert!(payload_bytes(&Payload::None, dir.path()).unwrap().is_empty());
+        assert!(
+            payload_bytes(&Payload::None, dir.path())
+                .unwrap()
+                .is_empty()
+        );
     }
 }

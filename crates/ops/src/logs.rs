@@ -127,22 +127,34 @@ pub fn logs(
         bail!(
             "function \"{key}\" is not in {}; its functions: {}",
             target.stage.source.file.path.display(),
-            target.service.functions.keys().cloned().collect::<Vec<_>>().join(", ")
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let name = target.service.function_name(key, &target.name);
     let group = logs::group_name(&name);
     let client = &target.stage.clients.logs;
     let filter = options.filter.as_deref();
-    let events = target
-        .stage
-        .rt
-        .block_on(logs::filter_events(client, &group, millis(since), None, filter))?;
+    let events = target.stage.rt.block_on(logs::filter_events(
+        client,
+        &group,
+        millis(since),
+        None,
+        filter,
+    ))?;
     let lines: Vec<LogLine> = events.iter().map(line).collect();
     sink(&lines);
     if options.tail {
         let interval = Duration::from_millis(options.interval.unwrap_or(1000).max(100));
-        target.stage.rt.block_on(follow(client, &group, filter, events, interval, sink))?;
+        target
+            .stage
+            .rt
+            .block_on(follow(client, &group, filter, events, interval, sink))?;
     }
     Ok(Logs {
         function: key.clone(),
@@ -164,7 +176,9 @@ async fn follow(
     interval: Duration,
     sink: &mut dyn FnMut(&[LogLine]),
 ) -> anyhow::Result<()> {
-    let mut from = seen.last().map_or_else(|| millis(SystemTime::now()), |e| e.timestamp);
+    let mut from = seen
+        .last()
+        .map_or_else(|| millis(SystemTime::now()), |e| e.timestamp);
     let mut ids: HashSet<String> = seen.into_iter().map(|e| e.id).collect();
     let mut pause = interval;
     loop {
@@ -183,7 +197,12 @@ async fn follow(
         sink(&fresh.iter().map(line).collect::<Vec<_>>());
         // Only events at the newest millisecond can come again; forget the older ids.
         ids.clear();
-        ids.extend(fresh.into_iter().filter(|e| e.timestamp == from).map(|e| e.id));
+        ids.extend(
+            fresh
+                .into_iter()
+                .filter(|e| e.timestamp == from)
+                .map(|e| e.id),
+        );
     }
 }
 

@@ -121,7 +121,13 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
         Some(k) if !target.service.functions.contains_key(k) => bail!(
             "function \"{k}\" is not in {}; its functions: {}",
             target.stage.source.file.path.display(),
-            target.service.functions.keys().cloned().collect::<Vec<_>>().join(", ")
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Some(k) => vec![k.clone()],
         None => target.service.functions.keys().cloned().collect(),
@@ -131,13 +137,16 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
         .map(|k| target.service.function_name(k, &target.name))
         .collect();
     let period = period_for(window);
-    let figures = target.stage.rt.block_on(deployer_aws::metrics::lambda_metrics(
-        &target.stage.clients.cloudwatch,
-        &names,
-        secs(start),
-        secs(end),
-        period as i32,
-    ))?;
+    let figures = target
+        .stage
+        .rt
+        .block_on(deployer_aws::metrics::lambda_metrics(
+            &target.stage.clients.cloudwatch,
+            &names,
+            secs(start),
+            secs(end),
+            period as i32,
+        ))?;
     let functions: Vec<Figures> = keys
         .into_iter()
         .zip(figures)

@@ -62,8 +62,12 @@ fn find<'a>(list: &'a [Deployment], timestamp: &str) -> Option<&'a Deployment> {
 fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
     match template {
         Value::String(s) if s.starts_with(&format!("{directory}/")) => out.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|v| referenced_keys(v, directory, out)),
-        Value::Object(map) => map.values().for_each(|v| referenced_keys(v, directory, out)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| referenced_keys(v, directory, out)),
+        Value::Object(map) => map
+            .values()
+            .for_each(|v| referenced_keys(v, directory, out)),
         _ => {}
     }
 }
@@ -72,10 +76,7 @@ fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
 /// updates the stack to the deployment's template.
 pub fn rollback(options: &RollbackOptions, observer: &dyn Observer) -> anyhow::Result<RolledBack> {
     let target = deployments::open(&options.stage, observer)?;
-    target
-        .stage
-        .rt
-        .block_on(run(&target, options, observer))
+    target.stage.rt.block_on(run(&target, options, observer))
 }
 
 async fn run(
@@ -100,7 +101,10 @@ async fn run(
     let body = artifacts::get_text(&clients.s3, &bucket, &template_key)
         .await?
         .ok_or_else(|| {
-            anyhow!("deployment {} has no {TEMPLATE_FILE}: it cannot be rolled back to", dep.directory)
+            anyhow!(
+                "deployment {} has no {TEMPLATE_FILE}: it cannot be rolled back to",
+                dep.directory
+            )
         })?;
     let template: Value = serde_json::from_str(&body)
         .map_err(|e| anyhow!("s3://{bucket}/{template_key} is not JSON: {e}"))?;
@@ -115,7 +119,11 @@ async fn run(
             "deployment {} was pruned: its template references {} missing from s3://{bucket}; \
              pick another timestamp from `deployer deploy list`",
             dep.directory,
-            missing.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     observer.announce(Action::Deploy, &target.service.service, session);

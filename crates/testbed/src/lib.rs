@@ -158,7 +158,13 @@ impl Moto {
     pub fn set_lambda_docker(&self, use_docker: bool) -> Result<()> {
         let body = format!(r#"{{"lambda": {{"use_docker": {use_docker}}}}}"#);
         let headers = [("Content-Type", "application/json")];
-        let resp = http::request(self.port, "POST", "/moto-api/config", &headers, body.as_bytes())?;
+        let resp = http::request(
+            self.port,
+            "POST",
+            "/moto-api/config",
+            &headers,
+            body.as_bytes(),
+        )?;
         if resp.status != 201 && resp.status != 200 {
             bail!("moto config answered HTTP {}: {}", resp.status, resp.body);
         }

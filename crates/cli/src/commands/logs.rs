@@ -23,7 +23,12 @@ pub fn run(out: &Output, args: LogsArgs) -> anyhow::Result<u8> {
             if out.json && args.tail {
                 out.json_line(l);
             } else {
-                out.result(&format!("{} {}\t{}", l.time, l.stream, l.message.trim_end()));
+                out.result(&format!(
+                    "{} {}\t{}",
+                    l.time,
+                    l.stream,
+                    l.message.trim_end()
+                ));
             }
         }
     };
