@@ -2,6 +2,7 @@
 
 mod build;
 mod concurrency;
+mod daily;
 mod deploy;
 mod faults;
 mod guard;

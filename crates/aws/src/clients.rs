@@ -19,6 +19,12 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     /// SSM in the stage's region (for `${ssm:...}`).
     pub ssm: aws_sdk_ssm::Client,
+    /// Lambda in the stage's region (`deploy function`, `invoke`).
+    pub lambda: aws_sdk_lambda::Client,
+    /// CloudWatch Logs in the stage's region (`logs`).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// CloudWatch in the stage's region (`metrics`).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// The stage's region.
     pub region: String,
     sdk: SdkConfig,
@@ -41,6 +47,21 @@ impl AwsClients {
             cfn: cfn_client(sdk, counter, None),
             s3: s3_client(sdk, counter, None),
             ssm: ssm_client(sdk, counter, None),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(sdk)
+                    .interceptor(counter.interceptor())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+                    .interceptor(counter.interceptor())
+                    .build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(sdk)
+                    .interceptor(counter.interceptor())
+                    .build(),
+            ),
             region,
             sdk: sdk.clone(),
             counter: counter.clone(),

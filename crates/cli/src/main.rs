@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod exit;
 mod ui;
+mod unsupported;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,9 @@ use crate::args::{Cli, Command};
 use crate::ui::Output;
 
 fn main() -> ExitCode {
+    if let Some(code) = unsupported::refuse(std::env::args().skip(1)) {
+        return ExitCode::from(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -33,10 +37,14 @@ fn main() -> ExitCode {
         Command::Package(a) => commands::package::run(&out, a),
         Command::Whoami(a) => commands::whoami::run(&out, a),
         Command::Verify(a) => commands::verify::run(&out, a),
-        Command::Up(a) => commands::up::run(&out, a),
+        Command::Up(a) => commands::daily::deploy(&out, a),
         Command::Diff(a) => commands::diff::run(&out, a),
         Command::Info(a) => commands::info::run(&out, a),
         Command::Remove(a) => commands::remove::run(&out, a),
+        Command::Invoke(a) => commands::invoke::run(&out, a),
+        Command::Logs(a) => commands::logs::run(&out, a),
+        Command::Rollback(a) => commands::rollback::run(&out, a),
+        Command::Metrics(a) => commands::metrics::run(&out, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

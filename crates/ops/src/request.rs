@@ -105,7 +105,7 @@ pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
 }
 
 /// The stack's name, tags, parameters, notifications, role and rollback setting.
-fn stack_params(service: &Service, stage: &str, region: &str) -> StackParams {
+pub(crate) fn stack_params(service: &Service, stage: &str, region: &str) -> StackParams {
     let provider = &service.provider;
     let parameters = provider
         .stack_parameters

@@ -147,6 +147,30 @@ impl Moto {
         Ok(())
     }
 
+    /// Run Lambda functions without Docker (`use_docker = false`) or with it (moto's default),
+    /// through moto's `POST /moto-api/config` with `{"lambda": {"use_docker": false}}`.
+    ///
+    /// Without Docker, Invoke answers with the request payload (or "Simple Lambda happy path
+    /// OK" for an empty one) instead of running the code. The switch is global for the server
+    /// and moto then serves Lambda calls from a separate store that does not see functions
+    /// created by CloudFormation (GetFunction answers ResourceNotFound), so use it on a
+    /// dedicated server ([`Moto::start`]) and only around the invokes.
+    pub fn set_lambda_docker(&self, use_docker: bool) -> Result<()> {
+        let body = format!(r#"{{"lambda": {{"use_docker": {use_docker}}}}}"#);
+        let headers = [("Content-Type", "application/json")];
+        let resp = http::request(
+            self.port,
+            "POST",
+            "/moto-api/config",
+            &headers,
+            body.as_bytes(),
+        )?;
+        if resp.status != 201 && resp.status != 200 {
+            bail!("moto config answered HTTP {}: {}", resp.status, resp.body);
+        }
+        Ok(())
+    }
+
     /// Serialises tests that switch auth on; hold the guard while auth is on.
     pub fn auth_lock(&self) -> MutexGuard<'_, ()> {
         self.auth

@@ -1,13 +1,18 @@
 //! One module per command: each parses nothing itself, builds the options of one operation,
 //! runs it and renders its result.
 
+pub mod daily;
 pub mod diff;
 pub mod info;
+pub mod invoke;
+pub mod logs;
+pub mod metrics;
 mod options;
 pub mod package;
 pub mod print;
 pub mod remove;
 mod render;
+pub mod rollback;
 pub mod up;
 pub mod verify;
 pub mod whoami;

@@ -63,6 +63,13 @@ impl Output {
         );
     }
 
+    /// One compact JSON object on its own stdout line (streamed results such as `logs --tail`).
+    pub fn json_line(&self, value: &impl serde::Serialize) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", serde_json::to_string(value).unwrap_or_default());
+        let _ = out.flush();
+    }
+
     /// A progress line on stderr.
     pub fn progress(&self, line: &str) {
         let mut err = std::io::stderr().lock();

@@ -1,0 +1,192 @@
+//! Whole-process benchmark of the daily loop against moto (the multi-account seed deployed to
+//! its dev account): `deploy function` (changed code, and unchanged), `invoke` (moto's Lambda
+//! without Docker), `logs` (no tail) and `deploy list` — wall time of the real binary and its
+//! AWS calls (from `--json`'s `awsCalls`, the guard's STS call included).
+//!
+//! When `SERVERLESS_BIN` names a Serverless v3 CLI (for example osls 4.3.1:
+//! `npm install --prefix DIR osls@4.3.1`, then `SERVERLESS_BIN=DIR/node_modules/.bin/serverless`)
+//! the same commands run through it on the same moto (`AWS_ENDPOINT_URL`), next to deployer.
+//!
+//! Run with `cargo bench -p deployer-cli --bench daily` (optionally `-- <rounds>`); needs
+//! `moto_server` (installed by `make test`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deployer_testbed::{Moto, ProfileSpec, TestBed};
+
+struct Sample {
+    wall: Duration,
+    calls: u64,
+}
+
+fn run(bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> Sample {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    bed.apply(&mut cmd);
+    cmd.current_dir(dir)
+        .args(args)
+        .arg("--json")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = cmd.output().expect("run deployer");
+    let wall = start.elapsed();
+    assert!(
+        out.status.success(),
+        "deployer {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json output");
+    Sample {
+        wall,
+        calls: json["awsCalls"]["total"].as_u64().unwrap_or(0),
+    }
+}
+
+/// The same command through a Serverless v3 CLI; `None` when it failed (its stderr is shown).
+fn run_serverless(bin: &Path, bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> Option<Sample> {
+    let mut cmd = Command::new(bin);
+    bed.apply(&mut cmd);
+    cmd.current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", bed.moto().endpoint())
+        .env("SLS_TELEMETRY_DISABLED", "1")
+        .env("SLS_NOTIFICATIONS_MODE", "off")
+        .stdin(Stdio::null());
+    let start = Instant::now();
+    let out = cmd.output().ok()?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        eprintln!(
+            "serverless {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(Sample { wall, calls: 0 })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn service(bed: &TestBed<'_>, name: &str) -> PathBuf {
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/multi-account/service");
+    let dir = bed.path().join(name);
+    copy_dir(&seed, &dir);
+    let yml = dir.join("serverless.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    std::fs::write(
+        &yml,
+        text.replacen("service: service-name", &format!("service: {name}"), 1),
+    )
+    .unwrap();
+    dir
+}
+
+fn handler(dir: &Path, i: usize) {
+    std::fs::write(
+        dir.join("handler.js"),
+        format!("module.exports.hello = async () => ({{ statusCode: 200, body: '{i}' }});\nmodule.exports.cron = async () => {{}};\n"),
+    )
+    .unwrap();
+}
+
+fn report(title: &str, names: &[&str], samples: Vec<Vec<Sample>>) {
+    println!("{title}:");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for (name, mut s) in names.iter().zip(samples) {
+        if s.is_empty() {
+            println!("  {name:<26} (not measured)");
+            continue;
+        }
+        s.sort_by_key(|x| x.wall);
+        println!(
+            "  {name:<26} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  AWS calls {}",
+            ms(s[s.len() / 2].wall),
+            ms(s[0].wall),
+            ms(s[s.len() - 1].wall),
+            s[s.len() / 2].calls,
+        );
+    }
+}
+
+const NAMES: [&str; 5] = [
+    "deploy function (changed)",
+    "deploy function (same)",
+    "invoke",
+    "logs",
+    "deploy list",
+];
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let moto = Moto::start().expect("starting moto_server (run `make test` to install it)");
+    let bed = TestBed::with_profiles(
+        &moto,
+        &[
+            ProfileSpec::new("default", "111111111111"),
+            ProfileSpec::new("devAccount", "222222222222"),
+        ],
+    )
+    .expect("provisioning accounts");
+    let dir = service(&bed, "daily");
+    run(&bed, &dir, &["up"]);
+
+    let mut samples: Vec<Vec<Sample>> = NAMES.iter().map(|_| Vec::new()).collect();
+    for i in 0..rounds {
+        handler(&dir, i);
+        samples[0].push(run(&bed, &dir, &["deploy", "function", "-f", "hello"]));
+        samples[1].push(run(&bed, &dir, &["deploy", "function", "-f", "hello"]));
+        // moto serves Invoke from a store of its own without Docker: switch only around it.
+        moto.set_lambda_docker(false).unwrap();
+        samples[2].push(run(&bed, &dir, &["invoke", "-f", "hello", "-d", "{}"]));
+        moto.set_lambda_docker(true).unwrap();
+        samples[3].push(run(&bed, &dir, &["logs", "-f", "hello"]));
+        samples[4].push(run(&bed, &dir, &["deploy", "list"]));
+    }
+    report(
+        &format!("deployer against moto, multi-account seed (dev stage), {rounds} rounds"),
+        &NAMES,
+        samples,
+    );
+
+    let Some(bin) = std::env::var_os("SERVERLESS_BIN").map(PathBuf::from) else {
+        println!("serverless: not measured (set SERVERLESS_BIN to a Serverless v3 CLI)");
+        return;
+    };
+    let mut samples: Vec<Vec<Sample>> = NAMES.iter().map(|_| Vec::new()).collect();
+    let commands: [&[&str]; 5] = [
+        &["deploy", "function", "-f", "hello"],
+        &["deploy", "function", "-f", "hello"],
+        &["invoke", "-f", "hello", "-d", "{}"],
+        &["logs", "-f", "hello"],
+        &["deploy", "list"],
+    ];
+    for i in 0..rounds {
+        handler(&dir, 100 + i);
+        for (n, args) in commands.iter().enumerate() {
+            moto.set_lambda_docker(n != 2).unwrap();
+            if let Some(s) = run_serverless(&bin, &bed, &dir, args) {
+                samples[n].push(s);
+            }
+        }
+        moto.set_lambda_docker(true).unwrap();
+    }
+    report("serverless (same moto, same service)", &NAMES, samples);
+}

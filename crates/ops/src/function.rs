@@ -1,0 +1,295 @@
+//! `deploy function -f NAME`: package the service the usual way, take that function's zip,
+//! and replace the deployed function's code when its SHA-256 differs from `CodeSha256`
+//! (`--update-config`: also its memory, timeout, environment, layers, role and VPC). The
+//! stack is not touched, so its template is out of date afterwards, as with v3.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context as _, anyhow, bail};
+use deployer_aws::lambda::{self, CodeSource, FunctionSettings, INLINE_ZIP_LIMIT, UPDATE_WAIT};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::calls::AwsCalls;
+use crate::deployments::{self, Target};
+use crate::observer::Observer;
+use crate::package::{self, Build, PackageOptions};
+use crate::stage::StageOptions;
+
+/// Which function to deploy and how.
+#[derive(Debug)]
+pub struct FunctionOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// The function's key in `functions:`.
+    pub function: String,
+    /// Also apply the function's settings (`--update-config`).
+    pub update_config: bool,
+    /// Update the code even when its hash is unchanged (`--force`).
+    pub force: bool,
+    /// The package directory (`None`: as `package` chooses).
+    pub out_dir: Option<PathBuf>,
+    /// The time of this run.
+    pub now: SystemTime,
+}
+
+/// The result of `deploy function`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDeployed {
+    /// `updated` or `unchanged`.
+    pub status: &'static str,
+    /// The function's key.
+    pub function: String,
+    /// Its deployed name.
+    pub name: String,
+    /// Whether the code was replaced.
+    pub code_updated: bool,
+    /// The deployed CodeSha256 before.
+    pub previous_code_sha256: String,
+    /// The CodeSha256 now.
+    pub code_sha256: String,
+    /// The artifact's file.
+    pub artifact: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The settings applied with `--update-config`.
+    pub config_updated: Vec<String>,
+    /// Settings not applied because they reference stack resources (`deployer up` applies them).
+    pub config_skipped: Vec<String>,
+    /// Duration in milliseconds.
+    pub millis: u64,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// Opens the stage (guard first), packages, compares and updates the function.
+pub fn deploy_function(
+    options: &FunctionOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<FunctionDeployed> {
+    let started = Instant::now();
+    let target = deployments::open(&options.stage, observer)?;
+    let build = package::build(
+        &target.stage.source,
+        &PackageOptions {
+            service: options.stage.service.clone(),
+            out_dir: options.out_dir.clone(),
+            now: options.now,
+        },
+        &mut target.stage.aws_answers(),
+        observer,
+    )?;
+    let key = &options.function;
+    if !build.service.functions.contains_key(key) {
+        bail!(
+            "function \"{key}\" is not in {}; its functions: {}",
+            target.stage.source.file.path.display(),
+            build
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut result = target
+        .stage
+        .rt
+        .block_on(update(&target, &build, options, observer))?;
+    result.millis = started.elapsed().as_millis() as u64;
+    result.aws_calls = target.stage.calls();
+    if result.status == "updated" {
+        observer.warning(&format!(
+            "stack \"{}\" was not changed: its template is now out of date for function \
+             \"{key}\"; the next `deployer up` brings it in line",
+            target.stack
+        ));
+    }
+    Ok(result)
+}
+
+async fn update(
+    target: &Target,
+    build: &Build,
+    options: &FunctionOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<FunctionDeployed> {
+    let key = &options.function;
+    let name = build.service.function_name(key, &target.name);
+    let lambda = &target.stage.clients.lambda;
+    let Some(remote) = lambda::get_function(lambda, &name).await? else {
+        let info = target.deployed_stack().await?;
+        bail!(
+            "function \"{key}\" ({name}) is not deployed in stack \"{}\" ({}): run `deployer up \
+             --stage {}` first",
+            info.name,
+            info.status,
+            target.name
+        );
+    };
+    let artifact = artifact_of(build, key)?;
+    let changed = options.force || artifact.sha256_base64 != remote.code_sha256;
+    let mut code_sha256 = remote.code_sha256.clone();
+    if changed {
+        let code = code_source(target, &artifact.path, artifact.size, &artifact.name).await?;
+        code_sha256 = lambda::update_code(lambda, &name, &code).await?;
+        let landed = lambda::wait_updated(lambda, &name, UPDATE_WAIT).await?;
+        if !landed.code_sha256.is_empty() {
+            code_sha256 = landed.code_sha256;
+        }
+    } else {
+        observer.detail("Code did not change. Function deployment skipped.");
+    }
+    let (settings, applied, skipped) = if options.update_config {
+        settings_of(&build.templates.update, &name)
+    } else {
+        Default::default()
+    };
+    if !settings.is_empty() {
+        lambda::update_settings(lambda, &name, &settings).await?;
+        lambda::wait_updated(lambda, &name, UPDATE_WAIT).await?;
+    }
+    for s in &skipped {
+        observer.warning(&format!(
+            "{s} of function \"{key}\" references a stack resource and was not applied; \
+             `deployer up` applies it"
+        ));
+    }
+    let updated = changed || !applied.is_empty();
+    Ok(FunctionDeployed {
+        status: if updated { "updated" } else { "unchanged" },
+        function: key.clone(),
+        name,
+        code_updated: changed,
+        previous_code_sha256: remote.code_sha256,
+        code_sha256,
+        artifact: artifact.path.clone(),
+        size: artifact.size,
+        config_updated: applied,
+        config_skipped: skipped,
+        millis: 0,
+        aws_calls: target.stage.calls(),
+    })
+}
+
+/// The artifact the build made for function `key`.
+fn artifact_of<'a>(build: &'a Build, key: &str) -> anyhow::Result<&'a deployer_package::Artifact> {
+    let name = build
+        .package
+        .function_artifacts
+        .get(key)
+        .ok_or_else(|| anyhow!("function \"{key}\" has no code artifact (an image or disabled function cannot be deployed with `deploy function`)"))?;
+    build
+        .package
+        .artifacts
+        .iter()
+        .find(|a| &a.name == name)
+        .ok_or_else(|| anyhow!("the package has no artifact {name} for function \"{key}\""))
+}
+
+/// The zip inline, or uploaded to the deployment bucket when too big to send inline.
+async fn code_source(
+    target: &Target,
+    path: &std::path::Path,
+    size: u64,
+    file: &str,
+) -> anyhow::Result<CodeSource> {
+    if size <= INLINE_ZIP_LIMIT {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(CodeSource::Zip(bytes));
+    }
+    let info = target.deployed_stack().await?;
+    let bucket = target.bucket(&info).await?;
+    let key = format!("{}/deploy-function/{file}", target.stage_prefix());
+    lambda::upload_code(&target.stage.clients.s3, &bucket, &key, path).await?;
+    Ok(CodeSource::S3 { bucket, key })
+}
+
+/// The function's settings in the compiled template: literal values become settings; values
+/// with intrinsics (a `Fn::GetAtt` of the stack's role, a `Ref`) are listed as skipped.
+fn settings_of(template: &Value, name: &str) -> (FunctionSettings, Vec<String>, Vec<String>) {
+    let mut s = FunctionSettings::default();
+    let (mut applied, mut skipped) = (Vec::new(), Vec::new());
+    let Some(props) = template["Resources"].as_object().and_then(|r| {
+        r.values().find_map(|res| {
+            (res["Type"] == "AWS::Lambda::Function" && res["Properties"]["FunctionName"] == name)
+                .then(|| &res["Properties"])
+        })
+    }) else {
+        return (s, applied, skipped);
+    };
+    let mut note = |label: &str, ok: bool| {
+        if ok {
+            applied.push(label.to_string());
+        } else {
+            skipped.push(label.to_string());
+        }
+    };
+    if let Some(v) = props.get("MemorySize") {
+        s.memory_size = v.as_i64().map(|n| n as i32);
+        note("memorySize", s.memory_size.is_some());
+    }
+    if let Some(v) = props.get("Timeout") {
+        s.timeout = v.as_i64().map(|n| n as i32);
+        note("timeout", s.timeout.is_some());
+    }
+    if let Some(vars) = props["Environment"]["Variables"].as_object() {
+        let literal: Option<Vec<(String, String)>> = vars
+            .iter()
+            .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect();
+        note("environment", literal.is_some());
+        s.environment = literal;
+    }
+    if let Some(layers) = props.get("Layers").and_then(Value::as_array) {
+        let literal: Option<Vec<String>> = layers
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect();
+        note("layers", literal.is_some());
+        s.layers = literal;
+    }
+    if let Some(role) = props.get("Role") {
+        s.role = role.as_str().map(str::to_string);
+        note("role", s.role.is_some());
+    }
+    if let Some(vpc) = props.get("VpcConfig") {
+        let list = |k: &str| -> Option<Vec<String>> {
+            vpc[k]
+                .as_array()?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        s.vpc = list("SubnetIds").zip(list("SecurityGroupIds"));
+        note("vpc", s.vpc.is_some());
+    }
+    (s, applied, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_settings_apply_and_intrinsics_are_skipped() {
+        let t = serde_json::json!({"Resources": {"HelloLambdaFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"FunctionName": "svc-dev-hello", "MemorySize": 512, "Timeout": 9,
+                "Environment": {"Variables": {"A": "1"}},
+                "Role": {"Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"]}}}}});
+        let (s, applied, skipped) = settings_of(&t, "svc-dev-hello");
+        assert_eq!(s.memory_size, Some(512));
+        assert_eq!(s.timeout, Some(9));
+        assert_eq!(s.environment, Some(vec![("A".into(), "1".into())]));
+        assert_eq!(s.role, None);
+        assert_eq!(applied, ["memorySize", "timeout", "environment"]);
+        assert_eq!(skipped, ["role"]);
+        let (none, a, k) = settings_of(&t, "other");
+        assert!(none.is_empty() && a.is_empty() && k.is_empty());
+    }
+}

@@ -1,0 +1,208 @@
+//! `invoke -f NAME`: call the deployed function with a payload and return its answer.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use deployer_aws::lambda::{self, InvokeType};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::calls::AwsCalls;
+use crate::deployments;
+use crate::observer::Observer;
+use crate::stage::StageOptions;
+
+/// Requests bigger than this are refused before the call (Lambda's synchronous limit).
+pub const MAX_PAYLOAD: u64 = 6 * 1024 * 1024;
+
+/// Where the event comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Payload {
+    /// No payload: an empty body, as v3 sends.
+    #[default]
+    None,
+    /// `--data`.
+    Data(String),
+    /// `--path FILE` (JSON or YAML).
+    File(PathBuf),
+}
+
+/// What to invoke.
+#[derive(Debug, Default)]
+pub struct InvokeOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// The function's key in `functions:`.
+    pub function: String,
+    /// The event.
+    pub payload: Payload,
+    /// RequestResponse, Event or DryRun.
+    pub kind: InvokeType,
+    /// Ask for the tail of the log (`--log`).
+    pub log: bool,
+    /// Version or alias (`--qualifier`).
+    pub qualifier: Option<String>,
+}
+
+/// The answer of `invoke`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invocation {
+    /// The function's key.
+    pub function: String,
+    /// Its deployed name.
+    pub name: String,
+    /// Lambda's status code.
+    pub status_code: i32,
+    /// `Unhandled` or `Handled` when the function failed.
+    pub function_error: Option<String>,
+    /// `errorType: errorMessage` of a failed function's payload.
+    pub error: Option<String>,
+    /// The response payload as text.
+    pub payload: String,
+    /// The payload parsed, when it is JSON.
+    pub payload_json: Option<Value>,
+    /// The decoded log tail (`--log`).
+    pub log: Option<String>,
+    /// The version that ran.
+    pub executed_version: Option<String>,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// The bytes of the payload (a YAML file is sent as JSON, as v3 does).
+fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = match payload {
+        Payload::None => return Ok(Vec::new()),
+        Payload::Data(d) => d.clone().into_bytes(),
+        Payload::File(p) => {
+            let path = cwd.join(p);
+            let len = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read the payload file {}", path.display()))?
+                .len();
+            if len > MAX_PAYLOAD {
+                bail!(
+                    "payload file {} is {len} bytes; Lambda takes at most {MAX_PAYLOAD}",
+                    path.display()
+                );
+            }
+            let text = std::fs::read(&path)
+                .with_context(|| format!("cannot read the payload file {}", path.display()))?;
+            let yaml = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml")
+            );
+            if !yaml {
+                return Ok(text);
+            }
+            let value: Value = serde_yaml_ng_value(&text)
+                .with_context(|| format!("payload file {} is not valid YAML", path.display()))?;
+            serde_json::to_vec(&value)?
+        }
+    };
+    if bytes.len() as u64 > MAX_PAYLOAD {
+        bail!(
+            "the payload is {} bytes; Lambda takes at most {MAX_PAYLOAD}",
+            bytes.len()
+        );
+    }
+    Ok(bytes)
+}
+
+fn serde_yaml_ng_value(text: &[u8]) -> anyhow::Result<Value> {
+    deployer_config::parse_yaml(&String::from_utf8_lossy(text)).map_err(anyhow::Error::msg)
+}
+
+/// `errorType: errorMessage` of a Lambda error payload.
+fn error_of(payload: Option<&Value>, raw: &str) -> String {
+    let field = |k: &str| payload.and_then(|p| p[k].as_str()).map(str::to_string);
+    match (field("errorType"), field("errorMessage")) {
+        (Some(t), Some(m)) => format!("{t}: {m}"),
+        (None, Some(m)) => m,
+        (Some(t), None) => t,
+        (None, None) => raw.to_string(),
+    }
+}
+
+/// Opens the stage (guard first) and invokes the function.
+pub fn invoke(options: &InvokeOptions, observer: &dyn Observer) -> anyhow::Result<Invocation> {
+    let body = payload_bytes(&options.payload, &options.stage.service.cwd)?;
+    let target = deployments::open(&options.stage, observer)?;
+    let key = &options.function;
+    if !target.service.functions.contains_key(key) {
+        bail!(
+            "function \"{key}\" is not in {}; its functions: {}",
+            target.stage.source.file.path.display(),
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let name = target.service.function_name(key, &target.name);
+    let lambda = &target.stage.clients.lambda;
+    let answer = target.stage.rt.block_on(lambda::invoke(
+        lambda,
+        &name,
+        body,
+        options.kind,
+        options.log,
+        options.qualifier.as_deref(),
+    ));
+    let answer = match answer {
+        Err(e) if e.code() == Some("ResourceNotFoundException") => bail!(
+            "function \"{key}\" ({name}) is not deployed: run `deployer up --stage {}` first",
+            target.name
+        ),
+        other => other?,
+    };
+    let payload = String::from_utf8_lossy(&answer.payload).into_owned();
+    let payload_json: Option<Value> = serde_json::from_str(&payload).ok();
+    let error = answer
+        .function_error
+        .as_ref()
+        .map(|_| error_of(payload_json.as_ref(), &payload));
+    Ok(Invocation {
+        function: key.clone(),
+        name,
+        status_code: answer.status,
+        function_error: answer.function_error,
+        error,
+        payload,
+        payload_json,
+        log: answer.log,
+        executed_version: answer.executed_version,
+        aws_calls: target.stage.calls(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_payloads_name_type_and_message() {
+        let p = serde_json::json!({"errorType": "TypeError", "errorMessage": "x is undefined"});
+        assert_eq!(error_of(Some(&p), ""), "TypeError: x is undefined");
+        assert_eq!(error_of(None, "boom"), "boom");
+    }
+
+    #[test]
+    fn payloads_from_data_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("e.yml"), "a: 1\n").unwrap();
+        let yaml = payload_bytes(&Payload::File("e.yml".into()), dir.path()).unwrap();
+        assert_eq!(yaml, br#"{"a":1}"#);
+        let data = payload_bytes(&Payload::Data("{}".into()), dir.path()).unwrap();
+        assert_eq!(data, b"{}");
+        assert!(payload_bytes(&Payload::File("missing.json".into()), dir.path()).is_err());
+        assert!(
+            payload_bytes(&Payload::None, dir.path())
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! `logs -f NAME`: the CloudWatch Logs of `/aws/lambda/<function name>` since `--startTime`
+//! (default 10 minutes), with `--filter`; `--tail` keeps polling for new events.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, bail};
+use deployer_aws::logs::{self, LogEvent};
+use serde::Serialize;
+
+use crate::calls::AwsCalls;
+use crate::deployments;
+use crate::manifest::rfc3339;
+use crate::observer::Observer;
+use crate::stage::StageOptions;
+
+/// `--startTime` when none is given (v3's default).
+pub const DEFAULT_SINCE: &str = "10m";
+/// The longest pause between two polls of `--tail` when nothing new arrives.
+pub const MAX_TAIL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Which logs.
+#[derive(Debug, Default)]
+pub struct LogsOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// The function's key in `functions:`.
+    pub function: String,
+    /// `--startTime`: `30s`, `10m`, `2h`, `1d`, or an ISO 8601 date or time.
+    pub start_time: Option<String>,
+    /// `--filter` (a CloudWatch Logs filter pattern).
+    pub filter: Option<String>,
+    /// `--tail`: keep following.
+    pub tail: bool,
+    /// `--interval` in milliseconds between polls while following (default 1000).
+    pub interval: Option<u64>,
+}
+
+/// One line of log.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    /// RFC 3339 time.
+    pub time: String,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Log stream.
+    pub stream: String,
+    /// The message.
+    pub message: String,
+}
+
+/// The result of `logs` without `--tail`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Logs {
+    /// The function's key.
+    pub function: String,
+    /// Its deployed name.
+    pub name: String,
+    /// The log group.
+    pub log_group: String,
+    /// The start of the window (RFC 3339).
+    pub start_time: String,
+    /// The events, oldest first.
+    pub events: Vec<LogLine>,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// `10m`, `2h`, `1d`, `30s`, or an RFC 3339 time or a `YYYY-MM-DD` date (UTC).
+pub fn parse_since(text: &str, now: SystemTime) -> anyhow::Result<SystemTime> {
+    let t = text.trim();
+    let bad = || {
+        anyhow!(
+            "--startTime {t:?} is neither a duration (30s, 10m, 2h, 1d) nor a date \
+             (2026-11-27 or 2026-11-27T13:53:12Z)"
+        )
+    };
+    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
+        let n: u64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
+        let secs = match unit {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            _ => n * 86_400,
+        };
+        return now.checked_sub(Duration::from_secs(secs)).ok_or_else(bad);
+    }
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(at) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        return Ok(at.into());
+    }
+    let date = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| bad())?;
+    Ok(date.midnight().assume_utc().into())
+}
+
+fn millis(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+fn line(e: &LogEvent) -> LogLine {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(e.timestamp.max(0) as u64);
+    LogLine {
+        time: rfc3339(at),
+        timestamp: e.timestamp,
+        stream: e.stream.clone(),
+        message: e.message.clone(),
+    }
+}
+
+/// Opens the stage (guard first) and reads the window; each batch of lines goes to `sink` as it
+/// arrives. With `tail` it never returns but on an error (the process ends on Ctrl-C).
+pub fn logs(
+    options: &LogsOptions,
+    observer: &dyn Observer,
+    sink: &mut dyn FnMut(&[LogLine]),
+) -> anyhow::Result<Logs> {
+    let now = SystemTime::now();
+    let since = parse_since(options.start_time.as_deref().unwrap_or(DEFAULT_SINCE), now)?;
+    let target = deployments::open(&options.stage, observer)?;
+    let key = &options.function;
+    if !target.service.functions.contains_key(key) {
+        bail!(
+            "function \"{key}\" is not in {}; its functions: {}",
+            target.stage.source.file.path.display(),
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let name = target.service.function_name(key, &target.name);
+    let group = logs::group_name(&name);
+    let client = &target.stage.clients.logs;
+    let filter = options.filter.as_deref();
+    let events = target.stage.rt.block_on(logs::filter_events(
+        client,
+        &group,
+        millis(since),
+        None,
+        filter,
+    ))?;
+    let lines: Vec<LogLine> = events.iter().map(line).collect();
+    sink(&lines);
+    if options.tail {
+        let interval = Duration::from_millis(options.interval.unwrap_or(1000).max(100));
+        target
+            .stage
+            .rt
+            .block_on(follow(client, &group, filter, events, interval, sink))?;
+    }
+    Ok(Logs {
+        function: key.clone(),
+        name,
+        log_group: group,
+        start_time: rfc3339(since),
+        events: lines,
+        aws_calls: target.stage.calls(),
+    })
+}
+
+/// Polls for events newer than the last seen; the pause doubles up to
+/// [`MAX_TAIL_INTERVAL`] while nothing arrives and drops back to `interval` when something does.
+async fn follow(
+    client: &logs::Client,
+    group: &str,
+    filter: Option<&str>,
+    seen: Vec<LogEvent>,
+    interval: Duration,
+    sink: &mut dyn FnMut(&[LogLine]),
+) -> anyhow::Result<()> {
+    let mut from = seen
+        .last()
+        .map_or_else(|| millis(SystemTime::now()), |e| e.timestamp);
+    let mut ids: HashSet<String> = seen.into_iter().map(|e| e.id).collect();
+    let mut pause = interval;
+    loop {
+        tokio::time::sleep(pause).await;
+        let fresh: Vec<LogEvent> = logs::filter_events(client, group, from, None, filter)
+            .await?
+            .into_iter()
+            .filter(|e| !ids.contains(&e.id))
+            .collect();
+        if fresh.is_empty() {
+            pause = (pause * 2).min(MAX_TAIL_INTERVAL.max(interval));
+            continue;
+        }
+        pause = interval;
+        from = fresh.iter().map(|e| e.timestamp).max().unwrap_or(from);
+        sink(&fresh.iter().map(line).collect::<Vec<_>>());
+        // Only events at the newest millisecond can come again; forget the older ids.
+        ids.clear();
+        ids.extend(
+            fresh
+                .into_iter()
+                .filter(|e| e.timestamp == from)
+                .map(|e| e.id),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_durations_or_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ago = |s: &str| now.duration_since(parse_since(s, now).unwrap()).unwrap();
+        assert_eq!(ago("10m"), Duration::from_secs(600));
+        assert_eq!(ago("2h"), Duration::from_secs(7200));
+        assert_eq!(ago("1d"), Duration::from_secs(86_400));
+        assert_eq!(ago("30s"), Duration::from_secs(30));
+        let at = parse_since("1970-01-02T00:00:00Z", now).unwrap();
+        assert_eq!(millis(at), 86_400_000);
+        assert_eq!(millis(parse_since("1970-01-03", now).unwrap()), 172_800_000);
+        assert!(parse_since("soon", now).is_err());
+        assert!(parse_since("5x", now).is_err());
+    }
+}

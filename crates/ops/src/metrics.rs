@@ -1,0 +1,200 @@
+//! `metrics [-f NAME]`: invocations, errors, throttles and duration (average, p99) of the
+//! stage's functions from CloudWatch GetMetricData, per function and in total.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::bail;
+use serde::Serialize;
+
+use crate::calls::AwsCalls;
+use crate::deployments;
+use crate::logs::parse_since;
+use crate::manifest::rfc3339;
+use crate::observer::Observer;
+use crate::stage::StageOptions;
+
+/// `--startTime` when none is given (v3's default: the last 24 hours).
+pub const DEFAULT_WINDOW: &str = "1d";
+/// At most this many periods per window (GetMetricData returns up to 100,800 points).
+const MAX_PERIODS: u64 = 1440;
+
+/// Which functions and window.
+#[derive(Debug, Default)]
+pub struct MetricsOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// One function's key; `None` for every function.
+    pub function: Option<String>,
+    /// `--startTime` (duration ago or date).
+    pub start_time: Option<String>,
+    /// `--endTime` (duration ago or date; default now).
+    pub end_time: Option<String>,
+}
+
+/// The figures of one function, or the total.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    /// Function key (`total` for the sum).
+    pub function: String,
+    /// Deployed name (empty for the total).
+    pub name: String,
+    /// Invocations.
+    pub invocations: f64,
+    /// Errors.
+    pub errors: f64,
+    /// Throttles.
+    pub throttles: f64,
+    /// Average duration in ms, when there were data points.
+    pub duration_avg_ms: Option<f64>,
+    /// p99 duration in ms (the highest period's p99), when there were data points.
+    pub duration_p99_ms: Option<f64>,
+}
+
+/// The result of `metrics`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    /// Window start (RFC 3339).
+    pub start_time: String,
+    /// Window end (RFC 3339).
+    pub end_time: String,
+    /// Period of the data points in seconds.
+    pub period_seconds: u64,
+    /// Per function.
+    pub functions: Vec<Figures>,
+    /// All functions together.
+    pub total: Figures,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+fn secs(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
+/// A period (a multiple of 60 s) giving at most [`MAX_PERIODS`] points over `window`.
+fn period_for(window: Duration) -> u64 {
+    let per = window.as_secs().div_ceil(MAX_PERIODS).max(60);
+    per.div_ceil(60) * 60
+}
+
+/// The sum of the figures; duration weighted by invocations when there were any.
+fn total(functions: &[Figures]) -> Figures {
+    let mut t = Figures {
+        function: "total".into(),
+        ..Default::default()
+    };
+    let mut weighted = (0.0, 0.0);
+    for f in functions {
+        t.invocations += f.invocations;
+        t.errors += f.errors;
+        t.throttles += f.throttles;
+        if let Some(avg) = f.duration_avg_ms {
+            let w = f.invocations.max(1.0);
+            weighted = (weighted.0 + avg * w, weighted.1 + w);
+        }
+        t.duration_p99_ms = match (t.duration_p99_ms, f.duration_p99_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    t.duration_avg_ms = (weighted.1 > 0.0).then(|| weighted.0 / weighted.1);
+    t
+}
+
+/// Opens the stage (guard first) and reads the metrics.
+pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Result<Metrics> {
+    let now = SystemTime::now();
+    let start = parse_since(options.start_time.as_deref().unwrap_or(DEFAULT_WINDOW), now)?;
+    let end = match &options.end_time {
+        Some(t) => parse_since(t, now)?,
+        None => now,
+    };
+    let Ok(window) = end.duration_since(start) else {
+        bail!("--startTime must be before --endTime");
+    };
+    let target = deployments::open(&options.stage, observer)?;
+    let keys: Vec<String> = match &options.function {
+        Some(k) if !target.service.functions.contains_key(k) => bail!(
+            "function \"{k}\" is not in {}; its functions: {}",
+            target.stage.source.file.path.display(),
+            target
+                .service
+                .functions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(k) => vec![k.clone()],
+        None => target.service.functions.keys().cloned().collect(),
+    };
+    let names: Vec<String> = keys
+        .iter()
+        .map(|k| target.service.function_name(k, &target.name))
+        .collect();
+    let period = period_for(window);
+    let figures = target
+        .stage
+        .rt
+        .block_on(deployer_aws::metrics::lambda_metrics(
+            &target.stage.clients.cloudwatch,
+            &names,
+            secs(start),
+            secs(end),
+            period as i32,
+        ))?;
+    let functions: Vec<Figures> = keys
+        .into_iter()
+        .zip(figures)
+        .map(|(key, m)| Figures {
+            function: key,
+            name: m.function,
+            invocations: m.invocations,
+            errors: m.errors,
+            throttles: m.throttles,
+            duration_avg_ms: m.duration_avg,
+            duration_p99_ms: m.duration_p99,
+        })
+        .collect();
+    Ok(Metrics {
+        start_time: rfc3339(start),
+        end_time: rfc3339(end),
+        period_seconds: period,
+        total: total(&functions),
+        functions,
+        aws_calls: target.stage.calls(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_minutes_and_bounded() {
+        assert_eq!(period_for(Duration::from_secs(600)), 60);
+        assert_eq!(period_for(Duration::from_secs(86_400)), 60);
+        assert_eq!(period_for(Duration::from_secs(7 * 86_400)), 420);
+    }
+
+    #[test]
+    fn totals_sum_and_weigh() {
+        let f = |inv: f64, avg: Option<f64>, p99: Option<f64>| Figures {
+            invocations: inv,
+            errors: 1.0,
+            duration_avg_ms: avg,
+            duration_p99_ms: p99,
+            ..Default::default()
+        };
+        let t = total(&[f(3.0, Some(10.0), Some(20.0)), f(1.0, Some(30.0), None)]);
+        assert_eq!(t.invocations, 4.0);
+        assert_eq!(t.errors, 2.0);
+        assert_eq!(t.duration_avg_ms, Some(15.0));
+        assert_eq!(t.duration_p99_ms, Some(20.0));
+        assert_eq!(total(&[]).duration_avg_ms, None);
+    }
+}

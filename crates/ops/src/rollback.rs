@@ -1,0 +1,231 @@
+//! `rollback --timestamp T`: update the stack to an earlier deployment's template (its
+//! `compiled-cloudformation-template.json` in the bucket, by TemplateURL), after checking that
+//! every artifact it references is still there. Under the stage's deploy lock, like `up`.
+
+use anyhow::{anyhow, bail};
+use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
+use deployer_aws::lock::{self, LockOptions};
+use deployer_aws::stack::{Operation, UpdateStart, Waits};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::calls::AwsCalls;
+use crate::deployments::{self, Target};
+use crate::observer::{Action, Observer};
+use crate::request::stack_params;
+use crate::stage::StageOptions;
+
+/// What to roll back to.
+#[derive(Debug, Default)]
+pub struct RollbackOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// `<ms>` of the deployment, or its ISO 8601 time.
+    pub timestamp: String,
+    /// Break a deploy lock left by a killed run.
+    pub force_unlock: bool,
+}
+
+/// The result of `rollback`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    /// `rolledBack`, or `unchanged` when the stack already had that template.
+    pub status: &'static str,
+    /// Stack name.
+    pub stack: String,
+    /// The account.
+    pub account: String,
+    /// The deployment's `<ms>`.
+    pub timestamp: u64,
+    /// The deployment directory.
+    pub directory: String,
+    /// The template URL the stack was updated with.
+    pub template_url: String,
+    /// Final stack status.
+    pub stack_status: String,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// The deployment `timestamp` names: its `<ms>`, or the ISO time of its directory name.
+fn find<'a>(list: &'a [Deployment], timestamp: &str) -> Option<&'a Deployment> {
+    let t = timestamp.trim();
+    list.iter().find(|d| {
+        let name = d.directory.rsplit('/').next().unwrap_or_default();
+        d.timestamp_ms().map(|ms| ms.to_string()).as_deref() == Some(t)
+            || name.split_once('-').map(|(_, iso)| iso) == Some(t)
+    })
+}
+
+/// Every string of the template naming an object under `directory/` (the code S3Keys).
+fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
+    match template {
+        Value::String(s) if s.starts_with(&format!("{directory}/")) => out.push(s.clone()),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| referenced_keys(v, directory, out)),
+        Value::Object(map) => map
+            .values()
+            .for_each(|v| referenced_keys(v, directory, out)),
+        _ => {}
+    }
+}
+
+/// Opens the stage (guard first), checks the deployment and its artifacts, takes the lock and
+/// updates the stack to the deployment's template.
+pub fn rollback(options: &RollbackOptions, observer: &dyn Observer) -> anyhow::Result<RolledBack> {
+    let target = deployments::open(&options.stage, observer)?;
+    target.stage.rt.block_on(run(&target, options, observer))
+}
+
+async fn run(
+    target: &Target,
+    options: &RollbackOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<RolledBack> {
+    let clients = &target.stage.clients;
+    let session = &target.stage.session;
+    let info = target.deployed_stack().await?;
+    let bucket = target.bucket(&info).await?;
+    let (list, _) = target.deployments(&bucket, &info).await?;
+    let Some(dep) = find(&list, &options.timestamp) else {
+        bail!(
+            "Couldn't find a deployment for the timestamp {} in s3://{bucket}/{}/: run `deployer \
+             deploy list` for the timestamps",
+            options.timestamp,
+            target.stage_prefix()
+        );
+    };
+    let template_key = format!("{}/{TEMPLATE_FILE}", dep.directory);
+    let body = artifacts::get_text(&clients.s3, &bucket, &template_key)
+        .await?
+        .ok_or_else(|| {
+            anyhow!(
+                "deployment {} has no {TEMPLATE_FILE}: it cannot be rolled back to",
+                dep.directory
+            )
+        })?;
+    let template: Value = serde_json::from_str(&body)
+        .map_err(|e| anyhow!("s3://{bucket}/{template_key} is not JSON: {e}"))?;
+    let mut keys = Vec::new();
+    referenced_keys(&template, &dep.directory, &mut keys);
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| !dep.objects.iter().any(|o| &o.key == *k))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "deployment {} was pruned: its template references {} missing from s3://{bucket}; \
+             pick another timestamp from `deployer deploy list`",
+            dep.directory,
+            missing
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    observer.announce(Action::Deploy, &target.service.service, session);
+    let params = stack_params(&target.service, &target.name, &session.region);
+    let waits = Waits::default();
+    let lock = lock::acquire(
+        &clients.s3,
+        &bucket,
+        &lock::lock_key(&target.stage_prefix()),
+        &target.name,
+        &LockOptions {
+            force_unlock: options.force_unlock,
+            ..LockOptions::from_env()
+        },
+        observer,
+    )
+    .await?;
+    let url = artifacts::template_url(&bucket, &session.region, &template_key);
+    let result = update(target, &params, &url, &template, &waits, observer).await;
+    if let Err(e) = lock.release(&clients.s3).await {
+        observer.warning(&format!("could not remove the deploy lock: {e}"));
+    }
+    let (status, stack_status) = result?;
+    Ok(RolledBack {
+        status,
+        stack: target.stack.clone(),
+        account: session.identity.account.clone(),
+        timestamp: dep.timestamp_ms().unwrap_or_default(),
+        directory: dep.directory.clone(),
+        template_url: url,
+        stack_status,
+        aws_calls: target.stage.calls(),
+    })
+}
+
+/// UpdateStack with the template URL and follow it to the end.
+async fn update(
+    target: &Target,
+    params: &deployer_aws::stack::StackParams,
+    url: &str,
+    template: &Value,
+    waits: &Waits,
+    observer: &dyn Observer,
+) -> anyhow::Result<(&'static str, String)> {
+    let cfn = &target.stage.clients.cfn;
+    let caps = deployer_aws::stack::capabilities(template);
+    match deployer_aws::stack::update(cfn, params, url, caps).await? {
+        UpdateStart::NoChanges => Ok(("unchanged", "no changes".into())),
+        UpdateStart::Started(id) => {
+            let followed = deployer_aws::stack::follow(
+                cfn,
+                &id,
+                &params.stack,
+                &params.region,
+                Operation::Update,
+                waits,
+                observer,
+            )
+            .await?;
+            Ok(("rolledBack", followed.status))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deployer_aws::artifacts::RemoteObject;
+
+    fn dep(dir: &str) -> Deployment {
+        Deployment {
+            directory: dir.into(),
+            objects: vec![RemoteObject {
+                key: format!("{dir}/a.zip"),
+                size: 1,
+                last_modified: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn timestamps_match_ms_or_iso() {
+        let list = [
+            dep("serverless/s/dev/1000-2026-01-01T00:00:01.000Z"),
+            dep("serverless/s/dev/2000-2026-01-01T00:00:02.000Z"),
+        ];
+        assert_eq!(find(&list, "2000").unwrap().directory, list[1].directory);
+        assert_eq!(
+            find(&list, "2026-01-01T00:00:01.000Z").unwrap().directory,
+            list[0].directory
+        );
+        assert!(find(&list, "3000").is_none());
+    }
+
+    #[test]
+    fn referenced_keys_are_found_anywhere() {
+        let d = "serverless/s/dev/1000-x";
+        let t = serde_json::json!({"Resources": {"F": {"Properties": {"Code": {
+            "S3Key": format!("{d}/a.zip")}}}, "G": {"Properties": {"Code": {
+            "S3Key": "serverless/s/dev/999-y/b.zip"}}}}});
+        let mut keys = Vec::new();
+        referenced_keys(&t, d, &mut keys);
+        assert_eq!(keys, vec![format!("{d}/a.zip")]);
+    }
+}
