@@ -5,6 +5,7 @@ mod deploy;
 mod faults;
 mod guard;
 mod hostile;
+mod json_errors;
 mod package;
 mod print;
 mod support;

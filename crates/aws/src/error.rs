@@ -426,9 +426,38 @@ where
                         permission"
                     .to_string();
             }
-            DisplayErrorContext(err).to_string()
+            unreadable_answer(err)
         }
     }
+}
+
+/// An error without code or message (an answer that could not be parsed, a local failure):
+/// the causes' own words, without the SDK's debug dump (that is the raw chain, for `-vv`).
+fn unreadable_answer<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let mut words: Vec<String> = Vec::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !words.iter().any(|w| w.contains(&text)) {
+            words.push(text);
+        }
+        cause = c.source();
+    }
+    let what = match err.raw_response() {
+        Some(r) => format!(
+            "AWS sent an answer deployer could not read (HTTP {})",
+            r.status_code()
+        ),
+        None => "the call failed before AWS answered".to_string(),
+    };
+    format!(
+        "{what}: {}; re-run with -vv for the SDK's error chain",
+        words.join(": ")
+    )
 }
 
 /// True for CloudFormation's "Stack with id X does not exist".

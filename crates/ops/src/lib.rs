@@ -10,6 +10,7 @@
 mod calls;
 pub mod defaults;
 mod deploy;
+pub mod errors;
 mod identity;
 mod info;
 mod manifest;
