@@ -58,7 +58,10 @@ fn error_object(r: &Run, kind: &str, code: i32) -> Value {
 #[test]
 fn every_error_path_prints_one_json_error_object() {
     let bed = TestBed::standard();
-    let pinned = seed_service(&bed, "pinned", pin_seed);
+    // A service name of its own: the shared moto server holds other tests' stacks.
+    let pinned = seed_service(&bed, "pinned", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-errors", 1))
+    });
 
     let r = run(
         &bed,
@@ -159,7 +162,9 @@ fn a_bad_expect_account_is_a_usage_error_without_json_too() {
 #[test]
 fn sdk_debug_and_trace_logs_never_show_a_secret_and_mask_key_ids() {
     let bed = TestBed::standard();
-    let dir = seed_service(&bed, "svc", pin_seed);
+    let dir = seed_service(&bed, "svc", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-secrets", 1))
+    });
     let key_id = bed.key("devAccount").access_key_id.clone();
     let runs = [
         run(&bed, &dir, &["whoami", "-s", "dev", "-vv"], &[]),

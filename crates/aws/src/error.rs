@@ -174,15 +174,39 @@ fn call_message(action: &str, message: &str, kind: &FailureKind, state: Option<&
         FailureKind::Throttled | FailureKind::ServerError => {
             " — AWS kept failing after the SDK's retries"
         }
-        FailureKind::Service | FailureKind::Other => "",
+        FailureKind::Service => service_advice(message),
+        FailureKind::Other => "",
     };
     let mut text = format!("{action} failed: {message}{advice}");
     match state {
         Some(state) => text.push_str(&format!("; {state}")),
-        None if !advice.is_empty() => text.push_str("; re-running is safe"),
+        None if !advice.is_empty() && *kind != FailureKind::Service => {
+            text.push_str("; re-running is safe")
+        }
         None => {}
     }
     text
+}
+
+/// What to do about a refusal whose code says it (`AccessDenied: …`, `ExpiredToken: …`).
+fn service_advice(message: &str) -> &'static str {
+    let code = message.split(':').next().unwrap_or("");
+    match code {
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError" => {
+            " — the credentials lack this permission: grant it to the principal `deployer whoami` \
+             shows"
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            " — the credentials have expired: refresh them and re-run"
+        }
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
+            " — the credentials were rejected: check the profile's keys with `deployer whoami`"
+        }
+        _ => "",
+    }
 }
 
 fn failure_kind<E, R>(
@@ -512,6 +536,13 @@ mod tests {
             None,
         );
         assert_eq!(refused, "UpdateStack \"s\" failed: ValidationError: bad");
+        let denied = call_message(
+            "DescribeStacks on stack \"s\"",
+            "AccessDenied: not authorized",
+            &FailureKind::Service,
+            None,
+        );
+        assert!(denied.contains("grant it to the principal"), "{denied}");
     }
 
     #[test]
