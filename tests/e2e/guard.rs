@@ -190,7 +190,7 @@ fn expect_account_and_forbidden_accounts_are_enforced() {
         &["verify", "-s", "dev", "--expect-account", "12345"],
         &[],
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 2, "a usage error: {}", r.stderr);
     assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
 
     let forbidden = seed_service(&bed, "forbidden", |y| {

@@ -7,6 +7,7 @@ mod deploy;
 mod faults;
 mod guard;
 mod hostile;
+mod json_errors;
 mod package;
 mod plugins;
 mod print;

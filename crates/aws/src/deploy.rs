@@ -400,7 +400,8 @@ pub async fn deploy(
         None => ChangeCheck {
             unchanged: false,
             reason: if created {
-                "first deploy".into()
+                "first deploy (the new stack holds only its deployment bucket until this update)"
+                    .into()
             } else {
                 "the stack does not exist".into()
             },
@@ -1053,8 +1054,11 @@ fn resources_of(
 pub struct InfoOutcome {
     /// The stack.
     pub stack: StackInfo,
-    /// Its resources.
+    /// Its resources (empty when listing them failed: see `warnings`).
     pub resources: Vec<StackResource>,
+    /// Secondary calls that failed, each naming the call; the stack status and outputs are
+    /// still there.
+    pub warnings: Vec<String>,
 }
 
 /// Stack status, outputs and resources (two calls in parallel).
@@ -1069,9 +1073,15 @@ pub async fn info(clients: &AwsClients, stack_name: &str) -> Result<InfoOutcome,
             region: clients.region.clone(),
         });
     };
+    // The resource list only adds function names: its failure degrades to a warning.
+    let (resources, warnings) = match resources {
+        Ok(r) => (r, Vec::new()),
+        Err(e) => (Vec::new(), vec![format!("{e} (functions are not listed)")]),
+    };
     Ok(InfoOutcome {
         stack: info,
-        resources: resources?,
+        resources,
+        warnings,
     })
 }
 

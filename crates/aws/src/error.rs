@@ -174,15 +174,39 @@ fn call_message(action: &str, message: &str, kind: &FailureKind, state: Option<&
         FailureKind::Throttled | FailureKind::ServerError => {
             " — AWS kept failing after the SDK's retries"
         }
-        FailureKind::Service | FailureKind::Other => "",
+        FailureKind::Service => service_advice(message),
+        FailureKind::Other => "",
     };
     let mut text = format!("{action} failed: {message}{advice}");
     match state {
         Some(state) => text.push_str(&format!("; {state}")),
-        None if !advice.is_empty() => text.push_str("; re-running is safe"),
+        None if !advice.is_empty() && *kind != FailureKind::Service => {
+            text.push_str("; re-running is safe")
+        }
         None => {}
     }
     text
+}
+
+/// What to do about a refusal whose code says it (`AccessDenied: …`, `ExpiredToken: …`).
+fn service_advice(message: &str) -> &'static str {
+    let code = message.split(':').next().unwrap_or("");
+    match code {
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError" => {
+            " — the credentials lack this permission: grant it to the principal `deployer whoami` \
+             shows"
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            " — the credentials have expired: refresh them and re-run"
+        }
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
+            " — the credentials were rejected: check the profile's keys with `deployer whoami`"
+        }
+        _ => "",
+    }
 }
 
 fn failure_kind<E, R>(
@@ -426,9 +450,38 @@ where
                         permission"
                     .to_string();
             }
-            DisplayErrorContext(err).to_string()
+            unreadable_answer(err)
         }
     }
+}
+
+/// An error without code or message (an answer that could not be parsed, a local failure):
+/// the causes' own words, without the SDK's debug dump (that is the raw chain, for `-vv`).
+fn unreadable_answer<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    let mut words: Vec<String> = Vec::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !words.iter().any(|w| w.contains(&text)) {
+            words.push(text);
+        }
+        cause = c.source();
+    }
+    let what = match err.raw_response() {
+        Some(r) => format!(
+            "AWS sent an answer deployer could not read (HTTP {})",
+            r.status_code()
+        ),
+        None => "the call failed before AWS answered".to_string(),
+    };
+    format!(
+        "{what}: {}; re-run with -vv for the SDK's error chain",
+        words.join(": ")
+    )
 }
 
 /// True for CloudFormation's "Stack with id X does not exist".
@@ -483,6 +536,13 @@ mod tests {
             None,
         );
         assert_eq!(refused, "UpdateStack \"s\" failed: ValidationError: bad");
+        let denied = call_message(
+            "DescribeStacks on stack \"s\"",
+            "AccessDenied: not authorized",
+            &FailureKind::Service,
+            None,
+        );
+        assert!(denied.contains("grant it to the principal"), "{denied}");
     }
 
     #[test]

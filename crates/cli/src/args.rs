@@ -29,9 +29,10 @@ pub struct GlobalArgs {
     /// Print one JSON object with the result on stdout (progress stays on stderr).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Show more detail (resource events, resolution steps). Never shows secrets.
-    #[arg(short = 'v', long, global = true)]
-    pub verbose: bool,
+    /// Show more detail: `-v` deployer's own steps (resource events, resolution steps),
+    /// `-vv` also the AWS SDK's requests and raw error chains. Never shows secrets.
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Disable colour (also: NO_COLOR set to any non-empty value).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -209,8 +210,15 @@ pub struct CredentialArgs {
     /// Ignore provider.profile and use AWS_<STAGE>_* or the SDK's default chain (for CI with ambient credentials).
     #[arg(long)]
     pub no_profile: bool,
-    /// Refuse to act unless the credentials belong to this 12-digit account.
-    #[arg(long, value_name = "ID", env = "DEPLOYER_EXPECT_ACCOUNT")]
+    /// Refuse to act unless the credentials belong to this 12-digit account (also:
+    /// DEPLOYER_EXPECT_ACCOUNT; an empty value is an error, never "no pin").
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DEPLOYER_EXPECT_ACCOUNT",
+        hide_env = true,
+        value_parser = crate::errors::account_id
+    )]
     pub expect_account: Option<String>,
     /// MFA code for a role profile with mfa_serial (otherwise prompted on a terminal).
     #[arg(

@@ -9,24 +9,3 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The account guard refused the stage's credentials.
 pub const GUARD: u8 = 3;
-
-/// The exit code for an error returned by a command: a guard refusal is [`GUARD`], a removal
-/// that needed a confirmation nobody could give is [`USAGE`], anything else [`FAILURE`].
-pub fn code_for(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| {
-            if e.downcast_ref::<deployer_ops::ConfirmationRequired>()
-                .is_some()
-            {
-                Some(USAGE)
-            } else if e
-                .downcast_ref::<deployer_ops::types::GuardRefusal>()
-                .is_some()
-            {
-                Some(GUARD)
-            } else {
-                None
-            }
-        })
-        .unwrap_or(FAILURE)
-}

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod errors;
 mod exit;
 mod ui;
 mod unsupported;
@@ -21,6 +22,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            // `--json` among the arguments: the usage error is the one JSON object too.
+            let argv: Vec<_> = std::env::args_os().collect();
+            if let Some(failure) = errors::clap_failure(&argv, &err) {
+                let _ = err.print();
+                ui::print_json(&failure.to_json());
+                return ExitCode::from(failure.exit_code);
+            }
             // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() {
@@ -49,9 +57,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let code = exit::code_for(&err);
+            let failure = errors::classify(&err);
             out.error(&err);
-            ExitCode::from(code)
+            if out.json {
+                out.json_result(&failure.to_json());
+            }
+            ExitCode::from(failure.exit_code)
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct StageInfo {
     pub functions: IndexMap<String, String>,
     /// Number of stack resources.
     pub resources: usize,
+    /// Secondary calls that failed (the rest of the information is still correct).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
 }
@@ -53,6 +56,9 @@ pub fn info(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<S
     let info = stage
         .rt
         .block_on(deployer_aws::deploy::info(&stage.clients, &stack_name))?;
+    for w in &info.warnings {
+        observer.warning(w);
+    }
     let session = &stage.session;
     Ok(StageInfo {
         service: service.service.clone(),
@@ -67,6 +73,7 @@ pub fn info(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<S
         endpoints: report::endpoints(&service, &info.stack.outputs),
         functions: report::functions(&service, Names::Resources(&info.resources)),
         resources: info.resources.len(),
+        warnings: info.warnings.clone(),
         aws_calls: stage.calls(),
     })
 }

@@ -13,6 +13,7 @@ pub mod defaults;
 mod deploy;
 mod deployments;
 mod function;
+pub mod errors;
 mod identity;
 mod info;
 mod invoke;

@@ -24,7 +24,7 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
     let observer = CliObserver::new(out);
     let removal = deployer_ops::remove(&options, &observer);
     observer.finish();
-    let removed = match removal? {
+    let removed = match removal.map_err(|e| crate::errors::NoPrompt::explain(e, out.ci))? {
         Removal::Removed(removed) => removed,
         Removal::Declined => {
             out.progress("Not removed.");

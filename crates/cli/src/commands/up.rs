@@ -27,15 +27,8 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
             show(out, &deployed);
             Ok(crate::exit::OK)
         }
-        DeployReport::Failed(failed) => {
-            if let Some(raw) = failed.cause.raw_chain() {
-                out.detail(&format!("AWS SDK error chain: {raw}"));
-            }
-            if out.json {
-                out.json_result(&failed);
-            }
-            Err(failed.into_error())
-        }
+        // The error object of `--json` carries the stage, stack and account (one object).
+        DeployReport::Failed(failed) => Err(crate::errors::deploy_failed(*failed)),
     }
 }
 

@@ -4,6 +4,7 @@
 mod observer;
 mod progress;
 mod prompt;
+mod redact;
 
 pub use observer::CliObserver;
 pub use prompt::{confirm_removal, prompt_mfa};
@@ -17,8 +18,10 @@ use crate::args::GlobalArgs;
 pub struct Output {
     /// `--json`: one JSON object on stdout, nothing else there.
     pub json: bool,
-    /// `--verbose`.
+    /// `--verbose` given at least once (`-v`): deployer's own steps.
     pub verbose: bool,
+    /// `-vv`: the SDK's requests and raw error chains too.
+    pub sdk_debug: bool,
     /// Colour on stderr (off with `--no-color`, `NO_COLOR`, or when stderr is not a terminal).
     pub color: bool,
     /// Running in CI (`CI` set and not `false`/`0`): plain progress lines, never prompt.
@@ -37,7 +40,8 @@ impl Output {
         let stderr_tty = std::io::stderr().is_terminal();
         Self {
             json: global.json,
-            verbose: global.verbose,
+            verbose: global.verbose >= 1,
+            sdk_debug: global.verbose >= 2,
             color: !global.no_color && !no_color_env && stderr_tty,
             ci,
             stderr_tty: stderr_tty && !ci,
@@ -55,12 +59,7 @@ impl Output {
 
     /// The one JSON result object of a `--json` run.
     pub fn json_result(&self, value: &impl serde::Serialize) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+        print_json(value);
     }
 
     /// One compact JSON object on its own stdout line (streamed results such as `logs --tail`).
@@ -89,17 +88,16 @@ impl Output {
         self.progress(&format!("{label} {message}"));
     }
 
-    /// The final error of a failed command, with its causes.
+    /// The final error of a failed command, with its causes; the SDK's raw error chain only
+    /// with `-vv`.
     pub fn error(&self, err: &anyhow::Error) {
         let label = self.paint("Error:", anstyle::AnsiColor::Red);
-        let mut text = format!("{label} {err}");
-        for cause in err.chain().skip(1) {
-            let cause = cause.to_string();
-            if !text.contains(&cause) {
-                text.push_str(&format!("\n  caused by: {cause}"));
-            }
+        self.progress(&format!("{label} {}", crate::errors::describe(err)));
+        if self.sdk_debug
+            && let Some(raw) = crate::errors::raw_chain(err)
+        {
+            self.progress(&format!("AWS SDK error chain: {}", redact::text(&raw)));
         }
-        self.progress(&text);
     }
 
     /// `text` in `color` when colour is on.
@@ -113,16 +111,29 @@ impl Output {
     }
 }
 
-/// Logs (`tracing`) go to stderr: `DEPLOYER_LOG` sets the filter, `--verbose` means `info`.
+/// Prints `value` as pretty JSON on stdout (the one object of a `--json` run).
+pub fn print_json(value: &impl serde::Serialize) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// Logs (`tracing`) go to stderr through [`redact`]: `DEPLOYER_LOG` (or `RUST_LOG`) sets the
+/// filter; `-v` means deployer's own `info`, `-vv` adds the AWS SDK's `debug`.
 pub fn init_tracing(global: &GlobalArgs) {
-    let default = if global.verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEPLOYER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(redact::default_filter(global.verbose))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(redact::Writer::stderr)
         .with_ansi(false)
-        .with_target(false)
+        .with_target(global.verbose >= 2)
         .without_time()
         .try_init();
 }

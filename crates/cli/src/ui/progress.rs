@@ -152,7 +152,13 @@ impl Reporter for ProgressPrinter {
             } => self.uploading(&format!("s3://{bucket}/{directory}"), files, bytes, skipped),
             Progress::Uploaded { key, .. } => self.uploaded(&key),
             Progress::StackOperation { stack, operation } => {
-                self.line(&format!("Stack {stack}: {operation}"), !self.live)
+                let doing = match operation {
+                    "create" => "creating the stack",
+                    "update" => "updating the stack with the service's resources",
+                    "delete" => "deleting the stack",
+                    _ => "creating a change set",
+                };
+                self.line(&format!("Stack {stack}: {doing}"), !self.live)
             }
             Progress::Event(e) => self.event(&e),
             Progress::Cleanup {
@@ -162,8 +168,9 @@ impl Reporter for ProgressPrinter {
                 &format!("Removed {directories} old deployment(s) ({objects} objects)"),
                 !self.live,
             ),
-            Progress::Emptied { bucket, objects } => self.line(
-                &format!("Removed {objects} object(s) from s3://{bucket}"),
+            // The object count is in the result line of `remove`.
+            Progress::Emptied { bucket, .. } => self.line(
+                &format!("Emptied the stage's deployment prefix in s3://{bucket}"),
                 !self.live,
             ),
             Progress::LockWait {
