@@ -5,6 +5,8 @@ mod deploy;
 mod faults;
 mod guard;
 mod hostile;
+mod lockfile;
 mod package;
+mod preflight;
 mod print;
 mod support;

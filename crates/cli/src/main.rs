@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => commands::diff::run(&out, a),
         Command::Info(a) => commands::info::run(&out, a),
         Command::Remove(a) => commands::remove::run(&out, a),
+        Command::Pin(a) => commands::pin::run(&out, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

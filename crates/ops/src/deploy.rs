@@ -17,7 +17,7 @@ use crate::package::PackageOptions;
 use crate::report::{self, Names};
 use crate::request::{self, Deployable};
 use crate::stage::{self, Guard, Stage, StageOptions};
-use crate::{manifest, package};
+use crate::{manifest, package, preflight};
 
 /// What to deploy.
 #[derive(Debug, Default)]
@@ -85,6 +85,9 @@ pub struct Deployed {
     pub timings: IndexMap<String, u64>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
+    /// The account lock file, when this deploy recorded the stage's account in it (the first
+    /// deploy of a stage nothing pins).
+    pub account_recorded: Option<String>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -131,7 +134,7 @@ impl DeployFailed {
 /// Packages (or reads `package_dir`) and deploys the stage.
 pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
-    let (stage, built, guard_ms) = prepare(
+    let (mut stage, built, guard_ms) = prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Deploy,
@@ -175,6 +178,8 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
             .cloned(),
     );
     timings.insert("total".into(), millis(started));
+    let account_recorded = stage.record_first_deploy()?;
+    let session = &stage.session;
     Ok(DeployReport::Done(Box::new(Deployed {
         status: outcome.status,
         reason: outcome.reason,
@@ -195,6 +200,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         functions: report::functions(&built.service, Names::Template(&built.update)),
         timings,
         aws_calls: stage.calls(),
+        account_recorded,
         elapsed: started.elapsed(),
     })))
 }
@@ -268,6 +274,14 @@ fn prepare(
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, observer)?;
+    // Limits AWS would report only after the uploads: checked before the first write.
+    preflight::check(
+        &built.service,
+        &built.update,
+        preflight::today(),
+        preflight::Mode::Deploy,
+        observer,
+    )?;
     observer.announce(action, &built.service.service, &stage.session);
     Ok((stage, built, guard_ms))
 }

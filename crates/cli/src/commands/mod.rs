@@ -5,6 +5,7 @@ pub mod diff;
 pub mod info;
 mod options;
 pub mod package;
+pub mod pin;
 pub mod print;
 pub mod remove;
 mod render;
