@@ -421,7 +421,13 @@ fn rejected_keys_give_a_clear_error_with_exit_1() {
                     &["whoami", "-s", "dev", "--aws-profile", "unknownKey"],
                     &[],
                 ),
-                run(&bed, &dir, &["verify", "-s", "dev"], &[]),
+                // `verify` refuses a stage nothing pins, so the good keys name their account.
+                run(
+                    &bed,
+                    &dir,
+                    &["verify", "-s", "dev", "--expect-account", "222222222222"],
+                    &[],
+                ),
             )
         })
         .unwrap();

@@ -78,6 +78,7 @@ fn target(stage: &str, profile: Option<&str>, allowed: &[&str]) -> StageTarget {
         profile: profile.map(str::to_string),
         allowed_account_ids: allowed.iter().map(|s| s.to_string()).collect(),
         forbidden_account_ids: Vec::new(),
+        recorded_account: None,
     }
 }
 

@@ -58,6 +58,8 @@ pub enum Command {
     Info(AwsCommandArgs),
     /// Delete the stage's stack and its deployment artifacts.
     Remove(RemoveArgs),
+    /// Record the stage's current account (proven with STS) in deployer.accounts.json.
+    Pin(AwsCommandArgs),
     /// Invoke a deployed function and print its response.
     Invoke(InvokeArgs),
     /// Show a function's CloudWatch Logs (`--tail` follows them).
@@ -220,6 +222,9 @@ pub struct CredentialArgs {
         value_parser = crate::errors::account_id
     )]
     pub expect_account: Option<String>,
+    /// The stage's account is now this one: accept it instead of the account recorded in deployer.accounts.json, and re-record it there.
+    #[arg(long, value_name = "ID", value_parser = account_id)]
+    pub accept_account: Option<String>,
     /// MFA code for a role profile with mfa_serial (otherwise prompted on a terminal).
     #[arg(
         long,
@@ -320,4 +325,14 @@ pub struct RemoveArgs {
     /// Do not ask for confirmation (required without a terminal for a stage with an account pin).
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+/// A 12-digit AWS account id (a usage error otherwise).
+fn account_id(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("\"{s}\" is not a 12-digit AWS account id"))
+    }
 }

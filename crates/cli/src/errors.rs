@@ -157,6 +157,8 @@ fn guard_fields(r: &GuardRefusal) -> Map<String, Value> {
         Broken::NotAllowed { allowed } => ("allowedAccountIds", allowed.clone()),
         Broken::NotExpected { expected } => ("expectAccount", vec![expected.clone()]),
         Broken::Forbidden => ("forbiddenAccountIds", Vec::new()),
+        Broken::NotRecorded { recorded } => ("accountLockFile", vec![recorded.account.clone()]),
+        Broken::Unpinned { .. } => ("pinRequired", Vec::new()),
     };
     let principal = match &r.evidence {
         Evidence::Caller { arn } => Some(arn.clone()),

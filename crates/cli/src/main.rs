@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Logs(a) => commands::logs::run(&out, a),
         Command::Rollback(a) => commands::rollback::run(&out, a),
         Command::Metrics(a) => commands::metrics::run(&out, a),
+        Command::Pin(a) => commands::pin::run(&out, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -15,3 +15,6 @@ pub const MANIFEST_FILE: &str = "deployer-manifest.json";
 pub const MANIFEST_FORMAT: u32 = 1;
 /// `deploymentBucket.maxPreviousDeploymentArtifacts` when unset (v3's default).
 pub const MAX_PREVIOUS_DEPLOYMENTS: usize = 5;
+/// The account lock file next to the service configuration: stage → account, recorded by the
+/// first deploy of a stage the configuration does not pin, meant to be committed.
+pub const ACCOUNT_LOCK_FILE: &str = "deployer.accounts.json";

@@ -19,7 +19,7 @@ use crate::plugins::Pruned;
 use crate::report::{self, Names};
 use crate::request::{self, Deployable};
 use crate::stage::{self, Guard, Stage, StageOptions};
-use crate::{manifest, package};
+use crate::{manifest, package, preflight};
 use deployer_template::plugins::PluginTreatment;
 
 /// What to deploy.
@@ -95,6 +95,9 @@ pub struct Deployed {
     /// What the build step did (absent when a package directory was deployed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builds: Option<BuildsSummary>,
+    /// The account lock file, when this deploy recorded the stage's account in it (the first
+    /// deploy of a stage nothing pins).
+    pub account_recorded: Option<String>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -141,7 +144,7 @@ impl DeployFailed {
 /// Packages (or reads `package_dir`) and deploys the stage.
 pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
-    let (stage, built, guard_ms) = prepare(
+    let (mut stage, built, guard_ms) = prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Deploy,
@@ -187,6 +190,8 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
     let functions = report::functions(&built.service, Names::Template(&built.update));
     let pruned = crate::plugins::prune_deployed(&stage, &built, &functions, observer);
     timings.insert("total".into(), millis(started));
+    let account_recorded = stage.record_first_deploy()?;
+    let session = &stage.session;
     Ok(DeployReport::Done(Box::new(Deployed {
         status: outcome.status,
         reason: outcome.reason,
@@ -210,6 +215,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         plugins: built.plugins.clone(),
         pruned,
         builds: built.builds.clone(),
+        account_recorded,
         elapsed: started.elapsed(),
     })))
 }
@@ -284,6 +290,14 @@ fn prepare(
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, observer)?;
+    // Limits AWS would report only after the uploads: checked before the first write.
+    preflight::check(
+        &built.service,
+        &built.update,
+        preflight::today(),
+        preflight::Mode::Deploy,
+        observer,
+    )?;
     observer.announce(action, &built.service.service, &stage.session);
     Ok((stage, built, guard_ms))
 }

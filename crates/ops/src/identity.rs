@@ -26,7 +26,7 @@ pub struct Who {
 }
 
 impl Who {
-    fn of(s: &AwsSession) -> Self {
+    pub(crate) fn of(s: &AwsSession) -> Self {
         Self {
             stage: s.stage.clone(),
             region: s.region.clone(),
@@ -57,6 +57,14 @@ pub struct Identity {
     pub forbidden_account_ids: Vec<String>,
     /// `--expect-account`.
     pub expect_account: Option<String>,
+    /// The account recorded for the stage (account lock file or `--accept-account`).
+    pub recorded_account: Option<String>,
+    /// Where each rule of the pin comes from: `provider.allowedAccountIds`,
+    /// `provider.forbiddenAccountIds`, `--expect-account`, the lock file's path or
+    /// `--accept-account`. Every one must hold.
+    pub pin_origins: Vec<String>,
+    /// The account lock file of the service (whether it exists or not).
+    pub lock_file: String,
     /// Why the guard refuses the credentials.
     pub refusal: Option<String>,
     /// The configuration file read.
@@ -79,6 +87,8 @@ pub struct Verified {
     pub pinned: bool,
     /// Always true: a refusal is an error.
     pub allowed: bool,
+    /// Where each rule of the pin comes from (see [`Identity::pin_origins`]).
+    pub pin_origins: Vec<String>,
     /// The pin, for display.
     #[serde(skip)]
     pub pin: AccountPin,
@@ -99,6 +109,9 @@ pub fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result
         allowed_account_ids: s.pin.allowed.clone(),
         forbidden_account_ids: s.pin.forbidden.clone(),
         expect_account: s.pin.expect.clone(),
+        recorded_account: s.pin.recorded.as_ref().map(|r| r.account.clone()),
+        pin_origins: pin_origins(&s.pin),
+        lock_file: stage.lock.path.display().to_string(),
         refusal: match &s.verdict {
             Verdict::Refused(r) => Some(r.to_string()),
             _ => None,
@@ -110,14 +123,40 @@ pub fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result
 }
 
 /// Opens the stage with the guard enforced: an error (a [`deployer_aws::GuardRefusal`]) when
-/// the credentials do not belong to the stage's account.
+/// the credentials do not belong to the stage's account, and also when nothing pins the
+/// stage (no `allowedAccountIds`/`forbiddenAccountIds`, no lock file record, no
+/// `--expect-account`): a gate must not let an unpinned stage through.
 pub fn verify(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Verified> {
     let stage = stage::open(options, Guard::Enforce, observer)?;
     let s = &stage.session;
+    s.ensure_pinned(&stage.lock.path.display().to_string())
+        .map_err(|e| match e {
+            deployer_aws::CredentialError::Refused(r) => anyhow::Error::new(*r),
+            other => anyhow::Error::new(other),
+        })?;
     Ok(Verified {
         who: Who::of(s),
         pinned: s.pin.is_pinned(),
         allowed: true,
+        pin_origins: pin_origins(&s.pin),
         pin: s.pin.clone(),
     })
+}
+
+/// Where each rule of `pin` comes from, in the order the guard checks them.
+pub(crate) fn pin_origins(pin: &AccountPin) -> Vec<String> {
+    let mut origins = Vec::new();
+    if pin.expect.is_some() {
+        origins.push("--expect-account".to_string());
+    }
+    if !pin.allowed.is_empty() {
+        origins.push("provider.allowedAccountIds".to_string());
+    }
+    if !pin.forbidden.is_empty() {
+        origins.push("provider.forbiddenAccountIds".to_string());
+    }
+    if let Some(r) = &pin.recorded {
+        origins.push(r.origin.clone());
+    }
+    origins
 }

@@ -131,6 +131,13 @@ pub fn package(
         &mut service::offline_answers("package"),
         observer,
     )?;
+    crate::preflight::check(
+        &build.service,
+        &build.templates.update,
+        crate::preflight::today(),
+        crate::preflight::Mode::Package,
+        observer,
+    )?;
     Ok(build.summary())
 }
 

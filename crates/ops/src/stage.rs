@@ -5,11 +5,12 @@
 use anyhow::Context as _;
 use deployer_aws::clients::AwsClients;
 use deployer_aws::sources::{AwsVariable, resolve_all};
-use deployer_aws::{AwsSession, CredentialError, CredentialOptions, StageTarget};
+use deployer_aws::{AwsSession, CredentialError, CredentialOptions, RecordedAccount, StageTarget};
 use deployer_config::{ExternalRequest, StageSettings};
 use serde_json::Value;
 
 use crate::calls::AwsCalls;
+use crate::lockfile::LockFile;
 use crate::observer::Observer;
 use crate::service::{self, ServiceOptions, Source};
 
@@ -20,6 +21,9 @@ pub struct StageOptions {
     pub service: ServiceOptions,
     /// `--aws-profile`, `--no-profile`, `--expect-account`, MFA code and prompt.
     pub credentials: CredentialOptions,
+    /// `--accept-account ID`: the stage's account is now this one; the guard holds it to
+    /// this account instead of the one in the account lock file, and re-records it there.
+    pub accept_account: Option<String>,
 }
 
 /// Whether a refused account stops the operation.
@@ -41,6 +45,10 @@ pub(crate) struct Stage {
     pub clients: AwsClients,
     /// The runtime the AWS calls run on.
     pub rt: tokio::runtime::Runtime,
+    /// The account lock file next to the configuration.
+    pub lock: LockFile,
+    /// The account the lock file recorded for the stage when it was opened.
+    pub recorded_before: Option<String>,
 }
 
 /// Opens the stage: configuration, credentials, one STS call, the guard (before any other
@@ -51,13 +59,22 @@ pub(crate) fn open(
     observer: &dyn Observer,
 ) -> anyhow::Result<Stage> {
     let source = service::load(&options.service, observer)?;
+    let mut lock = LockFile::read(LockFile::next_to(&source.file.path))?;
+    let recorded_before = lock.recorded(&source.stage.stage).map(|r| r.account);
+    let recorded = match &options.accept_account {
+        Some(id) => Some(RecordedAccount {
+            account: id.clone(),
+            origin: "--accept-account".into(),
+        }),
+        None => lock.recorded(&source.stage.stage),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("Cannot start the async runtime")?;
     let session = rt
         .block_on(deployer_aws::open(
-            &target(&source.stage),
+            &target(&source.stage, recorded),
             &options.credentials,
         ))
         .map_err(credential_error)?;
@@ -71,6 +88,9 @@ pub(crate) fn open(
     ));
     if guard == Guard::Enforce {
         session.ensure_allowed().map_err(credential_error)?;
+        if let Some(id) = &options.accept_account {
+            accept(&mut lock, &session.stage, id, observer)?;
+        }
     }
     // The session's counter already holds the credential check's STS calls.
     let counter = session.counter().clone();
@@ -80,13 +100,48 @@ pub(crate) fn open(
         session,
         clients,
         rt,
+        lock,
+        recorded_before,
     })
+}
+
+/// Re-records the stage's account (`--accept-account`) once STS proved the credentials are
+/// for it.
+fn accept(
+    lock: &mut LockFile,
+    stage: &str,
+    account: &str,
+    observer: &dyn Observer,
+) -> anyhow::Result<()> {
+    let previous = lock.record(stage, account)?;
+    if previous.as_deref() != Some(account) {
+        let was = previous.map_or_else(|| "nothing".to_string(), |p| format!("account {p}"));
+        observer.warning(&format!(
+            "stage {stage} is now recorded for account {account} in {} (was {was}); commit \
+             the file",
+            lock.path.display()
+        ));
+    }
+    Ok(())
 }
 
 impl Stage {
     /// The AWS calls made so far.
     pub fn calls(&self) -> AwsCalls {
         AwsCalls::of(&self.clients.counter().summary())
+    }
+
+    /// After the first successful deploy of a stage nothing pins: records its account in the
+    /// lock file, so later runs with another account are refused. Returns the file's path when
+    /// it recorded.
+    pub fn record_first_deploy(&mut self) -> anyhow::Result<Option<String>> {
+        let pin = &self.session.pin;
+        if pin.config_pins() || pin.recorded.is_some() {
+            return Ok(None);
+        }
+        let account = self.session.account().to_string();
+        self.lock.record(&self.session.stage, &account)?;
+        Ok(Some(self.lock.path.display().to_string()))
     }
 
     /// The answer for AWS-backed variables (`aws:accountId`, `cf`, `ssm`, `s3`): each round of
@@ -120,13 +175,14 @@ impl Stage {
 }
 
 /// The [`StageTarget`] of resolved settings.
-fn target(settings: &StageSettings) -> StageTarget {
+fn target(settings: &StageSettings, recorded: Option<RecordedAccount>) -> StageTarget {
     StageTarget {
         stage: settings.stage.clone(),
         region: settings.region.clone(),
         profile: settings.profile.clone(),
         allowed_account_ids: settings.allowed_account_ids.clone(),
         forbidden_account_ids: settings.forbidden_account_ids.clone(),
+        recorded_account: recorded,
     }
 }
 

@@ -27,8 +27,9 @@ use sha2::{Digest, Sha256};
 
 use crate::select::PatternSet;
 
-/// Files v3 always leaves out, before any user pattern.
-pub const DEFAULT_EXCLUDES: [&str; 7] = [
+/// Files v3 always leaves out, before any user pattern; also deployer's account lock file,
+/// which belongs to the repository, not to the code.
+pub const DEFAULT_EXCLUDES: [&str; 8] = [
     ".git/**",
     ".gitignore",
     ".DS_Store",
@@ -36,6 +37,7 @@ pub const DEFAULT_EXCLUDES: [&str; 7] = [
     "yarn-*.log",
     ".serverless/**",
     ".serverless_plugins/**",
+    "deployer.accounts.json",
 ];
 
 /// What to package: the service-level `package` settings plus each function's.

@@ -1,6 +1,7 @@
 //! The account guard: the stage's pin (`provider.allowedAccountIds`,
-//! `provider.forbiddenAccountIds`, `--expect-account`) against the account the credentials
-//! belong to, as proven by STS GetCallerIdentity or as declared by the profile itself.
+//! `provider.forbiddenAccountIds`, `--expect-account`, the account recorded in the account
+//! lock file) against the account the credentials belong to, as proven by STS
+//! GetCallerIdentity or as declared by the profile itself. Every rule that is set must hold.
 
 use std::fmt;
 
@@ -13,12 +14,33 @@ pub struct AccountPin {
     pub forbidden: Vec<String>,
     /// `--expect-account` / `DEPLOYER_EXPECT_ACCOUNT`: the account must equal this.
     pub expect: Option<String>,
+    /// The account recorded for the stage (the account lock file, or `--accept-account`):
+    /// the account must equal it.
+    pub recorded: Option<RecordedAccount>,
+}
+
+/// An account recorded for a stage, and where the record comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedAccount {
+    /// The recorded account id.
+    pub account: String,
+    /// Where it is recorded, for messages: the lock file's path, or `--accept-account`.
+    pub origin: String,
 }
 
 impl AccountPin {
     /// Whether anything restricts the account.
     pub fn is_pinned(&self) -> bool {
-        !self.allowed.is_empty() || !self.forbidden.is_empty() || self.expect.is_some()
+        !self.allowed.is_empty()
+            || !self.forbidden.is_empty()
+            || self.expect.is_some()
+            || self.recorded.is_some()
+    }
+
+    /// Whether the service configuration itself pins the stage (`allowedAccountIds` or
+    /// `forbiddenAccountIds`).
+    pub fn config_pins(&self) -> bool {
+        !self.allowed.is_empty() || !self.forbidden.is_empty()
     }
 
     /// Compare `account` with the pin. `Ok(true)` when pinned and it holds, `Ok(false)` when the
@@ -39,14 +61,22 @@ impl AccountPin {
         if self.forbidden.iter().any(|a| a == account) {
             return Err(Broken::Forbidden);
         }
+        if let Some(recorded) = &self.recorded
+            && recorded.account != account
+        {
+            return Err(Broken::NotRecorded {
+                recorded: recorded.clone(),
+            });
+        }
         Ok(self.is_pinned())
     }
 
     /// The account the stage must deploy to, when the pin names exactly one.
     pub fn required_account(&self) -> Option<&str> {
-        match (&self.expect, self.allowed.as_slice()) {
-            (Some(e), _) => Some(e),
-            (None, [one]) => Some(one),
+        match (&self.expect, self.allowed.as_slice(), &self.recorded) {
+            (Some(e), _, _) => Some(e),
+            (None, [one], _) => Some(one),
+            (None, [], Some(r)) => Some(&r.account),
             _ => None,
         }
     }
@@ -66,6 +96,16 @@ pub enum Broken {
     NotExpected {
         /// The expected account.
         expected: String,
+    },
+    /// Not the account recorded for the stage.
+    NotRecorded {
+        /// The recorded account and where it is recorded.
+        recorded: RecordedAccount,
+    },
+    /// The stage has no pin at all, where one is required (`verify`).
+    Unpinned {
+        /// The account lock file `deployer pin` would write.
+        lock_file: String,
     },
 }
 
@@ -103,47 +143,89 @@ pub struct GuardRefusal {
 
 impl fmt::Display for GuardRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.rule(f)?;
+        let but = if matches!(self.broken, Broken::Unpinned { .. }) {
+            ":"
+        } else {
+            ", but"
+        };
+        match &self.evidence {
+            Evidence::Caller { arn } => {
+                write!(f, "{but} {} is for {} ({arn})", self.source, self.account)?
+            }
+            Evidence::Declared { how } => {
+                write!(f, "{but} {} {how} (account {})", self.source, self.account)?
+            }
+        }
+        f.write_str(". Nothing was done. ")?;
+        self.way_out(f)
+    }
+}
+
+impl GuardRefusal {
+    /// The rule that breaks, e.g. `stage prod must deploy to 111111111111`.
+    fn rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let stage = &self.stage;
         match &self.broken {
             Broken::NotAllowed { allowed } if allowed.len() == 1 => {
-                write!(f, "stage {stage} must deploy to {}", allowed[0])?
+                write!(f, "stage {stage} must deploy to {}", allowed[0])
             }
             Broken::NotAllowed { allowed } => write!(
                 f,
                 "stage {stage} must deploy to one of {}",
                 allowed.join(", ")
-            )?,
+            ),
             Broken::NotExpected { expected } => write!(
                 f,
                 "stage {stage} must deploy to {expected} (--expect-account)"
-            )?,
+            ),
             Broken::Forbidden => write!(
                 f,
                 "stage {stage} must not deploy to {} (provider.forbiddenAccountIds)",
                 self.account
-            )?,
-        }
-        match &self.evidence {
-            Evidence::Caller { arn } => {
-                write!(f, ", but {} is for {} ({arn})", self.source, self.account)?
-            }
-            Evidence::Declared { how } => {
-                write!(f, ", but {} {how} (account {})", self.source, self.account)?
-            }
-        }
-        write!(
-            f,
-            ". Nothing was done. Use credentials for the stage's account: pass --aws-profile NAME, \
-             set {env}_PROFILE, or fix provider.profile",
-            env = self.stage_env
-        )?;
-        if matches!(self.broken, Broken::NotExpected { .. }) {
-            write!(
+            ),
+            Broken::NotRecorded { recorded } => write!(
                 f,
-                " (or the --expect-account / DEPLOYER_EXPECT_ACCOUNT value)"
-            )
-        } else {
-            write!(f, " / the account pin in the service configuration")
+                "stage {stage} is recorded for account {} in {}",
+                recorded.account, recorded.origin
+            ),
+            Broken::Unpinned { .. } => write!(
+                f,
+                "stage {stage} has no account pin, so nothing proves the credentials are the \
+                 stage's"
+            ),
+        }
+    }
+
+    /// What to do about it.
+    fn way_out(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let creds = format!(
+            "Use credentials for the stage's account: pass --aws-profile NAME, set {}_PROFILE, \
+             or fix provider.profile",
+            self.stage_env
+        );
+        match &self.broken {
+            Broken::NotExpected { .. } => write!(
+                f,
+                "{creds} (or the --expect-account / DEPLOYER_EXPECT_ACCOUNT value)"
+            ),
+            Broken::NotRecorded { recorded } if recorded.origin == "--accept-account" => write!(
+                f,
+                "{creds}, or pass the account these credentials are for to --accept-account"
+            ),
+            Broken::NotRecorded { .. } => write!(
+                f,
+                "{creds}; if the stage really moved to account {}, record it with \
+                 --accept-account {}",
+                self.account, self.account
+            ),
+            Broken::Unpinned { lock_file } => write!(
+                f,
+                "Pin the stage: add provider.allowedAccountIds, run `deployer pin --stage {}` \
+                 (records the account in {lock_file}), or pass --expect-account ID",
+                self.stage
+            ),
+            _ => write!(f, "{creds} / the account pin in the service configuration"),
         }
     }
 }
@@ -226,6 +308,7 @@ mod tests {
             allowed: allowed.iter().map(|s| s.to_string()).collect(),
             forbidden: forbidden.iter().map(|s| s.to_string()).collect(),
             expect: expect.map(str::to_string),
+            recorded: None,
         }
     }
 
@@ -294,6 +377,81 @@ mod tests {
             "stage prod must not deploy to 222222222222 (provider.forbiddenAccountIds), but \
              profile \"devRole\" assumes arn:aws:iam::222222222222:role/d (account 222222222222)"
         ));
+    }
+
+    #[test]
+    fn recorded_account_is_one_more_rule_that_must_hold() {
+        let mut p = pin(&["111111111111", "222222222222"], &[], None);
+        p.recorded = Some(RecordedAccount {
+            account: "222222222222".into(),
+            origin: "/svc/deployer.accounts.json".into(),
+        });
+        assert_eq!(p.check("222222222222"), Ok(true));
+        assert!(matches!(
+            p.check("111111111111"),
+            Err(Broken::NotRecorded { .. })
+        ));
+        assert!(matches!(
+            p.check("333333333333"),
+            Err(Broken::NotAllowed { .. })
+        ));
+        let only = AccountPin {
+            recorded: p.recorded.clone(),
+            ..AccountPin::default()
+        };
+        assert!(only.is_pinned() && !only.config_pins());
+        assert_eq!(only.required_account(), Some("222222222222"));
+    }
+
+    #[test]
+    fn record_refusal_names_the_file_both_accounts_and_the_way_out() {
+        let r = GuardRefusal {
+            stage: "dev".into(),
+            account: "111111111111".into(),
+            source: "profile \"default\"".into(),
+            broken: Broken::NotRecorded {
+                recorded: RecordedAccount {
+                    account: "222222222222".into(),
+                    origin: "/svc/deployer.accounts.json".into(),
+                },
+            },
+            evidence: Evidence::Caller {
+                arn: "arn:aws:iam::111111111111:user/me".into(),
+            },
+            stage_env: "AWS_DEV".into(),
+        };
+        let msg = r.to_string();
+        assert!(
+            msg.starts_with(
+                "stage dev is recorded for account 222222222222 in /svc/deployer.accounts.json, \
+                 but profile \"default\" is for 111111111111"
+            ),
+            "{msg}"
+        );
+        assert!(msg.ends_with("--accept-account 111111111111"), "{msg}");
+    }
+
+    #[test]
+    fn unpinned_refusal_says_how_to_pin() {
+        let r = GuardRefusal {
+            stage: "prod".into(),
+            account: "111111111111".into(),
+            source: "profile \"default\"".into(),
+            broken: Broken::Unpinned {
+                lock_file: "deployer.accounts.json".into(),
+            },
+            evidence: Evidence::Caller {
+                arn: "arn:aws:iam::111111111111:user/me".into(),
+            },
+            stage_env: "AWS_PROD".into(),
+        };
+        let msg = r.to_string();
+        assert!(
+            msg.starts_with("stage prod has no account pin, so nothing proves"),
+            "{msg}"
+        );
+        assert!(msg.contains("deployer pin --stage prod"), "{msg}");
+        assert!(msg.contains("--expect-account ID"), "{msg}");
     }
 
     #[test]

@@ -19,7 +19,9 @@ mod source;
 mod sts;
 
 pub use error::CredentialError;
-pub use guard::{AccountPin, Broken, Evidence, GuardRefusal, Verdict};
+pub use guard::{
+    AccountPin, Broken, Evidence, GuardRefusal, RecordedAccount, Verdict, is_account_id,
+};
 pub use options::{CredentialOptions, MfaPrompt, StageTarget};
 pub use session::{AwsSession, open, open_guarded};
 pub use source::CredentialSource;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::guard::RecordedAccount;
+
 /// What the stage's configuration says about credentials (from `deployer_config::StageSettings`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageTarget {
@@ -16,6 +18,8 @@ pub struct StageTarget {
     pub allowed_account_ids: Vec<String>,
     /// `provider.forbiddenAccountIds`.
     pub forbidden_account_ids: Vec<String>,
+    /// The account recorded for the stage (account lock file or `--accept-account`).
+    pub recorded_account: Option<RecordedAccount>,
 }
 
 /// A prompt for an MFA code: gets the device serial, returns the code (or why it failed).

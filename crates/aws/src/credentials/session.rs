@@ -12,7 +12,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use super::error::CredentialError;
-use super::guard::{AccountPin, Verdict, is_account_id};
+use super::guard::{AccountPin, Broken, Evidence, GuardRefusal, Verdict, is_account_id};
 use super::options::{CredentialOptions, StageTarget};
 use super::profile::{ProfileInfo, Profiles};
 use super::source::{CredentialSource, Resolved, Resolver, select_source, stage_env_stems};
@@ -63,6 +63,27 @@ impl AwsSession {
             Verdict::Refused(r) => Err(CredentialError::Refused(Box::new(r.clone()))),
             _ => Ok(()),
         }
+    }
+
+    /// `Err` (a [`Broken::Unpinned`] refusal) when nothing pins the stage's account: for
+    /// gates that must not pass an unpinned stage. `lock_file` is where `deployer pin` would
+    /// record the account.
+    pub fn ensure_pinned(&self, lock_file: &str) -> Result<(), CredentialError> {
+        if self.pin.is_pinned() {
+            return Ok(());
+        }
+        Err(CredentialError::Refused(Box::new(GuardRefusal {
+            stage: self.stage.clone(),
+            account: self.identity.account.clone(),
+            source: self.source.to_string(),
+            broken: Broken::Unpinned {
+                lock_file: lock_file.to_string(),
+            },
+            evidence: Evidence::Caller {
+                arn: self.identity.arn.clone(),
+            },
+            stage_env: stage_env_stems(&self.stage).remove(0),
+        })))
     }
 
     /// An S3 client; path-style addressing when a custom endpoint is configured (emulators,
@@ -220,6 +241,7 @@ fn pin_of(target: &StageTarget, opts: &CredentialOptions) -> Result<AccountPin, 
         allowed: target.allowed_account_ids.clone(),
         forbidden: target.forbidden_account_ids.clone(),
         expect,
+        recorded: target.recorded_account.clone(),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod metrics;
 mod options;
 pub mod package;
+pub mod pin;
 pub mod print;
 pub mod remove;
 mod render;

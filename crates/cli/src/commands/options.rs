@@ -42,5 +42,6 @@ pub fn stage(
             mfa_code: creds.mfa_code.clone(),
             interactive_mfa,
         },
+        accept_account: creds.accept_account.clone(),
     })
 }

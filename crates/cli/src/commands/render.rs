@@ -44,5 +44,8 @@ pub fn describe_pin(pin: &AccountPin) -> String {
     if let Some(e) = &pin.expect {
         parts.push(format!("--expect-account {e}"));
     }
+    if let Some(r) = &pin.recorded {
+        parts.push(format!("account {} recorded in {}", r.account, r.origin));
+    }
     parts.join("; ")
 }

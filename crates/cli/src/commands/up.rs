@@ -55,6 +55,13 @@ fn show(out: &Output, d: &Deployed) {
             p.function_versions, p.layer_versions
         ));
     }
+    if let Some(file) = &d.account_recorded {
+        out.result(&format!(
+            "Stage {} is now locked to account {} in {file}: commit this file; later runs with \
+             another account are refused (--accept-account ID re-records it)",
+            d.stage, d.account
+        ));
+    }
     out.detail(&format!(
         "AWS calls: {}",
         serde_json::to_string(&d.aws_calls).unwrap_or_default()

@@ -1,6 +1,7 @@
 //! `deployer verify`: the account guard alone, for a CI step before a deploy. Exit 0 and one
-//! line when the stage's credentials belong to its account, 3 when they do not, 1 on any
-//! other error (no credentials, rejected keys, unreachable STS).
+//! line when the stage's credentials belong to its account, 3 when they do not or when nothing
+//! pins the stage (no allowedAccountIds, no deployer.accounts.json record, no
+//! --expect-account), 1 on any other error (no credentials, rejected keys, unreachable STS).
 
 use crate::args::AwsCommandArgs;
 use crate::commands::{options, render};
@@ -18,15 +19,10 @@ pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
         "stage {}: account {} ({}) via {}",
         v.who.stage, v.who.account, v.who.arn, v.who.credential_source
     );
-    if v.pinned {
-        out.result(&format!(
-            "OK {who} matches {}",
-            render::describe_pin(&v.pin)
-        ));
-    } else {
-        out.result(&format!(
-            "OK {who}; the stage has no account pin (add provider.allowedAccountIds or pass --expect-account)"
-        ));
-    }
+    // `verify` refuses an unpinned stage (exit 3), so a pin is always there.
+    out.result(&format!(
+        "OK {who} matches {}",
+        render::describe_pin(&v.pin)
+    ));
     Ok(crate::exit::OK)
 }

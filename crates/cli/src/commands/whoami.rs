@@ -26,13 +26,18 @@ pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     out.result(&format!("account:     {}", id.who.account));
     out.result(&format!("principal:   {}", id.who.arn));
     out.result(&format!("pin:         {}", pin_line(&id)));
+    if id.pinned {
+        out.result(&format!("pin from:    {}", id.pin_origins.join(" + ")));
+    }
     Ok(crate::exit::OK)
 }
 
 /// One line about the pin.
 fn pin_line(id: &Identity) -> String {
     if !id.pinned {
-        "none (add provider.allowedAccountIds to pin the stage to its account)".into()
+        "none (add provider.allowedAccountIds, or run `deployer pin` to record the account in \
+         deployer.accounts.json)"
+            .into()
     } else if id.refusal.is_some() {
         format!("REFUSED ({})", render::describe_pin(&id.pin))
     } else {

@@ -1,6 +1,7 @@
 //! Everything the user sees: results on stdout, progress, warnings and errors on stderr,
 //! prompts on stderr/stdin. The only code that knows about the terminal.
 
+mod fit;
 mod observer;
 mod progress;
 mod prompt;

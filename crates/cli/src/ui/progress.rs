@@ -45,7 +45,12 @@ impl ProgressPrinter {
                 let _ = writeln!(err, "{text}");
                 state.line_shown = false;
             } else {
-                let _ = write!(err, "[{secs:5.1}s] {text}");
+                // Fitted to the width of now: a wrapped live line leaves stale rows behind.
+                let live = super::fit::fit(
+                    &format!("[{secs:5.1}s] {text}"),
+                    super::fit::stderr_columns(),
+                );
+                let _ = write!(err, "{live}");
                 state.line_shown = true;
             }
         } else {

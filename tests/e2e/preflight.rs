@@ -1,0 +1,52 @@
+//! Pre-flight checks of `up` end to end: a runtime Lambda no longer creates is refused after
+//! the guard and before any AWS write.
+
+use std::time::Duration;
+
+use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
+
+use crate::support::{run, seed_service};
+
+fn settled_count(moto: &Moto) -> usize {
+    let mut last = moto.api_request_count();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = moto.api_request_count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[test]
+fn blocked_runtime_stops_up_before_any_write() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let profiles = [
+        ProfileSpec::new("default", PROD_ACCOUNT),
+        ProfileSpec::new("devAccount", DEV_ACCOUNT),
+    ];
+    let bed = TestBed::with_profiles(&moto, &profiles).unwrap();
+
+    let dir = seed_service(&bed, "old", |y| {
+        y.replace("runtime: nodejs24.x", "runtime: nodejs16.x")
+    });
+    let before = settled_count(&moto);
+    let r = run(&bed, &dir, &["up", "-s", "dev"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("provider.runtime is nodejs16.x: since 2025-02-28"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        settled_count(&moto) - before,
+        1,
+        "only the guard's STS call"
+    );
+    // `package` writes nothing to AWS: the same runtime is a warning there.
+    let p = run(&bed, &dir, &["package", "-s", "dev"], &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert!(p.stderr.contains("nodejs16.x"), "{}", p.stderr);
+}
