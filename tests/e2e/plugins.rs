@@ -14,7 +14,7 @@ use crate::support::{Run, deployer_offline, run};
 const EACH_TREATMENT: &str = "service: plugged
 provider:
   name: aws
-  runtime: nodejs20.x
+  runtime: nodejs22.x
   region: us-east-1
 plugins:
   - serverless-pseudo-parameters
@@ -169,7 +169,7 @@ fn dotenv_files_reach_the_function_environment_names_only_in_the_log() {
     let yml = "service: dotted
 provider:
   name: aws
-  runtime: nodejs20.x
+  runtime: nodejs22.x
 plugins:
   - serverless-dotenv-plugin
 functions:
@@ -203,7 +203,7 @@ plugins:
   - serverless-prune-plugin
 provider:
   name: aws
-  runtime: nodejs20.x
+  runtime: nodejs22.x
   region: us-east-1
   environment:
     QUEUE_URL: https://sqs.#{AWS::Region}.amazonaws.com/#{AWS::AccountId}/queue

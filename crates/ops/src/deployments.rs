@@ -25,6 +25,24 @@ pub(crate) struct Target {
     pub stack: String,
 }
 
+/// Fails unless `key` is a function of `service`, naming the configuration file and the
+/// functions it has.
+pub(crate) fn ensure_function(
+    service: &Service,
+    key: &str,
+    config: &std::path::Path,
+) -> anyhow::Result<()> {
+    if service.functions.contains_key(key) {
+        return Ok(());
+    }
+    let known: Vec<&str> = service.functions.keys().map(String::as_str).collect();
+    Err(anyhow!(
+        "function \"{key}\" is not in {}; its functions: {}",
+        config.display(),
+        known.join(", ")
+    ))
+}
+
 /// Opens the stage (the guard before anything else) and resolves its service.
 pub(crate) fn open(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Target> {
     let stage = stage::open(options, Guard::Enforce, observer)?;

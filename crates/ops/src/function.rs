@@ -82,19 +82,7 @@ pub fn deploy_function(
         observer,
     )?;
     let key = &options.function;
-    if !build.service.functions.contains_key(key) {
-        bail!(
-            "function \"{key}\" is not in {}; its functions: {}",
-            target.stage.source.file.path.display(),
-            build
-                .service
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    deployments::ensure_function(&build.service, key, &target.stage.source.file.path)?;
     let mut result = target
         .stage
         .rt

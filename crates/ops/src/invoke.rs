@@ -129,19 +129,7 @@ pub fn invoke(options: &InvokeOptions, observer: &dyn Observer) -> anyhow::Resul
     let body = payload_bytes(&options.payload, &options.stage.service.cwd)?;
     let target = deployments::open(&options.stage, observer)?;
     let key = &options.function;
-    if !target.service.functions.contains_key(key) {
-        bail!(
-            "function \"{key}\" is not in {}; its functions: {}",
-            target.stage.source.file.path.display(),
-            target
-                .service
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
     let name = target.service.function_name(key, &target.name);
     let lambda = &target.stage.clients.lambda;
     let answer = target.stage.rt.block_on(lambda::invoke(

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use deployer_aws::logs::{self, LogEvent};
 use serde::Serialize;
 
@@ -123,19 +123,7 @@ pub fn logs(
     let since = parse_since(options.start_time.as_deref().unwrap_or(DEFAULT_SINCE), now)?;
     let target = deployments::open(&options.stage, observer)?;
     let key = &options.function;
-    if !target.service.functions.contains_key(key) {
-        bail!(
-            "function \"{key}\" is not in {}; its functions: {}",
-            target.stage.source.file.path.display(),
-            target
-                .service
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
     let name = target.service.function_name(key, &target.name);
     let group = logs::group_name(&name);
     let client = &target.stage.clients.logs;

@@ -118,18 +118,10 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
     };
     let target = deployments::open(&options.stage, observer)?;
     let keys: Vec<String> = match &options.function {
-        Some(k) if !target.service.functions.contains_key(k) => bail!(
-            "function \"{k}\" is not in {}; its functions: {}",
-            target.stage.source.file.path.display(),
-            target
-                .service
-                .functions
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Some(k) => vec![k.clone()],
+        Some(k) => {
+            deployments::ensure_function(&target.service, k, &target.stage.source.file.path)?;
+            vec![k.clone()]
+        }
         None => target.service.functions.keys().cloned().collect(),
     };
     let names: Vec<String> = keys
