@@ -48,7 +48,8 @@ fn two_deploys_of_one_stage_end_on_the_change_reported_last() {
             assert!(
                 r.code == 0
                     || r.stderr.contains("is being deployed by")
-                    || r.stderr.contains("was taken over by"),
+                    || r.stderr.contains("was taken over by")
+                    || r.stderr.contains("started in the same millisecond"),
                 "round {round}: neither deployed nor refused clearly:\n{}\n{}",
                 r.stdout,
                 r.stderr

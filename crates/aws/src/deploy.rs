@@ -462,6 +462,36 @@ pub async fn deploy(
     result
 }
 
+/// After a wait for the lock: refuses when the run that held it started in the same millisecond
+/// and uploaded into the artifact directory this run would use. The stack's S3 keys would not
+/// change, so CloudFormation would keep that run's code.
+async fn ensure_directory_is_ours(
+    clients: &AwsClients,
+    bucket: &str,
+    req: &DeployRequest,
+    before: &[Deployment],
+) -> Result<(), AwsError> {
+    let dir = &req.artifact_directory;
+    // Already there when this run looked: a re-deploy of the same package directory.
+    if before.iter().any(|d| &d.directory == dir) {
+        return Ok(());
+    }
+    let now = artifacts::list_deployments(&clients.s3, bucket, &req.stage_prefix()).await?;
+    if now.iter().any(|d| &d.directory == dir) {
+        return Err(AwsError::failed(
+            format!("deploy of stage {}", req.stage),
+            format!(
+                "another deploy of stage {} started in the same millisecond and used the \
+                 artifact directory s3://{bucket}/{dir}; nothing was changed by this run; \
+                 re-run to deploy this code",
+                req.stage
+            ),
+            crate::error::FailureKind::Other,
+        ));
+    }
+    Ok(())
+}
+
 /// What the read-only first half of a deploy found.
 struct Prepared {
     existing: Option<StackInfo>,
@@ -494,6 +524,9 @@ async fn write(
     } = prepared;
     let params = &req.params;
     let run_started = SystemTime::now();
+    if lock.waited {
+        ensure_directory_is_ours(clients, &bucket, req, &deployments).await?;
+    }
 
     // Uploads: the minified template and the zips, skipping files already there byte for byte
     // (a re-deploy of the same `--package` directory).

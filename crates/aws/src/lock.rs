@@ -138,6 +138,8 @@ pub struct StageLock {
     pub stage: String,
     body: LockBody,
     etag: Option<String>,
+    /// Whether another run held the lock when this one asked for it.
+    pub waited: bool,
 }
 
 /// `<stage_prefix>/deployer.lock`.
@@ -263,7 +265,9 @@ pub async fn acquire(
         stage: stage.to_string(),
         body: body.clone(),
         etag,
+        waited: false,
     };
+    let mut waited = false;
     for _ in 0..MAX_ROUNDS {
         match put_if_absent(s3, bucket, key, &body).await {
             // Read back what was written: a store that does not honour If-None-Match under
@@ -280,7 +284,10 @@ pub async fn acquire(
             continue;
         };
         if holder.token == body.token {
-            return Ok(ours(etag));
+            return Ok(StageLock {
+                waited,
+                ..ours(etag)
+            });
         }
         if force || holder.expired() {
             reporter.report(Progress::LockBroken {
@@ -308,6 +315,7 @@ pub async fn acquire(
             since: holder.acquired.clone(),
             waited: started.elapsed(),
         });
+        waited = true;
         tokio::time::sleep(opts.poll).await;
     }
     Err(AwsError::Invalid(format!(
