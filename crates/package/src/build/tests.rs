@@ -89,9 +89,16 @@ fn serverless_esbuild_options_and_unknown_keys() {
     let o = plan.esbuild.as_ref().unwrap();
     assert!(o.minify);
     assert_eq!(o.bundle_externals(), ["aws-sdk"]);
+    // The unknown key is named; `skip` shares the service zip with the bundle, which is said too.
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
     assert_eq!(
-        plan.warnings,
-        ["custom.esbuild: unknown option(s) bogus ignored"]
+        plan.warnings[0],
+        "custom.esbuild: unknown option(s) bogus ignored"
+    );
+    assert!(
+        plan.warnings[1].contains("function(s) skip that are not bundled"),
+        "{:?}",
+        plan.warnings
     );
 }
 
