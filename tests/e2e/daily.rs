@@ -2,14 +2,14 @@
 //! `invoke`, `logs`, `deploy list`, `rollback`, `metrics`, and each refused with exit 3 (and no
 //! call but STS) under the other account's credentials.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 use serde_json::Value;
 
-use crate::support::{Run, pin_seed, run, seed_service};
+use crate::support::{Run, pin_seed, run, seed_service, settled_count};
 
 struct Account {
     cfn: aws_sdk_cloudformation::Client,
@@ -135,19 +135,6 @@ impl Account {
 fn ok(r: &Run) -> Value {
     assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     r.json()
-}
-
-/// Wait until moto has logged every request of a finished command, then count them.
-fn settled_count(moto: &Moto) -> usize {
-    let mut last = moto.api_request_count();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = moto.api_request_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
 }
 
 #[test]

@@ -101,6 +101,34 @@ impl Account {
         out.configuration()?.code_sha256().map(str::to_string)
     }
 
+    /// Puts a String parameter into SSM (overwriting).
+    pub(crate) fn put_parameter(&self, name: &str, value: &str) {
+        self.rt
+            .block_on(
+                self.ssm
+                    .put_parameter()
+                    .name(name)
+                    .value(value)
+                    .r#type(aws_sdk_ssm::types::ParameterType::String)
+                    .overwrite(true)
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    /// The environment variables of a deployed function.
+    pub(crate) fn function_env(&self, function: &str) -> std::collections::HashMap<String, String> {
+        let out = self
+            .rt
+            .block_on(self.lambda.get_function().function_name(function).send())
+            .unwrap();
+        out.configuration()
+            .and_then(|c| c.environment())
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub(crate) fn buckets(&self) -> Vec<String> {
         let out = self.rt.block_on(self.s3.list_buckets().send()).unwrap();
         out.buckets()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 
-use crate::support::{pin_seed, run, seed_service};
+use crate::support::{pin_seed, run, seed_service, settled_count};
 
 /// Profiles of the seed on a dedicated server (for tests that count requests or turn auth on).
 fn seed_profiles() -> [ProfileSpec; 2] {
@@ -15,19 +15,6 @@ fn seed_profiles() -> [ProfileSpec; 2] {
         ProfileSpec::new("default", PROD_ACCOUNT),
         ProfileSpec::new("devAccount", DEV_ACCOUNT),
     ]
-}
-
-/// Wait until moto has logged every request of a finished command, then count them.
-fn settled_count(moto: &Moto) -> usize {
-    let mut last = moto.api_request_count();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = moto.api_request_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
 }
 
 #[test]

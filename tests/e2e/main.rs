@@ -1,5 +1,6 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
+mod aws_vars;
 mod build;
 mod concurrency;
 mod daily;

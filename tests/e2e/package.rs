@@ -264,7 +264,7 @@ fn config_errors_exit_1_with_the_message_on_stderr() {
         ),
     )
     .unwrap();
-    let out = deployer(service.path(), &["package", "-s", "dev"]);
+    let out = deployer(service.path(), &["package", "-s", "dev", "--offline"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("provider.environment.SECRET"), "{stderr}");

@@ -1,23 +1,9 @@
 //! Pre-flight checks of `up` end to end: a runtime Lambda no longer creates is refused after
 //! the guard and before any AWS write.
 
-use std::time::Duration;
-
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 
-use crate::support::{run, seed_service};
-
-fn settled_count(moto: &Moto) -> usize {
-    let mut last = moto.api_request_count();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = moto.api_request_count();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-}
+use crate::support::{run, seed_service, settled_count};
 
 #[test]
 fn blocked_runtime_stops_up_before_any_write() {

@@ -148,18 +148,45 @@ fn allowed_account_ids_idiom_resolves_per_stage() {
 }
 
 #[test]
-fn aws_sources_are_a_clear_error_offline() {
+fn aws_sources_print_as_written_offline_and_need_the_stage_profile_otherwise() {
     let dir = edited_multi_account(|y| {
         y.replace(
             "  myProfile:\n",
             "  secret: ${ssm:/app/secret}\n  myProfile:\n",
         )
     });
-    let out = deployer(dir.path(), &["print"]);
+    let out = deployer(
+        dir.path(),
+        &["print", "--offline", "--path", "custom.secret"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "${ssm:/app/secret}"
+    );
+    // Without --offline, the secret needs the stage's profile, which these files lack.
+    let empty = tempfile::tempdir().unwrap();
+    let config = empty.path().join("config");
+    let credentials = empty.path().join("credentials");
+    std::fs::write(&config, "").unwrap();
+    std::fs::write(&credentials, "").unwrap();
+    let out = std::process::Command::new(crate::support::deployer_bin())
+        .arg("print")
+        .current_dir(dir.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("  - custom.secret: ${ssm:/app/secret} needs AWS credentials"),
+        stderr.contains("AWS profile \"devAccount\" (from provider.profile)"),
         "{stderr}"
     );
 }

@@ -123,3 +123,17 @@ pub fn run(bed: &TestBed<'_>, dir: &Path, args: &[&str], env: &[(&str, &str)]) -
     bed.assert_no_secret(&run.stderr);
     run
 }
+
+/// The moto server's request count once it stops moving (a run's last requests may still be
+/// in flight when the process exits).
+pub fn settled_count(moto: &deployer_testbed::Moto) -> usize {
+    let mut last = moto.api_request_count();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = moto.api_request_count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}

@@ -94,6 +94,12 @@ pub struct ResolveSettings {
     /// Extra source names answered by the `external` callback (besides `aws:accountId`,
     /// `cf`, `ssm` and `s3`).
     pub external_sources: Vec<String>,
+    /// Keep each variable that needs AWS as it is written (`${ssm:/x}`), without asking the
+    /// `external` callback: a resolution that needs no credentials (`print --offline`).
+    pub aws_as_text: bool,
+    /// Resolve only the value at this dotted path (`provider.profile`, `functions.a.events.0`)
+    /// and what it depends on; every other property keeps its variables. `None` = everything.
+    pub only: Option<String>,
 }
 
 /// The fully resolved configuration.
@@ -272,36 +278,24 @@ pub fn resolve_with(
         file: dotenv.as_ref().map(|d| &d.vars),
     };
     let mut e = Engine::new(file, opts, &layered, Phase::Full, settings)?;
-    let paths: Vec<Path> = e.props.keys().cloned().collect();
-    loop {
-        for path in &paths {
-            // Failures are recorded on the property; blocked ones are retried next round.
-            let _ = e.resolve_prop(path);
-            if e.fatal.is_some() {
-                break;
-            }
-        }
-        if e.needed.is_empty() || e.fatal.is_some() {
-            break;
-        }
-        let requests = std::mem::take(&mut e.needed);
-        e.needed_keys.clear();
-        let mut answers = external(&requests).into_iter();
-        for request in requests {
-            let answer = answers
-                .next()
-                .unwrap_or_else(|| Err(format!("no answer was given for {request}")));
-            e.answers.insert(request.key(), answer);
-        }
+    match &settings.only {
+        None => e.resolve_everything(external),
+        Some(path) => e.resolve_only(path, external),
     }
     let stage = e.top(Engine::stage);
     let region = e.top(Engine::region);
     let mut warnings = dotenv_warnings(dotenv.as_ref());
     e.finish(Vec::new())
         .map_err(|err| prepend_warnings(err, &warnings))?;
+    // With `only`, the warnings of what was resolved and of what the path holds.
+    let wanted = |p: &Path| match &settings.only {
+        None => true,
+        Some(only) => e.touched(p) || within(&show(p), only),
+    };
     let mut own: Vec<String> = e
         .warnings
         .iter()
+        .filter(|(p, _)| wanted(p))
         .map(|(p, w)| format_warning(p, w))
         .collect();
     own.dedup();
@@ -426,6 +420,16 @@ fn load_dotenv(
 }
 
 /// The text of a file, `None` when it does not exist.
+/// Whether the dotted `path` is `outer` or inside it (`""` holds everything).
+fn within(path: &str, outer: &str) -> bool {
+    let outer = outer.trim_matches('.');
+    outer.is_empty()
+        || path == outer
+        || path
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 fn read_optional(path: &FsPath) -> Result<Option<String>, ConfigError> {
     crate::limits::read_text(path).map_err(|e| {
         ConfigError::new(format!(
@@ -563,6 +567,9 @@ enum Fail {
     Cycle { msg: String, root: Path },
     /// A property this one depends on failed.
     Dep(Path),
+    /// A source that needs AWS while AWS-backed variables are kept as written: the
+    /// outermost variable around it becomes its own text.
+    AsText,
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -580,6 +587,11 @@ struct Engine<'a> {
     env: &'a dyn Env,
     phase: Phase,
     external_sources: Vec<String>,
+    /// [`ResolveSettings::aws_as_text`].
+    aws_as_text: bool,
+    /// How many variable params / addresses are being evaluated inside one another: an AWS
+    /// source kept as text turns the outermost variable into text, not the inner one.
+    arg_depth: u32,
     config: Value,
     props: IndexMap<Path, Prop>,
     stack: Vec<Path>,
@@ -656,6 +668,8 @@ impl<'a> Engine<'a> {
             env,
             phase,
             external_sources: settings.external_sources.clone(),
+            aws_as_text: settings.aws_as_text,
+            arg_depth: 0,
             config: file.raw.clone(),
             props: IndexMap::new(),
             stack: Vec::new(),
@@ -702,6 +716,13 @@ impl<'a> Engine<'a> {
                 self.extra.push(Problem {
                     path: None,
                     message: "needs values from AWS that were not provided".into(),
+                });
+                None
+            }
+            Err(Fail::AsText) => {
+                self.extra.push(Problem {
+                    path: None,
+                    message: "needs values from AWS, which this command keeps as written".into(),
                 });
                 None
             }
@@ -753,6 +774,73 @@ impl<'a> Engine<'a> {
         ))
     }
 
+    /// Resolves every property, in rounds of answers from `external`.
+    fn resolve_everything(&mut self, external: &mut ExternalFn<'_>) {
+        let paths: Vec<Path> = self.props.keys().cloned().collect();
+        loop {
+            for path in &paths {
+                // Failures are recorded on the property; blocked ones are retried next round.
+                let _ = self.resolve_prop(path);
+                if self.fatal.is_some() {
+                    return;
+                }
+            }
+            if self.needed.is_empty() {
+                return;
+            }
+            self.answer_round(external);
+        }
+    }
+
+    /// Resolves the value at the dotted `path` (and what it depends on), in rounds of answers
+    /// from `external`. Under `functions`, `service` too: a function's derived name needs it.
+    fn resolve_only(&mut self, path: &str, external: &mut ExternalFn<'_>) {
+        let keys: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
+        let mut targets = vec![keys.clone()];
+        if keys.first().is_none_or(|k| *k == "functions") {
+            targets.push(vec!["service"]);
+        }
+        loop {
+            let mut blocked = false;
+            for target in &targets {
+                match self.lookup_path(target) {
+                    Err(Fail::Blocked) => blocked = true,
+                    Err(Fail::Msg(message)) if self.fatal.is_none() => {
+                        self.extra.push(Problem {
+                            path: Some(path.to_string()),
+                            message,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if !blocked || self.fatal.is_some() || self.needed.is_empty() {
+                return;
+            }
+            self.answer_round(external);
+        }
+    }
+
+    /// Asks `external` for every request of the last round and records the answers.
+    fn answer_round(&mut self, external: &mut ExternalFn<'_>) {
+        let requests = std::mem::take(&mut self.needed);
+        self.needed_keys.clear();
+        let mut answers = external(&requests).into_iter();
+        for request in requests {
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err(format!("no answer was given for {request}")));
+            self.answers.insert(request.key(), answer);
+        }
+    }
+
+    /// Whether the property at `path` (or one inside it) was resolved or failed.
+    fn touched(&self, path: &Path) -> bool {
+        self.props
+            .iter()
+            .any(|(p, prop)| p.starts_with(path) && !matches!(prop, Prop::Pending(_)))
+    }
+
     fn resolve_prop(&mut self, path: &Path) -> Result<(), Fail> {
         let tpl = match self.props.get(path) {
             None | Some(Prop::Done) => return Ok(()),
@@ -801,6 +889,13 @@ impl<'a> Engine<'a> {
                 Ok(())
             }
             Err(Fail::Blocked) => Err(Fail::Blocked),
+            Err(Fail::AsText) => {
+                failed(
+                    self,
+                    "needs values from AWS, which this command keeps as written".into(),
+                );
+                Err(Fail::Dep(path.clone()))
+            }
             Err(Fail::Msg(m)) => {
                 failed(self, m);
                 Err(Fail::Dep(path.clone()))
@@ -892,7 +987,13 @@ impl<'a> Engine<'a> {
                 Source::Literal(v) => return Ok(v.clone()),
                 Source::Ref(r) => {
                     self.miss = None;
-                    if let Some(v) = self.eval_source(r, var, depth)?
+                    let found = match self.eval_source(r, var, depth) {
+                        Err(Fail::AsText) if self.arg_depth == 0 => {
+                            return Ok(Value::String(var.text.clone()));
+                        }
+                        other => other?,
+                    };
+                    if let Some(v) = found
                         && !v.is_null()
                     {
                         return Ok(v);
@@ -919,6 +1020,21 @@ impl<'a> Engine<'a> {
     }
 
     fn eval_source(&mut self, r: &SourceRef, var: &Var, depth: u32) -> Result<Option<Value>, Fail> {
+        self.arg_depth += 1;
+        let inputs = self.eval_inputs(r, var, depth);
+        self.arg_depth -= 1;
+        let (params, address) = inputs?;
+        let address = address.as_deref();
+        self.eval_kind(r, address, params, depth)
+    }
+
+    /// The params and address of a source reference, evaluated.
+    fn eval_inputs(
+        &mut self,
+        r: &SourceRef,
+        var: &Var,
+        depth: u32,
+    ) -> Result<(Vec<Value>, Option<String>), Fail> {
         let params = match &r.params {
             Some(ps) => ps
                 .iter()
@@ -941,7 +1057,17 @@ impl<'a> Engine<'a> {
                 }
             },
         };
-        let address = address.as_deref();
+        Ok((params, address))
+    }
+
+    /// The value of a source reference whose params and address are evaluated.
+    fn eval_kind(
+        &mut self,
+        r: &SourceRef,
+        address: Option<&str>,
+        params: Vec<Value>,
+        depth: u32,
+    ) -> Result<Option<Value>, Fail> {
         match r.kind.as_str() {
             "self" => self.lookup_address(address.unwrap_or("")),
             "opt" => {
@@ -1051,6 +1177,9 @@ impl<'a> Engine<'a> {
                  are resolved before credentials exist: use offline sources here (self, opt, env, \
                  file, sls:stage, param, strToBool, aws:region)"
             )));
+        }
+        if self.aws_as_text {
+            return Err(Fail::AsText);
         }
         let key = request.key();
         match self.answers.get(&key) {
@@ -1691,3 +1820,7 @@ fn describe(v: &Value) -> String {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_partial_tests.rs"]
+mod partial_tests;

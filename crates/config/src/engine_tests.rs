@@ -47,6 +47,7 @@ fn run_with(
     let settings = ResolveSettings {
         instance_id: Some("1700000000000".into()),
         external_sources: Vec::new(),
+        ..Default::default()
     };
     resolve_with(f, o, env, &settings, &mut offline)
 }
@@ -674,6 +675,7 @@ fn declared_external_sources_and_unknown_sources() {
     let settings = ResolveSettings {
         instance_id: None,
         external_sources: vec!["vault".into()],
+        ..Default::default()
     };
     let r = resolve_with(
         &file("custom:\n  v: ${vault:x}"),

@@ -231,6 +231,7 @@ fn exercise(dir: &Path, text: &str) -> &'static str {
     let settings = ResolveSettings {
         instance_id: Some("1".into()),
         external_sources: Vec::new(),
+        ..Default::default()
     };
     let mut answer = |reqs: &[ExternalRequest]| {
         reqs.iter()

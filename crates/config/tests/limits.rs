@@ -30,6 +30,7 @@ fn resolve_in(dir: &Path, yaml: &str) -> Result<Value, ConfigError> {
     let settings = ResolveSettings {
         instance_id: Some("1".into()),
         external_sources: Vec::new(),
+        ..Default::default()
     };
     let env: HashMap<String, String> = HashMap::new();
     let mut answer = |reqs: &[ExternalRequest]| {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::builds::BuildsSummary;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
-use crate::package::PackageOptions;
+use crate::package::BuildTarget;
 use crate::plugins::Pruned;
 use crate::report::{self, Names};
 use crate::request::{self, Deployable};
@@ -311,8 +311,8 @@ fn deployable(
 ) -> anyhow::Result<Deployable> {
     let mut answers = stage.aws_answers();
     let Some(dir) = package_dir else {
-        let package_options = PackageOptions {
-            service: options.service.clone(),
+        let package_options = BuildTarget {
+            service: &options.service,
             out_dir: None,
             now: SystemTime::now(),
         };

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::calls::AwsCalls;
 use crate::deployments::{self, Target};
 use crate::observer::Observer;
-use crate::package::{self, Build, PackageOptions};
+use crate::package::{self, Build, BuildTarget};
 use crate::stage::StageOptions;
 
 /// Which function to deploy and how.
@@ -73,9 +73,9 @@ pub fn deploy_function(
     let target = deployments::open(&options.stage, observer)?;
     let build = package::build(
         &target.stage.source,
-        &PackageOptions {
-            service: options.stage.service.clone(),
-            out_dir: options.out_dir.clone(),
+        &BuildTarget {
+            service: &options.stage.service,
+            out_dir: options.out_dir.as_deref(),
             now: options.now,
         },
         &mut target.stage.aws_answers(),

@@ -2,7 +2,7 @@
 //! them with a manifest into the package directory.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -14,24 +14,39 @@ use deployer_template::{CompileInput, FunctionArtifact, Templates};
 use serde::Serialize;
 
 use crate::builds::{self, BuildsSummary};
+use crate::calls::AwsCalls;
 use crate::defaults::{
     CREATE_TEMPLATE_FILE, DEPLOYMENT_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE,
 };
 use crate::manifest::{Manifest, manifest_artifact, rfc3339, write_json};
 use crate::observer::Observer;
 use crate::service::{self, ServiceOptions, Source};
+use crate::stage::{OnDemand, StageOptions};
 use crate::{outdir, stack};
 
 /// What to package, where and when.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PackageOptions {
-    /// The service and its options.
-    pub service: ServiceOptions,
+    /// The service, its options and the credentials for AWS-backed variables (opened, guard
+    /// first, only when the configuration uses one).
+    pub stage: StageOptions,
     /// The package directory (absolute, or relative to the working directory); `None` =
     /// `package.path` of the configuration, else the default package directory.
     pub out_dir: Option<PathBuf>,
     /// The time of this run: `${sls:instanceId}`, the `ApiGatewayDeployment` suffix and the
     /// S3 artifact directory derive from it.
+    pub now: SystemTime,
+    /// Open no credentials: an AWS-backed variable is an error at its property.
+    pub offline: bool,
+}
+
+/// Where and when [`build`] packages a service.
+pub(crate) struct BuildTarget<'a> {
+    /// The service and its options.
+    pub service: &'a ServiceOptions,
+    /// See [`PackageOptions::out_dir`].
+    pub out_dir: Option<&'a Path>,
+    /// See [`PackageOptions::now`].
     pub now: SystemTime,
 }
 
@@ -63,6 +78,9 @@ pub struct PackageSummary {
     pub plugins: Vec<PluginTreatment>,
     /// What was built (esbuild bundles, pip installs) or reused from the build cache.
     pub builds: BuildsSummary,
+    /// The AWS calls made for AWS-backed variables (absent when no credentials were opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_calls: Option<AwsCalls>,
 }
 
 /// One artifact of a [`PackageSummary`].
@@ -116,7 +134,9 @@ pub(crate) struct Build {
     pub builds: BuildsSummary,
 }
 
-/// Packages the service offline (an AWS-backed variable is an error at its property).
+/// Packages the service. AWS-backed variables are resolved with the stage's credentials,
+/// opened (guard first) only when the configuration uses one; with `offline`, they are an
+/// error at their property.
 ///
 /// Zips, templates and the manifest of an earlier run in the package directory are removed
 /// first (prebuilt artifacts the configuration names are kept).
@@ -124,13 +144,20 @@ pub fn package(
     options: &PackageOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<PackageSummary> {
-    let source = service::load(&options.service, observer)?;
-    let build = build(
-        &source,
-        options,
-        &mut service::offline_answers("package"),
-        observer,
-    )?;
+    let source = service::load(&options.stage.service, observer)?;
+    let target = BuildTarget {
+        service: &options.stage.service,
+        out_dir: options.out_dir.as_deref(),
+        now: options.now,
+    };
+    let (build, aws_calls) = if options.offline {
+        let mut offline = service::offline_answers("package");
+        (build(&source, &target, &mut offline, observer)?, None)
+    } else {
+        let mut aws = OnDemand::new(&options.stage, &source, observer);
+        let built = build(&source, &target, &mut |r| aws.answer(r), observer);
+        aws.finish(built)?
+    };
     crate::preflight::check(
         &build.service,
         &build.templates.update,
@@ -138,14 +165,17 @@ pub fn package(
         crate::preflight::Mode::Package,
         observer,
     )?;
-    Ok(build.summary())
+    Ok(PackageSummary {
+        aws_calls,
+        ..build.summary()
+    })
 }
 
 /// Resolves (AWS-backed variables through `external`), packages and writes the package
 /// directory.
 pub(crate) fn build(
     source: &Source,
-    options: &PackageOptions,
+    options: &BuildTarget<'_>,
     external: &mut ExternalFn<'_>,
     observer: &dyn Observer,
 ) -> anyhow::Result<Build> {
@@ -153,13 +183,13 @@ pub(crate) fn build(
     let resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
     let mut service = source.service(&resolved)?;
     let plugins =
-        crate::plugins::prepare(&mut service, &source.file.dir, &options.service, observer)?;
+        crate::plugins::prepare(&mut service, &source.file.dir, options.service, observer)?;
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
         observer.warning(&warning);
     }
     let out_dir = outdir::output_dir(
-        options.out_dir.as_deref(),
+        options.out_dir,
         &service,
         &source.file.dir,
         &options.service.cwd,
@@ -322,6 +352,7 @@ impl Build {
             template_hash: m.template_hash.clone(),
             plugins: self.plugins.clone(),
             builds: self.builds.clone(),
+            aws_calls: None,
         }
     }
 }
@@ -467,12 +498,13 @@ mod tests {
     }
 
     fn run(dir: &Path, stage: &str, out_dir: Option<PathBuf>) -> anyhow::Result<Build> {
-        let options = PackageOptions {
-            service: ServiceOptions {
-                cwd: dir.to_path_buf(),
-                ..Default::default()
-            },
-            out_dir,
+        let service = ServiceOptions {
+            cwd: dir.to_path_buf(),
+            ..Default::default()
+        };
+        let options = BuildTarget {
+            service: &service,
+            out_dir: out_dir.as_deref(),
             now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
         };
         build(
@@ -725,11 +757,12 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("requirements.txt"), "six==1.17.0\n").unwrap();
         let observer = Collect::default();
-        let options = PackageOptions {
-            service: ServiceOptions {
-                cwd: dir.path().to_path_buf(),
-                ..Default::default()
-            },
+        let service = ServiceOptions {
+            cwd: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let options = BuildTarget {
+            service: &service,
             out_dir: None,
             now: SystemTime::UNIX_EPOCH,
         };

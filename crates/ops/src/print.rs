@@ -1,21 +1,29 @@
-//! `print`: the resolved configuration, like `serverless print` (offline).
+//! `print`: the resolved configuration, like `serverless print`. AWS-backed variables are
+//! resolved with the stage's credentials, opened (guard first) only when one is needed;
+//! `offline` keeps them as written instead.
 
 use anyhow::Context;
-use deployer_config::ExternalRequest;
+use deployer_config::ResolveSettings;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::defaults::DEPLOYMENT_PREFIX;
 use crate::observer::Observer;
-use crate::service::{self, ServiceOptions};
+use crate::service;
+use crate::stage::{OnDemand, StageOptions};
 
 /// What to print.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PrintOptions {
-    /// The service and its options (`${opt:…}` sees the ones `print` declares).
-    pub service: ServiceOptions,
-    /// Only the value at this dotted path (`provider.profile`, `functions.hello.events.0`).
+    /// The service, its options (`${opt:…}` sees the ones `print` declares) and the
+    /// credentials for AWS-backed variables.
+    pub stage: StageOptions,
+    /// Only the value at this dotted path (`provider.profile`, `functions.hello.events.0`),
+    /// resolving only what it needs.
     pub path: Option<String>,
+    /// Resolve only offline sources; AWS-backed variables are printed as written
+    /// (`${ssm:/x}`) and no credentials are opened.
+    pub offline: bool,
 }
 
 /// The resolved configuration with the keys v3's `print` adds (or the value at the path).
@@ -23,11 +31,17 @@ pub struct PrintOptions {
 #[serde(transparent)]
 pub struct Printed(pub Value);
 
-/// Resolves the configuration offline (an AWS-backed variable is an error at its property).
+/// Resolves the configuration (or the value at the path) and adds v3's derived keys.
 pub fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<Printed> {
-    let file = service::load_file(&options.service)?;
-    let cli = &options.service.cli;
-    let resolved = service::resolve(&file, cli, None, &mut offline, &[], observer)?;
+    let source = service::load(&options.stage.service, observer)?;
+    let settings = ResolveSettings {
+        aws_as_text: options.offline,
+        only: options.path.clone(),
+        ..Default::default()
+    };
+    let mut aws = OnDemand::new(&options.stage, &source, observer);
+    let resolved = source.resolve_with(&settings, &mut |r| aws.answer(r), observer);
+    let (resolved, _) = aws.finish(resolved)?;
     if let Some(dotenv) = &resolved.dotenv {
         observer.detail(&format!("loaded {}", dotenv.display()));
     }
@@ -39,19 +53,6 @@ pub fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<
         }),
         None => Ok(Printed(value)),
     }
-}
-
-/// `print` never has credentials: every AWS-backed variable is an error at its property.
-fn offline(requests: &[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
-    requests
-        .iter()
-        .map(|r| {
-            Err(format!(
-                "{r} needs AWS credentials; `deployer print` works offline and cannot show it \
-                 (`deployer up` resolves it with the stage's credentials)"
-            ))
-        })
-        .collect()
 }
 
 /// The keys Serverless v3 adds to what `print` shows: the effective region,
@@ -161,17 +162,5 @@ mod tests {
         assert_eq!(select(&v, "a.b.1.c"), Some(&json!("x")));
         assert_eq!(select(&v, "a.b.5"), None);
         assert_eq!(select(&v, "a.z"), None);
-    }
-
-    #[test]
-    fn offline_answers_name_the_variable() {
-        let r = ExternalRequest {
-            source: "ssm".into(),
-            params: vec![],
-            address: Some("/x".into()),
-        };
-        let answers = offline(&[r]);
-        let msg = answers[0].as_ref().unwrap_err();
-        assert!(msg.starts_with("${ssm:/x} needs AWS credentials"), "{msg}");
     }
 }

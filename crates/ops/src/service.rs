@@ -69,14 +69,23 @@ impl Source {
         external: &mut ExternalFn<'_>,
         observer: &dyn Observer,
     ) -> anyhow::Result<Resolved> {
+        let settings = ResolveSettings {
+            instance_id,
+            ..Default::default()
+        };
+        self.resolve_with(&settings, external, observer)
+    }
+
+    /// [`Self::resolve`] with explicit settings (only one path, AWS variables kept as text).
+    pub fn resolve_with(
+        &self,
+        settings: &ResolveSettings,
+        external: &mut ExternalFn<'_>,
+        observer: &dyn Observer,
+    ) -> anyhow::Result<Resolved> {
         let reported = &self.stage.warnings;
         resolve(
-            &self.file,
-            &self.cli,
-            instance_id,
-            external,
-            reported,
-            observer,
+            &self.file, &self.cli, settings, external, reported, observer,
         )
     }
 
@@ -87,27 +96,23 @@ impl Source {
     }
 }
 
-/// Resolves the whole configuration of `file`; AWS-backed variables are answered by
-/// `external`. Reports the warnings not in `reported`, also when the resolution fails (a
+/// Resolves the configuration of `file` as `settings` say; AWS-backed variables are answered
+/// by `external`. Reports the warnings not in `reported`, also when the resolution fails (a
 /// likely typo often explains the failure).
 pub fn resolve(
     file: &ConfigFile,
     cli: &CliOptions,
-    instance_id: Option<String>,
+    settings: &ResolveSettings,
     external: &mut ExternalFn<'_>,
     reported: &[String],
     observer: &dyn Observer,
 ) -> anyhow::Result<Resolved> {
-    let settings = ResolveSettings {
-        instance_id,
-        external_sources: Vec::new(),
-    };
     let report = |warnings: &[String]| {
         for warning in warnings.iter().filter(|w| !reported.contains(w)) {
             observer.warning(warning);
         }
     };
-    match deployer_config::resolve_with(file, cli, &ProcessEnv, &settings, external) {
+    match deployer_config::resolve_with(file, cli, &ProcessEnv, settings, external) {
         Ok(resolved) => {
             report(&resolved.warnings);
             Ok(resolved)
@@ -119,8 +124,8 @@ pub fn resolve(
     }
 }
 
-/// The answer for commands without credentials: every AWS-backed variable (`ssm`, `cf`, `s3`,
-/// `aws:accountId`) is an error, reported at its property.
+/// The answer of `command --offline`, which opens no credentials: every AWS-backed variable
+/// (`ssm`, `cf`, `s3`, `aws:accountId`) is an error, reported at its property.
 pub fn offline_answers(
     command: &'static str,
 ) -> impl FnMut(&[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
@@ -129,9 +134,8 @@ pub fn offline_answers(
             .iter()
             .map(|r| {
                 Err(format!(
-                    "{r} needs AWS credentials; `deployer {command}` works offline and does not \
-                     resolve AWS-backed sources (ssm, cf, s3, aws:accountId); `deployer up` \
-                     resolves them with the stage's credentials"
+                    "{r} needs AWS credentials, and `deployer {command} --offline` opens none; \
+                     run it without --offline to resolve it with the stage's credentials"
                 ))
             })
             .collect()

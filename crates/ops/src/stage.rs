@@ -59,6 +59,16 @@ pub(crate) fn open(
     observer: &dyn Observer,
 ) -> anyhow::Result<Stage> {
     let source = service::load(&options.service, observer)?;
+    open_source(source, options, guard, observer)
+}
+
+/// [`open`] with the configuration already loaded.
+pub(crate) fn open_source(
+    source: Source,
+    options: &StageOptions,
+    guard: Guard,
+    observer: &dyn Observer,
+) -> anyhow::Result<Stage> {
     let mut lock = LockFile::read(LockFile::next_to(&source.file.path))?;
     let recorded_before = lock.recorded(&source.stage.stage).map(|r| r.account);
     let recorded = match &options.accept_account {
@@ -171,6 +181,63 @@ impl Stage {
                 })
                 .collect()
         }
+    }
+}
+
+/// The stage opened only when the configuration asks for a value from AWS: `print` and
+/// `package` need no credentials unless an AWS-backed variable is resolved.
+pub(crate) struct OnDemand<'a> {
+    options: &'a StageOptions,
+    source: &'a Source,
+    observer: &'a dyn Observer,
+    stage: Option<Stage>,
+    failure: Option<anyhow::Error>,
+}
+
+impl<'a> OnDemand<'a> {
+    /// Nothing is opened yet.
+    pub fn new(options: &'a StageOptions, source: &'a Source, observer: &'a dyn Observer) -> Self {
+        Self {
+            options,
+            source,
+            observer,
+            stage: None,
+            failure: None,
+        }
+    }
+
+    /// Answers a round of AWS-backed variables, opening the stage (guard included) first.
+    pub fn answer(&mut self, requests: &[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
+        if self.stage.is_none() && self.failure.is_none() {
+            let opened = open_source(
+                self.source.clone(),
+                self.options,
+                Guard::Enforce,
+                self.observer,
+            );
+            match opened {
+                Ok(stage) => self.stage = Some(stage),
+                Err(err) => self.failure = Some(err),
+            }
+        }
+        match &self.stage {
+            Some(stage) => (stage.aws_answers())(requests),
+            // The failure itself is returned by `finish`; these only stop the resolution.
+            None => requests
+                .iter()
+                .map(|r| Err(format!("{r}: the stage's credentials did not open")))
+                .collect(),
+        }
+    }
+
+    /// The outcome of a resolution that used [`Self::answer`]: a credential failure or guard
+    /// refusal wins over the property errors it caused. Also returns the AWS calls made, when
+    /// the stage was opened.
+    pub fn finish<T>(self, result: anyhow::Result<T>) -> anyhow::Result<(T, Option<AwsCalls>)> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        Ok((result?, self.stage.as_ref().map(Stage::calls)))
     }
 }
 

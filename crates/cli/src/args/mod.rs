@@ -132,9 +132,14 @@ pub struct PrintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
     pub format: PrintFormat,
-    /// Print only the value at this dotted path (e.g. provider.profile).
+    /// Print only the value at this dotted path (e.g. provider.profile), resolving only what it needs.
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Open no credentials: print AWS-backed variables (ssm, cf, s3, aws:accountId) as written.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,6 +155,11 @@ pub struct PackageArgs {
     /// Output directory (default: .serverless in the service directory).
     #[arg(short = 'p', long = "package", value_name = "DIR")]
     pub package: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Open no credentials: an AWS-backed variable (ssm, cf, s3, aws:accountId) is an error.
+    #[arg(long)]
+    pub offline: bool,
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,

@@ -1,9 +1,8 @@
 //! `deployer package`: artifacts, CloudFormation templates and manifest into `.serverless/`
-//! (or `--package DIR`), offline.
+//! (or `--package DIR`); AWS-backed variables with the stage's credentials.
 
 use std::time::SystemTime;
 
-use deployer_ops::types::CliOptions;
 use deployer_ops::{PackageOptions, PackageSummary};
 
 use crate::args::PackageArgs;
@@ -12,12 +11,13 @@ use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer package`.
 pub fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
-    let mut service = options::service(&args.service, CliOptions::default())?;
-    service.ignore_plugins = args.ignore_plugins.clone();
+    let mut stage = options::stage(out, &args.service, &args.credentials)?;
+    stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = PackageOptions {
-        service,
+        stage,
         out_dir: args.package.clone(),
         now: SystemTime::now(),
+        offline: args.offline,
     };
     let summary = deployer_ops::package(&options, &CliObserver::new(out))?;
     if out.json {

@@ -1,4 +1,4 @@
-//! `deployer print`: the resolved configuration, like `serverless print` (offline).
+//! `deployer print`: the resolved configuration, like `serverless print`.
 
 use deployer_ops::PrintOptions;
 use deployer_ops::types::CliOptions;
@@ -10,9 +10,12 @@ use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer print`.
 pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
+    let mut stage = options::stage(out, &args.service, &args.credentials)?;
+    stage.service = options::service(&args.service, declared(out, &args))?;
     let options = PrintOptions {
-        service: options::service(&args.service, declared(out, &args))?,
+        stage,
         path: args.path.clone(),
+        offline: args.offline,
     };
     let printed = deployer_ops::print(&options, &CliObserver::new(out))?;
     if out.json {
