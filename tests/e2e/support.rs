@@ -137,3 +137,9 @@ pub fn settled_count(moto: &deployer_testbed::Moto) -> usize {
         last = now;
     }
 }
+
+/// Asserts that `text` contains `needle`, showing the whole text when it does not.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
