@@ -4,12 +4,10 @@
 
 use std::time::SystemTime;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 use serde_json::Value;
 
-use crate::support::{Run, pin_seed, run, seed_service, settled_count};
+use crate::support::{Run, pin_seed, run, s3_client, sdk_config, seed_service, settled_count};
 
 struct Account {
     cfn: aws_sdk_cloudformation::Client,
@@ -20,31 +18,10 @@ struct Account {
 }
 
 fn account(bed: &TestBed<'_>, profile: &str) -> Account {
-    let key = bed.key(profile);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let conf = rt.block_on(
-        aws_config::defaults(BehaviorVersion::latest())
-            .region("us-east-1")
-            .endpoint_url(bed.moto().endpoint())
-            .credentials_provider(Credentials::new(
-                key.access_key_id.clone(),
-                key.secret_access_key.clone(),
-                None,
-                None,
-                "test",
-            ))
-            .load(),
-    );
+    let (rt, conf) = sdk_config(bed, profile);
     Account {
         cfn: aws_sdk_cloudformation::Client::new(&conf),
-        s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf)
-                .force_path_style(true)
-                .build(),
-        ),
+        s3: s3_client(&conf),
         lambda: aws_sdk_lambda::Client::new(&conf),
         logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
         rt,

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 use serde_json::Value;
 
-use crate::support::{Run, fixture, pin_seed, run, seed_service};
+use crate::support::{Run, fixture, pin_seed, run, s3_client, sdk_config, seed_service};
 
 /// SDK clients acting as one of the bed's profiles, for checking what landed where.
 pub(crate) struct Account {
@@ -21,29 +19,8 @@ pub(crate) struct Account {
 }
 
 pub(crate) fn account(bed: &TestBed<'_>, profile: &str) -> Account {
-    let key = bed.key(profile);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let conf = rt.block_on(
-        aws_config::defaults(BehaviorVersion::latest())
-            .region("us-east-1")
-            .endpoint_url(bed.moto().endpoint())
-            .credentials_provider(Credentials::new(
-                key.access_key_id.clone(),
-                key.secret_access_key.clone(),
-                None,
-                None,
-                "test",
-            ))
-            .load(),
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(true)
-            .build(),
-    );
+    let (rt, conf) = sdk_config(bed, profile);
+    let s3 = s3_client(&conf);
     Account {
         cfn: aws_sdk_cloudformation::Client::new(&conf),
         s3,

@@ -6,13 +6,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use deployer_testbed::TestBed;
 use deployer_testbed::proxy::{Fault, FaultProxy, Rule};
 use serde_json::Value;
 
-use crate::support::{Run, pin_seed, run, seed_service};
+use crate::support::{Run, pin_seed, run, s3_client, sdk_config, seed_service};
 
 /// Direct SDK access to moto as the bed's dev profile (bypassing the proxy).
 pub struct Moto {
@@ -25,29 +23,8 @@ pub struct Moto {
 impl Moto {
     /// Clients for `profile` of `bed`, straight to the server.
     pub fn new(bed: &TestBed<'_>, profile: &str) -> Self {
-        let key = bed.key(profile);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let conf = rt.block_on(
-            aws_config::defaults(BehaviorVersion::latest())
-                .region("us-east-1")
-                .endpoint_url(bed.moto().endpoint())
-                .credentials_provider(Credentials::new(
-                    key.access_key_id.clone(),
-                    key.secret_access_key.clone(),
-                    None,
-                    None,
-                    "test",
-                ))
-                .load(),
-        );
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&conf)
-                .force_path_style(true)
-                .build(),
-        );
+        let (rt, conf) = sdk_config(bed, profile);
+        let s3 = s3_client(&conf);
         Self {
             cfn: aws_sdk_cloudformation::Client::new(&conf),
             s3,

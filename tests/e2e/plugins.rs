@@ -4,11 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use deployer_testbed::TestBed;
 
-use crate::support::{Run, deployer_offline, run};
+use crate::support::{Run, deployer_offline, run, sdk_config};
 
 /// A service declaring one plugin of each treatment (native, not needed, unsupported, local).
 const EACH_TREATMENT: &str = "service: plugged
@@ -252,24 +250,7 @@ struct Lambda {
 }
 
 fn clients(bed: &TestBed<'_>, profile: &str) -> Lambda {
-    let key = bed.key(profile);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let conf = rt.block_on(
-        aws_config::defaults(BehaviorVersion::latest())
-            .region("us-east-1")
-            .endpoint_url(bed.moto().endpoint())
-            .credentials_provider(Credentials::new(
-                key.access_key_id.clone(),
-                key.secret_access_key.clone(),
-                None,
-                None,
-                "test",
-            ))
-            .load(),
-    );
+    let (rt, conf) = sdk_config(bed, profile);
     Lambda {
         client: aws_sdk_lambda::Client::new(&conf),
         rt,

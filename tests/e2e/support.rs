@@ -143,3 +143,39 @@ pub fn settled_count(moto: &deployer_testbed::Moto) -> usize {
 pub fn assert_has(text: &str, needle: &str) {
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
 }
+
+/// A runtime and the SDK configuration of `profile` of `bed`, straight to the moto server
+/// (for checking what landed where).
+pub fn sdk_config(
+    bed: &TestBed<'_>,
+    profile: &str,
+) -> (tokio::runtime::Runtime, aws_config::SdkConfig) {
+    let key = bed.key(profile);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let conf = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(bed.moto().endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                key.access_key_id.clone(),
+                key.secret_access_key.clone(),
+                None,
+                None,
+                "test",
+            ))
+            .load(),
+    );
+    (rt, conf)
+}
+
+/// An S3 client of `conf` with path-style addressing (moto serves buckets on its path).
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    )
+}
