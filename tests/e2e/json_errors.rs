@@ -19,6 +19,11 @@ const KINDS: &[&str] = &[
     "build",
     "package",
     "template",
+    "preflight",
+    "function",
+    "package-dir",
+    "deployment",
+    "lock-file",
     "stack-missing",
     "stack-failed",
     "locked",
@@ -133,6 +138,60 @@ fn every_error_path_prints_one_json_error_object() {
     );
     let j = error_object(&r, "credentials", 1);
     assert_eq!(j["error"]["profile"], "nope");
+}
+
+/// The operations' own failures have kinds of their own, not `internal`.
+#[test]
+fn operation_failures_have_their_own_kinds() {
+    let bed = TestBed::standard();
+    let pinned = seed_service(&bed, "op-kinds", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-op-kinds", 1))
+    });
+    let r = run(
+        &bed,
+        &pinned,
+        &["print", "--path", "custom.nope", "--json"],
+        &[],
+    );
+    error_object(&r, "usage", 2);
+    let r = run(
+        &bed,
+        &pinned,
+        &["invoke", "-f", "nope", "-s", "dev", "--json"],
+        &[],
+    );
+    error_object(&r, "function", 1);
+    let r = run(
+        &bed,
+        &pinned,
+        &[
+            "logs",
+            "-f",
+            "hello",
+            "-s",
+            "dev",
+            "--startTime",
+            "soon",
+            "--json",
+        ],
+        &[],
+    );
+    error_object(&r, "usage", 2);
+
+    let old = seed_service(&bed, "op-kinds-old", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-op-old", 1))
+            .replace("runtime: nodejs24.x", "runtime: nodejs16.x")
+    });
+    let r = run(&bed, &old, &["up", "-s", "dev", "--json"], &[]);
+    error_object(&r, "preflight", 1);
+
+    std::fs::write(
+        pinned.join("deployer.accounts.json"),
+        r#"{"stages": {"dev": "12"}}"#,
+    )
+    .unwrap();
+    let r = run(&bed, &pinned, &["whoami", "-s", "dev", "--json"], &[]);
+    error_object(&r, "lock-file", 1);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `deploy list`: the deployments of the stage in its deployment bucket, newest first, and
 //! which one the stack points at. Also the deployed-stage context the daily commands share.
 
+use crate::errors::{OpError, OpErrorKind};
 use anyhow::{Context as _, anyhow};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::deploy::{BUCKET_LOGICAL_ID, BUCKET_OUTPUT, BucketChoice};
@@ -36,10 +37,13 @@ pub(crate) fn ensure_function(
         return Ok(());
     }
     let known: Vec<&str> = service.functions.keys().map(String::as_str).collect();
-    Err(anyhow!(
-        "function \"{key}\" is not in {}; its functions: {}",
-        config.display(),
-        known.join(", ")
+    Err(OpError::error(
+        OpErrorKind::Function,
+        format!(
+            "function \"{key}\" is not in {}; its functions: {}",
+            config.display(),
+            known.join(", ")
+        ),
     ))
 }
 

@@ -3,10 +3,11 @@
 //! (`--update-config`: also its memory, timeout, environment, layers, role and VPC). The
 //! stack is not touched, so its template is out of date afterwards, as with v3.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use deployer_aws::lambda::{self, CodeSource, FunctionSettings, INLINE_ZIP_LIMIT, UPDATE_WAIT};
 use serde::Serialize;
 use serde_json::Value;
@@ -110,13 +111,14 @@ async fn update(
     let lambda = &target.stage.clients.lambda;
     let Some(remote) = lambda::get_function(lambda, &name).await? else {
         let info = target.deployed_stack().await?;
-        bail!(
-            "function \"{key}\" ({name}) is not deployed in stack \"{}\" ({}): run `deployer up \
-             --stage {}` first",
-            info.name,
-            info.status,
-            target.name
-        );
+        return Err(OpError::error(
+            OpErrorKind::Function,
+            format!(
+                "function \"{key}\" ({name}) is not deployed in stack \"{}\" ({}): run \
+                 `deployer up --stage {}` first",
+                info.name, info.status, target.name
+            ),
+        ));
     };
     let artifact = artifact_of(build, key)?;
     let changed = options.force || artifact.sha256_base64 != remote.code_sha256;

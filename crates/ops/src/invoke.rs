@@ -1,5 +1,6 @@
 //! `invoke -f NAME`: call the deployed function with a payload and return its answer.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -141,10 +142,16 @@ pub fn invoke(options: &InvokeOptions, observer: &dyn Observer) -> anyhow::Resul
         options.qualifier.as_deref(),
     ));
     let answer = match answer {
-        Err(e) if e.code() == Some("ResourceNotFoundException") => bail!(
-            "function \"{key}\" ({name}) is not deployed: run `deployer up --stage {}` first",
-            target.name
-        ),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => {
+            return Err(OpError::error(
+                OpErrorKind::Function,
+                format!(
+                    "function \"{key}\" ({name}) is not deployed: run `deployer up --stage {}` \
+                     first",
+                    target.name
+                ),
+            ));
+        }
         other => other?,
     };
     let payload = String::from_utf8_lossy(&answer.payload).into_owned();

@@ -3,11 +3,12 @@
 //! JSON file meant to be committed, so a later run with another account's credentials is
 //! refused by the guard like a broken `allowedAccountIds`.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use deployer_aws::RecordedAccount;
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +62,14 @@ impl LockFile {
             .iter()
             .find(|(_, a)| !deployer_aws::is_account_id(a))
         {
-            bail!(
-                "{}: stage {stage} records \"{account}\", which is not a 12-digit account id; \
-                 fix it or run `deployer pin --stage {stage}`",
-                path.display()
-            );
+            return Err(OpError::error(
+                OpErrorKind::LockFile,
+                format!(
+                    "{}: stage {stage} records \"{account}\", which is not a 12-digit account \
+                     id; fix it or run `deployer pin --stage {stage}`",
+                    path.display()
+                ),
+            ));
         }
         Ok(Self { path, layout })
     }

@@ -1,10 +1,10 @@
 //! `logs -f NAME`: the CloudWatch Logs of `/aws/lambda/<function name>` since `--startTime`
 //! (default 10 minutes), with `--filter`; `--tail` keeps polling for new events.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use anyhow::anyhow;
 use deployer_aws::logs::{self, LogEvent};
 use serde::Serialize;
 
@@ -72,9 +72,12 @@ pub struct Logs {
 pub fn parse_since(text: &str, now: SystemTime) -> anyhow::Result<SystemTime> {
     let t = text.trim();
     let bad = || {
-        anyhow!(
-            "--startTime {t:?} is neither a duration (30s, 10m, 2h, 1d) nor a date \
-             (2026-11-27 or 2026-11-27T13:53:12Z)"
+        OpError::error(
+            OpErrorKind::Input,
+            format!(
+                "--startTime {t:?} is neither a duration (30s, 10m, 2h, 1d) nor a date \
+                 (2026-11-27 or 2026-11-27T13:53:12Z)"
+            ),
         )
     };
     if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use deployer_package::Artifact;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::defaults::{CREATE_TEMPLATE_FILE, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE};
+use crate::errors::{OpError, OpErrorKind};
 
 /// `deployer-manifest.json`: what a package directory holds, checked before it is deployed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,12 +126,12 @@ pub fn read(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Res
     };
     let update_template = read_template(UPDATE_TEMPLATE_FILE)?;
     if deployer_template::normalized_template_hash(&update_template) != manifest.template_hash {
-        bail!(
+        return Err(package_dir(format!(
             "{} was changed after it was packaged (its hash differs from {}); run `deployer \
              package` again",
             dir.join(UPDATE_TEMPLATE_FILE).display(),
             manifest_path.display()
-        );
+        )));
     }
     let create_template = if dir.join(CREATE_TEMPLATE_FILE).is_file() {
         Some(read_template(CREATE_TEMPLATE_FILE)?)
@@ -164,12 +165,12 @@ fn read_manifest(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow
         )
     })?;
     if manifest.format != MANIFEST_FORMAT {
-        bail!(
+        return Err(package_dir(format!(
             "{} has manifest format {}, this deployer reads format {MANIFEST_FORMAT}; run \
              `deployer package` again",
             manifest_path.display(),
             manifest.format
-        );
+        )));
     }
     for (what, packaged, wanted) in [
         ("service", &manifest.service, service),
@@ -177,12 +178,12 @@ fn read_manifest(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow
         ("region", &manifest.region, region),
     ] {
         if packaged != wanted {
-            bail!(
+            return Err(package_dir(format!(
                 "The package in {} was built for {what} \"{packaged}\", not \"{wanted}\"; run \
                  `deployer package --stage {stage} --package {}` first",
                 dir.display(),
                 dir.display()
-            );
+            )));
         }
     }
     Ok(manifest)
@@ -208,13 +209,13 @@ fn read_artifacts(dir: &Path, manifest: &Manifest) -> anyhow::Result<Vec<Artifac
             .with_context(|| format!("Cannot read artifact {}", path.display()))?
             .len();
         if sha != listed.sha256 || size != listed.size {
-            bail!(
+            return Err(package_dir(format!(
                 "Artifact {} changed after it was packaged (SHA-256 {sha}, {size} bytes; the \
                  manifest lists {}, {} bytes); run `deployer package` again",
                 path.display(),
                 listed.sha256,
                 listed.size
-            );
+            )));
         }
         artifacts.push(Artifact {
             name: listed.name.clone(),
@@ -226,6 +227,11 @@ fn read_artifacts(dir: &Path, manifest: &Manifest) -> anyhow::Result<Vec<Artifac
         });
     }
     Ok(artifacts)
+}
+
+/// A package directory that cannot be deployed as it is.
+fn package_dir(message: String) -> anyhow::Error {
+    OpError::error(OpErrorKind::PackageDir, message)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! `metrics [-f NAME]`: invocations, errors, throttles and duration (average, p99) of the
 //! stage's functions from CloudWatch GetMetricData, per function and in total.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::time::{Duration, SystemTime};
 
-use anyhow::bail;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
@@ -114,7 +114,10 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
         None => now,
     };
     let Ok(window) = end.duration_since(start) else {
-        bail!("--startTime must be before --endTime");
+        return Err(OpError::error(
+            OpErrorKind::Input,
+            "--startTime must be before --endTime",
+        ));
     };
     let target = deployments::open(&options.stage, observer)?;
     let keys: Vec<String> = match &options.function {

@@ -11,9 +11,9 @@
 //! A handler whose file is missing is refused by the packaging step itself
 //! (`deployer_package::PackageError::HandlerMissing`), which runs before any AWS write.
 
+use crate::errors::{OpError, OpErrorKind};
 use std::collections::BTreeMap;
 
-use anyhow::bail;
 use deployer_config::model::Service;
 use serde_json::Value;
 
@@ -123,10 +123,13 @@ pub(crate) fn check(
     if errors.is_empty() {
         return Ok(());
     }
-    bail!(
-        "Pre-flight check failed, nothing was sent to AWS:\n  - {}",
-        errors.join("\n  - ")
-    )
+    Err(OpError::error(
+        OpErrorKind::Preflight,
+        format!(
+            "Pre-flight check failed, nothing was sent to AWS:\n  - {}",
+            errors.join("\n  - ")
+        ),
+    ))
 }
 
 /// Today's date (UTC).

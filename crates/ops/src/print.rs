@@ -2,12 +2,12 @@
 //! resolved with the stage's credentials, opened (guard first) only when one is needed;
 //! `offline` keeps them as written instead.
 
-use anyhow::Context;
 use deployer_config::ResolveSettings;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::defaults::DEPLOYMENT_PREFIX;
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::service;
 use crate::stage::{OnDemand, StageOptions};
@@ -48,8 +48,14 @@ pub fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<
     let mut value = resolved.value;
     add_derived(&mut value, &resolved.stage, &resolved.region);
     match &options.path {
-        Some(path) => select(&value, path).cloned().map(Printed).with_context(|| {
-            format!("--path {path}: no such property in the resolved configuration")
+        Some(path) => select(&value, path).cloned().map(Printed).ok_or_else(|| {
+            OpError::error(
+                OpErrorKind::Input,
+                format!(
+                    "--path {path}: no such property in the resolved configuration of {}",
+                    source.file.path.display()
+                ),
+            )
         }),
         None => Ok(Printed(value)),
     }

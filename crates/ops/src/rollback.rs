@@ -2,6 +2,7 @@
 //! `compiled-cloudformation-template.json` in the bucket, by TemplateURL), after checking that
 //! every artifact it references is still there. Under the stage's deploy lock, like `up`.
 
+use crate::errors::{OpError, OpErrorKind};
 use anyhow::{anyhow, bail};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::lock::{self, LockOptions};
@@ -90,12 +91,15 @@ async fn run(
     let bucket = target.bucket(&info).await?;
     let (list, _) = target.deployments(&bucket, &info).await?;
     let Some(dep) = find(&list, &options.timestamp) else {
-        bail!(
-            "Couldn't find a deployment for the timestamp {} in s3://{bucket}/{}/: run `deployer \
-             deploy list` for the timestamps",
-            options.timestamp,
-            target.stage_prefix()
-        );
+        return Err(OpError::error(
+            OpErrorKind::Deployment,
+            format!(
+                "Couldn't find a deployment for the timestamp {} in s3://{bucket}/{}/: run \
+                 `deployer deploy list` for the timestamps",
+                options.timestamp,
+                target.stage_prefix()
+            ),
+        ));
     };
     let template_key = format!("{}/{TEMPLATE_FILE}", dep.directory);
     let body = artifacts::get_text(&clients.s3, &bucket, &template_key)

@@ -2,7 +2,7 @@
 
 use deployer_ops::errors::{
     AwsError, Broken, BuildError, ConfigError, ConfirmationRequired, CredentialError, Evidence,
-    GuardRefusal, ModelError, PackageError, PluginError, TemplateError,
+    GuardRefusal, ModelError, OpError, OpErrorKind, PackageError, PluginError, TemplateError,
 };
 use serde_json::{Map, Value, json};
 
@@ -40,6 +40,9 @@ pub(super) fn typed(e: &(dyn std::error::Error + 'static)) -> Option<Typed> {
             exit::FAILURE,
             fields(json!({"problems": problems})),
         ));
+    }
+    if let Some(op) = e.downcast_ref::<OpError>() {
+        return Some(operation(op.kind));
     }
     let simple = if e.is::<ModelError>() {
         "config"
@@ -96,6 +99,19 @@ fn credential(c: &CredentialError) -> Typed {
         ),
         _ => ("credentials", exit::FAILURE, Map::new()),
     }
+}
+
+/// The kind and exit code of an operation's own failure.
+fn operation(kind: OpErrorKind) -> Typed {
+    let (name, code) = match kind {
+        OpErrorKind::Preflight => ("preflight", exit::FAILURE),
+        OpErrorKind::Function => ("function", exit::FAILURE),
+        OpErrorKind::PackageDir => ("package-dir", exit::FAILURE),
+        OpErrorKind::Deployment => ("deployment", exit::FAILURE),
+        OpErrorKind::Input => ("usage", exit::USAGE),
+        OpErrorKind::LockFile => ("lock-file", exit::FAILURE),
+    };
+    (name, code, Map::new())
 }
 
 fn aws(a: &AwsError) -> Typed {
