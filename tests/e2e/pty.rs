@@ -1,0 +1,211 @@
+//! `deployer up` in a pseudo-terminal, as a person sees it: the live progress line is fitted
+//! to the terminal's width, so it never wraps, and when the deploy ends no row holds a piece
+//! of it; the result lines are whole.
+
+mod terminal;
+
+use deployer_testbed::{DEV_ACCOUNT, TestBed};
+use unicode_width::UnicodeWidthStr;
+
+use crate::faults::Moto;
+use crate::support::{pin_seed, run, seed_service};
+use terminal::PtyRun;
+
+/// A function whose name and logical id make the progress text wider than the terminal.
+const FUNCTION: &str = "processIncomingOrdersQueue";
+
+/// The seed service named `name`, its `hello` function renamed to [`FUNCTION`].
+fn long_named_service(bed: &TestBed<'_>, name: &str) -> std::path::PathBuf {
+    seed_service(bed, name, |yml| {
+        let yml = yml
+            .replacen("service: service-name", &format!("service: {name}"), 1)
+            .replacen("  hello:\n", &format!("  {FUNCTION}:\n"), 1);
+        pin_seed(yml)
+    })
+}
+
+/// True when `s` starts with the live line's elapsed-time stamp, `[  1.2s] `.
+fn starts_with_stamp(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('[') else {
+        return false;
+    };
+    let Some(end) = rest.find("s] ") else {
+        return false;
+    };
+    let secs = &rest[..end];
+    secs.contains('.')
+        && secs
+            .chars()
+            .all(|c| c == ' ' || c == '.' || c.is_ascii_digit())
+}
+
+/// True when a live line's stamp appears anywhere in `line`.
+fn has_stamp(line: &str) -> bool {
+    line.char_indices()
+        .any(|(i, _)| starts_with_stamp(&line[i..]))
+}
+
+/// Every live line drawn: the text after each clear-line that starts with the stamp, up to
+/// the next carriage return, newline or escape sequence.
+fn live_segments(raw: &str) -> Vec<&str> {
+    raw.split("\x1b[2K")
+        .skip(1)
+        .map(|piece| piece.split(['\r', '\n', '\x1b']).next().unwrap_or(""))
+        .filter(|text| starts_with_stamp(text))
+        .collect()
+}
+
+/// What the terminal shows is what the output means, with no progress line left: the
+/// screen's lines are those of the same bytes on a terminal too wide to wrap, no line holds
+/// a live line's stamp, every live line drawn was narrower than the terminal, and the cursor
+/// stands at the start of the first empty row after the output.
+fn assert_clean(r: &PtyRun) -> Vec<String> {
+    let shown = r.lines();
+    let cols = usize::from(r.cols);
+    let context = format!(
+        "{cols}-column screen:\n{}\n--- raw output:\n{:?}",
+        shown.join("\n"),
+        r.raw
+    );
+    assert_eq!(
+        shown,
+        r.unwrapped_lines(),
+        "the screen holds rows the output does not mean\n{context}"
+    );
+    for line in &shown {
+        assert!(
+            !has_stamp(line),
+            "a progress line was left: {line:?}\n{context}"
+        );
+    }
+    let live = live_segments(&r.raw);
+    assert!(!live.is_empty(), "no live line was drawn\n{context}");
+    for text in &live {
+        assert!(
+            text.width() < cols,
+            "a live line of {} columns on a {cols}-column terminal: {text:?}\n{context}",
+            text.width()
+        );
+    }
+    let screen = r.screen.screen();
+    let (row, col) = screen.cursor_position();
+    assert_eq!(col, 0, "the cursor is not at the start of a row\n{context}");
+    let after: Vec<String> = screen.rows(0, r.cols).skip(usize::from(row)).collect();
+    assert!(
+        after.iter().all(|l| l.trim().is_empty()),
+        "rows below the cursor hold text\n{context}"
+    );
+    shown
+}
+
+/// A first deploy at `cols` columns: clean screen, the live line was cut to fit at least once,
+/// and the announcement, the result and the outputs are whole lines.
+fn deploys_cleanly_at(cols: u16, name: &str) {
+    let bed = TestBed::standard();
+    let dir = long_named_service(&bed, name);
+    let r = terminal::run(&bed, &dir, &["up"], &[], cols);
+    assert_eq!(r.code, 0, "{}", r.raw);
+    let lines = assert_clean(&r);
+    assert!(
+        live_segments(&r.raw).iter().any(|t| t.ends_with('…')),
+        "no live line was wider than {cols} columns, so nothing was tested: {:?}",
+        r.raw
+    );
+    let has = |start: &str| lines.iter().any(|l| l.starts_with(start));
+    let stack = format!("{name}-dev");
+    assert!(
+        has(&format!(
+            "Deploying {name} to stage dev (us-east-1) in account {DEV_ACCOUNT} as "
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&format!(
+            "✔ Service deployed to stack {stack} in account {DEV_ACCOUNT} ("
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("JobsQueueUrl")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("{stack}-{FUNCTION}"))),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn live_line_fits_80_columns() {
+    deploys_cleanly_at(80, "pty-progress-line-at-80-columns");
+}
+
+#[test]
+fn live_line_fits_40_columns() {
+    deploys_cleanly_at(40, "pty-progress-line-at-40-columns");
+}
+
+/// At 20 columns the stamp and a few letters of the label fill the line.
+#[test]
+fn live_line_fits_20_columns() {
+    deploys_cleanly_at(20, "pty-progress-line-at-20-columns");
+}
+
+/// Names holding wide characters and emoji (here the holder of a deploy lock, whose wait is a
+/// live line) count two columns each: the line still fits.
+#[test]
+fn wide_characters_in_the_live_line_fit() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-wide-characters";
+    let dir = long_named_service(&bed, name);
+    let first = run(&bed, &dir, &["up", "--json"], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let bucket = first.json()["bucket"].as_str().unwrap().to_string();
+    // Another run's lock, expiring in a few seconds: this run waits, then takes it over.
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let owner = "デプロイ🚀🚀🚀担当者@構築サーバー🛠️";
+    let body = serde_json::json!({
+        "owner": owner,
+        "pid": 4242,
+        "token": "another-run",
+        "acquired": fmt(now),
+        "expires": fmt(now + time::Duration::seconds(3)),
+    });
+    let key = format!("serverless/{name}/dev/deployer.lock");
+    Moto::new(&bed, "devAccount").put(&bucket, &key, &body.to_string());
+
+    let r = terminal::run(
+        &bed,
+        &dir,
+        &["up", "--force"],
+        &[("DEPLOYER_LOCK_WAIT", "60")],
+        80,
+    );
+    assert_eq!(r.code, 0, "{}", r.raw);
+    let lines = assert_clean(&r);
+    assert!(
+        live_segments(&r.raw)
+            .iter()
+            .any(|t| t.contains("Waiting for the deploy") && t.contains('🚀')),
+        "the wait was not drawn with the holder's name: {:?}",
+        r.raw
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Removed the deploy lock") && l.contains(owner)),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
+        "{lines:#?}"
+    );
+}

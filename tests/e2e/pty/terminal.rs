@@ -1,0 +1,193 @@
+//! The real binary in a pseudo-terminal of a given width, and what a person then sees: every
+//! byte it writes goes through a terminal emulator of the same size.
+
+use std::fs::File;
+use std::io::Read;
+use std::num::NonZeroU16;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use deployer_testbed::TestBed;
+use rustix::fs::{Mode, OFlags};
+use rustix::pty::OpenptFlags;
+use rustix::termios::Winsize;
+
+use crate::support::deployer_bin;
+
+/// Rows of the terminal: enough that a whole deploy stays on screen (nothing scrolls away).
+pub const ROWS: u16 = 200;
+
+/// A deploy against moto takes seconds; past this the run is killed and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+/// How long the last output may take to arrive once the process has exited.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// One run in a pseudo-terminal.
+pub struct PtyRun {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Every byte the terminal received (stdout and stderr), as text.
+    pub raw: String,
+    /// Width of the terminal.
+    pub cols: u16,
+    /// The terminal after the run.
+    pub screen: vt100::Parser,
+}
+
+impl PtyRun {
+    /// The screen as logical lines (rows the terminal wrapped are joined), right-trimmed.
+    pub fn lines(&self) -> Vec<String> {
+        logical_lines(&self.screen)
+    }
+
+    /// The same bytes on a terminal too wide to wrap anything: what the output means.
+    pub fn unwrapped_lines(&self) -> Vec<String> {
+        let mut wide = parser(1000);
+        wide.process(self.raw.as_bytes());
+        logical_lines(&wide)
+    }
+}
+
+/// Runs `deployer ARGS` in `dir` with stdin, stdout and stderr on a fresh pseudo-terminal of
+/// `cols` columns, with the bed's environment plus `env` and neither `CI` nor `NO_COLOR`.
+pub fn run(
+    bed: &TestBed<'_>,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cols: u16,
+) -> PtyRun {
+    let (master, slave) = open_pty(cols);
+    let mut cmd = Command::new(deployer_bin());
+    bed.apply(&mut cmd);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CI")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::from(slave.try_clone().expect("dup the terminal")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup the terminal")))
+        .stderr(Stdio::from(slave));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = Killer(cmd.spawn().expect("start deployer"));
+    // The parent's copies of the terminal close here, so the reader sees the end of output.
+    drop(cmd);
+    let chunks = reader(master);
+    let (code, raw) = collect(child, &chunks);
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    bed.assert_no_secret(&raw);
+    let mut screen = parser(cols);
+    screen.process(raw.as_bytes());
+    PtyRun {
+        code,
+        raw,
+        cols,
+        screen,
+    }
+}
+
+/// A pseudo-terminal pair, its size set on the terminal side.
+fn open_pty(cols: u16) -> (OwnedFd, OwnedFd) {
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let master = rustix::pty::openpt(flags).expect("open a pseudo-terminal");
+    rustix::pty::grantpt(&master).expect("grantpt");
+    rustix::pty::unlockpt(&master).expect("unlockpt");
+    let name = rustix::pty::ptsname(&master, Vec::new()).expect("ptsname");
+    let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let slave = rustix::fs::open(name.as_c_str(), flags, Mode::empty()).expect("open the pts");
+    let size = Winsize {
+        ws_row: ROWS,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&slave, size).expect("set the terminal size");
+    (master, slave)
+}
+
+/// Reads the terminal side's output on a thread (a read cannot time out; the channel can).
+fn reader(master: OwnedFd) -> Receiver<Vec<u8>> {
+    let (tx, rx) = channel();
+    let mut file = File::from(master);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match file.read(&mut buf) {
+                // Linux answers EIO once every terminal-side descriptor is closed.
+                Ok(0) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Everything the child writes until it exits and its output ends, each wait bounded.
+fn collect(mut child: Killer, chunks: &Receiver<Vec<u8>>) -> (i32, Vec<u8>) {
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for deployer") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < RUN_LIMIT,
+            "deployer did not finish in {RUN_LIMIT:?}; its terminal so far:\n{}",
+            String::from_utf8_lossy(&raw)
+        );
+        if let Ok(chunk) = chunks.recv_timeout(Duration::from_millis(50)) {
+            raw.extend(chunk);
+        }
+    };
+    let drained = Instant::now();
+    loop {
+        match chunks.recv_timeout(Duration::from_millis(200)) {
+            Ok(chunk) => raw.extend(chunk),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => assert!(
+                drained.elapsed() < DRAIN_LIMIT,
+                "the terminal's output did not end after deployer exited"
+            ),
+        }
+    }
+    (status.code().unwrap_or(-1), raw)
+}
+
+/// Kills the child when the test gives up on it.
+struct Killer(Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn parser(cols: u16) -> vt100::Parser {
+    let rows = NonZeroU16::new(ROWS).expect("rows");
+    let cols = NonZeroU16::new(cols).expect("a terminal has at least one column");
+    vt100::Parser::new(rows, cols, 0)
+}
+
+fn logical_lines(parser: &vt100::Parser) -> Vec<String> {
+    parser
+        .screen()
+        .contents()
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
