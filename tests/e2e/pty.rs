@@ -7,6 +7,8 @@ mod terminal;
 use deployer_testbed::{DEV_ACCOUNT, TestBed};
 use unicode_width::UnicodeWidthStr;
 
+use deployer_testbed::proxy::{Fault, FaultProxy, Rule};
+
 use crate::faults::Moto;
 use crate::support::{pin_seed, run, seed_service};
 use terminal::PtyRun;
@@ -200,6 +202,53 @@ fn wide_characters_in_the_live_line_fit() {
         lines
             .iter()
             .any(|l| l.starts_with("Removed the deploy lock") && l.contains(owner)),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
+        "{lines:#?}"
+    );
+}
+
+/// With `--verbose`, details and log lines are printed while the live line is up: each one
+/// replaces it instead of being appended to it.
+#[test]
+fn verbose_lines_replace_the_live_line() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-verbose";
+    let dir = long_named_service(&bed, name);
+    let r = terminal::run(&bed, &dir, &["up", "-v"], &[], 80);
+    assert_eq!(r.code, 0, "{}", r.raw);
+    let lines = assert_clean(&r);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
+        "{lines:#?}"
+    );
+}
+
+/// A warning logged while the live line is up (the lock cannot be removed after the stack
+/// update) replaces the live line: the warning is whole and no piece of progress is left.
+#[test]
+fn a_warning_replaces_the_live_line() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-warning";
+    let dir = long_named_service(&bed, name);
+    let proxy = FaultProxy::start(bed.moto().port()).unwrap();
+    // The lock's removal is the only DELETE of a first deploy.
+    proxy.set_rules(vec![Rule::new("DELETE /", Fault::Status(500))]);
+    let endpoint = proxy.endpoint();
+    let r = terminal::run(&bed, &dir, &["up"], &[("AWS_ENDPOINT_URL", &endpoint)], 80);
+    assert_eq!(r.code, 0, "{}", r.raw);
+    assert!(proxy.faults() > 0, "the proxy injected nothing");
+    let lines = assert_clean(&r);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("could not remove the deploy lock")),
         "{lines:#?}"
     );
     assert!(
