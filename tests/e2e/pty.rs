@@ -4,6 +4,8 @@
 
 mod terminal;
 
+use std::path::Path;
+
 use deployer_testbed::{DEV_ACCOUNT, TestBed};
 use unicode_width::UnicodeWidthStr;
 
@@ -155,6 +157,28 @@ fn live_line_fits_20_columns() {
     deploys_cleanly_at(20, "pty-progress-line-at-20-columns");
 }
 
+/// Deploys `dir` once, then leaves a lock of another run, by `owner`, expiring in `secs`
+/// seconds: the next deploy waits (a live line), then takes it over.
+fn held_by_another_run(bed: &TestBed<'_>, dir: &Path, name: &str, owner: &str, secs: i64) {
+    let first = run(bed, dir, &["up", "--json"], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let bucket = first.json()["bucket"].as_str().unwrap().to_string();
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let body = serde_json::json!({
+        "owner": owner,
+        "pid": 4242,
+        "token": "another-run",
+        "acquired": fmt(now),
+        "expires": fmt(now + time::Duration::seconds(secs)),
+    });
+    let key = format!("serverless/{name}/dev/deployer.lock");
+    Moto::new(bed, "devAccount").put(&bucket, &key, &body.to_string());
+}
+
 /// Names holding wide characters and emoji (here the holder of a deploy lock, whose wait is a
 /// live line) count two columns each: the line still fits.
 #[test]
@@ -162,26 +186,8 @@ fn wide_characters_in_the_live_line_fit() {
     let bed = TestBed::standard();
     let name = "pty-progress-line-wide-characters";
     let dir = long_named_service(&bed, name);
-    let first = run(&bed, &dir, &["up", "--json"], &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let bucket = first.json()["bucket"].as_str().unwrap().to_string();
-    // Another run's lock, expiring in a few seconds: this run waits, then takes it over.
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
     let owner = "デプロイ🚀🚀🚀担当者@構築サーバー🛠️";
-    let body = serde_json::json!({
-        "owner": owner,
-        "pid": 4242,
-        "token": "another-run",
-        "acquired": fmt(now),
-        "expires": fmt(now + time::Duration::seconds(3)),
-    });
-    let key = format!("serverless/{name}/dev/deployer.lock");
-    Moto::new(&bed, "devAccount").put(&bucket, &key, &body.to_string());
-
+    held_by_another_run(&bed, &dir, name, owner, 3);
     let r = terminal::run(
         &bed,
         &dir,
@@ -249,6 +255,104 @@ fn a_warning_replaces_the_live_line() {
         lines
             .iter()
             .any(|l| l.contains("could not remove the deploy lock")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
+        "{lines:#?}"
+    );
+}
+
+/// The live line is fitted to the width of the moment: after the terminal narrows from 80 to
+/// 40 columns, every line drawn fits 40.
+#[test]
+fn the_width_is_read_again_after_a_resize() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-resized";
+    let dir = long_named_service(&bed, name);
+    held_by_another_run(&bed, &dir, name, "ana@laptop", 3);
+    let resize = terminal::Resize {
+        after: "Waiting for the deploy",
+        cols: 40,
+    };
+    let env = [("DEPLOYER_LOCK_WAIT", "60")];
+    let r = terminal::run_resizing(&bed, &dir, &["up", "--force"], &env, 80, Some(resize));
+    assert_eq!(r.code, 0, "{}", r.raw);
+    let at = r.resized_at.expect("the terminal was resized");
+    let (before, after) = r.raw.split_at(at);
+    assert!(
+        live_segments(before).iter().all(|t| t.width() < 80),
+        "{before:?}"
+    );
+    let narrow = live_segments(after);
+    assert!(
+        narrow.iter().any(|t| t.contains("Waiting for")),
+        "no wait drawn after the resize: {after:?}"
+    );
+    for text in &narrow {
+        assert!(text.width() < 40, "{text:?} after the resize to 40 columns");
+    }
+    let lines = r.lines();
+    assert!(lines.iter().all(|l| !has_stamp(l)), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
+        "{lines:#?}"
+    );
+}
+
+/// A deploy that fails after drawing the live line (the stage stays locked by another run)
+/// ends with its error alone on screen: no piece of the wait is left before it.
+#[test]
+fn an_error_replaces_the_live_line() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-error";
+    let dir = long_named_service(&bed, name);
+    held_by_another_run(&bed, &dir, name, "ana@laptop", 3600);
+    let r = terminal::run(
+        &bed,
+        &dir,
+        &["up", "--force"],
+        &[("DEPLOYER_LOCK_WAIT", "3")],
+        40,
+    );
+    assert_eq!(r.code, 1, "{}", r.raw);
+    let lines = assert_clean(&r);
+    let has = |start: &str| lines.iter().any(|l| l.starts_with(start));
+    assert!(
+        has(&format!("Error: Stack {name}-dev failed to deploy")),
+        "{lines:#?}"
+    );
+    assert!(
+        has("  caused by: stage dev is being deployed by ana@laptop (pid 4242)"),
+        "{lines:#?}"
+    );
+}
+
+/// In CI a terminal still gets plain lines: nothing is drawn in place, so nothing can be
+/// left, and every progress line stays whole.
+#[test]
+fn in_ci_a_terminal_gets_plain_lines() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-in-ci";
+    let dir = long_named_service(&bed, name);
+    let r = terminal::run(&bed, &dir, &["up"], &[("CI", "true")], 40);
+    assert_eq!(r.code, 0, "{}", r.raw);
+    assert!(
+        !r.raw.contains("\x1b[2K"),
+        "a line was drawn in place: {:?}",
+        r.raw
+    );
+    let lines = r.lines();
+    assert_eq!(lines, r.unwrapped_lines());
+    assert!(lines.iter().all(|l| !has_stamp(l)), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "Stack {name}-dev: updating the stack with the service's resources"
+        ))),
         "{lines:#?}"
     );
     assert!(

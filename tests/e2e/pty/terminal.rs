@@ -32,8 +32,10 @@ pub struct PtyRun {
     pub code: i32,
     /// Every byte the terminal received (stdout and stderr), as text.
     pub raw: String,
-    /// Width of the terminal.
+    /// Width of the terminal (at the end, after any resize).
     pub cols: u16,
+    /// Where in `raw` the terminal was resized, if it was.
+    pub resized_at: Option<usize>,
     /// The terminal after the run.
     pub screen: vt100::Parser,
 }
@@ -52,6 +54,14 @@ impl PtyRun {
     }
 }
 
+/// A change of the terminal's width while the run goes on.
+pub struct Resize {
+    /// Resize once the output holds this text.
+    pub after: &'static str,
+    /// The new width.
+    pub cols: u16,
+}
+
 /// Runs `deployer ARGS` in `dir` with stdin, stdout and stderr on a fresh pseudo-terminal of
 /// `cols` columns, with the bed's environment plus `env` and neither `CI` nor `NO_COLOR`.
 pub fn run(
@@ -61,7 +71,44 @@ pub fn run(
     env: &[(&str, &str)],
     cols: u16,
 ) -> PtyRun {
+    run_resizing(bed, dir, args, env, cols, None)
+}
+
+/// [`run`], resizing the terminal during the run as `resize` says.
+pub fn run_resizing(
+    bed: &TestBed<'_>,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cols: u16,
+    resize: Option<Resize>,
+) -> PtyRun {
     let (master, slave) = open_pty(cols);
+    let control = master.try_clone().expect("dup the terminal");
+    let child = spawn(bed, dir, args, env, slave);
+    let chunks = reader(master);
+    let resize = resize.map(|r| (&control, r));
+    let (code, raw, resized_at) = collect(child, &chunks, resize.as_ref());
+    bed.assert_no_secret(&String::from_utf8_lossy(&raw));
+    let end_cols = resize.map_or(cols, |(_, r)| r.cols);
+    let split = resized_at.unwrap_or(raw.len());
+    PtyRun {
+        code,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+        cols: end_cols,
+        resized_at: resized_at.map(|at| String::from_utf8_lossy(&raw[..at]).len()),
+        screen: emulate(&raw, cols, split, end_cols),
+    }
+}
+
+/// `deployer` started with all three standard streams on the terminal side `slave`.
+fn spawn(
+    bed: &TestBed<'_>,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    slave: OwnedFd,
+) -> Killer {
     let mut cmd = Command::new(deployer_bin());
     bed.apply(&mut cmd);
     cmd.current_dir(dir)
@@ -75,21 +122,20 @@ pub fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = Killer(cmd.spawn().expect("start deployer"));
-    // The parent's copies of the terminal close here, so the reader sees the end of output.
-    drop(cmd);
-    let chunks = reader(master);
-    let (code, raw) = collect(child, &chunks);
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    bed.assert_no_secret(&raw);
+    // `cmd` holds the parent's copies of the terminal: dropped on return, so the reader sees
+    // the end of the output when the child exits.
+    Killer(cmd.spawn().expect("start deployer"))
+}
+
+/// The emulator after `raw`: `cols` wide for its first `split` bytes, `end_cols` after.
+fn emulate(raw: &[u8], cols: u16, split: usize, end_cols: u16) -> vt100::Parser {
     let mut screen = parser(cols);
-    screen.process(raw.as_bytes());
-    PtyRun {
-        code,
-        raw,
-        cols,
-        screen,
-    }
+    screen.process(&raw[..split]);
+    let rows = NonZeroU16::new(ROWS).expect("rows");
+    let end_cols = NonZeroU16::new(end_cols).expect("a terminal has at least one column");
+    screen.screen_mut().set_size(rows, end_cols);
+    screen.process(&raw[split..]);
+    screen
 }
 
 /// A pseudo-terminal pair, its size set on the terminal side.
@@ -101,14 +147,19 @@ fn open_pty(cols: u16) -> (OwnedFd, OwnedFd) {
     let name = rustix::pty::ptsname(&master, Vec::new()).expect("ptsname");
     let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
     let slave = rustix::fs::open(name.as_c_str(), flags, Mode::empty()).expect("open the pts");
+    set_width(&slave, cols);
+    (master, slave)
+}
+
+/// Sets the terminal's size (on either side of the pair).
+fn set_width(fd: &OwnedFd, cols: u16) {
     let size = Winsize {
         ws_row: ROWS,
         ws_col: cols,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    rustix::termios::tcsetwinsize(&slave, size).expect("set the terminal size");
-    (master, slave)
+    rustix::termios::tcsetwinsize(fd, size).expect("set the terminal size");
 }
 
 /// Reads the terminal side's output on a thread (a read cannot time out; the channel can).
@@ -134,11 +185,24 @@ fn reader(master: OwnedFd) -> Receiver<Vec<u8>> {
     rx
 }
 
-/// Everything the child writes until it exits and its output ends, each wait bounded.
-fn collect(mut child: Killer, chunks: &Receiver<Vec<u8>>) -> (i32, Vec<u8>) {
+/// Everything the child writes until it exits and its output ends, each wait bounded, and
+/// where in it the terminal was resized.
+fn collect(
+    mut child: Killer,
+    chunks: &Receiver<Vec<u8>>,
+    resize: Option<&(&OwnedFd, Resize)>,
+) -> (i32, Vec<u8>, Option<usize>) {
     let started = Instant::now();
     let mut raw = Vec::new();
+    let mut resized_at = None;
     let status = loop {
+        if let Some((fd, r)) = resize
+            && resized_at.is_none()
+            && contains(&raw, r.after.as_bytes())
+        {
+            set_width(fd, r.cols);
+            resized_at = Some(raw.len());
+        }
         if let Some(status) = child.0.try_wait().expect("wait for deployer") {
             break status;
         }
@@ -162,7 +226,11 @@ fn collect(mut child: Killer, chunks: &Receiver<Vec<u8>>) -> (i32, Vec<u8>) {
             ),
         }
     }
-    (status.code().unwrap_or(-1), raw)
+    (status.code().unwrap_or(-1), raw, resized_at)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Kills the child when the test gives up on it.
