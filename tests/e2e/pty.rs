@@ -6,10 +6,9 @@ mod terminal;
 
 use std::path::Path;
 
+use deployer_testbed::proxy::{Fault, FaultProxy, Rule};
 use deployer_testbed::{DEV_ACCOUNT, TestBed};
 use unicode_width::UnicodeWidthStr;
-
-use deployer_testbed::proxy::{Fault, FaultProxy, Rule};
 
 use crate::faults::Moto;
 use crate::support::{pin_seed, run, seed_service};
@@ -102,6 +101,17 @@ fn assert_clean(r: &PtyRun) -> Vec<String> {
     shown
 }
 
+/// The result line of a deploy of `name` is on screen, whole.
+fn assert_deployed(lines: &[String], name: &str) {
+    let result = format!("✔ Service deployed to stack {name}-dev in account {DEV_ACCOUNT} (");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&result) && l.ends_with("s)")),
+        "{lines:#?}"
+    );
+}
+
 /// A first deploy at `cols` columns: clean screen, the live line was cut to fit at least once,
 /// and the announcement, the result and the outputs are whole lines.
 fn deploys_cleanly_at(cols: u16, name: &str) {
@@ -123,12 +133,7 @@ fn deploys_cleanly_at(cols: u16, name: &str) {
         )),
         "{lines:#?}"
     );
-    assert!(
-        has(&format!(
-            "✔ Service deployed to stack {stack} in account {DEV_ACCOUNT} ("
-        )),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
     assert!(
         lines.iter().any(|l| l.contains("JobsQueueUrl")),
         "{lines:#?}"
@@ -157,26 +162,51 @@ fn live_line_fits_20_columns() {
     deploys_cleanly_at(20, "pty-progress-line-at-20-columns");
 }
 
-/// Deploys `dir` once, then leaves a lock of another run, by `owner`, expiring in `secs`
-/// seconds: the next deploy waits (a live line), then takes it over.
-fn held_by_another_run(bed: &TestBed<'_>, dir: &Path, name: &str, owner: &str, secs: i64) {
-    let first = run(bed, dir, &["up", "--json"], &[]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let bucket = first.json()["bucket"].as_str().unwrap().to_string();
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
-    let body = serde_json::json!({
-        "owner": owner,
-        "pid": 4242,
-        "token": "another-run",
-        "acquired": fmt(now),
-        "expires": fmt(now + time::Duration::seconds(secs)),
-    });
-    let key = format!("serverless/{name}/dev/deployer.lock");
-    Moto::new(bed, "devAccount").put(&bucket, &key, &body.to_string());
+/// The deploy lock of another run, left in the stage's prefix: the next deploy waits for it
+/// (a live line) until it is [`OtherRun::expire`]d, then takes it over.
+struct OtherRun {
+    moto: Moto,
+    bucket: String,
+    key: String,
+    owner: &'static str,
+}
+
+impl OtherRun {
+    /// Deploys `dir` once (for its bucket), then leaves a lock held by `owner` for an hour.
+    fn holding(bed: &TestBed<'_>, dir: &Path, name: &str, owner: &'static str) -> Self {
+        let first = run(bed, dir, &["up", "--json"], &[]);
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        let other = Self {
+            moto: Moto::new(bed, "devAccount"),
+            bucket: first.json()["bucket"].as_str().unwrap().to_string(),
+            key: format!("serverless/{name}/dev/deployer.lock"),
+            owner,
+        };
+        other.lock(time::Duration::hours(1));
+        other
+    }
+
+    /// The lock now expires `ttl` from now (in the past when negative).
+    fn lock(&self, ttl: time::Duration) {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let body = serde_json::json!({
+            "owner": self.owner,
+            "pid": 4242,
+            "token": "another-run",
+            "acquired": fmt(now),
+            "expires": fmt(now + ttl),
+        });
+        self.moto.put(&self.bucket, &self.key, &body.to_string());
+    }
+
+    /// The lock has expired: the waiting deploy takes it over at its next look.
+    fn expire(&self) {
+        self.lock(time::Duration::seconds(-1));
+    }
 }
 
 /// Names holding wide characters and emoji (here the holder of a deploy lock, whose wait is a
@@ -187,14 +217,14 @@ fn wide_characters_in_the_live_line_fit() {
     let name = "pty-progress-line-wide-characters";
     let dir = long_named_service(&bed, name);
     let owner = "デプロイ🚀🚀🚀担当者@構築サーバー🛠️";
-    held_by_another_run(&bed, &dir, name, owner, 3);
-    let r = terminal::run(
-        &bed,
-        &dir,
-        &["up", "--force"],
-        &[("DEPLOYER_LOCK_WAIT", "60")],
-        80,
-    );
+    let other = OtherRun::holding(&bed, &dir, name, owner);
+    let expire = terminal::Trigger {
+        after: "Waiting for the deploy",
+        resize_to: None,
+        action: Box::new(|| other.expire()),
+    };
+    let env = [("DEPLOYER_LOCK_WAIT", "60")];
+    let r = terminal::run_with(&bed, &dir, &["up", "--force"], &env, 80, Some(expire));
     assert_eq!(r.code, 0, "{}", r.raw);
     let lines = assert_clean(&r);
     assert!(
@@ -210,12 +240,7 @@ fn wide_characters_in_the_live_line_fit() {
             .any(|l| l.starts_with("Removed the deploy lock") && l.contains(owner)),
         "{lines:#?}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
 }
 
 /// With `--verbose`, details and log lines are printed while the live line is up: each one
@@ -228,12 +253,7 @@ fn verbose_lines_replace_the_live_line() {
     let r = terminal::run(&bed, &dir, &["up", "-v"], &[], 80);
     assert_eq!(r.code, 0, "{}", r.raw);
     let lines = assert_clean(&r);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
 }
 
 /// A warning logged while the live line is up (the lock cannot be removed after the stack
@@ -257,12 +277,7 @@ fn a_warning_replaces_the_live_line() {
             .any(|l| l.contains("could not remove the deploy lock")),
         "{lines:#?}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
 }
 
 /// The live line is fitted to the width of the moment: after the terminal narrows from 80 to
@@ -272,15 +287,17 @@ fn the_width_is_read_again_after_a_resize() {
     let bed = TestBed::standard();
     let name = "pty-progress-line-resized";
     let dir = long_named_service(&bed, name);
-    held_by_another_run(&bed, &dir, name, "ana@laptop", 3);
-    let resize = terminal::Resize {
+    let other = OtherRun::holding(&bed, &dir, name, "ana@laptop");
+    // Narrowed during the wait; the uploads and the stack update are drawn after it.
+    let resize = terminal::Trigger {
         after: "Waiting for the deploy",
-        cols: 40,
+        resize_to: Some(40),
+        action: Box::new(|| other.expire()),
     };
     let env = [("DEPLOYER_LOCK_WAIT", "60")];
-    let r = terminal::run_resizing(&bed, &dir, &["up", "--force"], &env, 80, Some(resize));
+    let r = terminal::run_with(&bed, &dir, &["up", "--force"], &env, 80, Some(resize));
     assert_eq!(r.code, 0, "{}", r.raw);
-    let at = r.resized_at.expect("the terminal was resized");
+    let at = r.triggered_at.expect("the terminal was resized");
     let (before, after) = r.raw.split_at(at);
     assert!(
         live_segments(before).iter().all(|t| t.width() < 80),
@@ -288,20 +305,15 @@ fn the_width_is_read_again_after_a_resize() {
     );
     let narrow = live_segments(after);
     assert!(
-        narrow.iter().any(|t| t.contains("Waiting for")),
-        "no wait drawn after the resize: {after:?}"
+        narrow.iter().any(|t| t.ends_with('…')),
+        "no line cut to the new width after the resize: {after:?}"
     );
     for text in &narrow {
         assert!(text.width() < 40, "{text:?} after the resize to 40 columns");
     }
     let lines = r.lines();
     assert!(lines.iter().all(|l| !has_stamp(l)), "{lines:#?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
 }
 
 /// A deploy that fails after drawing the live line (the stage stays locked by another run)
@@ -311,7 +323,7 @@ fn an_error_replaces_the_live_line() {
     let bed = TestBed::standard();
     let name = "pty-progress-line-error";
     let dir = long_named_service(&bed, name);
-    held_by_another_run(&bed, &dir, name, "ana@laptop", 3600);
+    let _other = OtherRun::holding(&bed, &dir, name, "ana@laptop");
     let r = terminal::run(
         &bed,
         &dir,
@@ -355,10 +367,5 @@ fn in_ci_a_terminal_gets_plain_lines() {
         ))),
         "{lines:#?}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("✔ Service deployed to stack {name}-dev"))),
-        "{lines:#?}"
-    );
+    assert_deployed(&lines, name);
 }

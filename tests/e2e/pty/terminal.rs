@@ -34,8 +34,8 @@ pub struct PtyRun {
     pub raw: String,
     /// Width of the terminal (at the end, after any resize).
     pub cols: u16,
-    /// Where in `raw` the terminal was resized, if it was.
-    pub resized_at: Option<usize>,
+    /// Where in `raw` the trigger fired, if it did.
+    pub triggered_at: Option<usize>,
     /// The terminal after the run.
     pub screen: vt100::Parser,
 }
@@ -54,12 +54,14 @@ impl PtyRun {
     }
 }
 
-/// A change of the terminal's width while the run goes on.
-pub struct Resize {
-    /// Resize once the output holds this text.
+/// What the test does once, while the run goes on, as soon as the output holds `after`.
+pub struct Trigger<'a> {
+    /// The text to wait for.
     pub after: &'static str,
-    /// The new width.
-    pub cols: u16,
+    /// The terminal's new width, if it is resized then.
+    pub resize_to: Option<u16>,
+    /// Anything else to do then (such as releasing what the run waits for).
+    pub action: Box<dyn FnOnce() + 'a>,
 }
 
 /// Runs `deployer ARGS` in `dir` with stdin, stdout and stderr on a fresh pseudo-terminal of
@@ -71,32 +73,31 @@ pub fn run(
     env: &[(&str, &str)],
     cols: u16,
 ) -> PtyRun {
-    run_resizing(bed, dir, args, env, cols, None)
+    run_with(bed, dir, args, env, cols, None)
 }
 
-/// [`run`], resizing the terminal during the run as `resize` says.
-pub fn run_resizing(
+/// [`run`], with `trigger` fired during the run.
+pub fn run_with(
     bed: &TestBed<'_>,
     dir: &Path,
     args: &[&str],
     env: &[(&str, &str)],
     cols: u16,
-    resize: Option<Resize>,
+    trigger: Option<Trigger<'_>>,
 ) -> PtyRun {
     let (master, slave) = open_pty(cols);
     let control = master.try_clone().expect("dup the terminal");
     let child = spawn(bed, dir, args, env, slave);
     let chunks = reader(master);
-    let resize = resize.map(|r| (&control, r));
-    let (code, raw, resized_at) = collect(child, &chunks, resize.as_ref());
+    let end_cols = trigger.as_ref().and_then(|t| t.resize_to).unwrap_or(cols);
+    let (code, raw, triggered_at) = collect(child, &chunks, trigger.map(|t| (&control, t)));
     bed.assert_no_secret(&String::from_utf8_lossy(&raw));
-    let end_cols = resize.map_or(cols, |(_, r)| r.cols);
-    let split = resized_at.unwrap_or(raw.len());
+    let split = triggered_at.unwrap_or(raw.len());
     PtyRun {
         code,
         raw: String::from_utf8_lossy(&raw).into_owned(),
         cols: end_cols,
-        resized_at: resized_at.map(|at| String::from_utf8_lossy(&raw[..at]).len()),
+        triggered_at: triggered_at.map(|at| String::from_utf8_lossy(&raw[..at]).len()),
         screen: emulate(&raw, cols, split, end_cols),
     }
 }
@@ -186,22 +187,26 @@ fn reader(master: OwnedFd) -> Receiver<Vec<u8>> {
 }
 
 /// Everything the child writes until it exits and its output ends, each wait bounded, and
-/// where in it the terminal was resized.
+/// where in it the trigger fired.
 fn collect(
     mut child: Killer,
     chunks: &Receiver<Vec<u8>>,
-    resize: Option<&(&OwnedFd, Resize)>,
+    mut trigger: Option<(&OwnedFd, Trigger<'_>)>,
 ) -> (i32, Vec<u8>, Option<usize>) {
     let started = Instant::now();
     let mut raw = Vec::new();
-    let mut resized_at = None;
+    let mut triggered_at = None;
     let status = loop {
-        if let Some((fd, r)) = resize
-            && resized_at.is_none()
-            && contains(&raw, r.after.as_bytes())
+        if trigger
+            .as_ref()
+            .is_some_and(|(_, t)| contains(&raw, t.after.as_bytes()))
+            && let Some((fd, t)) = trigger.take()
         {
-            set_width(fd, r.cols);
-            resized_at = Some(raw.len());
+            if let Some(cols) = t.resize_to {
+                set_width(fd, cols);
+            }
+            (t.action)();
+            triggered_at = Some(raw.len());
         }
         if let Some(status) = child.0.try_wait().expect("wait for deployer") {
             break status;
@@ -226,7 +231,7 @@ fn collect(
             ),
         }
     }
-    (status.code().unwrap_or(-1), raw, resized_at)
+    (status.code().unwrap_or(-1), raw, triggered_at)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

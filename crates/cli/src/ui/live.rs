@@ -35,6 +35,17 @@ pub fn clear() {
     }
 }
 
+/// Prints `line` on stderr in place of the live line, which stays off until the next draw
+/// (a progress line that ends what the live line said).
+pub fn replace(line: &str) {
+    let mut live = shown();
+    let frame = match live.take() {
+        Some(_) => format!("{CLEAR_ROW}{line}\n"),
+        None => format!("{line}\n"),
+    };
+    let _ = write_stderr(frame.as_bytes());
+}
+
 /// Prints `line` on stderr as a permanent line, above the live line when one is up.
 pub fn println(line: &str) {
     let _ = write_permanent(format!("{line}\n").as_bytes());

@@ -40,7 +40,7 @@ impl ProgressPrinter {
             let secs = self.started.elapsed().as_secs_f32();
             super::live::draw(&format!("[{secs:5.1}s] {text}"));
         } else {
-            super::live::println(text);
+            super::live::replace(text);
         }
     }
 
