@@ -221,6 +221,7 @@ fn wide_characters_in_the_live_line_fit() {
     let expire = terminal::Trigger {
         after: "Waiting for the deploy",
         resize_to: None,
+        typed: None,
         action: Box::new(|| other.expire()),
     };
     let env = [("DEPLOYER_LOCK_WAIT", "60")];
@@ -292,6 +293,7 @@ fn the_width_is_read_again_after_a_resize() {
     let resize = terminal::Trigger {
         after: "Waiting for the deploy",
         resize_to: Some(40),
+        typed: None,
         action: Box::new(|| other.expire()),
     };
     let env = [("DEPLOYER_LOCK_WAIT", "60")];
@@ -368,4 +370,33 @@ fn in_ci_a_terminal_gets_plain_lines() {
         "{lines:#?}"
     );
     assert_deployed(&lines, name);
+}
+
+/// `remove` on a terminal asks first: the question and the typed answer stay whole, then the
+/// deletion's live line goes and the result is whole.
+#[test]
+fn remove_asks_then_leaves_only_its_result() {
+    let bed = TestBed::standard();
+    let name = "pty-progress-line-remove";
+    let dir = long_named_service(&bed, name);
+    let first = run(&bed, &dir, &["up", "--json"], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let stack = format!("{name}-dev");
+    let answer = format!("{stack}\n");
+    let confirm = terminal::Trigger {
+        after: "Type the stack name to confirm: ",
+        resize_to: None,
+        typed: Some(&answer),
+        action: Box::new(|| {}),
+    };
+    let r = terminal::run_with(&bed, &dir, &["remove"], &[], 40, Some(confirm));
+    assert_eq!(r.code, 0, "{}", r.raw);
+    let lines = assert_clean(&r);
+    let question = format!(
+        "Remove stack {stack} and its deployment artifacts from account {DEV_ACCOUNT}? Type the \
+         stack name to confirm: {stack}"
+    );
+    assert!(lines.contains(&question), "{lines:#?}");
+    let result = format!("✔ Stack {stack} removed from account {DEV_ACCOUNT} (");
+    assert!(lines.iter().any(|l| l.starts_with(&result)), "{lines:#?}");
 }

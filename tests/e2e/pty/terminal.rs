@@ -60,6 +60,8 @@ pub struct Trigger<'a> {
     pub after: &'static str,
     /// The terminal's new width, if it is resized then.
     pub resize_to: Option<u16>,
+    /// What the person types then, if anything.
+    pub typed: Option<&'a str>,
     /// Anything else to do then (such as releasing what the run waits for).
     pub action: Box<dyn FnOnce() + 'a>,
 }
@@ -204,6 +206,12 @@ fn collect(
         {
             if let Some(cols) = t.resize_to {
                 set_width(fd, cols);
+            }
+            if let Some(text) = t.typed {
+                let mut written = 0;
+                while written < text.len() {
+                    written += rustix::io::write(fd, &text.as_bytes()[written..]).expect("type");
+                }
             }
             (t.action)();
             triggered_at = Some(raw.len());
