@@ -204,16 +204,7 @@ fn collect(
             .is_some_and(|(_, t)| contains(&raw, t.after.as_bytes()))
             && let Some((fd, t)) = trigger.take()
         {
-            if let Some(cols) = t.resize_to {
-                set_width(fd, cols);
-            }
-            if let Some(text) = t.typed {
-                let mut written = 0;
-                while written < text.len() {
-                    written += rustix::io::write(fd, &text.as_bytes()[written..]).expect("type");
-                }
-            }
-            (t.action)();
+            fire(fd, t);
             triggered_at = Some(raw.len());
         }
         if let Some(status) = child.0.try_wait().expect("wait for deployer") {
@@ -240,6 +231,19 @@ fn collect(
         }
     }
     (status.code().unwrap_or(-1), raw, triggered_at)
+}
+
+/// Resizes, types, then runs the action, as `t` says.
+fn fire(fd: &OwnedFd, t: Trigger<'_>) {
+    if let Some(cols) = t.resize_to {
+        set_width(fd, cols);
+    }
+    let mut typed = t.typed.unwrap_or_default().as_bytes();
+    while !typed.is_empty() {
+        let n = rustix::io::write(fd, typed).expect("type into the terminal");
+        typed = &typed[n..];
+    }
+    (t.action)();
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
