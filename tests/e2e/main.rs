@@ -14,4 +14,5 @@ mod package;
 mod plugins;
 mod preflight;
 mod print;
+mod pty;
 mod support;

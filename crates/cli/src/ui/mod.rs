@@ -2,6 +2,7 @@
 //! prompts on stderr/stdin. The only code that knows about the terminal.
 
 mod fit;
+mod live;
 mod observer;
 mod progress;
 mod prompt;
@@ -53,6 +54,7 @@ impl Output {
     /// A result line on stdout (suppressed with `--json`, which prints [`Output::json_result`] instead).
     pub fn result(&self, line: &str) {
         if !self.json {
+            live::clear();
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
         }
@@ -70,10 +72,9 @@ impl Output {
         let _ = out.flush();
     }
 
-    /// A progress line on stderr.
+    /// A progress line on stderr (above the live line when one is up).
     pub fn progress(&self, line: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{line}");
+        live::println(line);
     }
 
     /// A detail line on stderr, only with `--verbose`.

@@ -1,6 +1,6 @@
 //! The progress printer: stack, upload and cleanup events on stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -19,7 +19,6 @@ pub struct ProgressPrinter {
 
 #[derive(Default)]
 struct LiveState {
-    line_shown: bool,
     uploaded: usize,
     to_upload: usize,
 }
@@ -35,38 +34,19 @@ impl ProgressPrinter {
         }
     }
 
+    /// A permanent line, or the live line's new text (on a terminal, unless `permanent`).
     fn line(&self, text: &str, permanent: bool) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = std::io::stderr().lock();
-        let secs = self.started.elapsed().as_secs_f32();
-        if self.live {
-            let _ = write!(err, "\r\x1b[2K");
-            if permanent {
-                let _ = writeln!(err, "{text}");
-                state.line_shown = false;
-            } else {
-                // Fitted to the width of now: a wrapped live line leaves stale rows behind.
-                let live = super::fit::fit(
-                    &format!("[{secs:5.1}s] {text}"),
-                    super::fit::stderr_columns(),
-                );
-                let _ = write!(err, "{live}");
-                state.line_shown = true;
-            }
+        if self.live && !permanent {
+            let secs = self.started.elapsed().as_secs_f32();
+            super::live::draw(&format!("[{secs:5.1}s] {text}"));
         } else {
-            let _ = writeln!(err, "{text}");
+            super::live::replace(text);
         }
-        let _ = err.flush();
     }
 
     /// Clear a live line before the final output.
     pub fn finish(&self) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if self.live && state.line_shown {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-        }
+        super::live::clear();
     }
 
     fn uploading(&self, target: &str, files: usize, bytes: u64, skipped: usize) {

@@ -23,6 +23,7 @@ pub fn confirm_removal(stack: &str, account: &str) -> anyhow::Result<bool> {
 
 /// Prints `question` on stderr and reads one trimmed line from stdin.
 fn ask(question: &str) -> std::io::Result<String> {
+    super::live::clear();
     let mut err = std::io::stderr().lock();
     write!(err, "{question}")?;
     err.flush()?;

@@ -154,7 +154,7 @@ impl Writer {
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let redacted = text(&String::from_utf8_lossy(buf));
-        std::io::stderr().lock().write_all(redacted.as_bytes())?;
+        super::live::write_permanent(redacted.as_bytes())?;
         Ok(buf.len())
     }
 
