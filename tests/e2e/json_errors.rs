@@ -24,6 +24,7 @@ const KINDS: &[&str] = &[
     "package-dir",
     "deployment",
     "lock-file",
+    "declined",
     "stack-missing",
     "stack-failed",
     "locked",

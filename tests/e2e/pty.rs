@@ -382,6 +382,27 @@ fn remove_asks_then_leaves_only_its_result() {
     let first = run(&bed, &dir, &["up", "--json"], &[]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let stack = format!("{name}-dev");
+
+    // Another answer declines: nothing removed, and `--json` still prints its one object.
+    let decline = terminal::Trigger {
+        after: "Type the stack name to confirm: ",
+        resize_to: None,
+        typed: Some("not-the-name\n"),
+        action: Box::new(|| {}),
+    };
+    let r = terminal::run_with(&bed, &dir, &["remove", "--json"], &[], 80, Some(decline));
+    assert_eq!(r.code, 1, "{}", r.raw);
+    // On a terminal the object is pretty-printed: it starts at a line holding only `{`.
+    let text = r.raw.replace('\r', "");
+    let at = text
+        .find("\n{\n")
+        .unwrap_or_else(|| panic!("no JSON object in:\n{}", r.raw));
+    let j: serde_json::Value = serde_json::from_str(text[at..].trim()).unwrap();
+    assert_eq!(j["error"]["kind"], "declined", "{j}");
+    assert_eq!(j["exitCode"], 1, "{j}");
+    let info = run(&bed, &dir, &["info", "--json"], &[]);
+    assert_eq!(info.code, 0, "still deployed: {}", info.stderr);
+
     let answer = format!("{stack}\n");
     let confirm = terminal::Trigger {
         after: "Type the stack name to confirm: ",

@@ -37,6 +37,8 @@ pub enum OpErrorKind {
     Input,
     /// The account lock file is malformed.
     LockFile,
+    /// The person asked to confirm declined; nothing was changed.
+    Declined,
 }
 
 impl OpError {

@@ -2,6 +2,7 @@
 //! (unless `--yes`; without a terminal `--yes` is required), empties the stage's prefix in the
 //! deployment bucket, deletes the stack and waits.
 
+use deployer_ops::errors::{OpError, OpErrorKind};
 use deployer_ops::{Confirmation, Removal, RemoveOptions};
 
 use crate::args::RemoveArgs;
@@ -27,8 +28,11 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
     let removed = match removal.map_err(|e| crate::errors::NoPrompt::explain(e, out.ci))? {
         Removal::Removed(removed) => removed,
         Removal::Declined => {
-            out.progress("Not removed.");
-            return Ok(crate::exit::FAILURE);
+            return Err(OpError {
+                kind: OpErrorKind::Declined,
+                message: "Not removed: the answer was not the stack's name".into(),
+            }
+            .into());
         }
     };
     if out.json {

@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "package-dir",
     "deployment",
     "lock-file",
+    "declined",
     "stack-missing",
     "stack-failed",
     "locked",

@@ -110,6 +110,7 @@ fn operation(kind: OpErrorKind) -> Typed {
         OpErrorKind::Deployment => ("deployment", exit::FAILURE),
         OpErrorKind::Input => ("usage", exit::USAGE),
         OpErrorKind::LockFile => ("lock-file", exit::FAILURE),
+        OpErrorKind::Declined => ("declined", exit::FAILURE),
     };
     (name, code, Map::new())
 }
