@@ -780,3 +780,36 @@ fn a_pin_that_resolves_to_nothing_stops_up_before_any_request() {
     }
     assert_eq!(settled_count(&moto), before, "no request at all");
 }
+
+/// `${opt:aws-profile, …}` (a v3 idiom) works in every stage command: the option is declared,
+/// `null` when not given so the fallback applies.
+#[test]
+fn opt_aws_profile_with_a_fallback_chooses_the_profile() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "opt-profile", |y| {
+        y.replace(
+            "  profile: ${self:custom.myProfile.${self:custom.myStage}}",
+            "  profile: ${opt:aws-profile, self:custom.myProfile.${self:custom.myStage}}\n  \
+             environment:\n    VERBOSE: ${opt:verbose, 'quiet'}",
+        )
+    });
+    let dev = run(&bed, &dir, &["whoami", "-s", "dev", "--json"], &[]).json();
+    assert_eq!(dev["profile"], "devAccount", "{dev}");
+    assert_eq!(dev["account"], DEV_ACCOUNT);
+    let given = run(
+        &bed,
+        &dir,
+        &["whoami", "-s", "dev", "--aws-profile", "default", "--json"],
+        &[],
+    )
+    .json();
+    assert_eq!(given["account"], PROD_ACCOUNT, "{given}");
+    let print = run(
+        &bed,
+        &dir,
+        &["-v", "print", "--path", "provider.environment.VERBOSE"],
+        &[],
+    );
+    assert_eq!(print.code, 0, "{}", print.stderr);
+    assert_eq!(print.stdout.trim(), "true");
+}

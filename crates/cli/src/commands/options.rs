@@ -1,8 +1,11 @@
 //! Command-line arguments → the options of the operations.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use deployer_ops::types::{CliOptions, CredentialOptions, MfaPrompt};
 use deployer_ops::{ServiceOptions, StageOptions};
+use serde_json::Value;
 
 use crate::args::{CredentialArgs, ServiceArgs};
 use crate::ui::{self, Output};
@@ -24,6 +27,27 @@ pub fn service(args: &ServiceArgs, extra: CliOptions) -> anyhow::Result<ServiceO
     })
 }
 
+/// The options every stage command declares for `${opt:…}`, as v3's common options: `config`,
+/// `aws-profile`, `verbose`, `json`; one not given is `null`, a flag given is `true`.
+pub fn common(
+    out: &Output,
+    service: &ServiceArgs,
+    creds: &CredentialArgs,
+) -> BTreeMap<String, Value> {
+    let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+    let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
+    let config = service.config.as_ref().map(|p| p.display().to_string());
+    [
+        ("config", text(config)),
+        ("aws-profile", text(creds.aws_profile.clone())),
+        ("json", flag(out.json)),
+        ("verbose", flag(out.verbose)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// The stage options of an AWS command; the MFA prompt only when a person can answer.
 pub fn stage(
     out: &Output,
@@ -33,8 +57,12 @@ pub fn stage(
     let interactive_mfa = out
         .interactive
         .then(|| Box::new(ui::prompt_mfa) as MfaPrompt);
+    let declared = CliOptions {
+        extra: common(out, service, creds),
+        ..Default::default()
+    };
     Ok(StageOptions {
-        service: self::service(service, CliOptions::default())?,
+        service: self::service(service, declared)?,
         credentials: CredentialOptions {
             aws_profile: creds.aws_profile.clone(),
             no_profile: creds.no_profile,

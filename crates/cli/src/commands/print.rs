@@ -30,31 +30,25 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
     Ok(crate::exit::OK)
 }
 
-/// The options `print` declares, for `${opt:…}`: the ones not given are `null`, as in v3.
+/// The options `print` declares, for `${opt:…}`: the common ones with `format`, `path` and
+/// `offline`; the ones not given are `null`, as in v3.
 fn declared(out: &Output, args: &PrintArgs) -> CliOptions {
-    let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
-    let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
+    let mut extra = options::common(out, &args.service, &args.credentials);
     let format = match args.format {
         PrintFormat::Yaml => "yaml",
         PrintFormat::Json => "json",
     };
-    let extra = [
-        (
-            "config",
-            text(
-                args.service
-                    .config
-                    .as_ref()
-                    .map(|p| p.display().to_string()),
-            ),
-        ),
-        ("format", Value::String(format.into())),
-        ("path", text(args.path.clone())),
-        ("json", flag(out.json)),
-        ("verbose", flag(out.verbose)),
-    ];
+    extra.insert("format".into(), Value::String(format.into()));
+    let path = args.path.clone().map_or(Value::Null, Value::String);
+    extra.insert("path".into(), path);
+    let offline = if args.offline {
+        Value::Bool(true)
+    } else {
+        Value::Null
+    };
+    extra.insert("offline".into(), offline);
     CliOptions {
-        extra: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        extra,
         ..Default::default()
     }
 }
