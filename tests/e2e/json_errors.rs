@@ -25,6 +25,7 @@ const KINDS: &[&str] = &[
     "deployment",
     "lock-file",
     "declined",
+    "no-such-path",
     "stack-missing",
     "stack-failed",
     "locked",
@@ -154,7 +155,7 @@ fn operation_failures_have_their_own_kinds() {
         &["print", "--path", "custom.nope", "--json"],
         &[],
     );
-    error_object(&r, "usage", 2);
+    error_object(&r, "no-such-path", 1);
     let r = run(
         &bed,
         &pinned,

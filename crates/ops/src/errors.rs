@@ -39,6 +39,8 @@ pub enum OpErrorKind {
     LockFile,
     /// The person asked to confirm declined; nothing was changed.
     Declined,
+    /// `print --path`: the configuration has no value there.
+    NoSuchPath,
 }
 
 impl OpError {

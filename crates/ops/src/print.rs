@@ -50,7 +50,7 @@ pub fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<
     match &options.path {
         Some(path) => select(&value, path).cloned().map(Printed).ok_or_else(|| {
             OpError::error(
-                OpErrorKind::Input,
+                OpErrorKind::NoSuchPath,
                 format!(
                     "--path {path}: no such property in the resolved configuration of {}",
                     source.file.path.display()

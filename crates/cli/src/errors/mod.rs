@@ -31,6 +31,7 @@ pub const KINDS: &[&str] = &[
     "deployment",
     "lock-file",
     "declined",
+    "no-such-path",
     "stack-missing",
     "stack-failed",
     "locked",

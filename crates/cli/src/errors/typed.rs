@@ -111,6 +111,7 @@ fn operation(kind: OpErrorKind) -> Typed {
         OpErrorKind::Input => ("usage", exit::USAGE),
         OpErrorKind::LockFile => ("lock-file", exit::FAILURE),
         OpErrorKind::Declined => ("declined", exit::FAILURE),
+        OpErrorKind::NoSuchPath => ("no-such-path", exit::FAILURE),
     };
     (name, code, Map::new())
 }
