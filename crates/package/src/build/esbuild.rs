@@ -81,6 +81,7 @@ pub(crate) fn build_all(
             trees.push(BuiltTree {
                 dir: tree.clone(),
                 mode: TreeMode::Replace,
+                only: None,
             });
             trees.extend(
                 node_modules
@@ -89,6 +90,7 @@ pub(crate) fn build_all(
                     .map(|dir| BuiltTree {
                         dir: dir.clone(),
                         mode: TreeMode::Replace,
+                        only: None,
                     }),
             );
         }
