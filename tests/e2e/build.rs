@@ -374,6 +374,21 @@ fn individually_packaged_functions_carry_only_the_packages_their_bundle_imports(
     let again = package_json(service.path(), "dev");
     assert_eq!(again["builds"]["built"], 0, "{again}");
     assert_eq!(std::fs::read(zips.join("ids.zip")).unwrap(), before);
+
+    // A declared external that no bundle imports is named, not dropped silently.
+    let yml = service.path().join("serverless.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    let without = text.replace("  shapes:\n    handler: shapes.handler\n", "");
+    std::fs::write(&yml, without).unwrap();
+    let out = deployer(service.path(), &["package"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "custom.esbuild.external: zod is imported by no bundle, so the zips of the individually packaged functions ids, plain leave it out"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

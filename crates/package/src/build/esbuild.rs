@@ -81,6 +81,7 @@ pub(crate) fn build_all(
     };
     let extras = super::extras::copy_extras(plan, &root)?;
     let installs = Installs {
+        declared: &installed,
         node_modules: node_modules.as_deref(),
         extras: extras.as_deref(),
     };
@@ -98,6 +99,8 @@ pub(crate) fn build_all(
 
 /// What the service's bundles share: the installed externals and the extras.
 struct Installs<'a> {
+    /// The externals asked to be installed.
+    declared: &'a [String],
     /// Where they are installed, if any.
     node_modules: Option<&'a Path>,
     /// The files `package.patterns` include, if any.
@@ -117,6 +120,7 @@ fn place_trees(
         .node_modules
         .filter(|_| individual_keys(plan).next().is_some())
         .map(externals::InstalledTree::new);
+    let mut imported = BTreeSet::new();
     for (entry, bundled) in entries.iter().zip(results) {
         if bundled.fresh {
             out.cached += 1;
@@ -125,6 +129,11 @@ fn place_trees(
         }
         let needed = tree.as_mut().map(|t| t.closure(&bundled.imports));
         record_trees(plan, entry, &bundled.out, needed.as_deref(), installs, out);
+        imported.extend(needed.unwrap_or_default());
+    }
+    if let Some(tree) = &tree {
+        let warning = unimported_warning(plan, tree, installs.declared, &imported);
+        out.warnings.extend(warning);
     }
 }
 
@@ -162,6 +171,31 @@ fn individual_keys(plan: &BuildPlan) -> impl Iterator<Item = &str> {
         .iter()
         .filter(|f| f.builder == Builder::Esbuild && f.individually)
         .map(|f| f.key.as_str())
+}
+
+/// A declared external that no bundle imports is left out of every individually packaged
+/// zip (as serverless-esbuild does); say so rather than drop it silently.
+fn unimported_warning(
+    plan: &BuildPlan,
+    tree: &externals::InstalledTree,
+    declared: &[String],
+    imported: &BTreeSet<String>,
+) -> Option<String> {
+    let individual: Vec<&str> = individual_keys(plan).collect();
+    let left_out = tree.unimported(declared, imported);
+    if individual.is_empty() || left_out.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "custom.esbuild.external: {} imported by no bundle, so the zips of the individually \
+         packaged functions {} leave it out, as serverless-esbuild does; import it where it is \
+         needed or remove it from external",
+        match left_out.as_slice() {
+            [one] => format!("{one} is"),
+            many => format!("{} are", many.join(", ")),
+        },
+        individual.join(", ")
+    ))
 }
 
 /// The distinct entry files of the bundled functions, in config order.

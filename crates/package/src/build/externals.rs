@@ -153,6 +153,19 @@ impl InstalledTree {
         kept.into_iter().collect()
     }
 
+    /// The `declared` packages installed at the top of the tree whose directory is not in
+    /// `kept` (the union of [`InstalledTree::closure`] results).
+    pub(crate) fn unimported(&self, declared: &[String], kept: &BTreeSet<String>) -> Vec<String> {
+        declared
+            .iter()
+            .filter(|name| {
+                let dir = format!("node_modules/{name}");
+                self.is_package(Path::new(&dir)) && !kept.contains(&dir)
+            })
+            .cloned()
+            .collect()
+    }
+
     fn is_package(&self, dir: &Path) -> bool {
         self.root.join(dir).join("package.json").is_file()
     }
@@ -329,5 +342,9 @@ mod tests {
         );
         assert!(tree.closure(&roots(&[])).is_empty());
         assert_eq!(tree.closure(&roots(&["evil"])), ["node_modules/evil"]);
+        // Declared and installed but needed by nobody: e; not installed: z.
+        let kept: BTreeSet<String> = tree.closure(&roots(&["a"])).into_iter().collect();
+        let declared = ["a".to_string(), "e".to_string(), "z".to_string()];
+        assert_eq!(tree.unimported(&declared, &kept), ["e"]);
     }
 }
