@@ -305,3 +305,99 @@ fn a_missing_handler_file_fails_up_before_upload() {
     assert_fails_before_aws_writes(&bed, &r, "nohandler", "jobs/cron.js");
     assert!(r.stderr.contains("cron"), "{}", r.stderr);
 }
+
+/// The esbuild fixture's package.json and lock (uuid, zod) with three individually packaged
+/// functions: `ids` imports uuid, `shapes` zod, `plain` no package.
+fn individually_service(individually: bool) -> tempfile::TempDir {
+    let service = copy_service("plugin-esbuild");
+    link_node_modules(service.path());
+    let yml = format!(
+        "service: split\nplugins:\n  - serverless-esbuild\nprovider:\n  name: aws\n  runtime: nodejs20.x\n\
+         package:\n  individually: {individually}\ncustom:\n  esbuild:\n    external:\n      - uuid\n      - zod\n\
+         functions:\n  ids:\n    handler: ids.handler\n  shapes:\n    handler: shapes.handler\n  plain:\n    handler: plain.handler\n"
+    );
+    std::fs::write(service.path().join("serverless.yml"), yml).unwrap();
+    let handlers = [
+        (
+            "ids.ts",
+            "import { v4 } from 'uuid';\nexport const handler = async () => v4();\n",
+        ),
+        (
+            "shapes.ts",
+            "import { z } from 'zod';\nexport const handler = async () => z.string().parse('ok');\n",
+        ),
+        (
+            "plain.ts",
+            "import { readFileSync } from 'node:fs';\nexport const handler = async () => typeof readFileSync;\n",
+        ),
+    ];
+    for (file, code) in handlers {
+        std::fs::write(service.path().join(file), code).unwrap();
+    }
+    service
+}
+
+/// The top-level `node_modules/` entries of a zip (`uuid`, `.bin`, `.package-lock.json`).
+fn top_node_modules(zip: &Path) -> Vec<String> {
+    let mut top: Vec<String> = zip_names(zip)
+        .iter()
+        .filter_map(|n| n.strip_prefix("node_modules/"))
+        .map(|rest| rest.split('/').next().unwrap().to_string())
+        .collect();
+    top.dedup();
+    top
+}
+
+#[test]
+fn individually_packaged_functions_carry_only_the_packages_their_bundle_imports() {
+    let service = individually_service(true);
+    let json = package_json(service.path(), "dev");
+    let zips = service.path().join(".serverless");
+    for (function, packages) in [("ids", &["uuid"][..]), ("shapes", &["zod"]), ("plain", &[])] {
+        let zip = zips.join(format!("{function}.zip"));
+        assert_eq!(top_node_modules(&zip), packages, "{function}: {json}");
+        // The handler loads with only what its zip holds.
+        let unpacked = unzip(&zip);
+        let script = format!(
+            "require('./{function}.js').handler().then(r => {{ if (r === undefined) process.exit(1); }})"
+        );
+        let out = Command::new("node")
+            .args(["-e", &script])
+            .current_dir(unpacked.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{function}: {}", stderr(&out));
+    }
+
+    // From the cache: the same selection, the same bytes.
+    let before = std::fs::read(zips.join("ids.zip")).unwrap();
+    let again = package_json(service.path(), "dev");
+    assert_eq!(again["builds"]["built"], 0, "{again}");
+    assert_eq!(std::fs::read(zips.join("ids.zip")).unwrap(), before);
+
+    // A declared external that no bundle imports is named, not dropped silently.
+    let yml = service.path().join("serverless.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    let without = text.replace("  shapes:\n    handler: shapes.handler\n", "");
+    std::fs::write(&yml, without).unwrap();
+    let out = deployer(service.path(), &["package"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "custom.esbuild.external: zod is imported by no bundle, so the zips of the individually packaged functions ids, plain leave it out"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_service_zip_keeps_the_whole_installed_tree() {
+    let service = individually_service(false);
+    let json = package_json(service.path(), "dev");
+    let zip = only_artifact(&json);
+    assert_eq!(
+        top_node_modules(&zip),
+        [".bin", ".package-lock.json", "uuid", "zod"]
+    );
+}

@@ -92,6 +92,9 @@ pub struct BuiltTree {
     pub dir: PathBuf,
     /// How the tree combines with the files v3's patterns select.
     pub mode: TreeMode,
+    /// When set, only the files under these directories of the tree (entry-name prefixes such
+    /// as `node_modules/uuid`) go into the zip; `None` keeps every file.
+    pub only: Option<Vec<String>>,
 }
 
 /// How a [`BuiltTree`] combines with the selected service files.
@@ -788,7 +791,9 @@ fn merge_trees(
                 walked.insert(tree.dir.clone(), (start..candidates.len()).collect());
             }
             for &i in &walked[&tree.dir] {
-                by_name.insert(candidates[i].name.clone(), i);
+                if tree_keeps(tree, &candidates[i].name) {
+                    by_name.insert(candidates[i].name.clone(), i);
+                }
             }
         }
         let mut list: Vec<usize> = by_name.into_values().collect();
@@ -796,6 +801,16 @@ fn merge_trees(
         merged.push(list);
     }
     Ok(merged)
+}
+
+/// Whether a file of `tree` (named as in the zip) is one the tree puts in.
+fn tree_keeps(tree: &BuiltTree, name: &str) -> bool {
+    tree.only.as_ref().is_none_or(|dirs| {
+        dirs.iter().any(|d| {
+            name.strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+    })
 }
 
 /// Every function's handler file must be in the zip it uses.
@@ -947,6 +962,34 @@ mod tests {
                 artifact.display()
             );
         }
+    }
+
+    #[test]
+    fn a_tree_limited_to_directories_keeps_only_their_files() {
+        let tree = |only: Option<&[&str]>| BuiltTree {
+            dir: PathBuf::from("/t"),
+            mode: TreeMode::Replace,
+            only: only.map(s),
+        };
+        let some = tree(Some(&["node_modules/uuid", "node_modules/@s/p"]));
+        for kept in [
+            "node_modules/uuid/package.json",
+            "node_modules/uuid/node_modules/x/index.js",
+            "node_modules/@s/p/index.js",
+        ] {
+            assert!(tree_keeps(&some, kept), "{kept}");
+        }
+        for left in [
+            "node_modules/uuid",
+            "node_modules/uuidx/index.js",
+            "node_modules/.bin/uuid",
+            "node_modules/.package-lock.json",
+            "node_modules/@s/q/index.js",
+        ] {
+            assert!(!tree_keeps(&some, left), "{left}");
+        }
+        assert!(!tree_keeps(&tree(Some(&[])), "node_modules/uuid/a.js"));
+        assert!(tree_keeps(&tree(None), "node_modules/.bin/uuid"));
     }
 
     #[test]

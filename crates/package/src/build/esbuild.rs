@@ -1,7 +1,7 @@
 //! Bundling with the project's esbuild: one build per distinct entry file, in parallel,
 //! each skipped when its module graph, options and esbuild version are unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::cache::{Digests, Slot, hash_parts, key_for};
 use super::{
-    BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, handler_base,
-    node_deps,
+    BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, externals,
+    handler_base, node_deps,
 };
 use crate::{BuiltTree, TreeMode};
 
@@ -22,6 +22,16 @@ const INSTALL_HINT: &str = "npm install --save-dev esbuild";
 struct Entry {
     path: String,
     functions: Vec<String>,
+}
+
+/// One entry's bundle in its cache slot.
+struct Bundled {
+    /// The output tree.
+    out: PathBuf,
+    /// Reused from the cache, not built.
+    fresh: bool,
+    /// The packages the bundle imports and leaves external.
+    imports: BTreeSet<String>,
 }
 
 /// Builds every bundled function of `plan` and records the trees in `out`.
@@ -52,47 +62,30 @@ pub(crate) fn build_all(
             message: format!("Cannot start build threads: {err}"),
         })?;
     let digests = Digests::default();
-    let results: Vec<(PathBuf, bool)> = pool.install(|| {
+    let results: Vec<Bundled> = pool.install(|| {
         entries
             .par_iter()
             .map(|e| bundle(plan, &binary, &flags, &base, &root, e, &digests))
             .collect::<Result<_, _>>()
     })?;
-    let externals = options.installed_externals();
-    let node_modules = if externals.is_empty() {
+    let installed = options.installed_externals();
+    let node_modules = if installed.is_empty() {
         None
     } else {
         Some(node_deps::install_externals(
             &plan.service_dir,
-            &externals,
+            &installed,
             options.packager.as_deref(),
             &root,
         )?)
     };
     let extras = super::extras::copy_extras(plan, &root)?;
-    for (entry, (tree, fresh)) in entries.iter().zip(results) {
-        if fresh {
-            out.cached += 1;
-        } else {
-            out.built += 1;
-        }
-        for f in &entry.functions {
-            let trees = out.trees.entry(f.clone()).or_default();
-            trees.push(BuiltTree {
-                dir: tree.clone(),
-                mode: TreeMode::Replace,
-            });
-            trees.extend(
-                node_modules
-                    .iter()
-                    .chain(extras.iter())
-                    .map(|dir| BuiltTree {
-                        dir: dir.clone(),
-                        mode: TreeMode::Replace,
-                    }),
-            );
-        }
-    }
+    let installs = Installs {
+        declared: &installed,
+        node_modules: node_modules.as_deref(),
+        extras: extras.as_deref(),
+    };
+    place_trees(plan, &entries, results, &installs, out);
     for f in plan
         .functions
         .iter()
@@ -102,6 +95,107 @@ pub(crate) fn build_all(
         out.handler_files.insert(f.key.clone(), vec![name]);
     }
     Ok(())
+}
+
+/// What the service's bundles share: the installed externals and the extras.
+struct Installs<'a> {
+    /// The externals asked to be installed.
+    declared: &'a [String],
+    /// Where they are installed, if any.
+    node_modules: Option<&'a Path>,
+    /// The files `package.patterns` include, if any.
+    extras: Option<&'a Path>,
+}
+
+/// Counts the builds and records each function's trees, the installed tree trimmed per zip
+/// when some function is packaged individually.
+fn place_trees(
+    plan: &BuildPlan,
+    entries: &[Entry],
+    results: Vec<Bundled>,
+    installs: &Installs<'_>,
+    out: &mut BuildOutput,
+) {
+    let mut tree = installs
+        .node_modules
+        .filter(|_| individual_keys(plan).next().is_some())
+        .map(externals::InstalledTree::new);
+    let mut imported = BTreeSet::new();
+    for (entry, bundled) in entries.iter().zip(results) {
+        if bundled.fresh {
+            out.cached += 1;
+        } else {
+            out.built += 1;
+        }
+        let needed = tree.as_mut().map(|t| t.closure(&bundled.imports));
+        record_trees(plan, entry, &bundled.out, needed.as_deref(), installs, out);
+        imported.extend(needed.unwrap_or_default());
+    }
+    if let Some(tree) = &tree {
+        let warning = unimported_warning(plan, tree, installs.declared, &imported);
+        out.warnings.extend(warning);
+    }
+}
+
+/// The trees of each function of `entry`: its bundle, the installed externals and the extras.
+/// An individually packaged function gets only the installed directories its bundle needs
+/// (`needed`); the service zip gets the whole installed tree.
+fn record_trees(
+    plan: &BuildPlan,
+    entry: &Entry,
+    bundle: &Path,
+    needed: Option<&[String]>,
+    installs: &Installs<'_>,
+    out: &mut BuildOutput,
+) {
+    let tree = |dir: &Path, only: Option<Vec<String>>| BuiltTree {
+        dir: dir.to_path_buf(),
+        mode: TreeMode::Replace,
+        only,
+    };
+    for f in &entry.functions {
+        let individually = individual_keys(plan).any(|k| k == f);
+        let list = out.trees.entry(f.clone()).or_default();
+        list.push(tree(bundle, None));
+        if let Some(dir) = installs.node_modules {
+            let only = needed.filter(|_| individually).map(<[String]>::to_vec);
+            list.push(tree(dir, only));
+        }
+        list.extend(installs.extras.map(|dir| tree(dir, None)));
+    }
+}
+
+/// The bundled functions packaged individually.
+fn individual_keys(plan: &BuildPlan) -> impl Iterator<Item = &str> {
+    plan.functions
+        .iter()
+        .filter(|f| f.builder == Builder::Esbuild && f.individually)
+        .map(|f| f.key.as_str())
+}
+
+/// A declared external that no bundle imports is left out of every individually packaged
+/// zip (as serverless-esbuild does); say so rather than drop it silently.
+fn unimported_warning(
+    plan: &BuildPlan,
+    tree: &externals::InstalledTree,
+    declared: &[String],
+    imported: &BTreeSet<String>,
+) -> Option<String> {
+    let individual: Vec<&str> = individual_keys(plan).collect();
+    let left_out = tree.unimported(declared, imported);
+    if individual.is_empty() || left_out.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "custom.esbuild.external: {} imported by no bundle, so the zips of the individually \
+         packaged functions {} leave it out, as serverless-esbuild does; import it where it is \
+         needed or remove it from external",
+        match left_out.as_slice() {
+            [one] => format!("{one} is"),
+            many => format!("{} are", many.join(", ")),
+        },
+        individual.join(", ")
+    ))
 }
 
 /// The distinct entry files of the bundled functions, in config order.
@@ -195,8 +289,7 @@ fn esbuild_version(binary: &Path) -> Result<String, BuildError> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// Bundles one entry into its cache slot (unless fresh); returns the slot's output tree and
-/// whether it was reused.
+/// Bundles one entry into its cache slot (unless fresh, with a readable metafile).
 fn bundle(
     plan: &BuildPlan,
     binary: &Path,
@@ -205,16 +298,22 @@ fn bundle(
     root: &Path,
     entry: &Entry,
     digests: &Digests,
-) -> Result<(PathBuf, bool), BuildError> {
+) -> Result<Bundled, BuildError> {
     let base = hash_parts([base, entry.path.as_str()]);
     let slot = Slot::new(root.join(&hash_parts([entry.path.as_str()])[..16]));
-    if slot.is_fresh(&base, &plan.service_dir, digests) {
-        return Ok((slot.out(), true));
+    let meta = slot.dir.join("meta.json");
+    if slot.is_fresh(&base, &plan.service_dir, digests)
+        && let Ok(metafile) = read_metafile(&meta)
+    {
+        return Ok(Bundled {
+            out: slot.out(),
+            fresh: true,
+            imports: externals::bundle_imports(&metafile),
+        });
     }
     slot.clear()?;
     let dir = Path::new(&entry.path).parent().unwrap_or(Path::new(""));
     let outdir = slot.out().join(dir);
-    let meta = slot.dir.join("meta.json");
     let output = Command::new(binary)
         .arg(&entry.path)
         .args(flags)
@@ -239,28 +338,37 @@ fn bundle(
                 .to_string(),
         });
     }
-    let mut inputs = metafile_inputs(&meta)?;
+    let metafile = read_metafile(&meta)?;
+    let mut inputs = metafile_inputs(&metafile);
     // Resolution also depends on these, though esbuild does not list them as inputs.
     inputs.extend(["package.json".to_string(), "tsconfig.json".to_string()]);
     // Files read by this build are hashed afresh: the run's memo may hold their old content.
     let key = key_for(&base, &plan.service_dir, &inputs, &Digests::default());
     slot.save(&key, &inputs)?;
-    Ok((slot.out(), false))
+    Ok(Bundled {
+        out: slot.out(),
+        fresh: false,
+        imports: externals::bundle_imports(&metafile),
+    })
 }
 
-/// The files esbuild read (the module graph), relative to the service directory.
-fn metafile_inputs(meta: &Path) -> Result<Vec<String>, BuildError> {
+/// esbuild's metafile of a build.
+fn read_metafile(meta: &Path) -> Result<Value, BuildError> {
     let text = std::fs::read_to_string(meta).map_err(BuildError::io("read", meta))?;
-    let v: Value = serde_json::from_str(&text).map_err(|err| BuildError::Io {
+    serde_json::from_str(&text).map_err(|err| BuildError::Io {
         action: "parse",
         path: meta.to_path_buf(),
         source: std::io::Error::other(err),
-    })?;
-    let mut inputs: Vec<String> = v
+    })
+}
+
+/// The files esbuild read (the module graph), relative to the service directory.
+fn metafile_inputs(metafile: &Value) -> Vec<String> {
+    let mut inputs: Vec<String> = metafile
         .get("inputs")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     inputs.sort();
-    Ok(inputs)
+    inputs
 }

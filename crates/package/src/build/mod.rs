@@ -10,6 +10,7 @@
 mod cache;
 mod esbuild;
 pub mod esbuild_options;
+mod externals;
 mod extras;
 mod node_deps;
 mod python;

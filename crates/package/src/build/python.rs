@@ -133,6 +133,7 @@ pub(crate) fn build_all(
             out.trees.entry(f.clone()).or_default().push(BuiltTree {
                 dir: tree.clone(),
                 mode: TreeMode::Merge,
+                only: None,
             });
         }
     }
