@@ -401,3 +401,31 @@ fn the_service_zip_keeps_the_whole_installed_tree() {
         [".bin", ".package-lock.json", "uuid", "zod"]
     );
 }
+
+#[test]
+fn without_bundling_each_entry_is_only_transpiled() {
+    let service = copy_service("plugin-esbuild");
+    link_node_modules(service.path());
+    let yml = "service: flat\nplugins:\n  - serverless-esbuild\nprovider:\n  name: aws\n  runtime: nodejs20.x\n\
+               custom:\n  esbuild:\n    bundle: false\nfunctions:\n  flat:\n    handler: flat.handler\n";
+    std::fs::write(service.path().join("serverless.yml"), yml).unwrap();
+    std::fs::write(
+        service.path().join("flat.ts"),
+        "const greeting: string = 'hi';\nexport const handler = async () => greeting;\n",
+    )
+    .unwrap();
+    let json = package_json(service.path(), "dev");
+    let zip = only_artifact(&json);
+    let names = zip_names(&zip);
+    assert!(names.contains(&"flat.js".to_string()), "{names:?}");
+    let unpacked = unzip(&zip);
+    let out = Command::new("node")
+        .args([
+            "-e",
+            "require('./flat.js').handler().then(r => { if (r !== 'hi') process.exit(1); })",
+        ])
+        .current_dir(unpacked.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -279,8 +279,12 @@ impl EsbuildOptions {
         if self.out_extension != ".js" {
             f.push(format!("--out-extension:.js={}", self.out_extension));
         }
-        for e in self.bundle_externals() {
-            f.push(format!("--external:{e}"));
+        // Without bundling nothing is inlined, so there is nothing to keep external (and
+        // esbuild refuses `--external` without `--bundle`).
+        if self.bundle {
+            for e in self.bundle_externals() {
+                f.push(format!("--external:{e}"));
+            }
         }
         for (k, v) in &self.define {
             f.push(format!("--define:{k}={v}"));
@@ -448,6 +452,22 @@ mod tests {
         ] {
             assert!(flags.contains(&flag.to_string()), "{flag} in {flags:?}");
         }
+    }
+
+    #[test]
+    fn without_bundling_no_external_is_passed() {
+        let o = parse(
+            json!({"bundle": false, "external": ["sharp"]}),
+            OptionSource::ServerlessEsbuild,
+            "nodejs22.x",
+        );
+        let flags = o.cli_flags();
+        assert!(
+            !flags.iter().any(|f| f.starts_with("--external")),
+            "{flags:?}"
+        );
+        assert!(!flags.contains(&"--bundle".to_string()), "{flags:?}");
+        assert_eq!(o.installed_externals(), vec!["sharp"]);
     }
 
     #[test]
