@@ -62,3 +62,20 @@ fn a_stage_context_adds_where_the_operation_stood() {
     assert_eq!(f.fields["account"], "222222222222");
     assert!(f.message.starts_with("Stack s-dev failed to deploy"));
 }
+
+#[test]
+fn every_kind_is_documented_and_every_documented_kind_exists() {
+    let doc = include_str!("../../../../docs/json.md");
+    let table = doc.split("## Kinds").nth(1).expect("a Kinds section");
+    let mut documented: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // the header and its rule
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    documented.sort_unstable();
+    let mut kinds = KINDS.to_vec();
+    kinds.sort_unstable();
+    assert_eq!(documented, kinds);
+}
