@@ -373,3 +373,27 @@ async fn a_missing_permission_names_the_remedy() {
     );
     assert!(text.contains("grant it to the principal"), "{text}");
 }
+
+#[tokio::test]
+async fn an_unreachable_endpoint_names_cloudwatch() {
+    // A port nothing listens on, reached with the SDK's default HTTP client.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sdk = sdk(StaticReplayClient::new(vec![]).into_shared()).to_builder();
+    sdk.set_http_client(None);
+    let sdk = sdk.endpoint_url(format!("http://127.0.0.1:{port}")).build();
+    let clients = AwsClients::new(&sdk, &CallCounter::new());
+    let err = lambda_metrics(&clients.cloudwatch, &["f".into()], START, END, 60)
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(err.kind(), Some(FailureKind::Connection), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("(connection refused) during CloudWatch GetMetricData"),
+        "{text}"
+    );
+    assert!(text.contains("re-running is safe"), "{text}");
+}
