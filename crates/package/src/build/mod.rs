@@ -13,6 +13,7 @@ pub mod esbuild_options;
 mod extras;
 mod node_deps;
 mod python;
+mod tool_version;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
