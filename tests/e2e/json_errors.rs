@@ -19,6 +19,7 @@ const KINDS: &[&str] = &[
     "build",
     "package",
     "template",
+    "preflight",
     "stack-missing",
     "stack-failed",
     "locked",

@@ -10,4 +10,5 @@ pub use deployer_package::build::BuildError;
 pub use deployer_template::TemplateError;
 pub use deployer_template::plugins::PluginError;
 
+pub use crate::preflight::PreflightError;
 pub use crate::remove::ConfirmationRequired;

@@ -2,7 +2,7 @@
 
 use deployer_ops::errors::{
     AwsError, Broken, BuildError, ConfigError, ConfirmationRequired, CredentialError, Evidence,
-    GuardRefusal, ModelError, PackageError, PluginError, TemplateError,
+    GuardRefusal, ModelError, PackageError, PluginError, PreflightError, TemplateError,
 };
 use serde_json::{Map, Value, json};
 
@@ -28,6 +28,10 @@ pub(super) fn typed(e: &(dyn std::error::Error + 'static)) -> Option<Typed> {
     }
     if let Some(a) = e.downcast_ref::<AwsError>() {
         return Some(aws(a));
+    }
+    if let Some(p) = e.downcast_ref::<PreflightError>() {
+        let f = fields(json!({"problems": p.problems}));
+        return Some(("preflight", exit::FAILURE, f));
     }
     if let Some(c) = e.downcast_ref::<ConfigError>() {
         let problems: Vec<Value> = c
