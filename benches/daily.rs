@@ -1,7 +1,12 @@
 //! Whole-process benchmark of the daily loop against moto (the multi-account seed deployed to
 //! its dev account): `deploy function` (changed code, and unchanged), `invoke` (moto's Lambda
-//! without Docker), `logs` (no tail) and `deploy list` — wall time of the real binary and its
-//! AWS calls (from `--json`'s `awsCalls`, the guard's STS call included).
+//! without Docker), `logs` (no tail), `deploy list` and `rollback -t` (alternating between two
+//! deployments, so each one updates the stack) — wall time of the real binary and its AWS calls
+//! (from `--json`'s `awsCalls`, the guard's STS call included).
+//!
+//! moto's Lambda without Docker writes no logs, so before each round the bench writes a log
+//! stream with the lines of one invocation, as Lambda would: both CLIs then read real events
+//! (Serverless's `logs` fails with "No existing streams" on an empty log group).
 //!
 //! When `SERVERLESS_BIN` names a Serverless v3 CLI (for example osls 4.3.1:
 //! `npm install --prefix DIR osls@4.3.1`, then `SERVERLESS_BIN=DIR/node_modules/.bin/serverless`)
@@ -14,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use deployer_testbed::{Moto, ProfileSpec, TestBed};
 
 struct Sample {
@@ -88,11 +96,16 @@ fn service(bed: &TestBed<'_>, name: &str) -> PathBuf {
     copy_dir(&seed, &dir);
     let yml = dir.join("serverless.yml");
     let text = std::fs::read_to_string(&yml).unwrap();
-    std::fs::write(
-        &yml,
-        text.replacen("service: service-name", &format!("service: {name}"), 1),
-    )
-    .unwrap();
+    // Both CLIs then roll back with UpdateStack: moto 5.2.1 answers the DeleteChangeSet that
+    // Serverless sends first on the change-set path with HTTP 500.
+    let text = text
+        .replacen("service: service-name", &format!("service: {name}"), 1)
+        .replacen(
+            "  region: us-east-1\n",
+            "  region: us-east-1\n  deploymentMethod: direct\n",
+            1,
+        );
+    std::fs::write(&yml, text).unwrap();
     dir
 }
 
@@ -123,13 +136,98 @@ fn report(title: &str, names: &[&str], samples: Vec<Vec<Sample>>) {
     }
 }
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 6] = [
     "deploy function (changed)",
     "deploy function (same)",
     "invoke",
     "logs",
     "deploy list",
+    "rollback -t",
 ];
+
+/// Writes one invocation's log lines to a new stream of `function`'s log group, the way Lambda
+/// does after an invoke (moto's Lambda without Docker writes none).
+fn write_invocation_log(bed: &TestBed<'_>, function: &str, round: usize) {
+    let key = bed.key("devAccount");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(bed.moto().endpoint())
+            .credentials_provider(Credentials::new(
+                key.access_key_id.clone(),
+                key.secret_access_key.clone(),
+                None,
+                None,
+                "bench",
+            ))
+            .load()
+            .await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+        let group = format!("/aws/lambda/{function}");
+        // The group exists after the first round.
+        let _ = logs.create_log_group().log_group_name(&group).send().await;
+        let stream = format!("2026/01/01/[$LATEST]bench{round:04}");
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name(&stream)
+            .send()
+            .await
+            .expect("CreateLogStream");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        // The Node.js runtime's lines.
+        let id = format!("8f5c3a52-0000-4000-8000-{round:012}");
+        let lines = [
+            format!("START RequestId: {id} Version: $LATEST\n"),
+            format!("2026-01-01T00:00:00.000Z\t{id}\tINFO\thandled round {round}\n"),
+            format!("END RequestId: {id}\n"),
+            format!(
+                "REPORT RequestId: {id}\tDuration: 2.10 ms\tBilled Duration: 3 ms\t\
+                 Memory Size: 1024 MB\tMax Memory Used: 68 MB\t\n"
+            ),
+        ];
+        let events = lines.iter().enumerate().map(|(i, line)| {
+            InputLogEvent::builder()
+                .timestamp(now + i as i64)
+                .message(line)
+                .build()
+                .unwrap()
+        });
+        logs.put_log_events()
+            .log_group_name(&group)
+            .log_stream_name(&stream)
+            .set_log_events(Some(events.collect()))
+            .send()
+            .await
+            .expect("PutLogEvents");
+    });
+}
+
+/// The timestamps of the service's deployments, oldest first (from `deploy list --json`).
+fn deployments(bed: &TestBed<'_>, dir: &Path) -> Vec<String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    bed.apply(&mut cmd);
+    let out = cmd
+        .current_dir(dir)
+        .args(["deploy", "list", "--json"])
+        .output()
+        .expect("run deployer");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json output");
+    let mut list: Vec<String> = json["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .map(|d| d["timestamp"].to_string())
+        .collect();
+    list.sort();
+    list
+}
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -147,9 +245,16 @@ fn main() {
     .expect("provisioning accounts");
     let dir = service(&bed, "daily");
     run(&bed, &dir, &["up"]);
+    // A second deployment (other code), so that rollback has two to alternate between.
+    handler(&dir, 10_000);
+    run(&bed, &dir, &["up"]);
+    let stamps = deployments(&bed, &dir);
+    assert!(stamps.len() >= 2, "two deployments: {stamps:?}");
+    let rollback_to = |round: usize| stamps[round % 2].clone();
 
     let mut samples: Vec<Vec<Sample>> = NAMES.iter().map(|_| Vec::new()).collect();
     for i in 0..rounds {
+        write_invocation_log(&bed, "daily-dev-hello", i);
         handler(&dir, i);
         samples[0].push(run(&bed, &dir, &["deploy", "function", "-f", "hello"]));
         samples[1].push(run(&bed, &dir, &["deploy", "function", "-f", "hello"]));
@@ -159,6 +264,7 @@ fn main() {
         moto.set_lambda_docker(true).unwrap();
         samples[3].push(run(&bed, &dir, &["logs", "-f", "hello"]));
         samples[4].push(run(&bed, &dir, &["deploy", "list"]));
+        samples[5].push(run(&bed, &dir, &["rollback", "-t", &rollback_to(i)]));
     }
     report(
         &format!("deployer against moto, multi-account seed (dev stage), {rounds} rounds"),
@@ -171,15 +277,19 @@ fn main() {
         return;
     };
     let mut samples: Vec<Vec<Sample>> = NAMES.iter().map(|_| Vec::new()).collect();
-    let commands: [&[&str]; 5] = [
-        &["deploy", "function", "-f", "hello"],
-        &["deploy", "function", "-f", "hello"],
-        &["invoke", "-f", "hello", "-d", "{}"],
-        &["logs", "-f", "hello"],
-        &["deploy", "list"],
-    ];
     for i in 0..rounds {
+        write_invocation_log(&bed, "daily-dev-hello", 100 + i);
         handler(&dir, 100 + i);
+        // Continues the alternation, so the first rollback is no no-op either.
+        let target = rollback_to(rounds + i);
+        let commands: [&[&str]; 6] = [
+            &["deploy", "function", "-f", "hello"],
+            &["deploy", "function", "-f", "hello"],
+            &["invoke", "-f", "hello", "-d", "{}"],
+            &["logs", "-f", "hello"],
+            &["deploy", "list"],
+            &["rollback", "-t", &target],
+        ];
         for (n, args) in commands.iter().enumerate() {
             moto.set_lambda_docker(n != 2).unwrap();
             if let Some(s) = run_serverless(&bin, &bed, &dir, args) {

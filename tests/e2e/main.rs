@@ -10,6 +10,7 @@ mod guard;
 mod hostile;
 mod json_errors;
 mod lockfile;
+mod metrics;
 mod package;
 mod plugins;
 mod preflight;

@@ -31,6 +31,19 @@ fn blocked_runtime_stops_up_before_any_write() {
         1,
         "only the guard's STS call"
     );
+    let json = run(&bed, &dir, &["up", "-s", "dev", "--json"], &[]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let error = &json.json()["error"];
+    assert_eq!(error["kind"], "preflight", "{error}");
+    let problems = error["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with("provider.runtime is nodejs16.x: since 2025-02-28"),
+        "{error}"
+    );
     // `package` writes nothing to AWS: the same runtime is a warning there.
     let p = run(&bed, &dir, &["package", "-s", "dev"], &[]);
     assert_eq!(p.code, 0, "{}", p.stderr);

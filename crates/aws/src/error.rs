@@ -277,11 +277,10 @@ fn transport_message(action: &str, kind: FailureKind, raw: &str) -> String {
         .and_then(|t| t.split([' ', ')', ',']).next())
         .map(|t| format!(" after {t}"))
         .unwrap_or_default();
+    let (service, operation) = service_and_operation(action);
     format!(
-        "could not reach {} ({why}{after}) during {} {}",
+        "could not reach {} ({why}{after}) during {service} {operation}",
         endpoint_for(action),
-        service_of(action),
-        action.split_whitespace().next().unwrap_or(action)
     )
 }
 
@@ -297,22 +296,48 @@ pub(crate) fn note_endpoint(custom: Option<&str>, region: &str) {
 
 fn endpoint_for(action: &str) -> String {
     let noted = ENDPOINT.read().ok().and_then(|e| e.clone());
-    let host = match service_of(action) {
+    let service = service_and_operation(action).0;
+    let host = match service {
         "S3" => "s3",
         "SSM" => "ssm",
+        "Lambda" => "lambda",
+        "CloudWatch" => "monitoring",
+        "CloudWatch Logs" => "logs",
         _ => "cloudformation",
     };
     match noted {
         Some((Some(url), _)) => url,
         Some((None, region)) => format!("https://{host}.{region}.amazonaws.com"),
-        None => format!("the {} endpoint", service_of(action)),
+        None => format!("the {service} endpoint"),
     }
 }
 
-fn service_of(action: &str) -> &'static str {
-    let op = action.split_whitespace().next().unwrap_or("");
+/// The service and operation of an action: `Lambda Invoke "f"` and `CloudWatch GetMetricData`
+/// name their service first; S3, SSM, Lambda version and CloudFormation calls only the
+/// operation.
+fn service_and_operation(action: &str) -> (&'static str, &str) {
+    let mut words = action.split_whitespace();
+    let first = words.next().unwrap_or("");
+    let named = match first {
+        "Lambda" => Some("Lambda"),
+        "CloudWatch" => Some("CloudWatch"),
+        "Logs" => Some("CloudWatch Logs"),
+        _ => None,
+    };
+    match named {
+        Some(service) => (service, words.next().unwrap_or("")),
+        None => (service_of(first), first),
+    }
+}
+
+fn service_of(op: &str) -> &'static str {
     match op {
         "GetParameter" => "SSM",
+        "DeleteFunction"
+        | "DeleteLayerVersion"
+        | "ListAliases"
+        | "ListLayerVersions"
+        | "ListVersionsByFunction" => "Lambda",
         op if op.ends_with("Object")
             || op.starts_with("ListObjects")
             || op.ends_with("Objects")
@@ -526,6 +551,25 @@ mod tests {
             reset.contains("(connection reset) during S3 PutObject"),
             "{reset}"
         );
+        for (action, during) in [
+            (
+                "CloudWatch GetMetricData",
+                "during CloudWatch GetMetricData",
+            ),
+            ("Lambda Invoke \"svc-dev-f\"", "during Lambda Invoke"),
+            (
+                "Logs FilterLogEvents on /aws/lambda/f",
+                "during CloudWatch Logs FilterLogEvents",
+            ),
+            (
+                "ListVersionsByFunction f",
+                "during Lambda ListVersionsByFunction",
+            ),
+            ("GetParameter \"/p\"", "during SSM GetParameter"),
+        ] {
+            let msg = transport_message(action, FailureKind::Connection, "connection refused");
+            assert!(msg.ends_with(during), "{msg}");
+        }
         let text = call_message("PutObject s3://b/k", &reset, &FailureKind::Connection, None);
         assert!(text.ends_with("; re-running is safe"), "{text}");
         assert!(text.contains("check the network"), "{text}");

@@ -1,7 +1,6 @@
 //! `deploy list`: the deployments of the stage in its deployment bucket, newest first, and
 //! which one the stack points at. Also the deployed-stage context the daily commands share.
 
-use crate::errors::{OpError, OpErrorKind};
 use anyhow::{Context as _, anyhow};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::deploy::{BUCKET_LOGICAL_ID, BUCKET_OUTPUT, BucketChoice};
@@ -10,6 +9,7 @@ use deployer_config::model::Service;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::stack;
 use crate::stage::{self, Guard, Stage, StageOptions};

@@ -10,6 +10,7 @@ pub use deployer_package::build::BuildError;
 pub use deployer_template::TemplateError;
 pub use deployer_template::plugins::PluginError;
 
+pub use crate::preflight::PreflightError;
 pub use crate::remove::ConfirmationRequired;
 
 /// A failure of an operation itself (not AWS's, the configuration's or the credentials'),
@@ -25,8 +26,6 @@ pub struct OpError {
 /// The kinds of [`OpError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpErrorKind {
-    /// A pre-flight check refused the service before any AWS write.
-    Preflight,
     /// The function named on the command line is not in the configuration or not deployed.
     Function,
     /// The package directory (`--package DIR`) cannot be deployed as it is.
@@ -67,10 +66,13 @@ mod tests {
 
     #[test]
     fn the_kind_survives_context() {
-        let err = OpError::error(OpErrorKind::Preflight, "Pre-flight check failed")
-            .context("while deploying");
+        let err = OpError::error(
+            OpErrorKind::Function,
+            "function \"x\" is not in serverless.yml",
+        )
+        .context("while deploying");
         let op = err.downcast_ref::<OpError>().unwrap();
-        assert_eq!(op.kind, OpErrorKind::Preflight);
-        assert_eq!(op.to_string(), "Pre-flight check failed");
+        assert_eq!(op.kind, OpErrorKind::Function);
+        assert_eq!(op.to_string(), "function \"x\" is not in serverless.yml");
     }
 }

@@ -3,7 +3,6 @@
 //! (`--update-config`: also its memory, timeout, environment, layers, role and VPC). The
 //! stack is not touched, so its template is out of date afterwards, as with v3.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use crate::calls::AwsCalls;
 use crate::deployments::{self, Target};
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::package::{self, Build, BuildTarget};
 use crate::stage::StageOptions;

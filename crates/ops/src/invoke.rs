@@ -1,6 +1,5 @@
 //! `invoke -f NAME`: call the deployed function with a payload and return its answer.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -10,6 +9,7 @@ use serde_json::Value;
 
 use crate::calls::AwsCalls;
 use crate::deployments;
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::stage::StageOptions;
 

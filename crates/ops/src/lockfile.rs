@@ -3,7 +3,6 @@
 //! JSON file meant to be committed, so a later run with another account's credentials is
 //! refused by the guard like a broken `allowedAccountIds`.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use deployer_aws::RecordedAccount;
 use serde::{Deserialize, Serialize};
 
 use crate::defaults::ACCOUNT_LOCK_FILE;
+use crate::errors::{OpError, OpErrorKind};
 
 /// The file's layout; `stages` is sorted so the file is stable under version control.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,6 @@
 //! `logs -f NAME`: the CloudWatch Logs of `/aws/lambda/<function name>` since `--startTime`
 //! (default 10 minutes), with `--filter`; `--tail` keeps polling for new events.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
@@ -10,6 +9,7 @@ use serde::Serialize;
 
 use crate::calls::AwsCalls;
 use crate::deployments;
+use crate::errors::{OpError, OpErrorKind};
 use crate::manifest::rfc3339;
 use crate::observer::Observer;
 use crate::stage::StageOptions;

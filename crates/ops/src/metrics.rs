@@ -1,13 +1,13 @@
 //! `metrics [-f NAME]`: invocations, errors, throttles and duration (average, p99) of the
 //! stage's functions from CloudWatch GetMetricData, per function and in total.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
 use crate::deployments;
+use crate::errors::{OpError, OpErrorKind};
 use crate::logs::parse_since;
 use crate::manifest::rfc3339;
 use crate::observer::Observer;

@@ -11,7 +11,6 @@
 //! A handler whose file is missing is refused by the packaging step itself
 //! (`deployer_package::PackageError::HandlerMissing`), which runs before any AWS write.
 
-use crate::errors::{OpError, OpErrorKind};
 use std::collections::BTreeMap;
 
 use deployer_config::model::Service;
@@ -19,6 +18,25 @@ use serde_json::Value;
 
 use crate::observer::Observer;
 use crate::report::{self, Names};
+
+/// A deploy refused by the pre-flight checks, before anything was sent to AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightError {
+    /// One sentence per problem: the setting, what is wrong and what to choose instead.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for PreflightError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Pre-flight check failed, nothing was sent to AWS:\n  - {}",
+            self.problems.join("\n  - ")
+        )
+    }
+}
+
+impl std::error::Error for PreflightError {}
 
 /// A calendar date, `(year, month, day)`, compared as a tuple.
 pub(crate) type Day = (i32, u8, u8);
@@ -123,13 +141,7 @@ pub(crate) fn check(
     if errors.is_empty() {
         return Ok(());
     }
-    Err(OpError::error(
-        OpErrorKind::Preflight,
-        format!(
-            "Pre-flight check failed, nothing was sent to AWS:\n  - {}",
-            errors.join("\n  - ")
-        ),
-    ))
+    Err(PreflightError { problems: errors }.into())
 }
 
 /// Today's date (UTC).

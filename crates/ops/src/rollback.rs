@@ -2,7 +2,6 @@
 //! `compiled-cloudformation-template.json` in the bucket, by TemplateURL), after checking that
 //! every artifact it references is still there. Under the stage's deploy lock, like `up`.
 
-use crate::errors::{OpError, OpErrorKind};
 use anyhow::{anyhow, bail};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::lock::{self, LockOptions};
@@ -12,6 +11,7 @@ use serde_json::Value;
 
 use crate::calls::AwsCalls;
 use crate::deployments::{self, Target};
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::{Action, Observer};
 use crate::request::stack_params;
 use crate::stage::StageOptions;

@@ -1,6 +1,7 @@
 //! A fault-injecting HTTP proxy for end-to-end tests: listens on loopback, forwards each
 //! request to a loopback upstream (moto) and, for requests matching a [`Rule`], answers with an
-//! error, drops the connection, adds latency or stalls instead.
+//! error, drops the connection, adds latency or stalls instead, or plays a recorded answer
+//! (for a protocol moto does not serve, such as CloudWatch's RPC v2 CBOR).
 //!
 //! Every request is forwarded on its own upstream connection and answered with
 //! `Connection: close`, so one request is one TCP connection and faults never leak into the
@@ -24,8 +25,19 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// Read timeout on both sides of a forwarded request.
 const IO_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A recorded HTTP answer the proxy plays instead of forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers besides `Content-Length` and `Connection`.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
 /// What to do with a matching request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this HTTP status (500, 503) and an AWS-style error body; not forwarded.
     Status(u16),
@@ -37,6 +49,9 @@ pub enum Fault {
     Latency(Duration),
     /// Accept and never answer (until the client gives up or [`MAX_STALL`]).
     Stall,
+    /// Answer with this recorded response; not forwarded. The request body is kept
+    /// ([`FaultProxy::answered`]).
+    Answer(Arc<Recorded>),
 }
 
 /// When a fault applies.
@@ -91,6 +106,7 @@ struct Shared {
     faults: AtomicUsize,
     live: AtomicUsize,
     stop: AtomicBool,
+    answered: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Shared {
@@ -112,7 +128,7 @@ impl Shared {
             if r.seen % r.rule.every == 0 {
                 r.fired += 1;
                 self.faults.fetch_add(1, Ordering::Relaxed);
-                return Some(r.rule.fault);
+                return Some(r.rule.fault.clone());
             }
         }
         None
@@ -177,6 +193,15 @@ impl FaultProxy {
     pub fn faults(&self) -> usize {
         self.shared.faults.load(Ordering::Relaxed)
     }
+
+    /// The bodies of the requests answered with [`Fault::Answer`], in arrival order.
+    pub fn answered(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .answered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -234,9 +259,17 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> Result
     read_exact_more(&mut client, &mut body, length)?;
     let request_text = format!("{head_text}{}", String::from_utf8_lossy(&body));
     let fault = by_head.or_else(|| shared.pick(&request_text));
-    match fault {
+    match &fault {
         Some(Fault::Status(code)) => {
-            return answer_error(&mut client, code);
+            return answer_error(&mut client, *code);
+        }
+        Some(Fault::Answer(recorded)) => {
+            shared
+                .answered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(body);
+            return answer_recorded(&mut client, recorded);
         }
         Some(Fault::Reset) => {
             // The body was read: close at once without an answer.
@@ -247,7 +280,7 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> Result
             stall(shared);
             return Ok(());
         }
-        Some(Fault::Latency(d)) => std::thread::sleep(d.min(MAX_STALL)),
+        Some(Fault::Latency(d)) => std::thread::sleep((*d).min(MAX_STALL)),
         Some(Fault::LoseResponse) | None => {}
     }
     let response = forward(upstream, &head_text, &body)?;
@@ -279,6 +312,21 @@ fn stall(shared: &Shared) {
     while started.elapsed() < MAX_STALL && !shared.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn answer_recorded(client: &mut TcpStream, recorded: &Recorded) -> Result<()> {
+    let mut head = format!("HTTP/1.1 {} Recorded\r\n", recorded.status);
+    for (name, value) in &recorded.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        recorded.body.len()
+    ));
+    client.write_all(head.as_bytes())?;
+    client.write_all(&recorded.body)?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
 }
 
 fn answer_error(client: &mut TcpStream, code: u16) -> Result<()> {
@@ -438,6 +486,40 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_secs(2));
         assert_eq!(proxy.requests(), 5);
         assert_eq!(proxy.faults(), 3);
+    }
+
+    #[test]
+    fn a_recorded_answer_is_played_and_its_request_kept() {
+        let up = one_shot_upstream("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        let proxy = FaultProxy::start(up).unwrap();
+        let recorded = Recorded {
+            status: 400,
+            headers: vec![("Content-Type".into(), "application/cbor".into())],
+            body: vec![0xa0],
+        };
+        proxy.set_rules(vec![Rule::new(
+            "/operation/Get",
+            Fault::Answer(Arc::new(recorded)),
+        )]);
+        let mut s = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(b"POST /operation/Get HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
+        assert!(
+            text.contains("Content-Type: application/cbor\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Content-Length: 1\r\n"), "{text}");
+        assert_eq!(out.last(), Some(&0xa0));
+        assert_eq!(proxy.answered(), vec![b"abc".to_vec()]);
+        assert!(
+            get(proxy.port, "/other").unwrap().ends_with("ok"),
+            "forwarded"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use deployer_ops::errors::{
     AwsError, Broken, BuildError, ConfigError, ConfirmationRequired, CredentialError, Evidence,
-    GuardRefusal, ModelError, OpError, OpErrorKind, PackageError, PluginError, TemplateError,
+    GuardRefusal, ModelError, OpError, OpErrorKind, PackageError, PluginError, PreflightError,
+    TemplateError,
 };
 use serde_json::{Map, Value, json};
 
@@ -28,6 +29,10 @@ pub(super) fn typed(e: &(dyn std::error::Error + 'static)) -> Option<Typed> {
     }
     if let Some(a) = e.downcast_ref::<AwsError>() {
         return Some(aws(a));
+    }
+    if let Some(p) = e.downcast_ref::<PreflightError>() {
+        let f = fields(json!({"problems": p.problems}));
+        return Some(("preflight", exit::FAILURE, f));
     }
     if let Some(c) = e.downcast_ref::<ConfigError>() {
         let problems: Vec<Value> = c
@@ -104,7 +109,6 @@ fn credential(c: &CredentialError) -> Typed {
 /// The kind and exit code of an operation's own failure.
 fn operation(kind: OpErrorKind) -> Typed {
     let (name, code) = match kind {
-        OpErrorKind::Preflight => ("preflight", exit::FAILURE),
         OpErrorKind::Function => ("function", exit::FAILURE),
         OpErrorKind::PackageDir => ("package-dir", exit::FAILURE),
         OpErrorKind::Deployment => ("deployment", exit::FAILURE),

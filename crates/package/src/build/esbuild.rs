@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::cache::{Digests, Slot, hash_parts, key_for};
 use super::{
     BuildError, BuildOutput, BuildPlan, BuildSettings, Builder, EsbuildOptions, externals,
-    handler_base, node_deps,
+    handler_base, node_deps, tool_version,
 };
 use crate::{BuiltTree, TreeMode};
 
@@ -46,11 +46,11 @@ pub(crate) fn build_all(
         return Ok(());
     }
     let binary = find_esbuild(&plan.service_dir, settings.search_path.as_deref())?;
-    let version = esbuild_version(&binary)?;
+    let root = settings.cache_dir.join("esbuild");
+    let version = tool_version::remembered(&binary, &root, || esbuild_version(&binary))?;
     let flags = options.cli_flags();
     let base =
         hash_parts(std::iter::once(version.as_str()).chain(flags.iter().map(String::as_str)));
-    let root = settings.cache_dir.join("esbuild");
     let jobs = options
         .concurrency
         .or(settings.jobs)

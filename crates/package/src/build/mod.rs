@@ -14,6 +14,7 @@ mod externals;
 mod extras;
 mod node_deps;
 mod python;
+mod tool_version;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
