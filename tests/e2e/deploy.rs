@@ -558,6 +558,33 @@ fn adopts_a_stack_deployed_by_serverless_v3() {
     let again = run(&bed, &dir, &["up", "--json"], &[]);
     ok(&again);
     assert_eq!(again.json()["status"], "unchanged");
+
+    // v3's deployment is listed next to deployer's, and the stack can go back to it.
+    let list = run(&bed, &dir, &["deploy", "list", "--json"], &[]);
+    ok(&list);
+    let list = list.json();
+    let deps = list["deployments"].as_array().unwrap();
+    assert_eq!(deps.len(), 2, "{list}");
+    assert_eq!(deps[0]["current"], true, "{list}");
+    assert_eq!(deps[1]["timestamp"], 1_795_790_329_751_u64, "{list}");
+    let back = run(
+        &bed,
+        &dir,
+        &["rollback", "-t", "1795790329751", "--json"],
+        &[],
+    );
+    ok(&back);
+    assert_eq!(back.json()["status"], "rolledBack");
+    let deployed = rt
+        .block_on(
+            acct.cfn
+                .get_template()
+                .stack_name("service-name-dev")
+                .send(),
+        )
+        .unwrap();
+    let deployed: Value = serde_json::from_str(deployed.template_body().unwrap()).unwrap();
+    assert_eq!(deployed, serde_json::from_str::<Value>(&update).unwrap());
 }
 
 /// `${aws:accountId}`, `${ssm:}`, `${cf:}` and `${s3:}` are answered with the stage's own
