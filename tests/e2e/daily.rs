@@ -329,3 +329,47 @@ fn serverless_only_commands_say_what_to_use() {
     let none = crate::support::deployer_offline(dir.path(), &["deploy", "function"]);
     assert_eq!(none.status.code(), Some(2), "-f is required");
 }
+
+/// With `deploymentMethod: changesets`, `rollback` updates the stack through v3's change set,
+/// as `up` does (a role allowed only change sets can roll back), never with UpdateStack.
+#[test]
+fn rollback_uses_the_change_set_method_of_the_service() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "cs-rollback", |y| {
+        pin_seed(y.replacen("service: service-name", "service: cs-rollback", 1)).replacen(
+            "  region: us-east-1\n",
+            "  region: us-east-1\n  deploymentMethod: changesets\n",
+            1,
+        )
+    });
+    let dev = account(&bed, "devAccount");
+    let first = ok(&run(&bed, &dir, &["up", "--json"], &[]));
+    let bucket = first["bucket"].as_str().unwrap().to_string();
+    let handler = dir.join("handler.js");
+    let code = std::fs::read_to_string(&handler).unwrap();
+    std::fs::write(&handler, format!("{code}\n// changed\n")).unwrap();
+    let second = ok(&run(&bed, &dir, &["up", "--json"], &[]));
+    assert_eq!(second["status"], "deployed", "{second}");
+
+    let list = ok(&run(&bed, &dir, &["deploy", "list", "--json"], &[]));
+    let older = &list["deployments"][1];
+    let timestamp = older["timestamp"].as_u64().unwrap().to_string();
+    let directory = older["directory"].as_str().unwrap().to_string();
+    let back = ok(&run(
+        &bed,
+        &dir,
+        &["rollback", "-t", &timestamp, "--json"],
+        &[],
+    ));
+    assert_eq!(back["status"], "rolledBack", "{back}");
+    let by = &back["awsCalls"]["byOperation"];
+    assert!(by.get("CloudFormation.CreateChangeSet").is_some(), "{by}");
+    assert!(by.get("CloudFormation.ExecuteChangeSet").is_some(), "{by}");
+    assert!(by.get("CloudFormation.UpdateStack").is_none(), "{by}");
+    let stored: Value = serde_json::from_slice(&dev.object(
+        &bucket,
+        &format!("{directory}/compiled-cloudformation-template.json"),
+    ))
+    .unwrap();
+    assert_eq!(dev.template("cs-rollback-dev"), stored);
+}

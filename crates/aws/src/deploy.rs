@@ -323,6 +323,52 @@ async fn check_changes(
     })
 }
 
+/// Starts updating `params.stack` (id `stack_id`) to the template at `url` the way `method`
+/// says: one UpdateStack, or v3's `<stack>-change-set` created, then executed.
+pub async fn start_update(
+    cfn: &aws_sdk_cloudformation::Client,
+    params: &StackParams,
+    stack_id: &str,
+    url: String,
+    caps: Vec<aws_sdk_cloudformation::types::Capability>,
+    method: Method,
+    waits: &Waits,
+) -> Result<UpdateStart, AwsError> {
+    match method {
+        Method::Direct => stack::update(cfn, params, &url, caps).await,
+        Method::ChangeSets => update_by_change_set(cfn, params, stack_id, url, caps, waits).await,
+    }
+}
+
+/// v3's change-set update: `<stack>-change-set` from the template at `url`, executed unless
+/// it is empty.
+async fn update_by_change_set(
+    cfn: &aws_sdk_cloudformation::Client,
+    params: &StackParams,
+    stack_id: &str,
+    url: String,
+    caps: Vec<aws_sdk_cloudformation::types::Capability>,
+    waits: &Waits,
+) -> Result<UpdateStart, AwsError> {
+    let created = stack::create_change_set(
+        cfn,
+        params,
+        &stack::change_set_name(&params.stack),
+        &TemplateSource::Url(url),
+        caps,
+        ChangeSetType::Update,
+        waits,
+    )
+    .await?;
+    match created {
+        ChangeSetResult::NoChanges => Ok(UpdateStart::NoChanges),
+        ChangeSetResult::Ready { id: cs, .. } => {
+            stack::execute_change_set(cfn, params, &cs).await?;
+            Ok(UpdateStart::Started(stack_id.to_string()))
+        }
+    }
+}
+
 /// True when the deployed template points at the newest deployment directory, or points at no
 /// deployment directory of this stage at all (a service without code artifacts).
 fn references_newest(template: Option<&str>, stage_prefix: &str, newest: &str) -> bool {
@@ -614,23 +660,7 @@ async fn write(
                         stack: params.stack.clone(),
                         operation: "change set",
                     });
-                    match stack::create_change_set(
-                        &clients.cfn,
-                        params,
-                        &stack::change_set_name(&params.stack),
-                        &TemplateSource::Url(url),
-                        caps,
-                        ChangeSetType::Update,
-                        &req.waits,
-                    )
-                    .await?
-                    {
-                        ChangeSetResult::NoChanges => UpdateStart::NoChanges,
-                        ChangeSetResult::Ready { id: cs, .. } => {
-                            stack::execute_change_set(&clients.cfn, params, &cs).await?;
-                            UpdateStart::Started(id.clone())
-                        }
-                    }
+                    update_by_change_set(&clients.cfn, params, &id, url, caps, &req.waits).await?
                 }
             };
             match started {

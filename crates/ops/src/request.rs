@@ -72,6 +72,15 @@ impl Deployable {
 }
 
 /// The deploy request of a package.
+/// How the stack is updated: `provider.deploymentMethod: changesets` uses v3's change set,
+/// anything else one UpdateStack.
+pub(crate) fn method(service: &Service) -> Method {
+    match service.provider.deployment_method.as_deref() {
+        Some("changesets") => Method::ChangeSets,
+        _ => Method::Direct,
+    }
+}
+
 pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
     let service = &d.service;
     let provider = &service.provider;
@@ -81,10 +90,7 @@ pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
         .and_then(DeploymentBucket::settings)
         .and_then(|s| s.max_previous_deployment_artifacts)
         .map_or(MAX_PREVIOUS_DEPLOYMENTS, |n| n as usize);
-    let method = match provider.deployment_method.as_deref() {
-        Some("changesets") => Method::ChangeSets,
-        _ => Method::Direct,
-    };
+    let method = method(service);
     DeployRequest {
         service: service.service.clone(),
         stage: d.stage.clone(),

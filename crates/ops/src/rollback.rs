@@ -146,7 +146,7 @@ async fn run(
     )
     .await?;
     let url = artifacts::template_url(&bucket, &session.region, &template_key);
-    let result = update(target, &params, &url, &template, &waits, observer).await;
+    let result = update(target, &info.id, &params, &url, &template, &waits, observer).await;
     if let Err(e) = lock.release(&clients.s3).await {
         observer.warning(&format!("could not remove the deploy lock: {e}"));
     }
@@ -163,9 +163,10 @@ async fn run(
     })
 }
 
-/// UpdateStack with the template URL and follow it to the end.
+/// Update the stack to the template URL (as `deploymentMethod` says) and follow it to the end.
 async fn update(
     target: &Target,
+    stack_id: &str,
     params: &deployer_aws::stack::StackParams,
     url: &str,
     template: &Value,
@@ -174,7 +175,18 @@ async fn update(
 ) -> anyhow::Result<(&'static str, String)> {
     let cfn = &target.stage.clients.cfn;
     let caps = deployer_aws::stack::capabilities(template);
-    match deployer_aws::stack::update(cfn, params, url, caps).await? {
+    let method = crate::request::method(&target.service);
+    let started = deployer_aws::deploy::start_update(
+        cfn,
+        params,
+        stack_id,
+        url.to_string(),
+        caps,
+        method,
+        waits,
+    )
+    .await?;
+    match started {
         UpdateStart::NoChanges => Ok(("unchanged", "no changes".into())),
         UpdateStart::Started(id) => {
             let followed = deployer_aws::stack::follow(
