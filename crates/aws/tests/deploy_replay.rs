@@ -4,20 +4,17 @@
 //! exchanges, and a scripted responder (`infallible_client_fn`) answering by operation where
 //! uploads run in parallel.
 
+mod replay;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient, infallible_client_fn};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::body::SdkBody;
 use aws_types::SdkConfig;
-use aws_types::region::Region;
 use deployer_aws::calls::CallCounter;
 use deployer_aws::clients::AwsClients;
 use deployer_aws::deploy::{
@@ -34,21 +31,7 @@ const DIR: &str = "serverless/svc/dev/1700000000000-2023-11-14T22:13:20.000Z";
 const CFN_NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 
 fn sdk(http: SharedHttpClient) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url("https://aws.test")
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        )))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
-        .http_client(http)
-        .build()
+    replay::sdk(http, "us-east-1")
 }
 
 fn fast_waits() -> Waits {

@@ -3,18 +3,13 @@
 //! answers built as CBOR with `ciborium` (an encoder independent of the SDK's own) and played
 //! by the SDK's replay test client (`StaticReplayClient`).
 
-use std::time::Duration;
+mod replay;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::body::SdkBody;
 use aws_types::SdkConfig;
-use aws_types::region::Region;
 use ciborium::Value;
 use deployer_aws::calls::CallCounter;
 use deployer_aws::clients::AwsClients;
@@ -26,21 +21,7 @@ const END: i64 = START + 3_600;
 const PATH: &str = "/service/GraniteServiceVersion20100801/operation/GetMetricData";
 
 fn sdk(http: SharedHttpClient) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .endpoint_url("https://aws.test")
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        )))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
-        .http_client(http)
-        .build()
+    replay::sdk(http, "eu-west-1")
 }
 
 // ---- CBOR ---------------------------------------------------------------------------------
