@@ -24,33 +24,9 @@ use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use deployer_testbed::{Moto, ProfileSpec, TestBed};
 
-struct Sample {
-    wall: Duration,
-    calls: u64,
-}
+mod support;
 
-fn run(bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> Sample {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
-    bed.apply(&mut cmd);
-    cmd.current_dir(dir)
-        .args(args)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = cmd.output().expect("run deployer");
-    let wall = start.elapsed();
-    assert!(
-        out.status.success(),
-        "deployer {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json output");
-    Sample {
-        wall,
-        calls: json["awsCalls"]["total"].as_u64().unwrap_or(0),
-    }
-}
+use support::{Sample, run, service};
 
 /// The same command through a Serverless v3 CLI; `None` when it failed (its stderr is shown).
 fn run_serverless(bin: &Path, bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> Option<Sample> {
@@ -73,40 +49,23 @@ fn run_serverless(bin: &Path, bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> O
         );
         return None;
     }
-    Some(Sample { wall, calls: 0 })
+    Some(Sample {
+        wall,
+        calls: 0,
+        sequential: 0,
+    })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn service(bed: &TestBed<'_>, name: &str) -> PathBuf {
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/multi-account/service");
-    let dir = bed.path().join(name);
-    copy_dir(&seed, &dir);
-    let yml = dir.join("serverless.yml");
-    let text = std::fs::read_to_string(&yml).unwrap();
-    // Both CLIs then roll back with UpdateStack: moto 5.2.1 answers the DeleteChangeSet that
-    // Serverless sends first on the change-set path with HTTP 500.
-    let text = text
-        .replacen("service: service-name", &format!("service: {name}"), 1)
-        .replacen(
+/// The seed service named `name`. Both CLIs roll back with UpdateStack: moto 5.2.1 answers
+/// the DeleteChangeSet that Serverless sends first on the change-set path with HTTP 500.
+fn direct_service(bed: &TestBed<'_>, name: &str) -> PathBuf {
+    service(bed, name, |text| {
+        text.replacen(
             "  region: us-east-1\n",
             "  region: us-east-1\n  deploymentMethod: direct\n",
             1,
-        );
-    std::fs::write(&yml, text).unwrap();
-    dir
+        )
+    })
 }
 
 fn handler(dir: &Path, i: usize) {
@@ -127,11 +86,12 @@ fn report(title: &str, names: &[&str], samples: Vec<Vec<Sample>>) {
         }
         s.sort_by_key(|x| x.wall);
         println!(
-            "  {name:<26} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  AWS calls {}",
+            "  {name:<26} median {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms  AWS calls {} ({} sequential)",
             ms(s[s.len() / 2].wall),
             ms(s[0].wall),
             ms(s[s.len() - 1].wall),
             s[s.len() / 2].calls,
+            s[s.len() / 2].sequential,
         );
     }
 }
@@ -243,7 +203,7 @@ fn main() {
         ],
     )
     .expect("provisioning accounts");
-    let dir = service(&bed, "daily");
+    let dir = direct_service(&bed, "daily");
     run(&bed, &dir, &["up"]);
     // A second deployment (other code), so that rollback has two to alternate between.
     handler(&dir, 10_000);

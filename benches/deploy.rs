@@ -6,69 +6,13 @@
 //! Run with `cargo bench -p deployer-cli --bench deploy` (optionally `-- <rounds>`); needs
 //! `moto_server` (installed by `make test`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deployer_testbed::{Moto, ProfileSpec, TestBed};
 
-struct Sample {
-    wall: Duration,
-    calls: u64,
-    sequential: u64,
-}
+mod support;
 
-fn run(bed: &TestBed<'_>, dir: &Path, args: &[&str]) -> Sample {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
-    bed.apply(&mut cmd);
-    cmd.current_dir(dir)
-        .args(args)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = cmd.output().expect("run deployer");
-    let wall = start.elapsed();
-    assert!(
-        out.status.success(),
-        "deployer {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json output");
-    Sample {
-        wall,
-        calls: json["awsCalls"]["total"].as_u64().unwrap_or(0),
-        sequential: json["awsCalls"]["sequential"].as_u64().unwrap_or(0),
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn service(bed: &TestBed<'_>, name: &str) -> PathBuf {
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/multi-account/service");
-    let dir = bed.path().join(name);
-    copy_dir(&seed, &dir);
-    let yml = dir.join("serverless.yml");
-    let text = std::fs::read_to_string(&yml).unwrap();
-    std::fs::write(
-        &yml,
-        text.replacen("service: service-name", &format!("service: {name}"), 1),
-    )
-    .unwrap();
-    dir
-}
+use support::{Sample, run, service};
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -85,7 +29,7 @@ fn main() {
     )
     .expect("provisioning accounts");
     // moto imports its CloudFormation models on the first stack call (about 1.5 s): warm up.
-    let warm = service(&bed, "warmup");
+    let warm = service(&bed, "warmup", |y| y);
     run(&bed, &warm, &["up"]);
     run(&bed, &warm, &["remove", "--yes"]);
 
@@ -97,7 +41,7 @@ fn main() {
     ];
     let mut samples: Vec<Vec<Sample>> = names.iter().map(|_| Vec::new()).collect();
     for i in 0..rounds {
-        let dir = service(&bed, &format!("bench{i}"));
+        let dir = service(&bed, &format!("bench{i}"), |y| y);
         samples[0].push(run(&bed, &dir, &["up"]));
         samples[1].push(run(&bed, &dir, &["up"]));
         std::fs::write(
