@@ -129,6 +129,10 @@ fn print_opens_no_credentials_unless_a_variable_needs_them() {
     let all = run(&bed, &dir, &[&["print"], &missing[..]].concat(), &[]);
     assert_eq!(all.code, 1, "{}", all.stderr);
     assert_has(&all.stderr, "no-such-profile");
+    assert_has(
+        &all.stderr,
+        "${ssm:/app/secret} needs the stage's AWS credentials, which could not be opened",
+    );
 }
 
 #[test]

@@ -52,7 +52,12 @@ pub(crate) fn check(
         &options.ignore_plugins,
     )?;
     for t in &treatments {
-        observer.detail(&line(t));
+        // A plugin deployed without knowingly is still said every time, not only under -v.
+        if t.ignored && t.treatment == Treatment::Unsupported {
+            observer.warning(&line(t));
+        } else {
+            observer.detail(&line(t));
+        }
     }
     // custom.prune is checked now, so that a mistake stops the run before the deploy.
     prune_settings(service)?;
@@ -292,14 +297,17 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("serverless-domain-manager"), "{text}");
         assert!(text.contains("--ignore-plugin"), "{text}");
-        let ok = check(
-            &s,
-            &options(&["serverless-domain-manager"]),
-            &Collect::default(),
-        )
-        .unwrap();
+        let observer = Collect::default();
+        let ok = check(&s, &options(&["serverless-domain-manager"]), &observer).unwrap();
         assert_eq!(ok.len(), 2);
         assert!(ok[1].ignored);
+        // Deploying without it knowingly is still said, not only under -v.
+        let warnings = observer.warnings.lock().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("plugin serverless-domain-manager: unsupported, ignored"),
+            "{warnings:?}"
+        );
         assert_eq!(
             line(&ok[0]),
             "plugin serverless-offline: not needed — local emulation only (`sls offline`); nothing deployed changes"

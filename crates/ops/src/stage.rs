@@ -217,7 +217,7 @@ impl<'a> OnDemand<'a> {
             );
             match opened {
                 Ok(stage) => self.stage = Some(stage),
-                Err(err) => self.failure = Some(err),
+                Err(err) => self.failure = Some(why_credentials(err, requests)),
             }
         }
         match &self.stage {
@@ -238,6 +238,20 @@ impl<'a> OnDemand<'a> {
             return Err(failure);
         }
         Ok((result?, self.stage.as_ref().map(Stage::calls)))
+    }
+}
+
+/// A credential failure of [`OnDemand`] says which variable needed the credentials (a guard
+/// refusal keeps its own words).
+fn why_credentials(err: anyhow::Error, requests: &[ExternalRequest]) -> anyhow::Error {
+    match requests.first() {
+        Some(first) if err.downcast_ref::<deployer_aws::GuardRefusal>().is_none() => {
+            err.context(format!(
+                "{first} needs the stage's AWS credentials, which could not be opened \
+                 (`--offline` opens none)"
+            ))
+        }
+        _ => err,
     }
 }
 
