@@ -7,9 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# pip puts moto_server in the interpreter's scripts directory, or the user's (see test.sh).
+PY=${PYTHON:-python3}
+PATH="$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$("$PY" -m site --user-base)/bin:$PATH"
+export PATH
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "moto_server is not installed; installing the pinned test tools (requirements-test.txt)" >&2
-  "${PYTHON:-python3}" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+  "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 
 # Cargo's own progress shows while it builds (a first release build takes minutes).
