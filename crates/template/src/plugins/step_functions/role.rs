@@ -147,12 +147,26 @@ fn task_permission(
         // Activity workers poll for tasks; the machine needs no permission (as the plugin).
         return Ok(());
     }
-    Err(TemplateError::unsupported(
+    let shown = if arn.is_empty() {
+        resource.to_string()
+    } else {
+        arn.to_string()
+    };
+    Err(no_role(machine, state, &shown))
+}
+
+/// The refusal for a Task resource whose permissions are not derived (only Lambda functions
+/// and activities are): the machine needs a role of its own.
+fn no_role(machine: &Machine, state: &str, arn: &str) -> TemplateError {
+    TemplateError::invalid(
         format!("{}.definition.States.{state}.Resource", machine.path),
         format!(
-            "deriving IAM permissions for the Task resource {arn}; set role: on the state machine to a role that grants them"
+            "state machine \"{}\" has no role, and deployer cannot work out the IAM \
+             permissions its Task state \"{state}\" needs to call {arn}: set role: on the \
+             state machine to the ARN of a role that grants them",
+            machine.key
         ),
-    ))
+    )
 }
 
 /// Merged by action, then by identical resources, as `consolidatePermissions*` does.
@@ -196,6 +210,26 @@ fn union(a: &Value, b: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_without_derived_permissions_asks_for_a_role_in_one_sentence() {
+        let config = serde_json::Map::new();
+        let machine = Machine {
+            key: "orders",
+            config: &config,
+            path: "stepFunctions.stateMachines.orders".into(),
+        };
+        let arn = "arn:aws:states:::sqs:sendMessage";
+        let text = no_role(&machine, "Notify", arn).to_string();
+        assert_eq!(
+            text,
+            "stepFunctions.stateMachines.orders.definition.States.Notify.Resource: state machine \
+             \"orders\" has no role, and deployer cannot work out the IAM permissions its Task \
+             state \"Notify\" needs to call arn:aws:states:::sqs:sendMessage: set role: on the \
+             state machine to the ARN of a role that grants them"
+        );
+        assert!(!text.contains("not supported by deployer yet"), "{text}");
+    }
 
     #[test]
     fn permissions_merge_by_action_then_by_resource() {
