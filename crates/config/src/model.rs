@@ -15,6 +15,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::schema_keys::{self, Findings};
+
 /// An ordered JSON object, as found in the configuration.
 pub type Map = IndexMap<String, Value>;
 
@@ -87,6 +89,10 @@ pub struct Service {
     /// Keys this model does not know, kept as they are.
     #[serde(skip)]
     pub extra: Map,
+    /// The configuration's keys checked against Serverless v3's schema and deployer's
+    /// treatments: unknown keys, refused keys that are set, keys without effect.
+    #[serde(skip)]
+    pub findings: Findings,
 }
 
 /// `provider`.
@@ -970,6 +976,7 @@ impl Service {
         })?;
         service.validate()?;
         service.fill_extras(value);
+        service.findings = checked_keys(value)?;
         Ok(service)
     }
 
@@ -1098,6 +1105,30 @@ impl Service {
             }
         }
     }
+}
+
+/// The configuration's keys checked as v3's `configValidationMode` asks: unknown keys are
+/// warnings (`warn`, the default), the first one an error (`error`), or not looked for (`off`).
+fn checked_keys(value: &Value) -> Result<Findings, ModelError> {
+    let mode = value.get("configValidationMode").and_then(Value::as_str);
+    let mut findings = schema_keys::check(value);
+    match mode {
+        Some("off") => findings.unknown.clear(),
+        Some("error") => {
+            if let Some(unknown) = findings.unknown.first() {
+                return Err(ModelError::invalid(
+                    unknown.path.clone(),
+                    format!(
+                        "{}; remove or rename it (configValidationMode: error makes unknown \
+                         keys errors)",
+                        unknown.problem()
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(findings)
 }
 
 /// Checks `service` against Serverless v3's schema rule for service names: an ASCII letter,
@@ -1769,6 +1800,24 @@ mod tests {
         assert_eq!(f.events[3].kind(), "websocket");
         assert_eq!(s.function_name("a", "dev"), "svc-dev-a");
         assert_eq!(s.stack_name("prod"), "svc-prod");
+    }
+
+    #[test]
+    fn unknown_keys_follow_config_validation_mode() {
+        let config = |mode: &str| {
+            json!({"service": "s", "configValidationMode": mode,
+                "provider": {"name": "aws", "Runtime": "nodejs20.x"}})
+        };
+        let warned = Service::from_value(&config("warn")).unwrap();
+        assert_eq!(warned.findings.unknown[0].path, "provider.Runtime");
+        let off = Service::from_value(&config("off")).unwrap();
+        assert!(off.findings.unknown.is_empty());
+        let err = Service::from_value(&config("error")).unwrap_err();
+        assert_eq!(err.path(), "provider.Runtime");
+        assert!(
+            err.to_string().contains("did you mean provider.runtime?"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -81,15 +81,14 @@ pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
     })
 }
 
-/// Settings whose v3 behaviour needs resources deployer does not generate.
+/// Settings deployer does not honour (`deployer_config::schema_keys`: stack policies,
+/// rollback triggers, upload encryption, layers built by the service, …): the first one set
+/// is an error naming it and the way out, before anything is compiled.
 fn check_unsupported(service: &Service) -> Result<(), TemplateError> {
-    if service.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(TemplateError::unsupported(
-            "layers",
-            "building Lambda layers",
-        ));
+    match service.findings.refused.first() {
+        Some(refusal) => Err(TemplateError::unsupported(&refusal.path, refusal.what)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// v3 `generateCoreTemplate`: bucket settings on the generated bucket, or no bucket at all
