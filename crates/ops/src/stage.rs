@@ -69,7 +69,7 @@ pub(crate) fn open_source(
     guard: Guard,
     observer: &dyn Observer,
 ) -> anyhow::Result<Stage> {
-    let mut lock = LockFile::read(LockFile::next_to(&source.file.path))?;
+    let mut lock = LockFile::read(LockFile::next_to(&source.file.path)?)?;
     let recorded_before = lock.recorded(&source.stage.stage).map(|r| r.account);
     let recorded = match &options.accept_account {
         Some(id) => Some(RecordedAccount {
