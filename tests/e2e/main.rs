@@ -11,6 +11,7 @@ mod hostile;
 mod json_errors;
 mod lockfile;
 mod metrics;
+mod ownership;
 mod package;
 mod plugins;
 mod preflight;

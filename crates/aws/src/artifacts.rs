@@ -67,27 +67,79 @@ pub fn stage_prefix(deployment_prefix: &str, service: &str, stage: &str) -> Stri
     )
 }
 
-/// True for v3's deployment directory names `<ms>-YYYY-MM-DDTHH:MM:SS...`.
+/// True for v3's deployment directory names `<ms>-YYYY-MM-DDTHH:MM:SS.sssZ` (the package
+/// time as `Date.getTime()` and `Date.toISOString()`), matched strictly: a folder of another
+/// service nested under this stage's prefix never looks like one.
 pub fn is_deployment_dir(name: &str) -> bool {
     let Some((ms, iso)) = name.split_once('-') else {
         return false;
     };
+    // `YYYY-MM-DDTHH:MM:SS.sssZ`: `d` a digit, anything else itself.
+    const SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
     let b = iso.as_bytes();
-    !ms.is_empty()
+    (1..=16).contains(&ms.len())
         && ms.bytes().all(|c| c.is_ascii_digit())
-        && b.len() >= 19
-        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-            .iter()
-            .all(|&i| b[i].is_ascii_digit())
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
+        && b.len() == SHAPE.len()
+        && b.iter().zip(SHAPE).all(|(&c, &want)| match want {
+            b'd' => c.is_ascii_digit(),
+            _ => c == want,
+        })
+}
+
+/// Folder (under the stage's prefix) of the zips `deploy function` uploads when they are too
+/// big to send inline.
+pub const DEPLOY_FUNCTION_DIR: &str = "deploy-function";
+/// Folder-name start (under the stage's prefix) of the template `diff` uploads when it is too
+/// big to send inline: `deployer-diff-<ms>/compiled-cloudformation-template.json`.
+pub const DIFF_DIR_PREFIX: &str = "deployer-diff-";
+
+/// `<stage_prefix>/deploy-function/<file>`: where `deploy function` uploads a zip.
+pub fn deploy_function_key(stage_prefix: &str, file: &str) -> String {
+    format!("{stage_prefix}/{DEPLOY_FUNCTION_DIR}/{file}")
+}
+
+/// Which of deployer's own objects a key under the stage's prefix is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnKey {
+    /// A file of a deployment directory `<ms>-<ISO>/<file>`.
+    Deployment,
+    /// The stage's deploy lock.
+    Lock,
+    /// A zip `deploy function` uploaded.
+    DeployFunction,
+    /// A template `diff` uploaded (left when its clean-up failed).
+    DiffTemplate,
+}
+
+/// What `key` is to the stage at `stage_prefix`: one of the objects deployer (or v3) writes
+/// for this service and stage, or `None` for anything else — another service's objects under
+/// an overlapping prefix included. Every kind is one exact level below the prefix: a file
+/// name never holds a `/`.
+pub fn own_key(stage_prefix: &str, key: &str) -> Option<OwnKey> {
+    let rest = key.strip_prefix(stage_prefix)?.strip_prefix('/')?;
+    if rest == crate::lock::LOCK_FILE {
+        return Some(OwnKey::Lock);
+    }
+    let (dir, file) = rest.split_once('/')?;
+    if file.is_empty() || file.contains('/') {
+        return None;
+    }
+    if is_deployment_dir(dir) {
+        return Some(OwnKey::Deployment);
+    }
+    if dir == DEPLOY_FUNCTION_DIR {
+        return Some(OwnKey::DeployFunction);
+    }
+    let diff_stamp = dir.strip_prefix(DIFF_DIR_PREFIX)?;
+    (file == TEMPLATE_FILE
+        && !diff_stamp.is_empty()
+        && diff_stamp.bytes().all(|c| c.is_ascii_digit()))
+    .then_some(OwnKey::DiffTemplate)
 }
 
 /// List every object under `<stage_prefix>/` (all pages) and group them into deployment
-/// directories, oldest first. Objects outside deployment directories are ignored.
+/// directories, oldest first. Objects outside deployment directories (see [`own_key`]) are
+/// ignored.
 pub async fn list_deployments(
     s3: &Client,
     bucket: &str,
@@ -96,13 +148,13 @@ pub async fn list_deployments(
     let objects = list_objects(s3, bucket, &format!("{stage_prefix}/")).await?;
     let mut deployments: Vec<Deployment> = Vec::new();
     for o in objects {
-        let rest = &o.key[stage_prefix.len() + 1..];
-        let Some((dir, file)) = rest.split_once('/') else {
-            continue;
-        };
-        if file.is_empty() || !is_deployment_dir(dir) {
+        if own_key(stage_prefix, &o.key) != Some(OwnKey::Deployment) {
             continue;
         }
+        let rest = &o.key[stage_prefix.len() + 1..];
+        let Some((dir, _)) = rest.split_once('/') else {
+            continue;
+        };
         let directory = format!("{stage_prefix}/{dir}");
         match deployments.iter_mut().find(|d| d.directory == directory) {
             Some(d) => d.objects.push(o),
@@ -382,11 +434,55 @@ mod tests {
         assert!(!is_deployment_dir("diff-1795787592389"));
         assert!(!is_deployment_dir("1795787592389"));
         assert!(!is_deployment_dir("abc-2026-11-27T13:53:12.389Z"));
+        // Strict: the whole ISO timestamp, milliseconds and `Z` included, nothing after it.
+        assert!(!is_deployment_dir("1795787592389-2026-11-27T13:53:12"));
+        assert!(!is_deployment_dir(
+            "1795787592389-2026-11-27T13:53:12.389Zx"
+        ));
+        assert!(!is_deployment_dir("1795787592389-2026-11-27 13:53:12.389Z"));
+        assert!(!is_deployment_dir("-2026-11-27T13:53:12.389Z"));
         let d = Deployment {
             directory: "serverless/s/dev/1795787592389-2026-11-27T13:53:12.389Z".into(),
             objects: vec![],
         };
         assert_eq!(d.timestamp_ms(), Some(1795787592389));
+    }
+
+    #[test]
+    fn only_deployers_own_keys_belong_to_the_stage() {
+        let p = "serverless/sa/dev";
+        let dir = "1795787592389-2026-11-27T13:53:12.389Z";
+        let own = |k: &str| own_key(p, k);
+        assert_eq!(
+            own(&format!("{p}/{dir}/{TEMPLATE_FILE}")),
+            Some(OwnKey::Deployment)
+        );
+        assert_eq!(own(&format!("{p}/{dir}/sa.zip")), Some(OwnKey::Deployment));
+        assert_eq!(own(&format!("{p}/deployer.lock")), Some(OwnKey::Lock));
+        assert_eq!(
+            own(&deploy_function_key(p, "hello.zip")),
+            Some(OwnKey::DeployFunction)
+        );
+        assert_eq!(
+            own(&format!("{p}/deployer-diff-1795787592389/{TEMPLATE_FILE}")),
+            Some(OwnKey::DiffTemplate)
+        );
+        // Another service whose deploymentPrefix is `serverless/sa/dev`.
+        for foreign in [
+            format!("{p}/b/dev/{dir}/{TEMPLATE_FILE}"),
+            format!("{p}/b/dev/deployer.lock"),
+            format!("{p}/{dir}/b/dev/{dir}/b.zip"),
+            format!("{p}/deploy-function/b/dev/{dir}/b.zip"),
+            format!("{p}/deployer-diff-1/other.json"),
+            format!("{p}/deployer-diff-x/{TEMPLATE_FILE}"),
+            format!("{p}/user-extra/x"),
+            format!("{p}/{dir}/"),
+            format!("{p}/loose-file"),
+            format!("{p}x/{dir}/t.json"),
+            format!("{p}"),
+        ] {
+            assert_eq!(own(&foreign), None, "{foreign}");
+        }
     }
 
     #[test]

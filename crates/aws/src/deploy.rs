@@ -502,10 +502,7 @@ pub async fn deploy(
         clock,
     };
     let result = write(clients, req, reporter, prepared, &lock).await;
-    if let Err(e) = lock.release(&clients.s3).await {
-        tracing::warn!("could not remove the deploy lock: {e}");
-    }
-    result
+    lock.release_after(&clients.s3, result).await
 }
 
 /// After a wait for the lock: refuses when the run that held it started in the same millisecond
@@ -927,6 +924,9 @@ pub struct DiffOutcome {
     pub changes: Vec<Change>,
     /// Why there are no changes, or what was compared.
     pub reason: String,
+    /// Clean-up that failed: a temporary change set or template left behind, each naming it
+    /// and how to delete it.
+    pub warnings: Vec<String>,
 }
 
 /// Compute what `deploy` would change: nothing when change detection would skip; otherwise a
@@ -981,6 +981,7 @@ pub async fn diff(
             stack_exists: false,
             changes,
             reason: "the stack does not exist yet".into(),
+            warnings: Vec::new(),
         });
     };
     let bucket = stack_bucket(clients, &req.bucket, &info).await?;
@@ -1008,6 +1009,7 @@ pub async fn diff(
             stack_exists: true,
             changes: Vec::new(),
             reason: check.reason,
+            warnings: Vec::new(),
         });
     }
     // When every zip is already in the newest deployment, point the code keys there so the
@@ -1065,13 +1067,18 @@ pub async fn diff(
         &req.waits,
     )
     .await;
-    if matches!(source, TemplateSource::Url(_)) {
-        let _ = artifacts::delete_keys(&clients.s3, &bucket, &[temp_key]).await;
+    let mut warnings = Vec::new();
+    if matches!(source, TemplateSource::Url(_))
+        && let Err(e) = artifacts::delete_keys(&clients.s3, &bucket, &[temp_key.clone()]).await
+    {
+        warnings.push(temp_template_left(e, &bucket, &temp_key));
     }
     let changes = match result? {
         ChangeSetResult::NoChanges => Vec::new(),
         ChangeSetResult::Ready { id, changes } => {
-            stack::delete_change_set(&clients.cfn, &params.stack, &id).await?;
+            if let Err(e) = stack::delete_change_set(&clients.cfn, &params.stack, &id).await {
+                warnings.push(change_set_left(e, params, &name));
+            }
             let local: serde_json::Value =
                 serde_json::from_str(&template_text).unwrap_or(serde_json::Value::Null);
             let remote: serde_json::Value = deployed
@@ -1099,7 +1106,41 @@ pub async fn diff(
             check.reason
         },
         changes,
+        warnings,
     })
+}
+
+/// The warning for a temporary change set of `diff` that could not be deleted.
+fn change_set_left(err: AwsError, params: &StackParams, name: &str) -> String {
+    let stack = &params.stack;
+    with_advice(
+        err,
+        format!(
+            "the temporary change set {name} of stack {stack} was left (diff never executes \
+             it); delete it with `aws cloudformation delete-change-set --stack-name {stack} \
+             --change-set-name {name} --region {}`",
+            params.region
+        ),
+    )
+}
+
+/// The warning for a temporary template of `diff` that could not be deleted.
+fn temp_template_left(err: AwsError, bucket: &str, key: &str) -> String {
+    with_advice(
+        err,
+        format!(
+            "the temporary template s3://{bucket}/{key} of this diff was left; delete it with \
+             `aws s3 rm s3://{bucket}/{key}` (`deployer remove` deletes it with the stage)"
+        ),
+    )
+}
+
+/// `err`'s message with `advice` as where things stand.
+fn with_advice(err: AwsError, advice: String) -> String {
+    match err {
+        AwsError::Call { .. } => err.with_state(advice).to_string(),
+        other => format!("{other}; {advice}"),
+    }
 }
 
 fn resources_of(
@@ -1158,13 +1199,54 @@ pub struct RemoveOutcome {
     pub stack_id: String,
     /// Deployment bucket, when one was found.
     pub bucket: Option<String>,
-    /// Objects deleted under the stage's prefix.
+    /// Objects deleted under the stage's prefix: deployer's own (deployments, the deploy lock,
+    /// `deploy function` zips, a left `diff` template).
     pub objects_deleted: usize,
+    /// Objects under the stage's prefix that are not deployer's (another service's under an
+    /// overlapping prefix, a user's file): left in place.
+    pub objects_left: usize,
+    /// A few of the keys left, for the message.
+    pub left_keys: Vec<String>,
     /// Duration in milliseconds.
     pub millis: u64,
 }
 
-/// Empty the service/stage prefix of the deployment bucket, delete the stack and wait.
+/// How many of the keys left a result names.
+const LEFT_KEYS_SHOWN: usize = 5;
+
+/// Delete deployer's own objects of the stage (see [`artifacts::own_key`]) and leave every
+/// other object under its prefix. `(deleted, left keys)`; nothing when the bucket is gone.
+async fn empty_stage(
+    clients: &AwsClients,
+    bucket: &str,
+    stage_prefix: &str,
+    reporter: &dyn Reporter,
+) -> Result<(usize, Vec<String>), AwsError> {
+    let objects =
+        match artifacts::list_objects(&clients.s3, bucket, &format!("{stage_prefix}/")).await {
+            Ok(objects) => objects,
+            // The bucket is already gone: nothing to empty, the stack can still go.
+            Err(AwsError::Bucket(_)) => return Ok((0, Vec::new())),
+            Err(e) => return Err(e),
+        };
+    let (own, others): (Vec<String>, Vec<String>) = objects
+        .into_iter()
+        .map(|o| o.key)
+        .partition(|k| artifacts::own_key(stage_prefix, k).is_some());
+    let deleted = if own.is_empty() {
+        0
+    } else {
+        artifacts::delete_keys(&clients.s3, bucket, &own).await?
+    };
+    reporter.report(Progress::Emptied {
+        bucket: bucket.to_string(),
+        objects: deleted,
+    });
+    Ok((deleted, others))
+}
+
+/// Delete deployer's objects of the stage from the deployment bucket (never another service's
+/// under an overlapping prefix: see [`artifacts::own_key`]), delete the stack and wait.
 #[allow(clippy::too_many_arguments)]
 pub async fn remove(
     clients: &AwsClients,
@@ -1199,25 +1281,24 @@ pub async fn remove(
         Err(AwsError::Bucket(_)) => None,
         Err(e) => return Err(e),
     };
-    let mut deleted = 0;
-    if let Some(bucket) = &bucket {
-        let prefix = format!("{}/", stage_prefix(deployment_prefix, service, stage));
-        match artifacts::list_objects(&clients.s3, bucket, &prefix).await {
-            Ok(objects) => {
-                let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
-                if !keys.is_empty() {
-                    deleted = artifacts::delete_keys(&clients.s3, bucket, &keys).await?;
-                }
-                reporter.report(Progress::Emptied {
-                    bucket: bucket.clone(),
-                    objects: deleted,
-                });
+    let (deleted, left) = match &bucket {
+        Some(bucket) => {
+            let prefix = stage_prefix(deployment_prefix, service, stage);
+            let (deleted, left) = empty_stage(clients, bucket, &prefix, reporter).await?;
+            if !left.is_empty() && *bucket_choice == BucketChoice::Stack {
+                // Said before the stack delete, which then fails on the non-empty bucket.
+                tracing::warn!(
+                    "{} object(s) under s3://{bucket}/{prefix}/ were not written by deployer for \
+                     this stage and were left (e.g. {}); the stack's own deployment bucket \
+                     cannot be deleted while it holds objects",
+                    left.len(),
+                    left[0]
+                );
             }
-            // The bucket is already gone: nothing to empty, the stack can still go.
-            Err(AwsError::Bucket(_)) => {}
-            Err(e) => return Err(e),
+            (deleted, left)
         }
-    }
+        None => (0, Vec::new()),
+    };
     reporter.report(Progress::StackOperation {
         stack: params.stack.clone(),
         operation: "delete",
@@ -1238,6 +1319,8 @@ pub async fn remove(
         stack_id: info.id,
         bucket,
         objects_deleted: deleted,
+        objects_left: left.len(),
+        left_keys: left.into_iter().take(LEFT_KEYS_SHOWN).collect(),
         millis: start.elapsed().as_millis() as u64,
     })
 }

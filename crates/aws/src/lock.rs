@@ -4,6 +4,11 @@
 //! host, pid), when it took the lock and when the lock expires; a run that finds the lock held
 //! waits (bounded) and then fails naming the holder. The holder checks the lock again right
 //! before it changes the stack and deletes it afterwards (`If-Match` on its own ETag).
+//!
+//! A lock is never left silently: a run that wrote its lock and cannot read it back deletes
+//! it again, and a lock that could not be deleted is named with `--force-unlock` in the
+//! message. A lock whose holder was a process of this host that no longer runs is taken over
+//! at once, with a warning.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -74,6 +79,10 @@ pub struct LockBody {
     pub acquired: String,
     /// When it expires (RFC 3339).
     pub expires: String,
+    /// The holder's pid namespace (`pid:[4026531836]` on Linux), so that a pid is only judged
+    /// in the namespace it belongs to; absent in older locks and elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidns: Option<String>,
 }
 
 impl LockBody {
@@ -89,7 +98,29 @@ impl LockBody {
             token: format!("{}-{nanos:x}", std::process::id()),
             acquired: rfc3339(now),
             expires: rfc3339(now + ttl),
+            pidns: pid_namespace(),
         }
+    }
+
+    /// The host part of `user@host`.
+    pub fn host(&self) -> &str {
+        self.owner.rsplit_once('@').map_or("", |(_, h)| h)
+    }
+
+    /// True when the holder was a process of this host that no longer runs: its lock can be
+    /// taken over without waiting. Judged only where it can be: the same real host name, the
+    /// same pid namespace (when the lock records one) and a process table that shows every
+    /// process (`/proc` without `hidepid`).
+    pub fn holder_is_gone(&self) -> bool {
+        let here = host();
+        self.pid != 0
+            && is_specific_host(&here)
+            && self.host() == here
+            && self
+                .pidns
+                .as_ref()
+                .is_none_or(|ns| pid_namespace().as_ref() == Some(ns))
+            && process_gone(self.pid)
     }
 
     /// `user@host (pid N)`.
@@ -125,6 +156,30 @@ fn host() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// Host names that many machines share: a pid there says nothing about this machine.
+fn is_specific_host(host: &str) -> bool {
+    !matches!(
+        host,
+        "" | "unknown-host" | "localhost" | "localhost.localdomain"
+    )
+}
+
+/// `readlink /proc/self/ns/pid`, when there is one.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// True only when the process table is readable and has no process `pid`: `/proc/1` hidden
+/// (`hidepid`) or no `/proc` at all (not Linux) means it cannot be told.
+fn process_gone(pid: u32) -> bool {
+    let proc_root = std::path::Path::new("/proc");
+    proc_root.join("1").exists()
+        && proc_root.join("self").exists()
+        && !proc_root.join(pid.to_string()).exists()
 }
 
 /// A lock this run holds.
@@ -179,6 +234,7 @@ pub async fn read(
         token: String::new(),
         acquired: "an unknown time".into(),
         expires: "never".into(),
+        pidns: None,
     });
     Ok(Some((body, etag)))
 }
@@ -245,8 +301,112 @@ async fn delete_if_match(
 /// Upper bound on attempts, whatever the clock says (every loop here is bounded).
 const MAX_ROUNDS: u32 = 2_000;
 
+/// What to say about a lock left at `bucket/key`.
+fn left_text(bucket: &str, key: &str, stage: &str) -> String {
+    format!(
+        "the deploy lock was left at s3://{bucket}/{key}: the next run of stage {stage} waits \
+         for it; when no other run of this stage is going on, re-run with --force-unlock"
+    )
+}
+
+/// `err` with `left` as where things stand, in place of what it said about re-running. Errors
+/// without a place for it keep their text and the lock's state is a warning.
+fn with_lock_left(err: AwsError, left: &str) -> AwsError {
+    match err {
+        AwsError::Call { ref state, .. } => {
+            let state = match state
+                .as_deref()
+                .map(without_rerun)
+                .filter(|s| !s.is_empty())
+            {
+                Some(before) => format!("{before}; {left}"),
+                None => left.to_string(),
+            };
+            err.with_state(state)
+        }
+        AwsError::Bucket(text) => AwsError::Bucket(format!("{}; {left}", without_rerun(&text))),
+        AwsError::Invalid(text) => AwsError::Invalid(format!("{}; {left}", without_rerun(&text))),
+        other => {
+            tracing::warn!("{left}");
+            other
+        }
+    }
+}
+
+/// `text` without its "re-running is safe", which a lock left behind makes untrue.
+fn without_rerun(text: &str) -> String {
+    [
+        "; re-running is safe",
+        " (re-running is safe)",
+        "re-running is safe",
+    ]
+    .iter()
+    .fold(text.to_string(), |t, phrase| t.replace(phrase, ""))
+    .trim_end_matches([';', ' '])
+    .to_string()
+}
+
+/// Whether this round's create of the lock object landed.
+enum Written {
+    /// It did, with this ETag.
+    Yes(Option<String>),
+    /// Its answer was lost: it may have.
+    Maybe,
+    /// Another run's lock was there.
+    No,
+}
+
+impl Written {
+    /// After the read-back failed: delete the lock again when this run wrote it (only if it is
+    /// still the one written) so that it does not hold the stage, and say where things stand.
+    async fn undo(
+        self,
+        s3: &Client,
+        bucket: &str,
+        key: &str,
+        stage: &str,
+        err: AwsError,
+    ) -> AwsError {
+        let etag = match self {
+            Written::No => return err,
+            Written::Maybe => {
+                return err.with_state(format!(
+                    "the deploy lock s3://{bucket}/{key} may have been left by this run: if the \
+                     next run waits for it while no other run of stage {stage} is going on, \
+                     re-run with --force-unlock"
+                ));
+            }
+            Written::Yes(etag) => etag,
+        };
+        match delete_if_match(s3, bucket, key, etag.as_deref()).await {
+            Ok(()) => err.with_state(format!(
+                "this run's deploy lock s3://{bucket}/{key} was deleted again and nothing was \
+                 changed; re-running is safe"
+            )),
+            Err(delete) => {
+                tracing::debug!("deleting the unconfirmed deploy lock failed: {delete}");
+                err.with_state(left_text(bucket, key, stage))
+            }
+        }
+    }
+}
+
+/// Why a held lock may be taken without waiting, if it may.
+fn takeover_reason(holder: &LockBody, force: bool) -> Option<&'static str> {
+    if force {
+        Some("--force-unlock")
+    } else if holder.expired() {
+        Some("it expired")
+    } else if holder.holder_is_gone() {
+        Some("its process no longer runs on this host")
+    } else {
+        None
+    }
+}
+
 /// Take the stage lock: create it, or wait while another run holds it (at most
-/// `opts.wait`), taking over an expired one, or breaking any with `opts.force_unlock`.
+/// `opts.wait`), taking over an expired one or one whose holder process on this host is gone,
+/// or breaking any with `opts.force_unlock`.
 pub async fn acquire(
     s3: &Client,
     bucket: &str,
@@ -269,18 +429,23 @@ pub async fn acquire(
     };
     let mut waited = false;
     for _ in 0..MAX_ROUNDS {
-        match put_if_absent(s3, bucket, key, &body).await {
+        let written = match put_if_absent(s3, bucket, key, &body).await {
             // Read back what was written: a store that does not honour If-None-Match under
             // concurrent writes lets the later write win, and then the other run waits.
-            Ok(_) => {}
-            Err(err) if is_precondition_failed(&err) => {}
+            Ok(etag) => Written::Yes(etag),
+            Err(err) if is_precondition_failed(&err) => Written::No,
             Err(err) if err.is_transient() && uncertain < 3 => {
                 // The create may have landed with its answer lost: look before trying again.
                 uncertain += 1;
+                Written::Maybe
             }
             Err(err) => return Err(err),
-        }
-        let Some((holder, etag)) = read(s3, bucket, key).await? else {
+        };
+        let read_back = match read(s3, bucket, key).await {
+            Ok(r) => r,
+            Err(err) => return Err(written.undo(s3, bucket, key, stage, err).await),
+        };
+        let Some((holder, etag)) = read_back else {
             continue;
         };
         if holder.token == body.token {
@@ -289,7 +454,14 @@ pub async fn acquire(
                 ..ours(etag)
             });
         }
-        if force || holder.expired() {
+        if let Some(reason) = takeover_reason(&holder, force) {
+            if reason != "--force-unlock" {
+                tracing::warn!(
+                    "taking over the deploy lock s3://{bucket}/{key} of {} (taken {}): {reason}",
+                    holder.holder(),
+                    holder.acquired
+                );
+            }
             reporter.report(Progress::LockBroken {
                 key: key.to_string(),
                 holder: holder.holder(),
@@ -342,9 +514,42 @@ impl StageLock {
         }
     }
 
-    /// Delete the lock (only if it is still ours).
+    /// Delete the lock (only if it is still ours). The error says that the lock was left and
+    /// how to remove it (`--force-unlock`).
     pub async fn release(self, s3: &Client) -> Result<(), AwsError> {
-        delete_if_match(s3, &self.bucket, &self.key, self.etag.as_deref()).await
+        delete_if_match(s3, &self.bucket, &self.key, self.etag.as_deref())
+            .await
+            .map_err(|e| e.with_state(self.left_message()))
+    }
+
+    /// What to say when this lock could not be deleted: where it is, that the next run of the
+    /// stage waits for it, and `--force-unlock`.
+    pub fn left_message(&self) -> String {
+        left_text(&self.bucket, &self.key, &self.stage)
+    }
+
+    /// Release the lock after `result`, the outcome of the work done under it. When the lock
+    /// cannot be deleted, a failed `result` says so instead of "re-running is safe", and a
+    /// successful one is followed by a warning.
+    pub async fn release_after<T>(
+        self,
+        s3: &Client,
+        result: Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        let left = self.left_message();
+        let Err(release) = self.release(s3).await else {
+            return result;
+        };
+        match result {
+            Ok(value) => {
+                tracing::warn!("{release}");
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::debug!("{release}");
+                Err(with_lock_left(err, &left))
+            }
+        }
     }
 }
 
@@ -366,6 +571,88 @@ mod tests {
         old.expires = "never".into();
         assert!(!old.expired(), "an unreadable expiry needs --force-unlock");
         assert_ne!(live.token, LockBody::new(Duration::from_secs(60)).token);
+    }
+
+    /// A pid that ran on this host and has ended.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    fn held_here(pid: u32) -> LockBody {
+        LockBody {
+            owner: format!("ana@{}", host()),
+            pid,
+            ..LockBody::new(Duration::from_secs(60))
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_lock_of_a_process_gone_from_this_host_can_be_taken_over() {
+        let gone = held_here(dead_pid());
+        if !is_specific_host(&host()) {
+            // A shared host name proves nothing: never taken over here.
+            assert!(!gone.holder_is_gone());
+            return;
+        }
+        assert!(gone.holder_is_gone(), "{gone:?}");
+        assert_eq!(
+            takeover_reason(&gone, false),
+            Some("its process no longer runs on this host")
+        );
+        assert!(
+            !held_here(std::process::id()).holder_is_gone(),
+            "a live holder"
+        );
+        let elsewhere = LockBody {
+            owner: "ana@another-host".into(),
+            ..gone.clone()
+        };
+        assert!(!elsewhere.holder_is_gone(), "a pid of another host");
+        let other_ns = LockBody {
+            pidns: Some("pid:[1]".into()),
+            ..gone.clone()
+        };
+        assert!(!other_ns.holder_is_gone(), "a pid of another pid namespace");
+        let unknown = LockBody { pid: 0, ..gone };
+        assert!(!unknown.holder_is_gone(), "a lock that is not deployer's");
+        assert!(!is_specific_host("localhost"));
+    }
+
+    #[test]
+    fn a_left_lock_replaces_re_running_is_safe() {
+        let left = "the deploy lock was left at s3://b/k";
+        let err = AwsError::failed("UpdateStack", "boom", crate::error::FailureKind::Timeout)
+            .with_state("the stack was not changed; re-running is safe");
+        let text = with_lock_left(err, left).to_string();
+        assert!(
+            text.contains("the stack was not changed; the deploy lock was left"),
+            "{text}"
+        );
+        assert!(!text.contains("re-running is safe"), "{text}");
+        let bare = AwsError::failed("UpdateStack", "boom", crate::error::FailureKind::Timeout);
+        let text = with_lock_left(bare, left).to_string();
+        assert!(
+            text.ends_with(left) && !text.contains("re-running"),
+            "{text}"
+        );
+        let invalid = AwsError::Invalid("re-run when it has finished (re-running is safe)".into());
+        assert_eq!(
+            with_lock_left(invalid, left).to_string(),
+            format!("re-run when it has finished; {left}")
+        );
+        assert!(left_text("b", "k", "dev").contains("--force-unlock"));
+    }
+
+    #[test]
+    fn lock_bodies_without_a_pid_namespace_still_read() {
+        let old = r#"{"owner":"a@h","pid":1,"token":"t","acquired":"x","expires":"y"}"#;
+        let body: LockBody = serde_json::from_str(old).unwrap();
+        assert_eq!(body.pidns, None);
+        assert_eq!(body.host(), "h");
     }
 
     #[test]

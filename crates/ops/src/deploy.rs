@@ -245,6 +245,9 @@ pub struct Diffed {
     pub changes: Vec<Change>,
     /// Why there are (or are no) changes.
     pub reason: String,
+    /// Clean-up that failed (a temporary change set or template left), each naming what was
+    /// left and how to delete it; also reported as warnings.
+    pub warnings: Vec<String>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
 }
@@ -262,6 +265,9 @@ pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Di
     let diff = stage
         .rt
         .block_on(deployer_aws::deploy::diff(&stage.clients, &req, observer))?;
+    for warning in &diff.warnings {
+        observer.warning(warning);
+    }
     Ok(Diffed {
         stack: diff.stack,
         stack_exists: diff.stack_exists,
@@ -269,6 +275,7 @@ pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Di
         region: stage.session.region.clone(),
         changes: diff.changes,
         reason: diff.reason,
+        warnings: diff.warnings,
         aws_calls: stage.calls(),
     })
 }

@@ -1,5 +1,6 @@
-//! `remove`: empty the stage's prefix in the deployment bucket, delete the stack and wait. A
-//! stage with an account pin needs a confirmation first.
+//! `remove`: delete deployer's objects of the stage from the deployment bucket (another
+//! service's objects under an overlapping prefix stay, and are counted), delete the stack and
+//! wait. A stage with an account pin needs a confirmation first.
 
 use std::fmt;
 
@@ -55,8 +56,13 @@ pub struct Removed {
     pub region: String,
     /// The deployment bucket, when one was found.
     pub bucket: Option<String>,
-    /// Objects deleted under the stage's prefix.
+    /// Objects deleted under the stage's prefix: deployer's own for this service and stage.
     pub objects_deleted: usize,
+    /// Objects under the stage's prefix that deployer did not write for this service and stage
+    /// (another service's under an overlapping prefix, a user's file): left in place.
+    pub objects_left: usize,
+    /// Up to five of the keys left.
+    pub left_keys: Vec<String>,
     /// Duration in milliseconds.
     pub millis: u64,
     /// AWS calls made.
@@ -114,6 +120,9 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
         &Waits::default(),
         observer,
     ))?;
+    if removed.objects_left > 0 {
+        observer.warning(&left_warning(&removed));
+    }
     Ok(Removal::Removed(Box::new(Removed {
         status: "removed",
         stack: removed.stack,
@@ -122,9 +131,23 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
         region: session.region.clone(),
         bucket: removed.bucket,
         objects_deleted: removed.objects_deleted,
+        objects_left: removed.objects_left,
+        left_keys: removed.left_keys,
         millis: removed.millis,
         aws_calls: stage.calls(),
     })))
+}
+
+/// Names what `remove` left in the bucket and why.
+fn left_warning(removed: &deployer_aws::deploy::RemoveOutcome) -> String {
+    format!(
+        "{} object(s) under the stage's prefix in s3://{} were not written by deployer for this \
+         service and stage and were left in place (e.g. {}); delete them yourself if they are \
+         not another service's",
+        removed.objects_left,
+        removed.bucket.as_deref().unwrap_or_default(),
+        removed.left_keys.join(", ")
+    )
 }
 
 /// Whether to go on: always for an unpinned stage, else as `confirmation` says.

@@ -1,6 +1,7 @@
 //! `deployer remove`: guarded; asks on a terminal before removing a stage with an account pin
-//! (unless `--yes`; without a terminal `--yes` is required), empties the stage's prefix in the
-//! deployment bucket, deletes the stack and waits.
+//! (unless `--yes`; without a terminal `--yes` is required), deletes deployer's objects of the
+//! stage from the deployment bucket (saying how many others it left), deletes the stack and
+//! waits.
 
 use deployer_ops::errors::{OpError, OpErrorKind};
 use deployer_ops::{Confirmation, Removal, RemoveOptions};
@@ -38,13 +39,22 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
     if out.json {
         out.json_result(&removed);
     } else {
-        out.result(&format!(
-            "✔ Stack {} removed from account {} ({} object(s) deleted, {:.1}s)",
-            removed.stack,
-            removed.account,
-            removed.objects_deleted,
-            removed.millis as f32 / 1000.0
-        ));
+        out.result(&summary(&removed));
     }
     Ok(crate::exit::OK)
+}
+
+/// `✔ Stack … removed from account … (N object(s) deleted[, M other object(s) left], 1.2s)`.
+fn summary(removed: &deployer_ops::Removed) -> String {
+    let left = match removed.objects_left {
+        0 => String::new(),
+        n => format!(", {n} other object(s) left"),
+    };
+    format!(
+        "✔ Stack {} removed from account {} ({} object(s) deleted{left}, {:.1}s)",
+        removed.stack,
+        removed.account,
+        removed.objects_deleted,
+        removed.millis as f32 / 1000.0
+    )
 }
