@@ -16,5 +16,6 @@ mod package;
 mod plugins;
 mod preflight;
 mod print;
+mod refresh;
 mod pty;
 mod support;

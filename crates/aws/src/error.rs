@@ -129,6 +129,27 @@ pub enum AwsError {
     /// Invalid input (for example a stack name CloudFormation would refuse).
     #[error("{0}")]
     Invalid(String),
+    /// The request was never sent: its credentials were refreshed into another account than
+    /// the one proven for the stage (see `credentials/proof.rs`).
+    #[error("{action} was not sent: {refusal}")]
+    Refused {
+        /// What was being done, e.g. `UpdateStack on stack "svc-prod"`.
+        action: String,
+        /// The guard's refusal of the refreshed credentials.
+        refusal: Box<crate::credentials::GuardRefusal>,
+    },
+}
+
+/// The guard's refusal of refreshed credentials, when it is what made `err` fail.
+fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<crate::credentials::GuardRefusal> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<crate::credentials::GuardRefusal>() {
+            return Some(r.clone());
+        }
+        next = e.source();
+    }
+    None
 }
 
 fn stack_failed_message(
@@ -354,9 +375,15 @@ impl AwsError {
     pub fn call<E, R>(action: impl Into<String>, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + HttpStatus,
+        R: std::fmt::Debug + HttpStatus + 'static,
     {
         let action = action.into();
+        if let Some(refusal) = refusal_in(&err) {
+            return AwsError::Refused {
+                action,
+                refusal: Box::new(refusal),
+            };
+        }
         let code = err.code().map(str::to_string);
         let status = err.raw_response().map(HttpStatus::status_code);
         let raw = DisplayErrorContext(&err).to_string();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use deployer_aws::deploy::{DeployArtifact, DeployStatus};
+use deployer_aws::error::AwsError;
 use deployer_aws::stack::Change;
 use deployer_config::model::Service;
 use indexmap::IndexMap;
@@ -141,6 +142,18 @@ impl DeployFailed {
     }
 }
 
+/// The deploy's result, unless a credential refresh was refused meanwhile: then that refusal
+/// is the cause, whatever the flow made of the request it stopped.
+fn proven<T>(stage: &Stage, result: Result<T, AwsError>, stack: &str) -> Result<T, AwsError> {
+    match stage.session.refresh_refusal() {
+        Some(refusal) => Err(AwsError::Refused {
+            action: format!("the deploy of stack \"{stack}\""),
+            refusal: Box::new(refusal.clone()),
+        }),
+        None => result,
+    }
+}
+
 /// Packages (or reads `package_dir`) and deploys the stage.
 pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
@@ -160,7 +173,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
     let result = stage
         .rt
         .block_on(deployer_aws::deploy::deploy(&stage.clients, &req, observer));
-    let outcome = match result {
+    let outcome = match proven(&stage, result, &req.params.stack) {
         Ok(outcome) => outcome,
         Err(cause) => {
             return Ok(DeployReport::Failed(Box::new(DeployFailed {
@@ -189,6 +202,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
     );
     let functions = report::functions(&built.service, Names::Template(&built.update));
     let pruned = crate::plugins::prune_deployed(&stage, &built, &functions, observer);
+    stage.ensure_proven()?;
     timings.insert("total".into(), millis(started));
     let account_recorded = stage.record_first_deploy()?;
     let session = &stage.session;
@@ -262,9 +276,9 @@ pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Di
         observer,
     )?;
     let req = request::deploy_request(&built, false);
-    let diff = stage
-        .rt
-        .block_on(deployer_aws::deploy::diff(&stage.clients, &req, observer))?;
+    let diff = stage.block_on(async {
+        Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?)
+    })?;
     for warning in &diff.warnings {
         observer.warning(warning);
     }

@@ -136,6 +136,26 @@ fn accept(
 }
 
 impl Stage {
+    /// `Err` (the guard's refusal, exit 3) once a credential refresh during the run handed out
+    /// another account's credentials: no request used them, and the run must stop.
+    pub fn ensure_proven(&self) -> anyhow::Result<()> {
+        match self.session.refresh_refusal() {
+            Some(r) => Err(anyhow::Error::new(r.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `fut` on the stage's runtime. A credential refresh refused meanwhile decides the
+    /// outcome, whatever `fut` made of the failed request (retried, ignored or reported).
+    pub fn block_on<T>(
+        &self,
+        fut: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let result = self.rt.block_on(fut);
+        self.ensure_proven()?;
+        result
+    }
+
     /// The AWS calls made so far.
     pub fn calls(&self) -> AwsCalls {
         AwsCalls::of(&self.clients.counter().summary())
@@ -236,6 +256,9 @@ impl<'a> OnDemand<'a> {
     pub fn finish<T>(self, result: anyhow::Result<T>) -> anyhow::Result<(T, Option<AwsCalls>)> {
         if let Some(failure) = self.failure {
             return Err(failure);
+        }
+        if let Some(stage) = &self.stage {
+            stage.ensure_proven()?;
         }
         Ok((result?, self.stage.as_ref().map(Stage::calls)))
     }

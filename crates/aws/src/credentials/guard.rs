@@ -102,6 +102,12 @@ pub enum Broken {
         /// The recorded account and where it is recorded.
         recorded: RecordedAccount,
     },
+    /// The credentials were refreshed during the run and the new set belongs to another
+    /// account than the one proven when the run started.
+    Refreshed {
+        /// The account proven at the start of the run.
+        proven: String,
+    },
     /// The stage has no pin at all, where one is required (`verify`).
     Unpinned {
         /// The account lock file `deployer pin` would write.
@@ -144,10 +150,10 @@ pub struct GuardRefusal {
 impl fmt::Display for GuardRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.rule(f)?;
-        let but = if matches!(self.broken, Broken::Unpinned { .. }) {
-            ":"
-        } else {
-            ", but"
+        let but = match self.broken {
+            Broken::Unpinned { .. } => ":",
+            Broken::Refreshed { .. } => ": now",
+            _ => ", but",
         };
         match &self.evidence {
             Evidence::Caller { arn } => {
@@ -157,7 +163,13 @@ impl fmt::Display for GuardRefusal {
                 write!(f, "{but} {} {how} (account {})", self.source, self.account)?
             }
         }
-        f.write_str(". Nothing was done. ")?;
+        match &self.broken {
+            Broken::Refreshed { .. } => f.write_str(
+                ". The run stopped before any request used them; what it did before was done \
+                 with the proven credentials. ",
+            )?,
+            _ => f.write_str(". Nothing was done. ")?,
+        }
         self.way_out(f)
     }
 }
@@ -194,6 +206,11 @@ impl GuardRefusal {
                 "stage {stage} has no account pin, so nothing proves the credentials are the \
                  stage's"
             ),
+            Broken::Refreshed { proven } => write!(
+                f,
+                "stage {stage} was proven to be in account {proven} when the run started, \
+                 but its credentials were refreshed during the run"
+            ),
         }
     }
 
@@ -218,6 +235,12 @@ impl GuardRefusal {
                 "{creds}; if the stage really moved to account {}, record it with \
                  --accept-account {}",
                 self.account, self.account
+            ),
+            Broken::Refreshed { proven } => write!(
+                f,
+                "Make {} hand out credentials of account {proven} on every refresh (check its \
+                 credential_process, SSO, role or web identity settings), then re-run",
+                self.source
             ),
             Broken::Unpinned { lock_file } => write!(
                 f,

@@ -1,10 +1,11 @@
 //! Stage credentials: which source a stage's credentials come from (explicit beats ambient),
-//! resolving them once, proving the account with one STS GetCallerIdentity, and the
+//! resolving them once, proving the account with one STS GetCallerIdentity (and every refreshed
+//! set with another, `proof`), and the
 //! [`AwsSession`] every AWS command works with.
 //!
 //! The modules build on each other in one direction, lowest first:
 //! `options`, `guard` → `error` → `profile` → `sts` → `mfa`, `chain` → `roles` → `source` →
-//! `session`.
+//! `proof` → `session`.
 //! None of them uses a module to its right.
 
 mod chain;
@@ -13,6 +14,7 @@ mod guard;
 mod mfa;
 mod options;
 mod profile;
+mod proof;
 mod roles;
 mod session;
 mod source;

@@ -2,12 +2,11 @@
 //! proven with one STS GetCallerIdentity and judged by the guard, with the call counter that
 //! every request of the session (STS included) lands in.
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -15,6 +14,7 @@ use super::error::CredentialError;
 use super::guard::{AccountPin, Broken, Evidence, GuardRefusal, Verdict, is_account_id};
 use super::options::{CredentialOptions, StageTarget};
 use super::profile::{ProfileInfo, Profiles};
+use super::proof::{ProofState, Proving};
 use super::source::{CredentialSource, Resolved, Resolver, select_source, stage_env_stems};
 use super::sts::{self, CallerIdentity, Claimant};
 use crate::calls::CallCounter;
@@ -37,6 +37,7 @@ pub struct AwsSession {
     config: SdkConfig,
     custom_s3_endpoint: bool,
     counter: CallCounter,
+    proofs: Arc<ProofState>,
 }
 
 impl AwsSession {
@@ -55,6 +56,17 @@ impl AwsSession {
     /// The verified account id.
     pub fn account(&self) -> &str {
         &self.identity.account
+    }
+
+    /// The refusal of a credential refresh into another account, once one happened during the
+    /// run: every later request of the session fails, and the operation reports this.
+    pub fn refresh_refusal(&self) -> Option<&GuardRefusal> {
+        self.proofs.refusal()
+    }
+
+    /// How many refreshed credential sets were proven with a GetCallerIdentity of their own.
+    pub fn refresh_proofs(&self) -> u32 {
+        self.proofs.reproofs()
     }
 
     /// `Err` when the guard refused these credentials; call before touching stage resources.
@@ -142,9 +154,16 @@ pub async fn open(
     if let CredentialSource::DefaultChain { detail, profile: p } = &mut source {
         (*detail, *p) = chain_link_of(&creds, profile.as_ref(), &env);
     }
-    let config = sdk_config(&resolver.region, creds, provider, profile.as_ref()).await;
+    let proofs = ProofState::new(creds);
+    let config = sdk_config(&resolver.region, &proofs, provider, profile.as_ref()).await;
     let claimant = claimant(&source, profile.as_ref(), &profiles);
     let identity = sts::caller_identity(&config, &counter, claimant).await?;
+    proofs.proven(
+        &identity.account,
+        resolver.subject(&source),
+        &config,
+        &counter,
+    );
     let verdict = resolver
         .subject(&source)
         .verdict(&pin, &identity.account, &identity.arn);
@@ -160,6 +179,7 @@ pub async fn open(
         config,
         custom_s3_endpoint,
         counter,
+        proofs,
     })
 }
 
@@ -172,17 +192,18 @@ fn chain_link_of(
     (Some(detail), profile)
 }
 
-/// The session's SDK configuration: the stage's region and the verified credentials first
-/// (so the SDK does not resolve them again: a second AssumeRole, a second MFA prompt).
+/// The session's SDK configuration: the stage's region, and credentials that hand out the
+/// verified set first (so the SDK does not resolve them again: a second AssumeRole, a second
+/// MFA prompt) and prove every refreshed set before a request uses it.
 async fn sdk_config(
     region: &Region,
-    creds: Credentials,
+    proofs: &Arc<ProofState>,
     provider: SharedCredentialsProvider,
     info: Option<&ProfileInfo>,
 ) -> SdkConfig {
-    let primed = SharedCredentialsProvider::new(Primed {
-        first: Mutex::new(Some(creds)),
+    let primed = SharedCredentialsProvider::new(Proving {
         inner: provider,
+        state: proofs.clone(),
     });
     let mut loader =
         crate::clients::bounded_loader(aws_config::defaults(BehaviorVersion::latest()))
@@ -243,32 +264,6 @@ fn pin_of(target: &StageTarget, opts: &CredentialOptions) -> Result<AccountPin, 
         expect,
         recorded: target.recorded_account.clone(),
     })
-}
-
-/// Hands out the credentials resolved (and verified) at start first, so the SDK does not
-/// resolve them again (a second AssumeRole, a second MFA prompt); later refreshes after
-/// expiry go to the real provider.
-#[derive(Debug)]
-struct Primed {
-    first: Mutex<Option<Credentials>>,
-    inner: SharedCredentialsProvider,
-}
-
-impl ProvideCredentials for Primed {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let fresh = first.filter(|c| {
-            c.expiry()
-                .is_none_or(|e| e > SystemTime::now() + Duration::from_secs(60))
-        });
-        match fresh {
-            Some(c) => future::ProvideCredentials::ready(Ok(c)),
-            None => self.inner.provide_credentials(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub(super) fn typed(e: &(dyn std::error::Error + 'static)) -> Option<Typed> {
         return Some(credential(c));
     }
     if let Some(a) = e.downcast_ref::<AwsError>() {
+        if let AwsError::Refused { refusal, .. } = a {
+            return Some(("account-guard", exit::GUARD, guard_fields(refusal)));
+        }
         return Some(aws(a));
     }
     if let Some(p) = e.downcast_ref::<PreflightError>() {
@@ -74,6 +77,7 @@ fn guard_fields(r: &GuardRefusal) -> Map<String, Value> {
         Broken::Forbidden => ("forbiddenAccountIds", Vec::new()),
         Broken::NotRecorded { recorded } => ("accountLockFile", vec![recorded.account.clone()]),
         Broken::Unpinned { .. } => ("pinRequired", Vec::new()),
+        Broken::Refreshed { proven } => ("refreshedCredentials", vec![proven.clone()]),
     };
     let principal = match &r.evidence {
         Evidence::Caller { arn } => Some(arn.clone()),
