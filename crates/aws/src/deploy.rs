@@ -323,19 +323,25 @@ async fn check_changes(
     })
 }
 
-/// Starts updating `params.stack` (id `stack_id`) to the template at `url` the way `method`
-/// says: one UpdateStack, or v3's `<stack>-change-set` created, then executed.
+/// Starts updating `params.stack` (id `stack_id`) to `template`, stored at `url`, the way
+/// `method` says: one UpdateStack (its uncertain outcomes settled by [`confirm_update`], as
+/// `up` does), or v3's `<stack>-change-set` created, then executed.
 pub async fn start_update(
     cfn: &aws_sdk_cloudformation::Client,
     params: &StackParams,
     stack_id: &str,
     url: String,
-    caps: Vec<aws_sdk_cloudformation::types::Capability>,
+    template: &serde_json::Value,
     method: Method,
     waits: &Waits,
 ) -> Result<UpdateStart, AwsError> {
+    let caps = stack::capabilities(template);
     match method {
-        Method::Direct => stack::update(cfn, params, &url, caps).await,
+        Method::Direct => {
+            let sent_at = SystemTime::now();
+            let sent = stack::update(cfn, params, &url, caps).await;
+            confirm_update(cfn, &params.stack, template, sent, sent_at).await
+        }
         Method::ChangeSets => update_by_change_set(cfn, params, stack_id, url, caps, waits).await,
     }
 }
@@ -650,7 +656,14 @@ async fn write(
                         operation: "update",
                     });
                     let sent = stack::update(&clients.cfn, params, &url, caps).await;
-                    confirm_update(clients, req, sent, run_started).await?
+                    confirm_update(
+                        &clients.cfn,
+                        &params.stack,
+                        &req.template,
+                        sent,
+                        run_started,
+                    )
+                    .await?
                 }
                 Method::ChangeSets => {
                     reporter.report(Progress::StackOperation {
@@ -822,22 +835,22 @@ fn maybe_landed(err: &AwsError) -> bool {
 
 /// Read the stack's real state when the outcome of UpdateStack is uncertain (an error after
 /// which the update may still have started, or "no updates" that our own lost first attempt
-/// may have caused): started when the stack now holds exactly our template.
-async fn confirm_update(
-    clients: &AwsClients,
-    req: &DeployRequest,
+/// may have caused): started when the stack now holds exactly `template`.
+pub async fn confirm_update(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    template: &serde_json::Value,
     sent: Result<UpdateStart, AwsError>,
     run_started: SystemTime,
 ) -> Result<UpdateStart, AwsError> {
-    let stack = &req.params.stack;
     let err = match sent {
         Ok(UpdateStart::Started(id)) => return Ok(UpdateStart::Started(id)),
         Ok(UpdateStart::NoChanges) => None,
         Err(e) if maybe_landed(&e) => Some(e),
         Err(e) => return Err(e.with_state("the stack was not changed; re-running is safe")),
     };
-    let info = stack::describe(&clients.cfn, stack).await;
-    let body = stack::template(&clients.cfn, stack).await;
+    let info = stack::describe(cfn, stack).await;
+    let body = stack::template(cfn, stack).await;
     let (info, body) = match (info, body) {
         (Ok(Some(info)), Ok(body)) => (info, body),
         _ => {
@@ -850,7 +863,7 @@ async fn confirm_update(
             };
         }
     };
-    let ours = body.as_ref() == Some(&req.template);
+    let ours = body.as_ref() == Some(template);
     let recent = info.last_updated.is_some_and(|t| t >= run_started);
     match err {
         None if ours && recent => Ok(UpdateStart::Started(info.id)),

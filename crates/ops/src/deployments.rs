@@ -111,13 +111,9 @@ impl Target {
         )
     }
 
-    /// The deployments in the bucket, oldest first, and the directory the deployed template
-    /// references (`None` when it references none).
-    pub async fn deployments(
-        &self,
-        bucket: &str,
-        info: &StackInfo,
-    ) -> anyhow::Result<(Vec<Deployment>, Option<String>)> {
+    /// The deployments in the bucket, oldest first, the directory the deployed template
+    /// references (`None` when it references none) and the deployed template.
+    pub async fn deployments(&self, bucket: &str, info: &StackInfo) -> anyhow::Result<Deployed> {
         let clients = &self.stage.clients;
         let prefix = self.stage_prefix();
         let (list, template) = tokio::join!(
@@ -125,14 +121,29 @@ impl Target {
             deployer_aws::stack::template(&clients.cfn, &info.id),
         );
         let list = list?;
-        let body = template?.map(|t| t.to_string()).unwrap_or_default();
+        let template = template?;
+        let body = template.as_ref().map(|t| t.to_string()).unwrap_or_default();
         let current = list
             .iter()
             .rev()
             .find(|d| body.contains(&format!("{}/", d.directory)))
             .map(|d| d.directory.clone());
-        Ok((list, current))
+        Ok(Deployed {
+            list,
+            current,
+            template,
+        })
     }
+}
+
+/// The stage's deployments and what the stack runs.
+pub(crate) struct Deployed {
+    /// The deployments in the bucket, oldest first.
+    pub list: Vec<Deployment>,
+    /// The directory the deployed template references.
+    pub current: Option<String>,
+    /// The deployed template (`None` when CloudFormation returned none).
+    pub template: Option<serde_json::Value>,
 }
 
 /// The result of `deploy list`.
@@ -206,8 +217,8 @@ pub fn deploy_list(
     let (bucket, list, current) = target.stage.rt.block_on(async {
         let info = target.deployed_stack().await?;
         let bucket = target.bucket(&info).await?;
-        let (list, current) = target.deployments(&bucket, &info).await?;
-        anyhow::Ok((bucket, list, current))
+        let deployed = target.deployments(&bucket, &info).await?;
+        anyhow::Ok((bucket, deployed.list, deployed.current))
     })?;
     let session = &target.stage.session;
     Ok(DeploymentList {

@@ -31,7 +31,8 @@ pub struct RollbackOptions {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RolledBack {
-    /// `rolledBack`, or `unchanged` when the stack already had that template.
+    /// `rolledBack`; `alreadyRunning` when the stack already runs that deployment's template
+    /// (nothing is changed); `unchanged` when CloudFormation found nothing to change.
     pub status: &'static str,
     /// Stack name.
     pub stack: String,
@@ -74,7 +75,8 @@ fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
 }
 
 /// Opens the stage (guard first), checks the deployment and its artifacts, takes the lock and
-/// updates the stack to the deployment's template.
+/// updates the stack to the deployment's template; a stack that already runs that template is
+/// left alone.
 pub fn rollback(options: &RollbackOptions, observer: &dyn Observer) -> anyhow::Result<RolledBack> {
     let target = deployments::open(&options.stage, observer)?;
     target.stage.rt.block_on(run(&target, options, observer))
@@ -85,12 +87,11 @@ async fn run(
     options: &RollbackOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<RolledBack> {
-    let clients = &target.stage.clients;
     let session = &target.stage.session;
     let info = target.deployed_stack().await?;
     let bucket = target.bucket(&info).await?;
-    let (list, _) = target.deployments(&bucket, &info).await?;
-    let Some(dep) = find(&list, &options.timestamp) else {
+    let deployed = target.deployments(&bucket, &info).await?;
+    let Some(dep) = find(&deployed.list, &options.timestamp) else {
         return Err(OpError::error(
             OpErrorKind::Deployment,
             format!(
@@ -102,7 +103,39 @@ async fn run(
         ));
     };
     let template_key = format!("{}/{TEMPLATE_FILE}", dep.directory);
-    let body = artifacts::get_text(&clients.s3, &bucket, &template_key)
+    let template = deployment_template(target, &bucket, &template_key, dep).await?;
+    let url = artifacts::template_url(&bucket, &session.region, &template_key);
+    let outcome = |status, stack_status| RolledBack {
+        status,
+        stack: target.stack.clone(),
+        account: session.identity.account.clone(),
+        timestamp: dep.timestamp_ms().unwrap_or_default(),
+        directory: dep.directory.clone(),
+        template_url: url.clone(),
+        stack_status,
+        aws_calls: target.stage.calls(),
+    };
+    // The stack already runs this deployment: an update would change nothing worth a lock.
+    if deployed.template.as_ref() == Some(&template) {
+        return Ok(outcome("alreadyRunning", info.status.clone()));
+    }
+    observer.announce(Action::Deploy, &target.service.service, session);
+    let (status, stack_status) = locked_update(
+        target, &bucket, &info.id, &url, &template, options, observer,
+    )
+    .await?;
+    Ok(outcome(status, stack_status))
+}
+
+/// The deployment's template, after checking that every artifact it references is still in
+/// the bucket.
+async fn deployment_template(
+    target: &Target,
+    bucket: &str,
+    template_key: &str,
+    dep: &Deployment,
+) -> anyhow::Result<Value> {
+    let body = artifacts::get_text(&target.stage.clients.s3, bucket, template_key)
         .await?
         .ok_or_else(|| {
             anyhow!(
@@ -114,28 +147,36 @@ async fn run(
         .map_err(|e| anyhow!("s3://{bucket}/{template_key} is not JSON: {e}"))?;
     let mut keys = Vec::new();
     referenced_keys(&template, &dep.directory, &mut keys);
-    let missing: Vec<&String> = keys
+    let missing: Vec<&str> = keys
         .iter()
         .filter(|k| !dep.objects.iter().any(|o| &o.key == *k))
+        .map(String::as_str)
         .collect();
     if !missing.is_empty() {
         bail!(
             "deployment {} was pruned: its template references {} missing from s3://{bucket}; \
              pick another timestamp from `deployer deploy list`",
             dep.directory,
-            missing
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
     }
-    observer.announce(Action::Deploy, &target.service.service, session);
-    let params = stack_params(&target.service, &target.name, &session.region);
-    let waits = Waits::default();
+    Ok(template)
+}
+
+/// [`update`] under the stage's deploy lock, released whatever happens.
+async fn locked_update(
+    target: &Target,
+    bucket: &str,
+    stack_id: &str,
+    url: &str,
+    template: &Value,
+    options: &RollbackOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<(&'static str, String)> {
+    let clients = &target.stage.clients;
     let lock = lock::acquire(
         &clients.s3,
-        &bucket,
+        bucket,
         &lock::lock_key(&target.stage_prefix()),
         &target.name,
         &LockOptions {
@@ -145,45 +186,35 @@ async fn run(
         observer,
     )
     .await?;
-    let url = artifacts::template_url(&bucket, &session.region, &template_key);
-    let result = update(target, &info.id, &params, &url, &template, &waits, observer).await;
+    let result = update(target, stack_id, url, template, observer).await;
     if let Err(e) = lock.release(&clients.s3).await {
         observer.warning(&format!("could not remove the deploy lock: {e}"));
     }
-    let (status, stack_status) = result?;
-    Ok(RolledBack {
-        status,
-        stack: target.stack.clone(),
-        account: session.identity.account.clone(),
-        timestamp: dep.timestamp_ms().unwrap_or_default(),
-        directory: dep.directory.clone(),
-        template_url: url,
-        stack_status,
-        aws_calls: target.stage.calls(),
-    })
+    result
 }
 
-/// Update the stack to the template URL (as `deploymentMethod` says) and follow it to the end.
+/// Update the stack to the template URL (as `deploymentMethod` says; a lost answer is settled
+/// by reading the stack, as `up` does) and follow it to the end.
 async fn update(
     target: &Target,
     stack_id: &str,
-    params: &deployer_aws::stack::StackParams,
     url: &str,
     template: &Value,
-    waits: &Waits,
     observer: &dyn Observer,
 ) -> anyhow::Result<(&'static str, String)> {
     let cfn = &target.stage.clients.cfn;
-    let caps = deployer_aws::stack::capabilities(template);
+    let session = &target.stage.session;
+    let params = stack_params(&target.service, &target.name, &session.region);
+    let waits = Waits::default();
     let method = crate::request::method(&target.service);
     let started = deployer_aws::deploy::start_update(
         cfn,
-        params,
+        &params,
         stack_id,
         url.to_string(),
-        caps,
+        template,
         method,
-        waits,
+        &waits,
     )
     .await?;
     match started {
@@ -195,7 +226,7 @@ async fn update(
                 &params.stack,
                 &params.region,
                 Operation::Update,
-                waits,
+                &waits,
                 observer,
             )
             .await?;

@@ -29,9 +29,15 @@ pub fn run(out: &Output, args: RollbackArgs) -> anyhow::Result<u8> {
     let done = result?;
     if out.json {
         out.json_result(&done);
+    } else if done.status == "alreadyRunning" {
+        out.result(&format!(
+            "Stack {} is already running deployment {}; nothing was changed",
+            done.stack, done.timestamp
+        ));
     } else if done.status == "unchanged" {
         out.result(&format!(
-            "Stack {} already has the template of deployment {}",
+            "CloudFormation found nothing to change in stack {} for deployment {}; nothing was \
+             changed",
             done.stack, done.timestamp
         ));
     } else {
