@@ -12,6 +12,7 @@ mod json_errors;
 mod lockfile;
 mod metrics;
 mod ownership;
+mod outcomes;
 mod package;
 mod plugins;
 mod preflight;

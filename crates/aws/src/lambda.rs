@@ -311,6 +311,58 @@ pub async fn wait_updated(
     }
 }
 
+/// After UpdateFunctionCode failed in a way that may still have landed (a lost answer, a
+/// timeout, a 5xx after the SDK's retries): reads the function. Its CodeSha256 when it now
+/// runs `expected`; otherwise the error, saying what the read found.
+pub async fn confirm_code(
+    lambda: &Client,
+    name: &str,
+    expected: &str,
+    err: AwsError,
+) -> Result<String, AwsError> {
+    if !err.is_transient() {
+        return Err(err);
+    }
+    match get_function(lambda, name).await {
+        Ok(Some(f)) if f.code_sha256 == expected => Ok(f.code_sha256),
+        Ok(Some(f)) => Err(err.with_state(format!(
+            "the function still runs CodeSha256 {}: its code was not changed; re-running is safe",
+            f.code_sha256
+        ))),
+        Ok(None) => Err(err.with_state(format!("function \"{name}\" no longer exists"))),
+        Err(_) => Err(err.with_state(format!(
+            "whether function \"{name}\" got the new code could not be read either: compare \
+             its CodeSha256 with {expected} in the Lambda console; re-running is safe"
+        ))),
+    }
+}
+
+/// [`wait_updated`]; when its polls fail on the way (a lost answer, a 5xx, a wait that ran
+/// out), the function is read once more before giving up, so an update that did land is not
+/// reported as a failure. A `Failed` update stays an error.
+pub async fn settle_update(
+    lambda: &Client,
+    name: &str,
+    limit: Duration,
+) -> Result<FunctionState, AwsError> {
+    let err = match wait_updated(lambda, name, limit).await {
+        Ok(state) => return Ok(state),
+        Err(e) if e.is_transient() => e,
+        Err(e) => return Err(e),
+    };
+    match get_function(lambda, name).await {
+        Ok(Some(state)) if is_settled(&state) => Ok(state),
+        _ => Err(err),
+    }
+}
+
+/// True when the last update has finished well.
+fn is_settled(state: &FunctionState) -> bool {
+    state.state != State::Pending.as_str()
+        && state.last_update_status != LastUpdateStatus::InProgress.as_str()
+        && state.last_update_status != LastUpdateStatus::Failed.as_str()
+}
+
 /// Invoke with `payload`; `tail` asks for the last 4 KB of the log.
 pub async fn invoke(
     lambda: &Client,

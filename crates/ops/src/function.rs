@@ -1,13 +1,16 @@
 //! `deploy function -f NAME`: package the service the usual way, take that function's zip,
 //! and replace the deployed function's code when its SHA-256 differs from `CodeSha256`
 //! (`--update-config`: also its memory, timeout, environment, layers, role and VPC). The
-//! stack is not touched, so its template is out of date afterwards, as with v3.
+//! stack is not touched, so its template is out of date afterwards, as with v3. The writes
+//! happen under the stage's deploy lock, like `up` and `rollback`.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context as _, anyhow};
+use deployer_aws::error::{AwsError, FailureKind};
 use deployer_aws::lambda::{self, CodeSource, FunctionSettings, INLINE_ZIP_LIMIT, UPDATE_WAIT};
+use deployer_aws::lock::{self, LockOptions};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,6 +36,8 @@ pub struct FunctionOptions {
     pub out_dir: Option<PathBuf>,
     /// The time of this run.
     pub now: SystemTime,
+    /// Break a deploy lock left by a killed run.
+    pub force_unlock: bool,
 }
 
 /// The result of `deploy function`.
@@ -122,37 +127,36 @@ async fn update(
     };
     let artifact = artifact_of(build, key)?;
     let changed = options.force || artifact.sha256_base64 != remote.code_sha256;
-    let mut code_sha256 = remote.code_sha256.clone();
-    if changed {
-        let code = code_source(target, &artifact.path, artifact.size, &artifact.name).await?;
-        code_sha256 = lambda::update_code(lambda, &name, &code).await?;
-        let landed = lambda::wait_updated(lambda, &name, UPDATE_WAIT).await?;
-        if !landed.code_sha256.is_empty() {
-            code_sha256 = landed.code_sha256;
-        }
-    } else {
-        observer.detail("Code did not change. Function deployment skipped.");
-    }
     let (settings, applied, skipped) = if options.update_config {
         settings_of(&build.templates.update, &name)
     } else {
         Default::default()
     };
-    if !settings.is_empty() {
-        lambda::update_settings(lambda, &name, &settings).await?;
-        lambda::wait_updated(lambda, &name, UPDATE_WAIT).await?;
-    }
     for s in &skipped {
         observer.warning(&format!(
             "{s} of function \"{key}\" references a stack resource and was not applied; \
              `deployer up` applies it"
         ));
     }
+    if !changed {
+        observer.detail("Code did not change. Function deployment skipped.");
+    }
+    let plan = Plan {
+        key,
+        name: &name,
+        code: changed.then_some(artifact),
+        settings: &settings,
+    };
+    let code_sha256 = if changed || !settings.is_empty() {
+        locked_write(target, &plan, options, observer).await?
+    } else {
+        remote.code_sha256.clone()
+    };
     let updated = changed || !applied.is_empty();
     Ok(FunctionDeployed {
         status: if updated { "updated" } else { "unchanged" },
         function: key.clone(),
-        name,
+        name: name.clone(),
         code_updated: changed,
         previous_code_sha256: remote.code_sha256,
         code_sha256,
@@ -163,6 +167,122 @@ async fn update(
         millis: 0,
         aws_calls: target.stage.calls(),
     })
+}
+
+/// What to write to the function.
+struct Plan<'a> {
+    /// The function's key.
+    key: &'a str,
+    /// Its deployed name.
+    name: &'a str,
+    /// The new code, when it is to be replaced.
+    code: Option<&'a deployer_package::Artifact>,
+    /// The settings to apply (empty: none).
+    settings: &'a FunctionSettings,
+}
+
+/// [`write`] under the stage's deploy lock (taken as `up` and `rollback` take it), so that a
+/// deploy of the stage running at the same time cannot put other code back; released
+/// whatever happens.
+async fn locked_write(
+    target: &Target,
+    plan: &Plan<'_>,
+    options: &FunctionOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<String> {
+    let info = target.deployed_stack().await?;
+    let bucket = target.bucket(&info).await?;
+    let s3 = &target.stage.clients.s3;
+    let lock = lock::acquire(
+        s3,
+        &bucket,
+        &lock::lock_key(&target.stage_prefix()),
+        &target.name,
+        &LockOptions {
+            force_unlock: options.force_unlock,
+            ..LockOptions::from_env()
+        },
+        observer,
+    )
+    .await?;
+    let result = write(target, &bucket, plan).await;
+    if let Err(e) = lock.release(s3).await {
+        observer.warning(&format!("could not remove the deploy lock: {e}"));
+    }
+    result
+}
+
+/// Replaces the code (when it changed) and applies the settings, each followed until Lambda
+/// has finished it. Returns the CodeSha256 the function runs. A failure after Lambda accepted
+/// the code says so, with the new CodeSha256.
+async fn write(target: &Target, bucket: &str, plan: &Plan<'_>) -> anyhow::Result<String> {
+    let lambda = &target.stage.clients.lambda;
+    let mut sha = None;
+    if let Some(artifact) = plan.code {
+        sha = Some(write_code(target, bucket, plan, artifact).await?);
+    }
+    if plan.settings.is_empty() {
+        return Ok(sha.unwrap_or_default());
+    }
+    let applied = async {
+        lambda::update_settings(lambda, plan.name, plan.settings).await?;
+        lambda::settle_update(lambda, plan.name, UPDATE_WAIT).await
+    }
+    .await;
+    match (applied, sha) {
+        (Ok(state), None) => Ok(state.code_sha256),
+        (Ok(_), Some(sha)) => Ok(sha),
+        (Err(e), None) => Err(e.into()),
+        (Err(e), Some(sha)) => Err(e
+            .with_state(format!(
+                "the new code of function \"{}\" is deployed (CodeSha256 {sha}), its \
+                 configuration may not be: run `deployer deploy function -f {} --update-config` \
+                 again",
+                plan.key, plan.key
+            ))
+            .into()),
+    }
+}
+
+/// UpdateFunctionCode (a lost answer settled by reading the function), followed until the
+/// update has landed. Returns the CodeSha256 the function runs.
+async fn write_code(
+    target: &Target,
+    bucket: &str,
+    plan: &Plan<'_>,
+    artifact: &deployer_package::Artifact,
+) -> anyhow::Result<String> {
+    let lambda = &target.stage.clients.lambda;
+    let code = code_source(target, bucket, artifact).await?;
+    let accepted = match lambda::update_code(lambda, plan.name, &code).await {
+        Ok(sha) => sha,
+        Err(e) => lambda::confirm_code(lambda, plan.name, &artifact.sha256_base64, e).await?,
+    };
+    let landed = lambda::settle_update(lambda, plan.name, UPDATE_WAIT)
+        .await
+        .map_err(|e| code_accepted(e, plan.key, &accepted))?;
+    Ok(if landed.code_sha256.is_empty() {
+        accepted
+    } else {
+        landed.code_sha256
+    })
+}
+
+/// The error of a step after Lambda accepted the new code, saying so with its CodeSha256.
+fn code_accepted(err: AwsError, key: &str, sha: &str) -> AwsError {
+    let state = if err.kind() == Some(FailureKind::Service) {
+        format!(
+            "Lambda accepted the new code of function \"{key}\" (CodeSha256 {sha}), then the \
+             update failed: fix the cause and run `deployer deploy function -f {key} --force`"
+        )
+    } else {
+        format!(
+            "Lambda accepted the new code of function \"{key}\" (CodeSha256 {sha}), but whether \
+             the update finished could not be confirmed: run `deployer deploy function -f {key}` \
+             again to check (it skips code that is already deployed)"
+        )
+    };
+    err.with_state(state)
 }
 
 /// The artifact the build made for function `key`.
@@ -183,20 +303,25 @@ fn artifact_of<'a>(build: &'a Build, key: &str) -> anyhow::Result<&'a deployer_p
 /// The zip inline, or uploaded to the deployment bucket when too big to send inline.
 async fn code_source(
     target: &Target,
-    path: &std::path::Path,
-    size: u64,
-    file: &str,
+    bucket: &str,
+    artifact: &deployer_package::Artifact,
 ) -> anyhow::Result<CodeSource> {
-    if size <= INLINE_ZIP_LIMIT {
+    let path = &artifact.path;
+    if artifact.size <= INLINE_ZIP_LIMIT {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(CodeSource::Zip(bytes));
     }
-    let info = target.deployed_stack().await?;
-    let bucket = target.bucket(&info).await?;
-    let key = format!("{}/deploy-function/{file}", target.stage_prefix());
-    lambda::upload_code(&target.stage.clients.s3, &bucket, &key, path).await?;
-    Ok(CodeSource::S3 { bucket, key })
+    let key = format!(
+        "{}/deploy-function/{}",
+        target.stage_prefix(),
+        artifact.name
+    );
+    lambda::upload_code(&target.stage.clients.s3, bucket, &key, path).await?;
+    Ok(CodeSource::S3 {
+        bucket: bucket.to_string(),
+        key,
+    })
 }
 
 /// The function's settings in the compiled template: literal values become settings; values

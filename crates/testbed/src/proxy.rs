@@ -66,6 +66,9 @@ pub struct Rule {
     pub every: u32,
     /// Stop after firing this many times (`None`: no limit).
     pub times: Option<u32>,
+    /// Let this many matching requests through before the rule applies (a fault that starts
+    /// mid-run, e.g. only the polls after an update).
+    pub after: u32,
 }
 
 impl Rule {
@@ -76,6 +79,7 @@ impl Rule {
             fault,
             every: 1,
             times: None,
+            after: 0,
         }
     }
 
@@ -88,6 +92,12 @@ impl Rule {
     /// Fire at most `n` times.
     pub fn times(mut self, n: u32) -> Self {
         self.times = Some(n);
+        self
+    }
+
+    /// Let the first `n` matching requests through untouched.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
         self
     }
 }
@@ -125,7 +135,10 @@ impl Shared {
                 continue;
             }
             r.seen += 1;
-            if r.seen % r.rule.every == 0 {
+            if r.seen <= r.rule.after {
+                continue;
+            }
+            if (r.seen - r.rule.after) % r.rule.every == 0 {
                 r.fired += 1;
                 self.faults.fetch_add(1, Ordering::Relaxed);
                 return Some(r.rule.fault.clone());
@@ -535,5 +548,17 @@ mod tests {
             .collect();
         assert_eq!(picks, vec![false, true, false, true]);
         assert!(shared.pick("Action=DescribeStacks").is_none());
+    }
+
+    #[test]
+    fn a_rule_with_after_lets_the_first_requests_through() {
+        let shared = Shared::default();
+        *shared.rules.lock().unwrap() = vec![RuleState {
+            rule: Rule::new("GET /f", Fault::Status(500)).after(2).times(2),
+            seen: 0,
+            fired: 0,
+        }];
+        let picks: Vec<bool> = (0..5).map(|_| shared.pick("GET /f").is_some()).collect();
+        assert_eq!(picks, vec![false, false, true, true, false]);
     }
 }

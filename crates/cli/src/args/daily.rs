@@ -29,6 +29,9 @@ pub struct DeployFunctionArgs {
     /// Update the code even when it did not change.
     #[arg(long)]
     pub force: bool,
+    /// Remove a deploy lock left by a killed run of this stage first.
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,13 +11,14 @@ use crate::ui::{CliObserver, Output};
 pub fn deploy(out: &Output, mut args: UpArgs) -> anyhow::Result<u8> {
     match args.target.take() {
         None => crate::commands::up::run(out, args),
-        Some(DeployCommand::Function(a)) => function(out, a),
+        // `deploy --force-unlock function -f F` means the same as the flag after `function`.
+        Some(DeployCommand::Function(a)) => function(out, a, args.force_unlock),
         Some(DeployCommand::List(a)) => list(out, a),
     }
 }
 
 /// Runs `deployer deploy function`.
-fn function(out: &Output, args: DeployFunctionArgs) -> anyhow::Result<u8> {
+fn function(out: &Output, args: DeployFunctionArgs, force_unlock: bool) -> anyhow::Result<u8> {
     let stage = options::stage(out, &args.service, &args.credentials)?;
     let options = FunctionOptions {
         stage,
@@ -26,6 +27,7 @@ fn function(out: &Output, args: DeployFunctionArgs) -> anyhow::Result<u8> {
         force: args.force,
         out_dir: None,
         now: std::time::SystemTime::now(),
+        force_unlock: force_unlock || args.force_unlock,
     };
     let observer = CliObserver::new(out);
     let result = deployer_ops::deploy_function(&options, &observer);
