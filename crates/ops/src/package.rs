@@ -198,6 +198,9 @@ pub(crate) fn build(
     let (zip_options, builds) = builds::run(&service, &source.file, observer)?;
     outdir::prepare(&out_dir, &source.file.dir, &prebuilt_paths(&request))?;
     let package = deployer_package::package_with(&request, &out_dir, &zip_options)?;
+    for warning in &package.warnings {
+        observer.warning(warning);
+    }
     let compiled = compile(
         source,
         &resolved,
@@ -398,7 +401,7 @@ pub(crate) fn package_request(service: &Service, file: &ConfigFile) -> PackageRe
 
 /// The warnings v3 prints about package settings.
 fn package_warnings(service: &Service) -> Vec<String> {
-    let mut warnings = Vec::new();
+    let mut warnings = service.findings.warnings();
     let service_package = service.package.as_ref();
     if service_package.is_some_and(|p| !p.include.is_empty() || !p.exclude.is_empty()) {
         warnings.push(

@@ -422,3 +422,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "settings_probe_tests.rs"]
+mod settings_probe_tests;
