@@ -61,9 +61,9 @@ fn rollback_with_a_lost_update_stack_answer_reports_the_rollback() {
     let dir = service(&bed, name);
     let (older, directory, bucket) = two_deployments(&bed, &dir);
     let proxy = FaultProxy::start(bed.moto().port()).unwrap();
-    proxy.set_rules(vec![
-        Rule::new("Action=UpdateStack", Fault::LoseResponse).times(1),
-    ]);
+    // Every attempt reaches CloudFormation and every answer is dropped: only reading the
+    // stack tells what happened.
+    proxy.set_rules(vec![Rule::new("Action=UpdateStack", Fault::LoseResponse)]);
     let back = run(
         &bed,
         &dir,
@@ -71,7 +71,7 @@ fn rollback_with_a_lost_update_stack_answer_reports_the_rollback() {
         &[("AWS_ENDPOINT_URL", &proxy.endpoint())],
     );
     let back = ok(&back);
-    assert_eq!(proxy.faults(), 1, "the answer of UpdateStack was dropped");
+    assert!(proxy.faults() > 0, "no answer of UpdateStack was dropped");
     assert_eq!(back["status"], "rolledBack", "{back}");
     let stack = format!("{name}-dev");
     assert_eq!(
