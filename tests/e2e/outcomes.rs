@@ -267,3 +267,30 @@ fn deploy_function_takes_the_stage_lock_like_up() {
     assert_eq!(moto.code_sha(&function), Some(zip_sha(&dir)));
     assert!(!moto.exists(&bucket, &key), "the lock is released");
 }
+
+#[test]
+fn deploy_function_with_lost_update_answers_reads_the_function() {
+    let name = "out-fn-lost";
+    let bed = TestBed::standard();
+    let dir = service(&bed, name);
+    ok(&run(&bed, &dir, &["up", "--json"], &[]));
+    change_code(&dir, "v2");
+    let function = format!("{name}-dev-hello");
+    let proxy = FaultProxy::start(bed.moto().port()).unwrap();
+    // Every UpdateFunctionCode reaches Lambda and every answer is dropped.
+    proxy.set_rules(vec![Rule::new(
+        &format!("PUT /2015-03-31/functions/{function}/code "),
+        Fault::LoseResponse,
+    )]);
+    let json = ok(&run(
+        &bed,
+        &dir,
+        &["deploy", "function", "-f", "hello", "--json"],
+        &[("AWS_ENDPOINT_URL", &proxy.endpoint())],
+    ));
+    assert!(proxy.faults() > 0, "no answer was dropped");
+    let sha = zip_sha(&dir);
+    assert_eq!(json["status"], "updated", "{json}");
+    assert_eq!(json["codeSha256"], sha.as_str(), "{json}");
+    assert_eq!(Moto::new(&bed, "devAccount").code_sha(&function), Some(sha));
+}
