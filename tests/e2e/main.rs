@@ -18,5 +18,6 @@ mod plugins;
 mod preflight;
 mod print;
 mod refresh;
+mod settings;
 mod pty;
 mod support;
