@@ -479,7 +479,7 @@ mod tests {
             format!("{p}/{dir}/"),
             format!("{p}/loose-file"),
             format!("{p}x/{dir}/t.json"),
-            format!("{p}"),
+            p.to_string(),
         ] {
             assert_eq!(own(&foreign), None, "{foreign}");
         }

@@ -1082,7 +1082,8 @@ pub async fn diff(
     .await;
     let mut warnings = Vec::new();
     if matches!(source, TemplateSource::Url(_))
-        && let Err(e) = artifacts::delete_keys(&clients.s3, &bucket, &[temp_key.clone()]).await
+        && let Err(e) =
+            artifacts::delete_keys(&clients.s3, &bucket, std::slice::from_ref(&temp_key)).await
     {
         warnings.push(temp_template_left(e, &bucket, &temp_key));
     }

@@ -153,9 +153,9 @@ impl Reporter for ProgressPrinter {
                 &format!("Removed {directories} old deployment(s) ({objects} objects)"),
                 !self.live,
             ),
-            // The object count is in the result line of `remove`.
+            // The object counts (deleted, left) are in the result line of `remove`.
             Progress::Emptied { bucket, .. } => self.line(
-                &format!("Emptied the stage's deployment prefix in s3://{bucket}"),
+                &format!("Deleted deployer's objects of the stage from s3://{bucket}"),
                 !self.live,
             ),
             Progress::LockWait {
