@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 
-use crate::support::{pin_seed, run, seed_service, settled_count};
+use crate::support::{pin_seed, run, seed_service, settled_count, write_script};
 
 /// Profiles of the seed on a dedicated server (for tests that count requests or turn auth on).
 fn seed_profiles() -> [ProfileSpec; 2] {
@@ -479,19 +479,13 @@ fn credential_process_profile_works() {
         .unwrap();
     bed.add_secret(&key.secret_access_key);
     let script = bed.path().join("creds.sh");
-    std::fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\necho '{{\"Version\": 1, \"AccessKeyId\": \"{}\", \"SecretAccessKey\": \"{}\"}}'\n",
             key.access_key_id, key.secret_access_key
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     bed.append_config(&format!(
         "[profile proc]\ncredential_process = {}\n",
         script.display()

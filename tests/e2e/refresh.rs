@@ -12,7 +12,7 @@ use deployer_testbed::TestBed;
 use deployer_testbed::proxy::{Fault, FaultProxy, Rule};
 
 use crate::faults::{Moto, change_code};
-use crate::support::{Run, assert_has, pin_seed, run, seed_service};
+use crate::support::{Run, assert_has, pin_seed, run, seed_service, write_script};
 
 const PROD: &str = "111111111111";
 const DEV: &str = "222222222222";
@@ -35,12 +35,7 @@ fn switching_profile(bed: &TestBed<'_>, n: u32, valid: u64) {
         di = dev.access_key_id,
         ds = dev.secret_access_key,
     );
-    std::fs::write(&script, text).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    write_script(&script, &text);
     bed.append_config(&format!(
         "[profile switch]\ncredential_process = {}\nregion = us-east-1\n",
         script.display()

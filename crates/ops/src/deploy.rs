@@ -142,16 +142,14 @@ impl DeployFailed {
     }
 }
 
-/// The deploy's result, unless a credential refresh was refused meanwhile: then that refusal
-/// is the cause, whatever the flow made of the request it stopped.
-fn proven<T>(stage: &Stage, result: Result<T, AwsError>, stack: &str) -> Result<T, AwsError> {
-    match stage.session.refresh_refusal() {
-        Some(refusal) => Err(AwsError::Refused {
-            action: format!("the deploy of stack \"{stack}\""),
-            refusal: Box::new(refusal.clone()),
-        }),
-        None => result,
-    }
+/// The refusal of a credential refresh during the deploy, as its cause: it wins over whatever
+/// the flow made of the request it stopped.
+fn refused_refresh(stage: &Stage, stack: &str) -> Option<AwsError> {
+    let refusal = stage.session.refresh_refusal()?;
+    Some(AwsError::Refused {
+        action: format!("the deploy of stack \"{stack}\""),
+        refusal: Box::new(refusal.clone()),
+    })
 }
 
 /// Packages (or reads `package_dir`) and deploys the stage.
@@ -173,7 +171,11 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
     let result = stage
         .rt
         .block_on(deployer_aws::deploy::deploy(&stage.clients, &req, observer));
-    let outcome = match proven(&stage, result, &req.params.stack) {
+    let result = match refused_refresh(&stage, &req.params.stack) {
+        Some(refused) => Err(refused),
+        None => result,
+    };
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(cause) => {
             return Ok(DeployReport::Failed(Box::new(DeployFailed {

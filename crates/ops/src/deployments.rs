@@ -214,7 +214,7 @@ pub fn deploy_list(
     observer: &dyn Observer,
 ) -> anyhow::Result<DeploymentList> {
     let target = open(options, observer)?;
-    let (bucket, list, current) = target.stage.rt.block_on(async {
+    let (bucket, list, current) = target.stage.block_on(async {
         let info = target.deployed_stack().await?;
         let bucket = target.bucket(&info).await?;
         let deployed = target.deployments(&bucket, &info).await?;

@@ -91,7 +91,6 @@ pub fn deploy_function(
     deployments::ensure_function(&build.service, key, &target.stage.source.file.path)?;
     let mut result = target
         .stage
-        .rt
         .block_on(update(&target, &build, options, observer))?;
     result.millis = started.elapsed().as_millis() as u64;
     result.aws_calls = target.stage.calls();

@@ -203,9 +203,7 @@ pub(crate) fn prune_after_deploy(
     let client = deployer_aws::prune::lambda_client(&stage.clients);
     let mut pruned = Pruned::default();
     for function in functions {
-        let deleted = stage
-            .rt
-            .block_on(prune_function(&client, function, settings.number))?;
+        let deleted = stage.block_on(prune_function(&client, function, settings.number))?;
         if !deleted.is_empty() {
             observer.detail(&format!(
                 "{PRUNE}: deleted versions {} of {function}",
@@ -216,9 +214,7 @@ pub(crate) fn prune_after_deploy(
     }
     if settings.include_layers {
         for layer in layer_names(template) {
-            let deleted = stage
-                .rt
-                .block_on(prune_layer(&client, &layer, settings.number))?;
+            let deleted = stage.block_on(prune_layer(&client, &layer, settings.number))?;
             pruned.layer_versions += deleted;
         }
     }

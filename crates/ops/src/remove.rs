@@ -110,16 +110,20 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
         role_arn: stack::deployment_role(&service),
         ..Default::default()
     };
-    let removed = stage.rt.block_on(deployer_aws::deploy::remove(
-        &stage.clients,
-        &params,
-        stack::deployment_prefix(&service),
-        &service.service,
-        &resolved.stage,
-        &stack::bucket_choice(&service),
-        &Waits::default(),
-        observer,
-    ))?;
+    let (bucket, waits) = (stack::bucket_choice(&service), Waits::default());
+    let removed = stage.block_on(async {
+        let removed = deployer_aws::deploy::remove(
+            &stage.clients,
+            &params,
+            stack::deployment_prefix(&service),
+            &service.service,
+            &resolved.stage,
+            &bucket,
+            &waits,
+            observer,
+        );
+        Ok(removed.await?)
+    })?;
     if removed.objects_left > 0 {
         observer.warning(&left_warning(&removed));
     }

@@ -79,7 +79,7 @@ fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
 /// left alone.
 pub fn rollback(options: &RollbackOptions, observer: &dyn Observer) -> anyhow::Result<RolledBack> {
     let target = deployments::open(&options.stage, observer)?;
-    target.stage.rt.block_on(run(&target, options, observer))
+    target.stage.block_on(run(&target, options, observer))
 }
 
 async fn run(
