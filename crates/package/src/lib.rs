@@ -155,6 +155,10 @@ pub struct PackageResult {
     pub artifacts: Vec<Artifact>,
     /// Function key → artifact name (disabled functions are absent).
     pub function_artifacts: BTreeMap<String, String>,
+    /// What the zips take in that the user may not expect (files through a symlink leading
+    /// outside the service, `.env` files without `useDotenv: true`); packaged all the same, as
+    /// v3 does.
+    pub warnings: Vec<String>,
 }
 
 /// Why packaging failed.
@@ -460,9 +464,9 @@ pub fn package_with(
     }
     check_unique_names(&jobs, &prebuilt)?;
 
-    let mut artifacts = Vec::new();
+    let (mut artifacts, mut warnings) = (Vec::new(), Vec::new());
     if !jobs.is_empty() {
-        artifacts.extend(build_zips(req, out_dir, jobs, options)?);
+        (artifacts, warnings) = build_zips(req, out_dir, jobs, options)?;
     }
     for (path, functions) in prebuilt {
         let name = file_name(&path);
@@ -493,6 +497,7 @@ pub fn package_with(
     Ok(PackageResult {
         artifacts,
         function_artifacts,
+        warnings,
     })
 }
 
@@ -608,13 +613,14 @@ fn union(items: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Walks the service once, selects files per job and writes each distinct zip.
+/// Walks the service once, selects files per job and writes each distinct zip; also returns
+/// the selection's warnings ([`select::warnings`]).
 fn build_zips(
     req: &PackageRequest,
     out_dir: &Path,
     jobs: Vec<ZipJob>,
     options: &PackageOptions,
-) -> Result<Vec<Artifact>, PackageError> {
+) -> Result<(Vec<Artifact>, Vec<String>), PackageError> {
     // Refuse a bad name before anything is written.
     for job in &jobs {
         output_path(out_dir, &job.name)?;
@@ -626,11 +632,12 @@ fn build_zips(
     let skip = output_inside_service(&req.service_dir, out_dir)?;
     // Zips of bundles only need no service file: skip the walk (and node_modules with it).
     let bundles_only = jobs.iter().all(|j| fully_bundled(&j.functions, options));
-    let mut candidates = if bundles_only {
-        Vec::new()
+    let walked = if bundles_only {
+        select::Walk::default()
     } else {
-        select::walk(&req.service_dir, skip.as_deref())?
+        select::walk_all(&req.service_dir, skip.as_deref())?
     };
+    let mut candidates = walked.files;
     candidates.sort_by(|a, b| collate::locale_cmp(&a.name, &b.name));
 
     // Selections in parallel (each is a pass over every candidate).
@@ -659,7 +666,19 @@ fn build_zips(
     } else {
         selections
     };
+    let service_files = candidates.len();
     let selections = merge_trees(&jobs, options, &mut candidates, selections)?;
+    let zips: Vec<(&str, &[usize])> = jobs
+        .iter()
+        .zip(&selections)
+        .map(|(job, selection)| (job.name.as_str(), selection.as_slice()))
+        .collect();
+    let warnings = select::warnings(
+        &candidates[..service_files],
+        &zips,
+        &walked.outside,
+        req.use_dotenv,
+    );
     check_handlers(&jobs, options, &candidates, &selections)?;
 
     // Build each distinct selection once; identical ones are copies of the same bytes.
@@ -732,7 +751,7 @@ fn build_zips(
             prebuilt: false,
         });
     }
-    Ok(artifacts)
+    Ok((artifacts, warnings))
 }
 
 /// A bundle replaces the sources only when every function of the zip is bundled: a function

@@ -20,6 +20,24 @@ pub(crate) struct Candidate {
     pub size: u64,
 }
 
+/// A symlink under the service directory whose target lies outside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutsideLink {
+    /// The link's path relative to the walked directory (`/`-separated).
+    pub name: String,
+    /// Where it leads (canonical).
+    pub target: PathBuf,
+}
+
+/// What [`walk_all`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    /// The files.
+    pub files: Vec<Candidate>,
+    /// The outermost symlinks leading outside the walked directory, in walk order.
+    pub outside: Vec<OutsideLink>,
+}
+
 /// Lists every file under `root`, following symlinks, dot files included, the way v3's
 /// `globby('**', { dot: true, follow: true, nodir: true })` does. `skip` is a directory that
 /// is not descended into (the output directory when it lies inside the service).
@@ -27,7 +45,15 @@ pub(crate) struct Candidate {
 /// Broken symlinks are skipped (fast-glob reports them as links, not files) and so are links
 /// that point back to one of their own ancestors, which would otherwise recurse forever.
 pub(crate) fn walk(root: &Path, skip: Option<&Path>) -> Result<Vec<Candidate>, PackageError> {
-    let mut out = Vec::new();
+    walk_all(root, skip).map(|w| w.files)
+}
+
+/// [`walk`], also noting the symlinks that lead outside `root` (followed all the same, as v3
+/// does, and warned about by [`warnings`]).
+pub(crate) fn walk_all(root: &Path, skip: Option<&Path>) -> Result<Walk, PackageError> {
+    let mut out = Walk::default();
+    // Only symlinks are resolved, so a tree without any costs nothing more.
+    let canonical_root = std::fs::canonicalize(root).ok();
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .min_depth(1)
@@ -47,6 +73,15 @@ pub(crate) fn walk(root: &Path, skip: Option<&Path>) -> Result<Vec<Candidate>, P
                 return Err(PackageError::Walk { path, source });
             }
         };
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walkdir yields paths under its root");
+        if entry.path_is_symlink()
+            && let Some(canonical_root) = &canonical_root
+        {
+            note_outside_link(&mut out.outside, canonical_root, entry.path(), rel)?;
+        }
         if !entry.file_type().is_file() {
             continue;
         }
@@ -56,11 +91,7 @@ pub(crate) fn walk(root: &Path, skip: Option<&Path>) -> Result<Vec<Candidate>, P
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("cannot read metadata")),
         })?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("walkdir yields paths under its root");
-        out.push(Candidate {
+        out.files.push(Candidate {
             name: entry_name(rel)?,
             path: entry.path().to_path_buf(),
             executable: is_executable(&metadata),
@@ -68,6 +99,98 @@ pub(crate) fn walk(root: &Path, skip: Option<&Path>) -> Result<Vec<Candidate>, P
         });
     }
     Ok(out)
+}
+
+/// Records the symlink at `path` when it leads outside `canonical_root` and no recorded link
+/// already holds it.
+fn note_outside_link(
+    outside: &mut Vec<OutsideLink>,
+    canonical_root: &Path,
+    path: &Path,
+    rel: &Path,
+) -> Result<(), PackageError> {
+    let name = entry_name(rel)?;
+    if outside.iter().any(|l| under(&name, &l.name)) {
+        return Ok(());
+    }
+    if let Ok(target) = std::fs::canonicalize(path)
+        && !target.starts_with(canonical_root)
+    {
+        outside.push(OutsideLink { name, target });
+    }
+    Ok(())
+}
+
+/// True when the entry `name` is `dir` or lies under it.
+fn under(name: &str, dir: &str) -> bool {
+    name.strip_prefix(dir)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The warnings about what the zips take in as v3 would, but the user may not expect: files
+/// reached through a symlink that leads outside the service directory, and root `.env*` files
+/// packaged because `useDotenv: true` (which excludes them) is not set. `zips` pairs each zip's
+/// name with its selection (indices into `files`; larger indices are built files, not the
+/// service's).
+pub(crate) fn warnings(
+    files: &[Candidate],
+    zips: &[(&str, &[usize])],
+    outside: &[OutsideLink],
+    use_dotenv: bool,
+) -> Vec<String> {
+    let packaged = |test: &dyn Fn(&str) -> bool| -> (Vec<&str>, Vec<&str>) {
+        let mut names = std::collections::BTreeSet::new();
+        let mut in_zips = Vec::new();
+        for (zip, selection) in zips {
+            let mut hit = false;
+            for &i in selection.iter().filter(|&&i| i < files.len()) {
+                if test(&files[i].name) {
+                    names.insert(files[i].name.as_str());
+                    hit = true;
+                }
+            }
+            if hit {
+                in_zips.push(*zip);
+            }
+        }
+        (names.into_iter().collect(), in_zips)
+    };
+    let mut out = Vec::new();
+    for link in outside {
+        let (names, in_zips) = packaged(&|name| under(name, &link.name));
+        if names.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "\"{}\" is a symlink to {}, outside the service directory; {} {} packaged into {} as \
+             if they were in the service (v3 does the same): check that nothing private lies \
+             there, or exclude it with package.patterns \"!{}/**\"",
+            link.name,
+            link.target.display(),
+            names.len(),
+            if names.len() == 1 {
+                "file is"
+            } else {
+                "files are"
+            },
+            in_zips.join(", "),
+            link.name,
+        ));
+    }
+    if !use_dotenv {
+        let (names, in_zips) = packaged(&|name| name.starts_with(".env") && !name.contains('/'));
+        if !names.is_empty() {
+            out.push(format!(
+                "{} {} packaged into {}: without useDotenv: true, .env files are not excluded \
+                 (v3 does the same) and often hold secrets; exclude them with package.patterns \
+                 \"!.env*\" (or set useDotenv: true)",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                in_zips.join(", "),
+            ));
+        }
+    }
+    out
 }
 
 /// A symlink whose target does not exist: walkdir reports it as an error while following.
@@ -279,5 +402,75 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.reason.contains("outside the service directory"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_leading_outside_are_noted_once_and_warned_when_packaged() {
+        let root = tempfile::tempdir().unwrap();
+        let (service, common) = (root.path().join("svc"), root.path().join("common"));
+        std::fs::create_dir_all(service.join("src")).unwrap();
+        std::fs::create_dir_all(common.join("deep")).unwrap();
+        std::fs::write(common.join("a.js"), "a").unwrap();
+        std::fs::write(common.join("deep/b.js"), "b").unwrap();
+        std::fs::write(service.join("src/h.js"), "h").unwrap();
+        std::os::unix::fs::symlink(&common, service.join("shared")).unwrap();
+        // A link inside the outside tree is under the outer link: not noted again.
+        std::os::unix::fs::symlink(common.join("a.js"), common.join("deep/again.js")).unwrap();
+        // A link within the service is no concern.
+        std::os::unix::fs::symlink("src/h.js", service.join("inside.js")).unwrap();
+        let walked = walk_all(&service, None).unwrap();
+        let target = std::fs::canonicalize(&common).unwrap();
+        assert_eq!(
+            walked.outside,
+            [OutsideLink {
+                name: "shared".into(),
+                target: target.clone()
+            }]
+        );
+        let all: Vec<usize> = (0..walked.files.len()).collect();
+        let warned = warnings(&walked.files, &[("svc.zip", &all)], &walked.outside, true);
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        let expected = format!(
+            "\"shared\" is a symlink to {}, outside the service directory; 3 files are \
+             packaged into svc.zip",
+            target.display()
+        );
+        assert!(warned[0].starts_with(&expected), "{warned:?}");
+        // Excluded by the patterns: nothing to say.
+        let only_src: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| walked.files[i].name.starts_with("src/"))
+            .collect();
+        let quiet = warnings(
+            &walked.files,
+            &[("svc.zip", &only_src)],
+            &walked.outside,
+            true,
+        );
+        assert!(quiet.is_empty(), "{quiet:?}");
+    }
+
+    #[test]
+    fn root_env_files_are_warned_without_use_dotenv() {
+        let files = candidates(&[
+            ".env",
+            ".env.prod",
+            "src/.env",
+            "node_modules/x/.env.example",
+        ]);
+        let all: Vec<usize> = (0..files.len()).collect();
+        let zips: [(&str, &[usize]); 2] = [("a.zip", &all), ("b.zip", &all[2..])];
+        let warned = warnings(&files, &zips, &[], false);
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(
+            warned[0]
+                .starts_with(".env, .env.prod are packaged into a.zip: without useDotenv: true"),
+            "{warned:?}"
+        );
+        assert!(warnings(&files, &zips, &[], true).is_empty());
+        // A built file (index past the service's files) is not the service's `.env`.
+        assert!(warnings(&files[2..], &[("a.zip", &[0, 1, 2])], &[], false).is_empty());
     }
 }
