@@ -4,6 +4,7 @@
 //! stage nothing pins.
 
 use std::path::Path;
+use std::time::Duration;
 
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 
@@ -190,4 +191,159 @@ fn config_pin_and_record_must_both_hold() {
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(up.json()["accountRecorded"].is_null());
     assert!(lock_text(&dir).is_none());
+}
+
+/// Runs `up -s dev` with the prod account's credentials and `--json`, and checks that it
+/// failed on the lock file before any AWS call, naming `needle`; returns the error message.
+fn refused_on_the_lock_file(moto: &Moto, bed: &TestBed<'_>, dir: &Path, needle: &str) -> String {
+    let before = settled_count(moto);
+    let r = run(
+        bed,
+        dir,
+        &["up", "-s", "dev", "--aws-profile", "default", "--json"],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "lock-file", "{j}");
+    let message = j["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains(needle), "{message}");
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "took {:?}: {message}",
+        r.elapsed
+    );
+    assert_eq!(
+        settled_count(moto),
+        before,
+        "no AWS call before the lock file is read"
+    );
+    message
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_symlink_is_refused_and_left_alone() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let bed = TestBed::with_profiles(&moto, &profiles()).unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    let lock = dir.join("deployer.accounts.json");
+    std::os::unix::fs::symlink("../shared/deployer.accounts.json", &lock).unwrap();
+
+    let message = refused_on_the_lock_file(&moto, &bed, &dir, "is a dangling symlink");
+    assert!(message.contains(&lock.display().to_string()), "{message}");
+    let meta = std::fs::symlink_metadata(&lock).unwrap();
+    assert!(meta.file_type().is_symlink(), "the symlink is left alone");
+    assert_eq!(
+        std::fs::read_link(&lock).unwrap(),
+        Path::new("../shared/deployer.accounts.json")
+    );
+}
+
+#[test]
+fn a_stage_recorded_twice_is_refused_naming_the_stage() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let bed = TestBed::with_profiles(&moto, &profiles()).unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    // The last record names the prod account: keeping it would let the deploy through.
+    let text =
+        format!("{{\"stages\": {{\"dev\": \"{DEV_ACCOUNT}\", \"dev\": \"{PROD_ACCOUNT}\"}}}}");
+    std::fs::write(dir.join("deployer.accounts.json"), &text).unwrap();
+
+    refused_on_the_lock_file(
+        &moto,
+        &bed,
+        &dir,
+        "stage \"dev\" is recorded more than once",
+    );
+    assert_eq!(lock_text(&dir).unwrap(), text, "the file is left as it was");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_or_a_fifo_is_refused_quickly() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let bed = TestBed::with_profiles(&moto, &profiles()).unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    let lock = dir.join("deployer.accounts.json");
+
+    std::os::unix::fs::symlink("/dev/zero", &lock).unwrap();
+    refused_on_the_lock_file(&moto, &bed, &dir, "is a device, not a regular file");
+
+    std::fs::remove_file(&lock).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A reader that opens the FIFO blocks until a writer comes: this one comes after 15 s (and
+    // closes at once), so a run that opened it ends with an empty file, too late.
+    let fifo = lock.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(15));
+        use rustix::fs::{Mode, OFlags};
+        let _ = rustix::fs::open(&fifo, OFlags::WRONLY | OFlags::NONBLOCK, Mode::empty());
+    });
+    refused_on_the_lock_file(
+        &moto,
+        &bed,
+        &dir,
+        "is a FIFO (named pipe), not a regular file",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_configuration_reached_through_a_symlink_uses_the_real_files_lock_file() {
+    let moto = Moto::start().expect("starting a dedicated moto server");
+    let bed = TestBed::with_profiles(&moto, &profiles()).unwrap();
+    let dir = seed_service(&bed, "svc", |y| y);
+    std::fs::write(
+        dir.join("deployer.accounts.json"),
+        format!("{{\"stages\": {{\"dev\": \"{DEV_ACCOUNT}\"}}}}"),
+    )
+    .unwrap();
+    // A second copy of the service whose serverless.yml is a link to the first one's: without
+    // the real path, this directory's (missing) lock file would let the deploy through.
+    let alt = seed_service(&bed, "alt", |y| y);
+    std::fs::remove_file(alt.join("serverless.yml")).unwrap();
+    std::os::unix::fs::symlink("../svc/serverless.yml", alt.join("serverless.yml")).unwrap();
+
+    let before = settled_count(&moto);
+    let r = run(
+        &bed,
+        &dir,
+        &[
+            "up",
+            "-s",
+            "dev",
+            "-c",
+            "../alt/serverless.yml",
+            "--aws-profile",
+            "default",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let real = std::fs::canonicalize(&dir)
+        .unwrap()
+        .join("deployer.accounts.json");
+    assert!(
+        r.stderr.contains(&format!(
+            "stage dev is recorded for account {DEV_ACCOUNT} in {}",
+            real.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        settled_count(&moto) - before,
+        1,
+        "only STS GetCallerIdentity"
+    );
+    assert!(
+        !alt.join("deployer.accounts.json").exists(),
+        "no second lock file next to the link"
+    );
 }
