@@ -16,14 +16,23 @@ use crate::args::{Cli, Command};
 use crate::ui::Output;
 
 fn main() -> ExitCode {
-    if let Some(code) = unsupported::refuse(std::env::args().skip(1)) {
+    let argv: Vec<_> = std::env::args_os().collect();
+    // Lossy: `std::env::args` panics on an argument that is not UTF-8; clap's error names it.
+    let words = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    if let Some(code) = unsupported::refuse(words) {
         return ExitCode::from(code);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(err) => {
+            let err = match err.kind() {
+                clap::error::ErrorKind::InvalidUtf8 => args::invalid_utf8(&argv),
+                _ => err,
+            };
             // `--json` among the arguments: the usage error is the one JSON object too.
-            let argv: Vec<_> = std::env::args_os().collect();
             if let Some(failure) = errors::clap_failure(&argv, &err) {
                 let _ = err.print();
                 ui::print_json(&failure.to_json());

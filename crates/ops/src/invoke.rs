@@ -1,8 +1,8 @@
 //! `invoke -f NAME`: call the deployed function with a payload and return its answer.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
 use deployer_aws::lambda::{self, InvokeType};
 use serde::Serialize;
 use serde_json::Value;
@@ -71,24 +71,18 @@ pub struct Invocation {
     pub aws_calls: AwsCalls,
 }
 
-/// The bytes of the payload (a YAML file is sent as JSON, as v3 does).
+/// The bytes of the payload (a YAML file is sent as JSON, as v3 does). Every refusal is about
+/// the command line's `--data` or `--path`, so it is an [`OpErrorKind::Input`] (a usage error).
 fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let bytes = match payload {
         Payload::None => return Ok(Vec::new()),
-        Payload::Data(d) => d.clone().into_bytes(),
+        Payload::Data(d) => {
+            check_size("--data", d.len() as u64)?;
+            d.clone().into_bytes()
+        }
         Payload::File(p) => {
             let path = cwd.join(p);
-            let len = std::fs::metadata(&path)
-                .with_context(|| format!("cannot read the payload file {}", path.display()))?
-                .len();
-            if len > MAX_PAYLOAD {
-                bail!(
-                    "payload file {} is {len} bytes; Lambda takes at most {MAX_PAYLOAD}",
-                    path.display()
-                );
-            }
-            let text = std::fs::read(&path)
-                .with_context(|| format!("cannot read the payload file {}", path.display()))?;
+            let text = read_payload_file(&path)?;
             let yaml = matches!(
                 path.extension().and_then(|e| e.to_str()),
                 Some("yml" | "yaml")
@@ -97,16 +91,50 @@ fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec
                 return Ok(text);
             }
             let value: Value = serde_yaml_ng_value(&text)
-                .with_context(|| format!("payload file {} is not valid YAML", path.display()))?;
+                .map_err(|e| input(format!("--path {}: not valid YAML: {e:#}", path.display())))?;
             serde_json::to_vec(&value)?
         }
     };
-    if bytes.len() as u64 > MAX_PAYLOAD {
-        bail!(
-            "the payload is {} bytes; Lambda takes at most {MAX_PAYLOAD}",
-            bytes.len()
-        );
+    // A YAML file can grow on its way to JSON.
+    check_size("the payload (as JSON)", bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+fn input(message: String) -> anyhow::Error {
+    OpError::error(OpErrorKind::Input, message)
+}
+
+fn check_size(what: &str, len: u64) -> anyhow::Result<()> {
+    if len <= MAX_PAYLOAD {
+        return Ok(());
     }
+    Err(input(format!(
+        "{what} is {len} bytes; Lambda takes a payload of at most {MAX_PAYLOAD} bytes (6 MB)"
+    )))
+}
+
+/// Reads `--path`: a regular file only (a device such as `/dev/zero` would never end, a FIFO
+/// would block), and at most one byte over [`MAX_PAYLOAD`] even if it grows while read.
+fn read_payload_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let cannot = |e: std::io::Error| input(format!("cannot read --path {}: {e}", path.display()));
+    // `metadata` follows symlinks and does not open the file (opening a FIFO blocks).
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(input(format!(
+            "--path {} is {}, not a regular file; put the event in a file, or pass it with --data",
+            path.display(),
+            deployer_config::limits::file_kind(&metadata)
+        )));
+    }
+    let what = format!("--path {}", path.display());
+    check_size(&what, metadata.len())?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_PAYLOAD + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    check_size(&what, bytes.len() as u64)?;
     Ok(bytes)
 }
 
@@ -198,6 +226,60 @@ mod tests {
             payload_bytes(&Payload::None, dir.path())
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    fn refusal(payload: Payload, cwd: &std::path::Path) -> OpError {
+        let err = payload_bytes(&payload, cwd).unwrap_err();
+        let op = err.downcast_ref::<OpError>().expect("an OpError");
+        assert_eq!(op.kind, OpErrorKind::Input, "{op:?}");
+        op.clone()
+    }
+
+    #[test]
+    fn oversized_payloads_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "x".repeat(MAX_PAYLOAD as usize + 1);
+        let data = refusal(Payload::Data(big.clone()), dir.path());
+        assert!(
+            data.message.starts_with("--data is 6291457 bytes"),
+            "{data:?}"
+        );
+        std::fs::write(dir.path().join("big.json"), &big).unwrap();
+        let file = refusal(Payload::File("big.json".into()), dir.path());
+        assert!(
+            file.message.contains("big.json is 6291457 bytes"),
+            "{file:?}"
+        );
+        let exact = "x".repeat(MAX_PAYLOAD as usize);
+        std::fs::write(dir.path().join("max.json"), &exact).unwrap();
+        let max = payload_bytes(&Payload::File("max.json".into()), dir.path()).unwrap();
+        assert_eq!(max.len() as u64, MAX_PAYLOAD);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_fifos_and_directories_are_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = refusal(Payload::File("/dev/zero".into()), dir.path());
+        assert!(
+            zero.message
+                .starts_with("--path /dev/zero is a device, not a regular file"),
+            "{zero:?}"
+        );
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let fifo = refusal(Payload::File("fifo".into()), dir.path());
+        assert!(fifo.message.contains("is a FIFO (named pipe)"), "{fifo:?}");
+        let here = refusal(Payload::File(".".into()), dir.path());
+        assert!(here.message.contains("is a directory"), "{here:?}");
+        let missing = refusal(Payload::File("missing.json".into()), dir.path());
+        assert!(
+            missing.message.starts_with("cannot read --path"),
+            "{missing:?}"
         );
     }
 }

@@ -68,35 +68,53 @@ pub struct Logs {
     pub aws_calls: AwsCalls,
 }
 
-/// `10m`, `2h`, `1d`, `30s`, or an RFC 3339 time or a `YYYY-MM-DD` date (UTC).
-pub fn parse_since(text: &str, now: SystemTime) -> anyhow::Result<SystemTime> {
+/// `10m`, `2h`, `1d`, `30s`, or an RFC 3339 time or a `YYYY-MM-DD` date (UTC), given as the
+/// option `flag` (named in the error). A time before 1970 (a huge duration) is refused: the
+/// window is sent as milliseconds since the epoch.
+pub fn parse_since(flag: &str, text: &str, now: SystemTime) -> anyhow::Result<SystemTime> {
     let t = text.trim();
     let bad = || {
         OpError::error(
             OpErrorKind::Input,
             format!(
-                "--startTime {t:?} is neither a duration (30s, 10m, 2h, 1d) nor a date \
+                "{flag} {t:?} is neither a duration (30s, 10m, 2h, 1d) nor a date \
                  (2026-11-27 or 2026-11-27T13:53:12Z)"
             ),
         )
     };
-    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
-        let n: u64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
-        let secs = match unit {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
-            _ => n * 86_400,
-        };
-        return now.checked_sub(Duration::from_secs(secs)).ok_or_else(bad);
+    let at = match t.chars().last().filter(|c| "smhd".contains(*c)) {
+        Some(unit) => {
+            let n: u64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
+            let unit_secs = match unit {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                _ => 86_400,
+            };
+            // Checked: `100000000d` would overflow or leave the calendar.
+            n.checked_mul(unit_secs)
+                .and_then(|secs| now.checked_sub(Duration::from_secs(secs)))
+        }
+        None => Some(parse_date(t).ok_or_else(bad)?),
+    };
+    match at {
+        Some(at) if at >= SystemTime::UNIX_EPOCH => Ok(at),
+        _ => Err(OpError::error(
+            OpErrorKind::Input,
+            format!("{flag} {t:?} lies before 1970-01-01; give a shorter duration or a later date"),
+        )),
     }
+}
+
+/// An RFC 3339 time or a `YYYY-MM-DD` date (midnight UTC).
+fn parse_date(t: &str) -> Option<SystemTime> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(at) = time::OffsetDateTime::parse(t, &Rfc3339) {
-        return Ok(at.into());
+        return Some(at.into());
     }
-    let date = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| bad())?;
-    Ok(date.midnight().assume_utc().into())
+    let date =
+        time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    Some(date.midnight().assume_utc().into())
 }
 
 fn millis(at: SystemTime) -> i64 {
@@ -123,7 +141,11 @@ pub fn logs(
     sink: &mut dyn FnMut(&[LogLine]),
 ) -> anyhow::Result<Logs> {
     let now = SystemTime::now();
-    let since = parse_since(options.start_time.as_deref().unwrap_or(DEFAULT_SINCE), now)?;
+    let since = parse_since(
+        "--startTime",
+        options.start_time.as_deref().unwrap_or(DEFAULT_SINCE),
+        now,
+    )?;
     let target = deployments::open(&options.stage, observer)?;
     let key = &options.function;
     deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
@@ -180,7 +202,7 @@ async fn follow(
             .filter(|e| !ids.contains(&e.id))
             .collect();
         if fresh.is_empty() {
-            pause = (pause * 2).min(MAX_TAIL_INTERVAL.max(interval));
+            pause = pause.saturating_mul(2).min(MAX_TAIL_INTERVAL.max(interval));
             continue;
         }
         pause = interval;
@@ -204,15 +226,43 @@ mod tests {
     #[test]
     fn start_times_are_durations_or_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let ago = |s: &str| now.duration_since(parse_since(s, now).unwrap()).unwrap();
+        let ago = |s: &str| {
+            now.duration_since(parse_since("--startTime", s, now).unwrap())
+                .unwrap()
+        };
         assert_eq!(ago("10m"), Duration::from_secs(600));
         assert_eq!(ago("2h"), Duration::from_secs(7200));
         assert_eq!(ago("1d"), Duration::from_secs(86_400));
         assert_eq!(ago("30s"), Duration::from_secs(30));
-        let at = parse_since("1970-01-02T00:00:00Z", now).unwrap();
+        let at = parse_since("--startTime", "1970-01-02T00:00:00Z", now).unwrap();
         assert_eq!(millis(at), 86_400_000);
-        assert_eq!(millis(parse_since("1970-01-03", now).unwrap()), 172_800_000);
-        assert!(parse_since("soon", now).is_err());
-        assert!(parse_since("5x", now).is_err());
+        let date = parse_since("--startTime", "1970-01-03", now).unwrap();
+        assert_eq!(millis(date), 172_800_000);
+        for bad in ["soon", "5x", "", "-5m", "m"] {
+            let err = parse_since("--endTime", bad, now).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("--endTime {bad:?} is neither")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_overflowed() {
+        let now = SystemTime::now();
+        for huge in [
+            "100000000d",
+            "9223372036854775807s",
+            "18446744073709551615h",
+            "1969-12-31",
+        ] {
+            let err = parse_since("--startTime", huge, now).unwrap_err();
+            let op = err.downcast_ref::<OpError>().unwrap();
+            assert_eq!(op.kind, OpErrorKind::Input);
+            assert!(op.message.contains("lies before 1970-01-01"), "{op:?}");
+            assert!(op.message.starts_with("--startTime"), "{op:?}");
+        }
+        let err = parse_since("--startTime", "18446744073709551616s", now).unwrap_err();
+        assert!(err.to_string().contains("is neither a duration"), "{err}");
     }
 }

@@ -108,9 +108,13 @@ fn total(functions: &[Figures]) -> Figures {
 /// Opens the stage (guard first) and reads the metrics.
 pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Result<Metrics> {
     let now = SystemTime::now();
-    let start = parse_since(options.start_time.as_deref().unwrap_or(DEFAULT_WINDOW), now)?;
+    let start = parse_since(
+        "--startTime",
+        options.start_time.as_deref().unwrap_or(DEFAULT_WINDOW),
+        now,
+    )?;
     let end = match &options.end_time {
-        Some(t) => parse_since(t, now)?,
+        Some(t) => parse_since("--endTime", t, now)?,
         None => now,
     };
     let Ok(window) = end.duration_since(start) else {

@@ -47,7 +47,7 @@ pub struct InvokeArgs {
     #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "path")]
     pub data: Option<String>,
     /// A file with the event (JSON, or YAML for .yml/.yaml).
-    #[arg(short = 'p', long, value_name = "FILE")]
+    #[arg(short = 'p', long, value_name = "FILE", value_parser = super::utf8_path)]
     pub path: Option<std::path::PathBuf>,
     /// Invocation type.
     #[arg(short = 't', long = "type", value_enum, default_value_t = InvokeKind::RequestResponse)]

@@ -1,5 +1,6 @@
 //! Command-line grammar. Options come after the command, as in Serverless v3.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -80,7 +81,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ServiceArgs {
     /// Service configuration file (default: serverless.yml, serverless.yaml or serverless.json in the working directory).
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    #[arg(short = 'c', long = "config", value_name = "FILE", value_parser = utf8_path)]
     pub config: Option<PathBuf>,
     /// Stage (default: provider.stage, else "dev").
     #[arg(short = 's', long, value_name = "STAGE")]
@@ -153,7 +154,7 @@ pub struct PackageArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
     /// Output directory (default: .serverless in the service directory).
-    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    #[arg(short = 'p', long = "package", value_name = "DIR", value_parser = utf8_path)]
     pub package: Option<PathBuf>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
@@ -183,10 +184,15 @@ pub struct UpArgs {
     #[arg(long)]
     pub force: bool,
     /// Deploy a package built earlier with `deployer package --package DIR`.
-    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    #[arg(short = 'p', long = "package", value_name = "DIR", value_parser = utf8_path)]
     pub package: Option<PathBuf>,
-    /// Longest wait, in minutes, for the stack update to finish.
-    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    /// Longest wait, in minutes, for the stack update to finish (at most a week).
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(..=MAX_TIMEOUT_MINUTES)
+    )]
     pub timeout: u64,
     /// Remove a deploy lock left by a killed run of this stage before deploying.
     #[arg(long)]
@@ -209,7 +215,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Diff a package built earlier with `deployer package --package DIR`.
-    #[arg(short = 'p', long = "package", value_name = "DIR")]
+    #[arg(short = 'p', long = "package", value_name = "DIR", value_parser = utf8_path)]
     pub package: Option<PathBuf>,
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
@@ -227,6 +233,15 @@ pub struct RemoveArgs {
     pub yes: bool,
 }
 
+/// The longest `--timeout`: a week, in minutes (a bound, so that the wait cannot overflow).
+pub const MAX_TIMEOUT_MINUTES: u64 = 7 * 24 * 60;
+
+/// A path given on the command line, which must be UTF-8 like every argument: it ends up in
+/// messages, manifests and `--json` output (clap names a value that is not).
+pub(crate) fn utf8_path(s: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(s))
+}
+
 /// A 12-digit AWS account id (a usage error otherwise).
 fn account_id(s: &str) -> Result<String, String> {
     let s = s.trim();
@@ -234,5 +249,133 @@ fn account_id(s: &str) -> Result<String, String> {
         Ok(s.to_string())
     } else {
         Err(format!("\"{s}\" is not a 12-digit AWS account id"))
+    }
+}
+
+/// clap's error for an argument that is not UTF-8 ("invalid UTF-8 was detected in one or more
+/// arguments"), reworded to name the argument: the option whose value it is, or the word
+/// itself; else the environment variable clap read it from.
+pub fn invalid_utf8(argv: &[OsString]) -> clap::Error {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut named: Vec<String> = Vec::new();
+    for (i, arg) in argv.iter().enumerate().skip(1) {
+        if arg.to_str().is_some() {
+            continue;
+        }
+        named.push(match option_of(&cmd, argv[i - 1].to_str(), arg) {
+            Some((option, value)) => format!("the value of {option} (\"{}\")", shown(value)),
+            None => format!("argument {i} (\"{}\")", shown(arg.as_encoded_bytes())),
+        });
+    }
+    named.extend(
+        env_names(&cmd)
+            .into_iter()
+            .filter(|name| std::env::var_os(name).is_some_and(|v| v.to_str().is_none()))
+            .map(|name| format!("the environment variable {}", name.display())),
+    );
+    if named.is_empty() {
+        named.push("an argument".to_string());
+    }
+    let message = format!(
+        "{} is not valid UTF-8; deployer's arguments must be UTF-8 text",
+        named.join(", ")
+    );
+    clap::Error::raw(clap::error::ErrorKind::InvalidUtf8, message).format(&mut cmd)
+}
+
+/// Bytes as text, each byte that is not UTF-8 as `\xNN`.
+fn shown(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.utf8_chunks() {
+        text.extend(chunk.valid().escape_debug());
+        for b in chunk.invalid() {
+            text.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    text
+}
+
+/// The option a non-UTF-8 `arg` is the value of, and the value: `--data=…` itself, or the
+/// option before it when that option takes a value (in any command: the names do not clash).
+fn option_of<'a>(
+    cmd: &clap::Command,
+    previous: Option<&str>,
+    arg: &'a OsString,
+) -> Option<(String, &'a [u8])> {
+    let bytes = arg.as_encoded_bytes();
+    if bytes.starts_with(b"--")
+        && let Some(eq) = bytes.iter().position(|b| *b == b'=')
+    {
+        let option = String::from_utf8_lossy(&bytes[..eq]).into_owned();
+        return Some((option, &bytes[eq + 1..]));
+    }
+    let previous = previous?;
+    let takes_value = |a: &clap::Arg| a.get_action().takes_values();
+    let found = if let Some(long) = previous.strip_prefix("--") {
+        find_arg(cmd, &|a| {
+            takes_value(a)
+                && (a.get_long() == Some(long)
+                    || a.get_all_aliases().is_some_and(|x| x.contains(&long)))
+        })
+    } else if let Some(short) = previous
+        .strip_prefix('-')
+        .filter(|s| s.chars().count() == 1)
+    {
+        let short = short.chars().next()?;
+        find_arg(cmd, &|a| takes_value(a) && a.get_short() == Some(short))
+    } else {
+        false
+    };
+    found.then(|| (previous.to_string(), bytes))
+}
+
+/// True when `cmd` or one of its subcommands has an argument matching `pred`.
+fn find_arg(cmd: &clap::Command, pred: &dyn Fn(&clap::Arg) -> bool) -> bool {
+    cmd.get_arguments().any(pred) || cmd.get_subcommands().any(|sub| find_arg(sub, pred))
+}
+
+/// Every environment variable an argument of `cmd` or its subcommands reads.
+fn env_names(cmd: &clap::Command) -> std::collections::BTreeSet<OsString> {
+    let mut names: std::collections::BTreeSet<OsString> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(ToOwned::to_owned))
+        .collect();
+    for sub in cmd.get_subcommands() {
+        names.extend(env_names(sub));
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::*;
+
+    fn argv(words: &[&[u8]]) -> Vec<OsString> {
+        words
+            .iter()
+            .map(|w| OsString::from_vec(w.to_vec()))
+            .collect()
+    }
+
+    fn message(words: &[&[u8]]) -> String {
+        invalid_utf8(&argv(words)).render().to_string()
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_named() {
+        let data = message(&[b"deployer", b"invoke", b"-f", b"hello", b"-d", b"\xff"]);
+        assert!(
+            data.contains(r#"the value of -d ("\xFF") is not valid UTF-8"#),
+            "{data}"
+        );
+        let eq = message(&[b"deployer", b"logs", b"--filter=a\xfe", b"-f", b"x"]);
+        assert!(eq.contains(r#"the value of --filter ("a\xFE")"#), "{eq}");
+        let alias = message(&[b"deployer", b"logs", b"--start-time", b"\xc3\x28"]);
+        assert!(alias.contains("the value of --start-time"), "{alias}");
+        let word = message(&[b"deployer", b"--json", b"\xff"]);
+        assert!(word.contains(r#"argument 2 ("\xFF")"#), "{word}");
+        assert!(!word.contains("--json"), "{word}");
     }
 }
