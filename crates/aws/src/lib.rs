@@ -7,6 +7,7 @@ pub mod clients;
 mod credentials;
 pub mod deploy;
 pub mod error;
+pub mod flow;
 pub mod lambda;
 pub mod lock;
 pub mod logs;

@@ -456,6 +456,50 @@ pub async fn create_change_set(
     kind: ChangeSetType,
     waits: &Waits,
 ) -> Result<ChangeSetResult, AwsError> {
+    let Some(id) = send_change_set(cfn, params, name, template, caps, kind).await? else {
+        return Ok(ChangeSetResult::NoChanges);
+    };
+    let started = Instant::now();
+    let mut poll = 0;
+    loop {
+        tokio::time::sleep(waits.delay(poll)).await;
+        poll += 1;
+        let described = describe_change_set(cfn, params, name, &id).await?;
+        match described.status {
+            Some(ChangeSetStatus::CreateComplete) => {
+                return Ok(ChangeSetResult::Ready {
+                    id,
+                    changes: described.changes,
+                });
+            }
+            Some(ChangeSetStatus::Failed) => {
+                return change_set_failed(cfn, params, name, &id, described.reason).await;
+            }
+            status if started.elapsed() > waits.operation => {
+                return Err(AwsError::Timeout {
+                    stack: params.stack.clone(),
+                    status: format!(
+                        "change set {}",
+                        status.map(|s| s.as_str().to_string()).unwrap_or_default()
+                    ),
+                    waited: started.elapsed(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// CreateChangeSet, after deleting a leftover change set of the same name. The change set's
+/// id; `None` when CloudFormation refused it for having no changes.
+async fn send_change_set(
+    cfn: &Client,
+    params: &StackParams,
+    name: &str,
+    template: &TemplateSource,
+    caps: Vec<Capability>,
+    kind: ChangeSetType,
+) -> Result<Option<String>, AwsError> {
     // A leftover change set of the same name makes CreateChangeSet fail; deleting a missing one
     // is harmless, so errors here are not interesting.
     if kind == ChangeSetType::Update {
@@ -480,105 +524,114 @@ pub async fn create_change_set(
         TemplateSource::Body(b) => req.template_body(b),
         TemplateSource::Url(u) => req.template_url(u),
     };
-    let created = match req.send().await {
-        Ok(out) => out,
+    match req.send().await {
+        Ok(out) => Ok(Some(out.id().unwrap_or(name).to_string())),
         Err(err) => {
             let err = AwsError::call(format!("CreateChangeSet \"{name}\""), err);
-            return match &err {
-                AwsError::Call { message, .. } if is_no_changes(message) => {
-                    Ok(ChangeSetResult::NoChanges)
-                }
+            match &err {
+                AwsError::Call { message, .. } if is_no_changes(message) => Ok(None),
                 _ => Err(err),
-            };
-        }
-    };
-    let id = created.id().unwrap_or(name).to_string();
-    let started = Instant::now();
-    let mut poll = 0;
-    loop {
-        tokio::time::sleep(waits.delay(poll)).await;
-        poll += 1;
-        let mut changes = Vec::new();
-        let mut token: Option<String> = None;
-        let mut status;
-        let mut reason;
-        loop {
-            let out = cfn
-                .describe_change_set()
-                .change_set_name(&id)
-                .stack_name(&params.stack)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::call(format!("DescribeChangeSet \"{name}\""), e))?;
-            status = out.status().cloned();
-            reason = out.status_reason().map(str::to_string);
-            for c in out.changes() {
-                if let Some(rc) = c.resource_change() {
-                    changes.push(Change {
-                        action: rc
-                            .action()
-                            .map(|a| a.as_str().to_string())
-                            .unwrap_or_default(),
-                        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
-                        resource_type: rc.resource_type().unwrap_or_default().to_string(),
-                        replacement: rc.replacement().map(|r| r.as_str().to_string()),
-                        details: rc
-                            .details()
-                            .iter()
-                            .filter_map(|d| d.target())
-                            .map(|t| {
-                                let attr = t.attribute().map(|a| a.as_str()).unwrap_or("");
-                                match t.name() {
-                                    Some(n) => format!("{attr}.{n}"),
-                                    None => attr.to_string(),
-                                }
-                            })
-                            .collect(),
-                    });
-                }
             }
-            match out.next_token() {
-                Some(t) if !t.is_empty() && status == Some(ChangeSetStatus::CreateComplete) => {
-                    token = Some(t.to_string())
-                }
-                _ => break,
-            }
-        }
-        match status {
-            Some(ChangeSetStatus::CreateComplete) => {
-                return Ok(ChangeSetResult::Ready { id, changes });
-            }
-            Some(ChangeSetStatus::Failed) => {
-                let reason = reason.unwrap_or_default();
-                if is_no_changes(&reason) {
-                    let _ = cfn
-                        .delete_change_set()
-                        .change_set_name(&id)
-                        .stack_name(&params.stack)
-                        .send()
-                        .await;
-                    return Ok(ChangeSetResult::NoChanges);
-                }
-                return Err(AwsError::failed(
-                    format!("CreateChangeSet \"{name}\" on stack \"{}\"", params.stack),
-                    format!("Could not create the change set: {reason}"),
-                    FailureKind::Service,
-                ));
-            }
-            _ if started.elapsed() > waits.operation => {
-                return Err(AwsError::Timeout {
-                    stack: params.stack.clone(),
-                    status: format!(
-                        "change set {}",
-                        status.map(|s| s.as_str().to_string()).unwrap_or_default()
-                    ),
-                    waited: started.elapsed(),
-                });
-            }
-            _ => {}
         }
     }
+}
+
+/// One DescribeChangeSet poll, every page of changes read once the change set is complete.
+struct Described {
+    status: Option<ChangeSetStatus>,
+    reason: Option<String>,
+    changes: Vec<Change>,
+}
+
+/// Reads change set `id` (all pages when it is complete).
+async fn describe_change_set(
+    cfn: &Client,
+    params: &StackParams,
+    name: &str,
+    id: &str,
+) -> Result<Described, AwsError> {
+    let mut changes = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = cfn
+            .describe_change_set()
+            .change_set_name(id)
+            .stack_name(&params.stack)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::call(format!("DescribeChangeSet \"{name}\""), e))?;
+        let status = out.status().cloned();
+        changes.extend(
+            out.changes()
+                .iter()
+                .filter_map(|c| c.resource_change())
+                .map(change_of),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() && status == Some(ChangeSetStatus::CreateComplete) => {
+                token = Some(t.to_string())
+            }
+            _ => {
+                return Ok(Described {
+                    status,
+                    reason: out.status_reason().map(str::to_string),
+                    changes,
+                });
+            }
+        }
+    }
+}
+
+/// One resource change as [`Change`].
+fn change_of(rc: &aws_sdk_cloudformation::types::ResourceChange) -> Change {
+    Change {
+        action: rc
+            .action()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
+        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+        resource_type: rc.resource_type().unwrap_or_default().to_string(),
+        replacement: rc.replacement().map(|r| r.as_str().to_string()),
+        details: rc
+            .details()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| {
+                let attr = t.attribute().map(|a| a.as_str()).unwrap_or("");
+                match t.name() {
+                    Some(n) => format!("{attr}.{n}"),
+                    None => attr.to_string(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A change set that failed: deleted and reported as no changes when that is why, else the
+/// error with CloudFormation's reason.
+async fn change_set_failed(
+    cfn: &Client,
+    params: &StackParams,
+    name: &str,
+    id: &str,
+    reason: Option<String>,
+) -> Result<ChangeSetResult, AwsError> {
+    let reason = reason.unwrap_or_default();
+    if is_no_changes(&reason) {
+        let _ = cfn
+            .delete_change_set()
+            .change_set_name(id)
+            .stack_name(&params.stack)
+            .send()
+            .await;
+        return Ok(ChangeSetResult::NoChanges);
+    }
+    Err(AwsError::failed(
+        format!("CreateChangeSet \"{name}\" on stack \"{}\"", params.stack),
+        format!("Could not create the change set: {reason}"),
+        FailureKind::Service,
+    ))
 }
 
 /// Execute a change set; returns the stack id to follow.

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use deployer_aws::AwsSession;
+use deployer_aws::flow::remove::{RemoveOutcome, RemoveRequest};
 use deployer_aws::stack::{StackParams, Waits};
 use serde::Serialize;
 
@@ -110,18 +111,16 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
         role_arn: stack::deployment_role(&service),
         ..Default::default()
     };
-    let (bucket, waits) = (stack::bucket_choice(&service), Waits::default());
+    let req = RemoveRequest {
+        params,
+        deployment_prefix: stack::deployment_prefix(&service).to_string(),
+        service: service.service.clone(),
+        stage: resolved.stage.clone(),
+        bucket: stack::bucket_choice(&service),
+        waits: Waits::default(),
+    };
     let removed = stage.block_on(async {
-        let removed = deployer_aws::deploy::remove(
-            &stage.clients,
-            &params,
-            stack::deployment_prefix(&service),
-            &service.service,
-            &resolved.stage,
-            &bucket,
-            &waits,
-            observer,
-        );
+        let removed = deployer_aws::flow::remove::remove(&stage.clients, &req, observer);
         Ok(removed.await?)
     })?;
     if removed.objects_left > 0 {
@@ -143,7 +142,7 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
 }
 
 /// Names what `remove` left in the bucket and why.
-fn left_warning(removed: &deployer_aws::deploy::RemoveOutcome) -> String {
+fn left_warning(removed: &RemoveOutcome) -> String {
     format!(
         "{} object(s) under the stage's prefix in s3://{} were not written by deployer for this \
          service and stage and were left in place (e.g. {}); delete them yourself if they are \
