@@ -4,8 +4,10 @@
 
 use anyhow::{anyhow, bail};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
-use deployer_aws::lock::{self, LockOptions};
-use deployer_aws::stack::{Operation, UpdateStart, Waits};
+use deployer_aws::flow::rollback::{RollbackRequest, RollbackStatus};
+use deployer_aws::flow::{self, LockRequest};
+use deployer_aws::lock::LockOptions;
+use deployer_aws::stack::Waits;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -163,7 +165,8 @@ async fn deployment_template(
     Ok(template)
 }
 
-/// [`update`] under the stage's deploy lock, released whatever happens.
+/// The rollback flow: the stack updated to the deployment's template under the stage's
+/// deploy lock, released whatever happens.
 async fn locked_update(
     target: &Target,
     bucket: &str,
@@ -173,66 +176,33 @@ async fn locked_update(
     options: &RollbackOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<(&'static str, String)> {
-    let clients = &target.stage.clients;
-    let lock = lock::acquire(
-        &clients.s3,
-        bucket,
-        &lock::lock_key(&target.stage_prefix()),
-        &target.name,
-        &LockOptions {
-            force_unlock: options.force_unlock,
-            ..LockOptions::from_env()
+    let session = &target.stage.session;
+    let req = RollbackRequest {
+        params: stack_params(&target.service, &target.name, &session.region),
+        stack_id: stack_id.to_string(),
+        template_url: url.to_string(),
+        template: template.clone(),
+        method: crate::request::method(&target.service),
+        waits: Waits::default(),
+        lock: LockRequest {
+            bucket: bucket.to_string(),
+            stage_prefix: target.stage_prefix(),
+            stage: target.name.clone(),
+            options: LockOptions {
+                force_unlock: options.force_unlock,
+                ..LockOptions::from_env()
+            },
         },
-        observer,
-    )
-    .await?;
-    let result = update(target, stack_id, url, template, observer).await;
-    if let Err(e) = lock.release(&clients.s3).await {
+    };
+    let run = flow::rollback::rollback(&target.stage.clients, &req, observer).await;
+    if let Some(e) = run.lock_left {
         observer.warning(&format!("could not remove the deploy lock: {e}"));
     }
-    result
-}
-
-/// Update the stack to the template URL (as `deploymentMethod` says; a lost answer is settled
-/// by reading the stack, as `up` does) and follow it to the end.
-async fn update(
-    target: &Target,
-    stack_id: &str,
-    url: &str,
-    template: &Value,
-    observer: &dyn Observer,
-) -> anyhow::Result<(&'static str, String)> {
-    let cfn = &target.stage.clients.cfn;
-    let session = &target.stage.session;
-    let params = stack_params(&target.service, &target.name, &session.region);
-    let waits = Waits::default();
-    let method = crate::request::method(&target.service);
-    let started = deployer_aws::deploy::start_update(
-        cfn,
-        &params,
-        stack_id,
-        url.to_string(),
-        template,
-        method,
-        &waits,
-    )
-    .await?;
-    match started {
-        UpdateStart::NoChanges => Ok(("unchanged", "no changes".into())),
-        UpdateStart::Started(id) => {
-            let followed = deployer_aws::stack::follow(
-                cfn,
-                &id,
-                &params.stack,
-                &params.region,
-                Operation::Update,
-                &waits,
-                observer,
-            )
-            .await?;
-            Ok(("rolledBack", followed.status))
-        }
-    }
+    let done = run.result?;
+    Ok(match done.status {
+        RollbackStatus::RolledBack => ("rolledBack", done.stack_status),
+        RollbackStatus::Unchanged => ("unchanged", done.stack_status),
+    })
 }
 
 #[cfg(test)]
