@@ -7,10 +7,11 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context as _, anyhow};
-use deployer_aws::error::{AwsError, FailureKind};
-use deployer_aws::lambda::{self, CodeSource, FunctionSettings, INLINE_ZIP_LIMIT, UPDATE_WAIT};
-use deployer_aws::lock::{self, LockOptions};
+use anyhow::anyhow;
+use deployer_aws::flow::function::{FunctionError, FunctionRequest, NewCode};
+use deployer_aws::flow::{self, LockRequest};
+use deployer_aws::lambda::{self, FunctionSettings};
+use deployer_aws::lock::LockOptions;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -180,9 +181,9 @@ struct Plan<'a> {
     settings: &'a FunctionSettings,
 }
 
-/// [`write`] under the stage's deploy lock (taken as `up` and `rollback` take it), so that a
-/// deploy of the stage running at the same time cannot put other code back; released
-/// whatever happens.
+/// The deploy function flow under the stage's deploy lock (taken as `up` and `rollback` take
+/// it), so that a deploy of the stage running at the same time cannot put other code back;
+/// released whatever happens. Returns the CodeSha256 the function runs.
 async fn locked_write(
     target: &Target,
     plan: &Plan<'_>,
@@ -191,97 +192,36 @@ async fn locked_write(
 ) -> anyhow::Result<String> {
     let info = target.deployed_stack().await?;
     let bucket = target.bucket(&info).await?;
-    let s3 = &target.stage.clients.s3;
-    let lock = lock::acquire(
-        s3,
-        &bucket,
-        &lock::lock_key(&target.stage_prefix()),
-        &target.name,
-        &LockOptions {
-            force_unlock: options.force_unlock,
-            ..LockOptions::from_env()
+    let req = FunctionRequest {
+        key: plan.key.to_string(),
+        name: plan.name.to_string(),
+        code: plan.code.map(|a| NewCode {
+            file_name: a.name.clone(),
+            path: a.path.clone(),
+            size: a.size,
+            sha256_base64: a.sha256_base64.clone(),
+        }),
+        settings: plan.settings.clone(),
+        lock: LockRequest {
+            bucket,
+            stage_prefix: target.stage_prefix(),
+            stage: target.name.clone(),
+            options: LockOptions {
+                force_unlock: options.force_unlock,
+                ..LockOptions::from_env()
+            },
         },
-        observer,
-    )
-    .await?;
-    let result = write(target, &bucket, plan).await;
-    if let Err(e) = lock.release(s3).await {
+    };
+    let run = flow::function::deploy_function(&target.stage.clients, &req, observer).await;
+    if let Some(e) = run.lock_left {
         observer.warning(&format!("could not remove the deploy lock: {e}"));
     }
-    result
-}
-
-/// Replaces the code (when it changed) and applies the settings, each followed until Lambda
-/// has finished it. Returns the CodeSha256 the function runs. A failure after Lambda accepted
-/// the code says so, with the new CodeSha256.
-async fn write(target: &Target, bucket: &str, plan: &Plan<'_>) -> anyhow::Result<String> {
-    let lambda = &target.stage.clients.lambda;
-    let mut sha = None;
-    if let Some(artifact) = plan.code {
-        sha = Some(write_code(target, bucket, plan, artifact).await?);
-    }
-    if plan.settings.is_empty() {
-        return Ok(sha.unwrap_or_default());
-    }
-    let applied = async {
-        lambda::update_settings(lambda, plan.name, plan.settings).await?;
-        lambda::settle_update(lambda, plan.name, UPDATE_WAIT).await
-    }
-    .await;
-    match (applied, sha) {
-        (Ok(state), None) => Ok(state.code_sha256),
-        (Ok(_), Some(sha)) => Ok(sha),
-        (Err(e), None) => Err(e.into()),
-        (Err(e), Some(sha)) => Err(e
-            .with_state(format!(
-                "the new code of function \"{}\" is deployed (CodeSha256 {sha}), its \
-                 configuration may not be: run `deployer deploy function -f {} --update-config` \
-                 again",
-                plan.key, plan.key
-            ))
-            .into()),
-    }
-}
-
-/// UpdateFunctionCode (a lost answer settled by reading the function), followed until the
-/// update has landed. Returns the CodeSha256 the function runs.
-async fn write_code(
-    target: &Target,
-    bucket: &str,
-    plan: &Plan<'_>,
-    artifact: &deployer_package::Artifact,
-) -> anyhow::Result<String> {
-    let lambda = &target.stage.clients.lambda;
-    let code = code_source(target, bucket, artifact).await?;
-    let accepted = match lambda::update_code(lambda, plan.name, &code).await {
-        Ok(sha) => sha,
-        Err(e) => lambda::confirm_code(lambda, plan.name, &artifact.sha256_base64, e).await?,
-    };
-    let landed = lambda::settle_update(lambda, plan.name, UPDATE_WAIT)
-        .await
-        .map_err(|e| code_accepted(e, plan.key, &accepted))?;
-    Ok(if landed.code_sha256.is_empty() {
-        accepted
-    } else {
-        landed.code_sha256
+    run.result.map_err(|e| match e {
+        FunctionError::Aws(e) => e.into(),
+        FunctionError::Read { path, source } => {
+            anyhow::Error::new(source).context(format!("cannot read {}", path.display()))
+        }
     })
-}
-
-/// The error of a step after Lambda accepted the new code, saying so with its CodeSha256.
-fn code_accepted(err: AwsError, key: &str, sha: &str) -> AwsError {
-    let state = if err.kind() == Some(FailureKind::Service) {
-        format!(
-            "Lambda accepted the new code of function \"{key}\" (CodeSha256 {sha}), then the \
-             update failed: fix the cause and run `deployer deploy function -f {key} --force`"
-        )
-    } else {
-        format!(
-            "Lambda accepted the new code of function \"{key}\" (CodeSha256 {sha}), but whether \
-             the update finished could not be confirmed: run `deployer deploy function -f {key}` \
-             again to check (it skips code that is already deployed)"
-        )
-    };
-    err.with_state(state)
 }
 
 /// The artifact the build made for function `key`.
@@ -297,30 +237,6 @@ fn artifact_of<'a>(build: &'a Build, key: &str) -> anyhow::Result<&'a deployer_p
         .iter()
         .find(|a| &a.name == name)
         .ok_or_else(|| anyhow!("the package has no artifact {name} for function \"{key}\""))
-}
-
-/// The zip inline, or uploaded to the deployment bucket when too big to send inline.
-async fn code_source(
-    target: &Target,
-    bucket: &str,
-    artifact: &deployer_package::Artifact,
-) -> anyhow::Result<CodeSource> {
-    let path = &artifact.path;
-    if artifact.size <= INLINE_ZIP_LIMIT {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        return Ok(CodeSource::Zip(bytes));
-    }
-    let key = format!(
-        "{}/deploy-function/{}",
-        target.stage_prefix(),
-        artifact.name
-    );
-    lambda::upload_code(&target.stage.clients.s3, bucket, &key, path).await?;
-    Ok(CodeSource::S3 {
-        bucket: bucket.to_string(),
-        key,
-    })
 }
 
 /// The function's settings in the compiled template: literal values become settings; values
