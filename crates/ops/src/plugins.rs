@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use deployer_aws::flow::{self, prune::PruneRequest};
+use deployer_aws::prune::AliasVersions;
 use deployer_config::ProcessEnv;
 use deployer_config::model::Service;
 use deployer_template::plugins::{self, PluginTreatment, Treatment, dotenv, prune};
@@ -203,7 +205,13 @@ pub(crate) fn prune_after_deploy(
     let client = deployer_aws::prune::lambda_client(&stage.clients);
     let mut pruned = Pruned::default();
     for function in functions {
-        let deleted = stage.block_on(prune_function(&client, function, settings.number))?;
+        let req = PruneRequest {
+            name: function.clone(),
+            keep: settings.number,
+        };
+        let deleted = stage.block_on(async {
+            Ok(flow::prune::prune_function(&client, &req, versions_to_delete).await?)
+        })?;
         if !deleted.is_empty() {
             observer.detail(&format!(
                 "{PRUNE}: deleted versions {} of {function}",
@@ -214,47 +222,30 @@ pub(crate) fn prune_after_deploy(
     }
     if settings.include_layers {
         for layer in layer_names(template) {
-            let deleted = stage.block_on(prune_layer(&client, &layer, settings.number))?;
-            pruned.layer_versions += deleted;
+            let req = PruneRequest {
+                name: layer,
+                keep: settings.number,
+            };
+            let deleted = stage.block_on(async {
+                let rule = prune::layer_versions_to_delete;
+                Ok(flow::prune::prune_layer(&client, &req, rule).await?)
+            })?;
+            pruned.layer_versions += deleted.len();
         }
     }
     Ok(pruned)
 }
 
-async fn prune_function(
-    client: &aws_sdk_lambda::Client,
-    function: &str,
-    keep: u64,
-) -> anyhow::Result<Vec<String>> {
-    use deployer_aws::prune as calls;
-    let versions = calls::function_versions(client, function).await?;
-    let aliases: Vec<prune::Alias> = calls::function_aliases(client, function)
-        .await?
-        .into_iter()
+/// serverless-prune-plugin's rule for a function's versions, on the aliases Lambda listed.
+fn versions_to_delete(versions: &[String], aliases: &[AliasVersions], keep: u64) -> Vec<String> {
+    let aliases: Vec<prune::Alias> = aliases
+        .iter()
         .map(|a| prune::Alias {
-            function_version: a.function_version,
-            additional_versions: a.additional_versions,
+            function_version: a.function_version.clone(),
+            additional_versions: a.additional_versions.clone(),
         })
         .collect();
-    let doomed = prune::versions_to_delete(&versions, &aliases, keep);
-    for version in &doomed {
-        calls::delete_function_version(client, function, version).await?;
-    }
-    Ok(doomed)
-}
-
-async fn prune_layer(
-    client: &aws_sdk_lambda::Client,
-    layer: &str,
-    keep: u64,
-) -> anyhow::Result<usize> {
-    use deployer_aws::prune as calls;
-    let versions = calls::layer_versions(client, layer).await?;
-    let doomed = prune::layer_versions_to_delete(&versions, keep);
-    for version in &doomed {
-        calls::delete_layer_version(client, layer, *version).await?;
-    }
-    Ok(doomed.len())
+    prune::versions_to_delete(versions, &aliases, keep)
 }
 
 /// The `LayerName` of every layer version of the template.
