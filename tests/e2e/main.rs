@@ -1,6 +1,7 @@
 //! End-to-end tests: drive the real `deployer` binary.
 
 mod aws_vars;
+mod bad_input;
 mod build;
 mod concurrency;
 mod daily;

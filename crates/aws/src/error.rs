@@ -257,10 +257,35 @@ where
     match status {
         Some(s) if s >= 500 => FailureKind::ServerError,
         Some(_) if code.is_some() => FailureKind::Service,
+        // A 2xx answer that arrived but could not be parsed: its body (in `raw`) may say anything.
+        Some(200..=299) if is_unparsed(err) => FailureKind::Other,
         // A response that broke off mid-body: the connection failed.
         _ if is_connection_text(raw) => FailureKind::Connection,
         Some(403) => FailureKind::Service,
         _ => FailureKind::Other,
+    }
+}
+
+/// An answer the SDK received but could not read: a service error without code (the
+/// deserializer failed) or a response error whose causes (their own words, not the response's
+/// body) name no broken transfer.
+fn is_unparsed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(_) => true,
+        SdkError::ResponseError(_) => {
+            let mut causes = String::new();
+            let mut cause: Option<&dyn std::error::Error> = Some(err);
+            while let Some(c) = cause {
+                causes.push_str(&format!("{c}: "));
+                cause = c.source();
+            }
+            !is_connection_text(&causes)
+        }
+        _ => false,
     }
 }
 
