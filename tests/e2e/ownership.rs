@@ -134,13 +134,14 @@ fn remove_says_in_text_how_many_objects_it_left() {
     let bed = TestBed::standard();
     let bucket = "shared-text";
     create_bucket(&bed, bucket);
-    let sa = shared_bucket_service(&bed, "sa", bucket, None);
+    // Its own service name: the shared server must not see two tests deploy `sa-dev` at once.
+    let sa = shared_bucket_service(&bed, "sat", bucket, None);
     ok(&run(&bed, &sa, &["up", "--json"], &[]));
-    Moto::new(&bed, "devAccount").put(bucket, "serverless/sa/dev/b/dev/x.zip", "b's");
+    Moto::new(&bed, "devAccount").put(bucket, "serverless/sat/dev/b/dev/x.zip", "b's");
     let removed = run(&bed, &sa, &["remove", "--yes"], &[]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     assert_has(&removed.stdout, "1 other object(s) left");
-    assert_has(&removed.stderr, "serverless/sa/dev/b/dev/x.zip");
+    assert_has(&removed.stderr, "serverless/sat/dev/b/dev/x.zip");
 }
 
 #[test]
