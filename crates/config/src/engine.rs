@@ -18,7 +18,7 @@ use crate::dotenv::{self, Dotenv, Layered};
 use crate::env::Env;
 use crate::error::{ConfigError, Problem};
 use crate::limits::{
-    MAX_EVALUATION_DEPTH, MAX_REFERENCE_CHAIN, MAX_RESOLUTION_STEPS, MAX_RESOLVED_BYTES,
+    self, MAX_EVALUATION_DEPTH, MAX_REFERENCE_CHAIN, MAX_RESOLUTION_STEPS, MAX_RESOLVED_BYTES,
     MAX_RESOLVED_DEPTH, MAX_STRING_BYTES,
 };
 use crate::load::{ConfigFile, parse_document};
@@ -941,11 +941,7 @@ impl<'a> Engine<'a> {
                 },
             };
             if out.len() + piece.len() > MAX_STRING_BYTES {
-                return Err(self.limit(format!(
-                    "the resolved string would be longer than {MAX_STRING_BYTES} bytes (the \
-                     string size limit, 10 MiB); variables that repeat each other grow \
-                     exponentially: check what refers to what"
-                )));
+                return Err(self.limit(limits::string_size_exceeded()));
             }
             out.push_str(&piece);
         }
@@ -1549,11 +1545,7 @@ impl Engine<'_> {
                 self.work_bytes += bytes;
                 Ok(depth)
             }
-            None => Err(self.limit(format!(
-                "variables produced or copied more than {MAX_RESOLVED_BYTES} bytes of values in \
-                 all (the resolved size limit, 256 MiB); large values referenced many times or \
-                 growing through references cause this"
-            ))),
+            None => Err(self.limit(limits::resolved_size_exceeded())),
         }
     }
 

@@ -39,6 +39,38 @@ pub const MAX_RESOLVED_BYTES: usize = 64 * 1024 * 1024;
 /// How deep a resolved value may sit in the configuration (its path plus its own nesting).
 pub const MAX_RESOLVED_DEPTH: usize = 256;
 
+const MIB: u64 = 1024 * 1024;
+
+/// `bytes` as messages quote a size limit ("64 MiB"), so the figure always follows the
+/// constant it describes.
+pub fn mib(bytes: u64) -> String {
+    if bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}
+
+/// The error for a resolution whose values add up to more than [`MAX_RESOLVED_BYTES`].
+pub(crate) fn resolved_size_exceeded() -> String {
+    format!(
+        "variables produced or copied more than {MAX_RESOLVED_BYTES} bytes of values in all \
+         (the resolved size limit, {}); large values referenced many times or growing through \
+         references cause this",
+        mib(MAX_RESOLVED_BYTES as u64)
+    )
+}
+
+/// The error for a variable whose string would grow past [`MAX_STRING_BYTES`].
+pub(crate) fn string_size_exceeded() -> String {
+    format!(
+        "the resolved string would be longer than {MAX_STRING_BYTES} bytes (the string size \
+         limit, {}); variables that repeat each other grow exponentially: check what refers to \
+         what",
+        mib(MAX_STRING_BYTES as u64)
+    )
+}
+
 /// Reads a configuration file as UTF-8 text: `Ok(None)` when it does not exist. Only regular
 /// files (or symlinks to one) are read, at most [`MAX_FILE_BYTES`]: a device (`/dev/zero`)
 /// or a FIFO is refused before it is opened, so reading can neither hang nor exhaust memory.
@@ -84,8 +116,9 @@ fn check_size(path: &Path, len: u64) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "{} is larger than the limit of {MAX_FILE_BYTES} bytes (10 MiB) for configuration files",
-        path.display()
+        "{} is larger than the limit of {MAX_FILE_BYTES} bytes ({}) for configuration files",
+        path.display(),
+        mib(MAX_FILE_BYTES)
     ))
 }
 
@@ -115,6 +148,38 @@ pub fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The figures a message states, in bytes and in MiB, are the constant's.
+    #[test]
+    fn size_messages_state_their_constants() {
+        assert_eq!(mib(MAX_RESOLVED_BYTES as u64), "64 MiB");
+        let resolved = resolved_size_exceeded();
+        assert!(resolved.contains("more than 67108864 bytes"), "{resolved}");
+        assert!(
+            resolved.contains("resolved size limit, 64 MiB"),
+            "{resolved}"
+        );
+        let string = string_size_exceeded();
+        assert!(string.contains("longer than 10485760 bytes"), "{string}");
+        assert!(string.contains("string size limit, 10 MiB"), "{string}");
+        assert_eq!(mib(MAX_FILE_BYTES), "10 MiB");
+        assert_eq!(mib(3 * MIB / 2), "1.5 MiB");
+    }
+
+    /// docs/reliability.md quotes the messages as they are, so the table cannot drift from the
+    /// constants again.
+    #[test]
+    fn reliability_doc_quotes_the_size_messages() {
+        let doc = include_str!("../../../docs/reliability.md");
+        let resolved = resolved_size_exceeded();
+        let quoted = resolved.split(';').next().unwrap();
+        assert!(doc.contains(quoted), "docs/reliability.md lacks {quoted:?}");
+        let row = format!("| {} (`MAX_RESOLVED_BYTES`", mib(MAX_RESOLVED_BYTES as u64));
+        assert!(doc.contains(&row), "docs/reliability.md lacks {row:?}");
+        let string = string_size_exceeded();
+        let quoted = string.split(';').next().unwrap();
+        assert!(doc.contains(quoted), "docs/reliability.md lacks {quoted:?}");
+    }
 
     #[test]
     fn reads_regular_files_and_reports_missing_ones() {

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use deployer_config::limits::{
-    MAX_NESTING_DEPTH, MAX_REFERENCE_CHAIN, MAX_RESOLUTION_STEPS, MAX_VARIABLE_NESTING,
+    MAX_NESTING_DEPTH, MAX_REFERENCE_CHAIN, MAX_RESOLUTION_STEPS, MAX_RESOLVED_BYTES,
+    MAX_VARIABLE_NESTING,
 };
 use deployer_config::{
     CliOptions, ConfigError, ConfigFile, ExternalRequest, ResolveSettings, parse_yaml, resolve_with,
@@ -204,4 +205,37 @@ fn chains_through_nested_variables_hit_the_evaluation_depth_limit() {
     }
     custom.push_str("  v90: end\n");
     refused(&service(&custom), "evaluation depth limit");
+}
+
+/// `n` properties that each copy one string of `len` bytes.
+fn copies(n: usize, len: usize) -> String {
+    let mut custom = format!("  big: {}\n", "x".repeat(len));
+    for i in 0..n {
+        custom.push_str(&format!("  r{i}: ${{self:custom.big}}\n"));
+    }
+    service(&custom)
+}
+
+#[test]
+fn a_resolution_just_over_the_resolved_size_limit_is_refused_naming_it() {
+    // Each reference is counted twice as JSON text: the copy read and the value produced,
+    // so one reference to a string of MiB − 2 characters costs exactly 2 MiB.
+    const MIB: usize = 1024 * 1024;
+    let per_reference = 2 * MIB;
+    let fit = MAX_RESOLVED_BYTES / per_reference;
+    let dir = tempfile::tempdir().unwrap();
+    let ok = resolve_in(dir.path(), &copies(fit, MIB - 2)).unwrap();
+    assert_eq!(
+        ok["custom"][format!("r{}", fit - 1)]
+            .as_str()
+            .unwrap()
+            .len(),
+        MIB - 2
+    );
+    let err = refused(&copies(fit + 1, MIB - 2), "resolved size limit");
+    let stated = format!(
+        "more than {MAX_RESOLVED_BYTES} bytes of values in all (the resolved size limit, {} MiB)",
+        MAX_RESOLVED_BYTES / MIB
+    );
+    assert!(err.contains(&stated), "expected {stated:?} in:\n{err}");
 }
