@@ -18,8 +18,8 @@ use super::guard::{Broken, Evidence, GuardRefusal, Subject};
 use crate::calls::CallCounter;
 
 /// What a refreshed set is proven against: the account the session proved, and what is needed
-/// to ask STS about a new set.
-#[derive(Debug)]
+/// to ask STS about a new set. Its `Debug` leaves out `base`: that configuration holds the
+/// session's provider, which holds this proof (a derived `Debug` would recurse forever).
 struct Proof {
     account: String,
     subject: Subject,
@@ -175,8 +175,14 @@ impl Proof {
                     super::error::error_chain(&e)
                 ))
             })?;
-        let account = out.account().unwrap_or_default().to_string();
-        Ok((account, out.arn().unwrap_or_default().to_string()))
+        match out.account().filter(|a| super::guard::is_account_id(a)) {
+            Some(account) => Ok((account.to_string(), out.arn().unwrap_or_default().into())),
+            None => Err(CredentialsError::provider_error(format!(
+                "STS GetCallerIdentity answered for the refreshed credentials of {} without an \
+                 account id, so no request uses them",
+                self.subject.source
+            ))),
+        }
     }
 
     fn refusal(&self, account: &str, arn: &str) -> GuardRefusal {
@@ -192,6 +198,15 @@ impl Proof {
             },
             stage_env: self.subject.stage_env.clone(),
         }
+    }
+}
+
+impl std::fmt::Debug for Proof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proof")
+            .field("account", &self.account)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 
@@ -443,6 +458,28 @@ mod tests {
             0,
             "the session's call proves it"
         );
+    }
+
+    #[test]
+    fn debug_of_the_provider_ends() {
+        // As in a session: the proof's configuration holds the provider, which holds the proof.
+        let state = ProofState::new(creds("AKIAPROD1", 3600));
+        let proving = || Proving {
+            inner: SharedCredentialsProvider::new(creds("AKIAPROD1", 3600)),
+            state: state.clone(),
+        };
+        let base = sts(Arc::new(AtomicUsize::new(0)))
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(proving()))
+            .build();
+        let subject = Subject {
+            stage: "prod".into(),
+            source: "profile \"switch\"".into(),
+            stage_env: "AWS_PROD".into(),
+        };
+        state.proven(PROD, subject, &base, &CallCounter::new());
+        let text = format!("{:?}", proving());
+        assert!(text.contains(PROD), "{text}");
     }
 
     #[test]

@@ -51,13 +51,22 @@ pub(crate) async fn caller_identity(
     counter: &CallCounter,
     claimant: Claimant,
 ) -> Result<CallerIdentity, CredentialError> {
+    let source_name = claimant.source_name.clone();
     let out = client(config, counter)
         .get_caller_identity()
         .send()
         .await
         .map_err(|err| identity_error(err, config, claimant))?;
+    let Some(account) = out.account().filter(|a| super::guard::is_account_id(a)) else {
+        return Err(CredentialError::Sts {
+            source_name,
+            reason: "GetCallerIdentity answered without an account id, so nothing proves \
+                     which account the credentials belong to"
+                .into(),
+        });
+    };
     Ok(CallerIdentity {
-        account: out.account().unwrap_or_default().to_string(),
+        account: account.to_string(),
         arn: out.arn().unwrap_or_default().to_string(),
         user_id: out.user_id().unwrap_or_default().to_string(),
     })
