@@ -114,12 +114,14 @@ fn metrics_asks_cloudwatch_for_the_stage_functions_and_totals_the_answer() {
             ("inv_0", &[4.0, 6.0]),
             ("err_0", &[1.0]),
             ("thr_0", &[]),
-            ("avg_0", &[30.0, 10.0]),
+            ("dur_0", &[120.0, 80.0]),
+            ("cnt_0", &[4.0, 6.0]),
             ("p99_0", &[90.0, 40.0]),
             ("inv_1", &[2.0]),
             ("err_1", &[]),
             ("thr_1", &[3.0]),
-            ("avg_1", &[200.0]),
+            ("dur_1", &[400.0]),
+            ("cnt_1", &[2.0]),
             ("p99_1", &[250.0]),
         ]),
     )]);
@@ -143,7 +145,7 @@ fn metrics_asks_cloudwatch_for_the_stage_functions_and_totals_the_answer() {
     let total = &out["total"];
     assert_eq!(total["invocations"], 12.0);
     assert_eq!(total["throttles"], 3.0);
-    // Weighted by invocations: (20 × 10 + 200 × 2) / 12.
+    // Weighted by durations: (20 × 10 + 200 × 2) / 12.
     assert_eq!(total["durationAvgMs"], 50.0);
     assert_eq!(total["durationP99Ms"], 250.0);
     assert_eq!(
@@ -163,9 +165,9 @@ fn metrics_asks_cloudwatch_for_the_stage_functions_and_totals_the_answer() {
         "a two-hour window: {start} {end}"
     );
     let queries = field(&body, "MetricDataQueries").as_array().unwrap();
-    assert_eq!(queries.len(), 10);
+    assert_eq!(queries.len(), 12);
     let dims = field(
-        field(field(&queries[5], "MetricStat"), "Metric"),
+        field(field(&queries[6], "MetricStat"), "Metric"),
         "Dimensions",
     );
     let dim = &dims.as_array().unwrap()[0];

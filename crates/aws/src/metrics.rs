@@ -6,8 +6,24 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
 use crate::error::AwsError;
 
-/// GetMetricData takes at most 500 queries per call; five per function.
+/// GetMetricData takes at most 500 queries per call.
 const QUERIES_PER_CALL: usize = 500;
+
+/// The queries asked for each function: `(id prefix, metric, statistic)`. The average
+/// duration is not asked for as `Average`: averages of periods (or of pages) cannot be
+/// combined without their weights, whereas `Sum` and `SampleCount` add up, and their quotient
+/// is the exact mean over the window.
+const KINDS: [(&str, &str, &str); 6] = [
+    ("inv", "Invocations", "Sum"),
+    ("err", "Errors", "Sum"),
+    ("thr", "Throttles", "Sum"),
+    ("dur", "Duration", "Sum"),
+    ("cnt", "Duration", "SampleCount"),
+    ("p99", "Duration", "p99"),
+];
+
+/// Functions per call: all the queries of a function go in the same call.
+const FUNCTIONS_PER_CALL: usize = QUERIES_PER_CALL / KINDS.len();
 
 /// The figures of one function over the window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,8 +36,12 @@ pub struct FunctionMetrics {
     pub errors: f64,
     /// Sum of `Throttles`.
     pub throttles: f64,
-    /// Mean of the `Duration` averages (ms), when there were data points.
+    /// Mean duration (ms) over the window: the `Duration` sum over its sample count, when
+    /// there were samples.
     pub duration_avg: Option<f64>,
+    /// How many durations the mean is taken over (`Duration`'s `SampleCount`): the weight
+    /// with which it enters a mean over several functions.
+    pub duration_samples: f64,
     /// Highest `Duration` p99 of the periods (ms), when there were data points.
     pub duration_p99: Option<f64>,
 }
@@ -40,28 +60,22 @@ fn queries(index: usize, function: &str, period: i32) -> Vec<MetricDataQuery> {
             )
             .build()
     };
-    [
-        ("inv", "Invocations", "Sum"),
-        ("err", "Errors", "Sum"),
-        ("thr", "Throttles", "Sum"),
-        ("avg", "Duration", "Average"),
-        ("p99", "Duration", "p99"),
-    ]
-    .into_iter()
-    .map(|(id, name, stat)| {
-        MetricDataQuery::builder()
-            .id(format!("{id}_{index}"))
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(metric(name))
-                    .period(period)
-                    .stat(stat)
-                    .build(),
-            )
-            .return_data(true)
-            .build()
-    })
-    .collect()
+    KINDS
+        .into_iter()
+        .map(|(id, name, stat)| {
+            MetricDataQuery::builder()
+                .id(format!("{id}_{index}"))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric(name))
+                        .period(period)
+                        .stat(stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        })
+        .collect()
 }
 
 /// The figures of `functions` between `start` and `end` (seconds since the epoch), one
@@ -73,24 +87,19 @@ pub async fn lambda_metrics(
     end: i64,
     period: i32,
 ) -> Result<Vec<FunctionMetrics>, AwsError> {
-    let mut out: Vec<FunctionMetrics> = functions
-        .iter()
-        .map(|f| FunctionMetrics {
-            function: f.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let all: Vec<MetricDataQuery> = functions
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| queries(i, f, period))
-        .collect();
-    for chunk in all.chunks(QUERIES_PER_CALL) {
+    let mut tallies = vec![Tally::default(); functions.len()];
+    for (n, chunk) in functions.chunks(FUNCTIONS_PER_CALL).enumerate() {
+        let first = n * FUNCTIONS_PER_CALL;
+        let asked: Vec<MetricDataQuery> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| queries(first + i, f, period))
+            .collect();
         let mut token: Option<String> = None;
         loop {
             let resp = cw
                 .get_metric_data()
-                .set_metric_data_queries(Some(chunk.to_vec()))
+                .set_metric_data_queries(Some(asked.clone()))
                 .start_time(DateTime::from_secs(start))
                 .end_time(DateTime::from_secs(end))
                 .set_next_token(token.clone())
@@ -98,7 +107,7 @@ pub async fn lambda_metrics(
                 .await
                 .map_err(|e| AwsError::call("CloudWatch GetMetricData", e))?;
             for r in resp.metric_data_results() {
-                apply(&mut out, r.id().unwrap_or_default(), r.values());
+                apply(&mut tallies, r.id().unwrap_or_default(), r.values());
             }
             match resp.next_token() {
                 Some(t) if Some(t) != token.as_deref() => token = Some(t.to_string()),
@@ -106,27 +115,66 @@ pub async fn lambda_metrics(
             }
         }
     }
-    Ok(out)
+    Ok(functions
+        .iter()
+        .zip(tallies)
+        .map(|(f, t)| t.finish(f))
+        .collect())
 }
 
-/// Folds the values of result `id` into its function's figures.
-fn apply(out: &mut [FunctionMetrics], id: &str, values: &[f64]) {
+/// A function's figures while the pages arrive. A page may carry any part of a result's data
+/// points (a result marked `PartialData` goes on in the next page), so everything kept here
+/// combines across pages: sums add up, the p99 keeps the highest seen.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    invocations: f64,
+    errors: f64,
+    throttles: f64,
+    duration_sum: f64,
+    samples: f64,
+    /// The highest per-period p99. Percentiles of periods cannot be merged exactly, but the
+    /// highest one bounds the window's p99 from above (at least 99% of every period's
+    /// durations are at or below it, so 99% of all of them are): the figure never understates.
+    p99: Option<f64>,
+}
+
+impl Tally {
+    /// Adds the data points `values` of one result of kind `kind`.
+    fn add(&mut self, kind: &str, values: &[f64]) {
+        let sum: f64 = values.iter().sum();
+        match kind {
+            "inv" => self.invocations += sum,
+            "err" => self.errors += sum,
+            "thr" => self.throttles += sum,
+            "dur" => self.duration_sum += sum,
+            "cnt" => self.samples += sum,
+            "p99" => {
+                self.p99 = values.iter().copied().chain(self.p99).reduce(f64::max);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self, function: &str) -> FunctionMetrics {
+        FunctionMetrics {
+            function: function.to_string(),
+            invocations: self.invocations,
+            errors: self.errors,
+            throttles: self.throttles,
+            duration_avg: (self.samples > 0.0).then(|| self.duration_sum / self.samples),
+            duration_samples: self.samples,
+            duration_p99: self.p99,
+        }
+    }
+}
+
+/// Folds the values of result `id` (`<kind>_<index>`) into its function's tally.
+fn apply(tallies: &mut [Tally], id: &str, values: &[f64]) {
     let Some((kind, index)) = id.split_once('_') else {
         return;
     };
-    let Some(m) = index.parse::<usize>().ok().and_then(|i| out.get_mut(i)) else {
-        return;
-    };
-    let sum: f64 = values.iter().sum();
-    match kind {
-        "inv" => m.invocations += sum,
-        "err" => m.errors += sum,
-        "thr" => m.throttles += sum,
-        "avg" if !values.is_empty() => m.duration_avg = Some(sum / values.len() as f64),
-        "p99" if !values.is_empty() => {
-            m.duration_p99 = values.iter().copied().reduce(f64::max);
-        }
-        _ => {}
+    if let Some(t) = index.parse::<usize>().ok().and_then(|i| tallies.get_mut(i)) {
+        t.add(kind, values);
     }
 }
 
@@ -135,17 +183,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn results_fold_into_their_function() {
-        let mut out = vec![FunctionMetrics::default(), FunctionMetrics::default()];
-        apply(&mut out, "inv_1", &[2.0, 3.0]);
-        apply(&mut out, "avg_1", &[10.0, 20.0]);
-        apply(&mut out, "p99_1", &[15.0, 40.0]);
-        apply(&mut out, "avg_0", &[]);
-        apply(&mut out, "bogus", &[1.0]);
-        assert_eq!(out[1].invocations, 5.0);
-        assert_eq!(out[1].duration_avg, Some(15.0));
-        assert_eq!(out[1].duration_p99, Some(40.0));
-        assert_eq!(out[0].duration_avg, None);
-        assert_eq!(queries(0, "f", 60).len(), 5);
+    fn results_fold_into_their_function_across_pages() {
+        let mut t = vec![Tally::default(), Tally::default()];
+        apply(&mut t, "inv_1", &[2.0, 3.0]);
+        apply(&mut t, "dur_1", &[100.0, 300.0]);
+        apply(&mut t, "cnt_1", &[2.0, 3.0]);
+        apply(&mut t, "p99_1", &[15.0, 40.0]);
+        // A later page with the rest of the data points.
+        apply(&mut t, "inv_1", &[5.0]);
+        apply(&mut t, "dur_1", &[400.0]);
+        apply(&mut t, "cnt_1", &[5.0]);
+        apply(&mut t, "p99_1", &[20.0]);
+        apply(&mut t, "dur_0", &[]);
+        apply(&mut t, "bogus", &[1.0]);
+        apply(&mut t, "inv_9", &[1.0]);
+        let [first, second] = [t[0].clone(), t[1].clone()].map(|t| t.finish("f"));
+        assert_eq!(second.invocations, 10.0);
+        assert_eq!(second.duration_avg, Some(80.0));
+        assert_eq!(second.duration_samples, 10.0);
+        assert_eq!(second.duration_p99, Some(40.0));
+        assert_eq!(first.duration_avg, None);
+        assert_eq!(first.duration_p99, None);
+        assert_eq!(queries(0, "f", 60).len(), KINDS.len());
+        assert_eq!(FUNCTIONS_PER_CALL * KINDS.len(), 498);
     }
 }

@@ -178,20 +178,32 @@ fn queries(body: &Value) -> &[Value] {
 
 // ---- tests --------------------------------------------------------------------------------
 
+/// What is asked for each function, in order: `(id prefix, metric, statistic)`.
+const KINDS: [(&str, &str, &str); 6] = [
+    ("inv", "Invocations", "Sum"),
+    ("err", "Errors", "Sum"),
+    ("thr", "Throttles", "Sum"),
+    ("dur", "Duration", "Sum"),
+    ("cnt", "Duration", "SampleCount"),
+    ("p99", "Duration", "p99"),
+];
+
 #[tokio::test]
-async fn asks_for_five_lambda_metrics_per_function_and_folds_every_page() {
+async fn asks_for_six_lambda_metrics_per_function_and_folds_every_page() {
     let client = replay(vec![
         answer(
             vec![
                 result("inv_0", "Invocations", &[3.0, 2.0], "PartialData"),
                 result("err_0", "Errors", &[1.0, 0.0], "Complete"),
                 result("thr_0", "Throttles", &[], "Complete"),
-                result("avg_0", "Duration", &[120.5, 80.5], "Complete"),
+                result("dur_0", "Duration", &[360.0, 160.0], "Complete"),
+                result("cnt_0", "Duration", &[3.0, 2.0], "Complete"),
                 result("p99_0", "Duration", &[310.0, 95.0], "Complete"),
                 result("inv_1", "Invocations", &[], "Complete"),
                 result("err_1", "Errors", &[], "Complete"),
                 result("thr_1", "Throttles", &[4.0], "Complete"),
-                result("avg_1", "Duration", &[], "Complete"),
+                result("dur_1", "Duration", &[], "Complete"),
+                result("cnt_1", "Duration", &[], "Complete"),
                 result("p99_1", "Duration", &[], "Complete"),
             ],
             Some("page-2"),
@@ -213,7 +225,8 @@ async fn asks_for_five_lambda_metrics_per_function_and_folds_every_page() {
                 invocations: 10.0,
                 errors: 1.0,
                 throttles: 0.0,
-                duration_avg: Some(100.5),
+                duration_avg: Some(104.0),
+                duration_samples: 5.0,
                 duration_p99: Some(310.0),
             },
             FunctionMetrics {
@@ -222,6 +235,7 @@ async fn asks_for_five_lambda_metrics_per_function_and_folds_every_page() {
                 errors: 0.0,
                 throttles: 4.0,
                 duration_avg: None,
+                duration_samples: 0.0,
                 duration_p99: None,
             },
         ]
@@ -232,22 +246,15 @@ async fn asks_for_five_lambda_metrics_per_function_and_folds_every_page() {
     for body in &bodies {
         assert_eq!(epoch(field(body, "StartTime").unwrap()), START as f64);
         assert_eq!(epoch(field(body, "EndTime").unwrap()), END as f64);
-        assert_eq!(queries(body).len(), 10);
+        assert_eq!(queries(body).len(), 12);
     }
     assert!(field(&bodies[0], "NextToken").is_none());
     assert_eq!(str_at(&bodies[1], &["NextToken"]), "page-2");
 
-    let expected = [
-        ("inv", "Invocations", "Sum"),
-        ("err", "Errors", "Sum"),
-        ("thr", "Throttles", "Sum"),
-        ("avg", "Duration", "Average"),
-        ("p99", "Duration", "p99"),
-    ];
     let qs = queries(&bodies[0]);
     for (f, function) in ["svc-dev-hello", "svc-dev-world"].iter().enumerate() {
-        for (k, (id, metric, stat)) in expected.iter().enumerate() {
-            let q = &qs[f * 5 + k];
+        for (k, (id, metric, stat)) in KINDS.iter().enumerate() {
+            let q = &qs[f * KINDS.len() + k];
             assert_eq!(str_at(q, &["Id"]), format!("{id}_{f}"));
             assert_eq!(field(q, "ReturnData"), Some(&Value::Bool(true)));
             let stat_of = field(q, "MetricStat").unwrap();
@@ -265,37 +272,77 @@ async fn asks_for_five_lambda_metrics_per_function_and_folds_every_page() {
 }
 
 #[tokio::test]
+async fn pages_with_different_values_combine_instead_of_the_last_one_winning() {
+    // The second page carries the older periods of every duration result: quieter and faster
+    // ones. The mean is weighted by samples, the p99 is the highest period's.
+    let client = replay(vec![
+        answer(
+            vec![
+                result("inv_0", "Invocations", &[90.0], "PartialData"),
+                result("dur_0", "Duration", &[18_000.0], "PartialData"),
+                result("cnt_0", "Duration", &[90.0], "PartialData"),
+                result("p99_0", "Duration", &[900.0], "PartialData"),
+            ],
+            Some("page-2"),
+        ),
+        answer(
+            vec![
+                result("inv_0", "Invocations", &[6.0, 4.0], "Complete"),
+                result("dur_0", "Duration", &[60.0, 40.0], "Complete"),
+                result("cnt_0", "Duration", &[6.0, 4.0], "Complete"),
+                result("p99_0", "Duration", &[12.0, 11.0], "Complete"),
+            ],
+            None,
+        ),
+    ]);
+    let (out, calls) = run(&client, &["svc-dev-hello"]).await;
+    let hello = &out.expect("metrics")[0];
+    assert_eq!(calls, 2, "one call per page");
+    assert_eq!(hello.invocations, 100.0);
+    // (18000 + 60 + 40) ms over 100 durations, not the second page's 10 ms alone.
+    assert_eq!(hello.duration_avg, Some(181.0));
+    assert_eq!(hello.duration_samples, 100.0);
+    assert_eq!(
+        hello.duration_p99,
+        Some(900.0),
+        "the first page's p99 stays"
+    );
+}
+
+#[tokio::test]
 async fn more_than_500_queries_go_in_several_calls_keeping_each_function() {
-    // 101 functions are 505 queries: 500 in the first call, 5 in the second.
-    let names: Vec<String> = (0..101).map(|i| format!("svc-dev-f{i}")).collect();
+    // 84 functions are 504 queries: 83 whole functions (498) in the first call, 6 in the
+    // second.
+    let names: Vec<String> = (0..84).map(|i| format!("svc-dev-f{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let client = replay(vec![
         answer(
-            vec![result("inv_99", "Invocations", &[7.0], "Complete")],
+            vec![result("inv_82", "Invocations", &[7.0], "Complete")],
             None,
         ),
         answer(
-            vec![result("inv_100", "Invocations", &[9.0], "Complete")],
+            vec![result("inv_83", "Invocations", &[9.0], "Complete")],
             None,
         ),
     ]);
     let (out, calls) = run(&client, &refs).await;
     let out = out.expect("metrics");
     assert_eq!(calls, 2);
-    assert_eq!(out.len(), 101);
-    assert_eq!(out[99].invocations, 7.0);
-    assert_eq!(out[100].function, "svc-dev-f100");
-    assert_eq!(out[100].invocations, 9.0);
+    assert_eq!(out.len(), 84);
+    assert_eq!(out[82].invocations, 7.0);
+    assert_eq!(out[83].function, "svc-dev-f83");
+    assert_eq!(out[83].invocations, 9.0);
     let bodies = sent(&client);
-    assert_eq!(queries(&bodies[0]).len(), 500);
+    assert_eq!(queries(&bodies[0]).len(), 498);
     let second = queries(&bodies[1]);
-    assert_eq!(second.len(), 5);
-    assert_eq!(str_at(&second[0], &["Id"]), "inv_100");
+    assert_eq!(second.len(), 6);
+    assert_eq!(str_at(&second[0], &["Id"]), "inv_83");
+    assert_eq!(str_at(&second[5], &["Id"]), "p99_83");
     let metric = field(field(&second[0], "MetricStat").unwrap(), "Metric").unwrap();
     let dims = field(metric, "Dimensions")
         .and_then(Value::as_array)
         .unwrap();
-    assert_eq!(str_at(&dims[0], &["Value"]), "svc-dev-f100");
+    assert_eq!(str_at(&dims[0], &["Value"]), "svc-dev-f83");
 }
 
 #[tokio::test]

@@ -45,9 +45,14 @@ pub struct Figures {
     pub errors: f64,
     /// Throttles.
     pub throttles: f64,
-    /// Average duration in ms, when there were data points.
+    /// Average duration in ms (every duration of the window counted once), when there were
+    /// data points.
     pub duration_avg_ms: Option<f64>,
-    /// p99 duration in ms (the highest period's p99), when there were data points.
+    /// How many durations the average is over: its weight in the total's average.
+    #[serde(skip)]
+    pub duration_samples: f64,
+    /// p99 duration in ms, when there were data points: the highest p99 of the periods, an
+    /// upper bound of the window's p99 (percentiles of periods cannot be merged exactly).
     pub duration_p99_ms: Option<f64>,
 }
 
@@ -81,7 +86,9 @@ fn period_for(window: Duration) -> u64 {
     per.div_ceil(60) * 60
 }
 
-/// The sum of the figures; duration weighted by invocations when there were any.
+/// The sum of the figures; the average over every duration of every function (each
+/// function's average weighted by its samples); the highest p99, for the same reason as a
+/// function's own.
 fn total(functions: &[Figures]) -> Figures {
     let mut t = Figures {
         function: "total".into(),
@@ -93,7 +100,7 @@ fn total(functions: &[Figures]) -> Figures {
         t.errors += f.errors;
         t.throttles += f.throttles;
         if let Some(avg) = f.duration_avg_ms {
-            let w = f.invocations.max(1.0);
+            let w = f.duration_samples;
             weighted = (weighted.0 + avg * w, weighted.1 + w);
         }
         t.duration_p99_ms = match (t.duration_p99_ms, f.duration_p99_ms) {
@@ -156,6 +163,7 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
             errors: m.errors,
             throttles: m.throttles,
             duration_avg_ms: m.duration_avg,
+            duration_samples: m.duration_samples,
             duration_p99_ms: m.duration_p99,
         })
         .collect();
@@ -181,18 +189,24 @@ mod tests {
     }
 
     #[test]
-    fn totals_sum_and_weigh() {
-        let f = |inv: f64, avg: Option<f64>, p99: Option<f64>| Figures {
+    fn totals_sum_and_weigh_by_samples() {
+        let f = |inv: f64, avg: Option<f64>, samples: f64, p99: Option<f64>| Figures {
             invocations: inv,
             errors: 1.0,
             duration_avg_ms: avg,
+            duration_samples: samples,
             duration_p99_ms: p99,
             ..Default::default()
         };
-        let t = total(&[f(3.0, Some(10.0), Some(20.0)), f(1.0, Some(30.0), None)]);
+        // Each average weighs as many durations as it is over (its samples), whatever the
+        // invocations: (10 × 3 + 30 × 7) / 10.
+        let t = total(&[
+            f(3.0, Some(10.0), 3.0, Some(20.0)),
+            f(1.0, Some(30.0), 7.0, None),
+        ]);
         assert_eq!(t.invocations, 4.0);
         assert_eq!(t.errors, 2.0);
-        assert_eq!(t.duration_avg_ms, Some(15.0));
+        assert_eq!(t.duration_avg_ms, Some(24.0));
         assert_eq!(t.duration_p99_ms, Some(20.0));
         assert_eq!(total(&[]).duration_avg_ms, None);
     }
