@@ -13,8 +13,8 @@ pub use context::{NoPrompt, StageContext, deploy_failed};
 use deployer_ops::errors::AwsError;
 use typed::typed;
 
-#[cfg_attr(not(test), allow(dead_code))]
-/// Every `error.kind` the `--json` error object can carry (documented in docs/json.md).
+/// Every `error.kind` the `--json` error object can carry (documented in docs/json.md, which a
+/// test checks against this list; `classify` checks each kind it gives against it).
 pub const KINDS: &[&str] = &[
     "usage",
     "confirmation-required",
@@ -84,6 +84,12 @@ pub fn classify(err: &anyhow::Error) -> Failure {
     if let Some(ctx) = err.downcast_ref::<StageContext>() {
         fields.extend(ctx.fields());
     }
+    // A kind added in `typed` but not to the list would reach `--json` undocumented: every
+    // debug build (the tests, end to end included) stops on it.
+    debug_assert!(
+        KINDS.contains(&kind),
+        "error kind {kind:?} is missing from KINDS and docs/json.md"
+    );
     Failure {
         kind,
         exit_code,
