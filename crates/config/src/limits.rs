@@ -44,7 +44,7 @@ const MIB: u64 = 1024 * 1024;
 /// `bytes` as messages quote a size limit ("64 MiB"), so the figure always follows the
 /// constant it describes.
 pub fn mib(bytes: u64) -> String {
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{:.1} MiB", bytes as f64 / MIB as f64)
