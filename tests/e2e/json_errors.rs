@@ -251,3 +251,80 @@ fn sdk_debug_and_trace_logs_never_show_a_secret_and_mask_key_ids() {
         runs[0].stderr
     );
 }
+
+/// A rollback to a deployment whose artifacts were pruned is a `deployment` failure, and so is
+/// one whose stored template is unreadable or gone.
+#[test]
+fn rollback_to_a_pruned_deployment_is_a_deployment_failure() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "rb-pruned", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-rb-pruned", 1))
+    });
+    let up = run(&bed, &dir, &["up", "-s", "dev", "--json"], &[]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let bucket = up.json()["bucket"].as_str().unwrap().to_string();
+    let list = run(&bed, &dir, &["deploy", "list", "-s", "dev", "--json"], &[]);
+    let deployment = &list.json()["deployments"][0];
+    let timestamp = deployment["timestamp"].as_u64().unwrap().to_string();
+    let directory = deployment["directory"].as_str().unwrap().to_string();
+    let template = format!("{directory}/compiled-cloudformation-template.json");
+    let rollback = ["rollback", "-s", "dev", "--timestamp", &timestamp, "--json"];
+
+    let (rt, conf) = crate::support::sdk_config(&bed, "devAccount");
+    let s3 = crate::support::s3_client(&conf);
+    let listed = rt
+        .block_on(
+            s3.list_objects_v2()
+                .bucket(&bucket)
+                .prefix(&directory)
+                .send(),
+        )
+        .unwrap();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        if key != template {
+            rt.block_on(s3.delete_object().bucket(&bucket).key(key).send())
+                .unwrap();
+        }
+    }
+    let j = error_object(&run(&bed, &dir, &rollback, &[]), "deployment", 1);
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(message.contains("was pruned"), "{j}");
+
+    let put = |key: &str, body: &str| {
+        let body = aws_sdk_s3::primitives::ByteStream::from(body.as_bytes().to_vec());
+        rt.block_on(s3.put_object().bucket(&bucket).key(key).body(body).send())
+            .unwrap();
+    };
+    put(&template, "not json");
+    error_object(&run(&bed, &dir, &rollback, &[]), "deployment", 1);
+
+    rt.block_on(s3.delete_object().bucket(&bucket).key(&template).send())
+        .unwrap();
+    put(&format!("{directory}/json-rb-pruned.zip"), "zip");
+    let j = error_object(&run(&bed, &dir, &rollback, &[]), "deployment", 1);
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("has no compiled-cloudformation-template.json"),
+        "{j}"
+    );
+}
+
+/// An invoke payload over Lambda's 6 MB limit is refused as a usage error (exit 2), before any
+/// AWS call.
+#[test]
+fn an_oversized_invoke_payload_is_a_usage_error() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "big-payload", |y| y);
+    std::fs::write(dir.join("big.json"), "x".repeat(6 * 1024 * 1024 + 1)).unwrap();
+    let args = ["invoke", "-f", "hello", "-s", "dev", "--path", "big.json"];
+    let r = run(&bed, &dir, &[&args[..], &["--json"]].concat(), &[]);
+    let j = error_object(&r, "usage", 2);
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("big.json is 6291457 bytes"),
+        "{j}"
+    );
+    assert_eq!(run(&bed, &dir, &args, &[]).code, 2);
+}

@@ -38,5 +38,5 @@ pub use engine::{
     resolve_stage, resolve_with,
 };
 pub use env::{Env, ProcessEnv};
-pub use error::{ConfigError, Problem};
+pub use error::{Classify, ConfigError, Kind, Problem, json_fields};
 pub use load::{ConfigFile, LoadOptions, load, parse_yaml};

@@ -1,10 +1,11 @@
-//! The typed errors an operation's `anyhow::Error` chain may hold, for callers that classify
-//! failures (the command line's `--json` error object, its exit codes).
+//! The typed errors an operation's `anyhow::Error` chain may hold, each with its documented
+//! kind ([`Classify`]), and [`classify`]: the one place that finds them in a chain, so callers
+//! (the command line's `--json` error object, its exit codes) only render.
 
 pub use deployer_aws::error::{AwsError, FailureKind, LockHeld};
 pub use deployer_aws::{Broken, CredentialError, Evidence, GuardRefusal};
-pub use deployer_config::ConfigError;
 pub use deployer_config::model::ModelError;
+pub use deployer_config::{Classify, ConfigError, Kind, json_fields};
 pub use deployer_package::PackageError;
 pub use deployer_package::build::BuildError;
 pub use deployer_template::TemplateError;
@@ -12,6 +13,10 @@ pub use deployer_template::plugins::PluginError;
 
 pub use crate::preflight::PreflightError;
 pub use crate::remove::ConfirmationRequired;
+
+use serde_json::{Map, Value, json};
+
+mod aws;
 
 /// A failure of an operation itself (not AWS's, the configuration's or the credentials'),
 /// with its kind, so callers can tell the failures apart.
@@ -59,6 +64,88 @@ impl std::fmt::Display for OpError {
 }
 
 impl std::error::Error for OpError {}
+
+impl Classify for OpError {
+    fn kind(&self) -> Kind {
+        match self.kind {
+            OpErrorKind::Function => Kind::Function,
+            OpErrorKind::PackageDir => Kind::PackageDir,
+            OpErrorKind::Deployment => Kind::Deployment,
+            OpErrorKind::Input => Kind::Usage,
+            OpErrorKind::LockFile => Kind::LockFile,
+            OpErrorKind::Declined => Kind::Declined,
+            OpErrorKind::NoSuchPath => Kind::NoSuchPath,
+        }
+    }
+}
+
+impl Classify for PreflightError {
+    fn kind(&self) -> Kind {
+        Kind::Preflight
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        json_fields(json!({"problems": self.problems}))
+    }
+}
+
+impl Classify for ConfirmationRequired {
+    fn kind(&self) -> Kind {
+        Kind::ConfirmationRequired
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        json_fields(json!({"stage": self.stage, "stack": self.stack, "flag": "--yes"}))
+    }
+}
+
+/// A failure's documented kind and the typed fields of its `--json` object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    /// The kind (and so the exit code).
+    pub kind: Kind,
+    /// The typed fields, camelCase, without the ones that do not apply.
+    pub fields: Map<String, Value>,
+}
+
+impl Classified {
+    fn of(c: &dyn Classify) -> Self {
+        Self {
+            kind: c.kind(),
+            fields: c.fields(),
+        }
+    }
+}
+
+/// The kind of `e` when it is one of the typed errors of the workspace; `None` otherwise.
+/// Rust cannot downcast a `dyn Error` to a trait object, so the types are tried here, once.
+pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<Classified> {
+    macro_rules! first_of {
+        ($($t:ty),*) => {
+            $(if let Some(x) = e.downcast_ref::<$t>() {
+                return Some(Classified::of(x));
+            })*
+        };
+    }
+    first_of!(
+        OpError,
+        PreflightError,
+        ConfirmationRequired,
+        ConfigError,
+        ModelError,
+        PluginError,
+        BuildError,
+        PackageError,
+        TemplateError,
+        std::io::Error
+    );
+    aws::classify(e)
+}
+
+/// The first typed error in the chain of `err` decides its kind.
+pub fn classify_chain(err: &anyhow::Error) -> Option<Classified> {
+    err.chain().find_map(classify)
+}
 
 #[cfg(test)]
 mod tests {

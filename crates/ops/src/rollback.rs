@@ -2,7 +2,6 @@
 //! `compiled-cloudformation-template.json` in the bucket, by TemplateURL), after checking that
 //! every artifact it references is still there. Under the stage's deploy lock, like `up`.
 
-use anyhow::{anyhow, bail};
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::flow::rollback::{RollbackRequest, RollbackStatus};
 use deployer_aws::flow::{self, LockRequest};
@@ -140,13 +139,13 @@ async fn deployment_template(
     let body = artifacts::get_text(&target.stage.clients.s3, bucket, template_key)
         .await?
         .ok_or_else(|| {
-            anyhow!(
+            deployment_error(format!(
                 "deployment {} has no {TEMPLATE_FILE}: it cannot be rolled back to",
                 dep.directory
-            )
+            ))
         })?;
     let template: Value = serde_json::from_str(&body)
-        .map_err(|e| anyhow!("s3://{bucket}/{template_key} is not JSON: {e}"))?;
+        .map_err(|e| deployment_error(format!("s3://{bucket}/{template_key} is not JSON: {e}")))?;
     let mut keys = Vec::new();
     referenced_keys(&template, &dep.directory, &mut keys);
     let missing: Vec<&str> = keys
@@ -155,14 +154,19 @@ async fn deployment_template(
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
-        bail!(
+        return Err(deployment_error(format!(
             "deployment {} was pruned: its template references {} missing from s3://{bucket}; \
              pick another timestamp from `deployer deploy list`",
             dep.directory,
             missing.join(", ")
-        );
+        )));
     }
     Ok(template)
+}
+
+/// The deployment to roll back to cannot be used (incomplete, unreadable or pruned).
+fn deployment_error(message: String) -> anyhow::Error {
+    OpError::error(OpErrorKind::Deployment, message)
 }
 
 /// The rollback flow: the stack updated to the deployment's template under the stage's

@@ -327,6 +327,18 @@ pub enum PackageError {
     },
 }
 
+impl deployer_config::Classify for PackageError {
+    fn kind(&self) -> deployer_config::Kind {
+        deployer_config::Kind::Package
+    }
+}
+
+impl deployer_config::Classify for build::BuildError {
+    fn kind(&self) -> deployer_config::Kind {
+        deployer_config::Kind::Build
+    }
+}
+
 /// The largest prebuilt artifact accepted: 250 MiB, Lambda's limit for a function's code
 /// (unzipped, so a zip is never larger in practice). Bounds the bytes hashed and uploaded.
 pub const MAX_ARTIFACT_BYTES: u64 = 250 * 1024 * 1024;

@@ -48,3 +48,15 @@ impl TemplateError {
         }
     }
 }
+
+impl deployer_config::Classify for TemplateError {
+    fn kind(&self) -> deployer_config::Kind {
+        deployer_config::Kind::Template
+    }
+}
+
+impl deployer_config::Classify for crate::plugins::PluginError {
+    fn kind(&self) -> deployer_config::Kind {
+        deployer_config::Kind::Plugin
+    }
+}

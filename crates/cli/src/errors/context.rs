@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use deployer_ops::errors::ConfirmationRequired;
+use deployer_ops::errors::{Classify, ConfirmationRequired, Kind};
 
 use super::typed::fields;
 
@@ -97,3 +97,13 @@ impl std::fmt::Display for NoPrompt {
 }
 
 impl std::error::Error for NoPrompt {}
+
+impl Classify for NoPrompt {
+    fn kind(&self) -> Kind {
+        Kind::ConfirmationRequired
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        fields(json!({"stage": self.stage, "stack": self.stack, "flag": "--yes"}))
+    }
+}
