@@ -53,9 +53,8 @@ pub fn info(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<S
         .resolve(None, &mut stage.aws_answers(), observer)?;
     let service = stage.source.service(&resolved)?;
     let stack_name = stack::name(&service, &resolved.stage);
-    let info = stage.block_on(async {
-        Ok(deployer_aws::deploy::info(&stage.clients, &stack_name).await?)
-    })?;
+    let info = stage
+        .block_on(async { Ok(deployer_aws::deploy::info(&stage.clients, &stack_name).await?) })?;
     for w in &info.warnings {
         observer.warning(w);
     }
