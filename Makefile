@@ -19,6 +19,7 @@ MACHETE_VERSION := 0.9.2
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test -p deployer-ops --test module_graph
 	@cargo machete --version 2>/dev/null | grep -qx '$(MACHETE_VERSION)' \
 		|| cargo install cargo-machete --version $(MACHETE_VERSION) --locked
 	cargo machete

@@ -11,8 +11,7 @@ pub use deployer_package::build::BuildError;
 pub use deployer_template::TemplateError;
 pub use deployer_template::plugins::PluginError;
 
-pub use crate::preflight::PreflightError;
-pub use crate::remove::ConfirmationRequired;
+pub use crate::pipeline::preflight::PreflightError;
 
 use serde_json::{Map, Value, json};
 
@@ -88,6 +87,28 @@ impl Classify for PreflightError {
         json_fields(json!({"problems": self.problems}))
     }
 }
+
+/// A pinned stage was to be removed without a confirmation and nobody could give one.
+#[derive(Debug)]
+pub struct ConfirmationRequired {
+    /// Stage.
+    pub stage: String,
+    /// Stack name.
+    pub stack: String,
+}
+
+impl std::fmt::Display for ConfirmationRequired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stage {} is pinned to an account: removing stack {} needs confirmation; pass --yes \
+             to remove it without a terminal",
+            self.stage, self.stack
+        )
+    }
+}
+
+impl std::error::Error for ConfirmationRequired {}
 
 impl Classify for ConfirmationRequired {
     fn kind(&self) -> Kind {

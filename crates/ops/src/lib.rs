@@ -7,58 +7,40 @@
 //! credentials and the account guard, for AWS operations → full resolution → model), and
 //! every default lives in [`defaults`].
 
-mod builds;
 mod calls;
+mod commands;
 pub mod defaults;
-mod deploy;
-mod deployments;
 pub mod errors;
-mod function;
-mod identity;
-mod info;
-mod invoke;
 mod lockfile;
-mod logs;
-mod manifest;
-mod metrics;
 mod observer;
-mod outdir;
-mod package;
-mod pin;
-mod plugins;
-mod preflight;
-mod print;
-mod remove;
-mod report;
-mod request;
-mod rollback;
-mod service;
-mod stack;
-mod stage;
+mod pipeline;
 
-pub use builds::BuildsSummary;
 pub use calls::AwsCalls;
-pub use deploy::{
-    DeployFailed, DeployOptions, DeployReport, Deployed, DiffOptions, Diffed, deploy, diff,
+pub use commands::deploy::{DeployFailed, DeployOptions, DeployReport, Deployed, deploy};
+pub use commands::deployments::{DeploymentEntry, DeploymentList, deploy_list};
+pub use commands::diff::{DiffOptions, Diffed, diff};
+pub use commands::function::{FunctionDeployed, FunctionOptions, deploy_function};
+pub use commands::identity::{Identity, Verified, Who, verify, whoami};
+pub use commands::info::{StageInfo, info};
+pub use commands::invoke::{Invocation, InvokeOptions, Payload, invoke};
+pub use commands::logs::{LogLine, Logs, LogsOptions, logs, parse_since};
+pub use commands::metrics::{Figures, Metrics, MetricsOptions, metrics};
+pub use commands::package::{
+    ArtifactSummary, PackageOptions, PackageSummary, TemplateFiles, package,
 };
-pub use deployments::{DeploymentEntry, DeploymentList, deploy_list};
-pub use function::{FunctionDeployed, FunctionOptions, deploy_function};
-pub use identity::{Identity, Verified, Who, verify, whoami};
-pub use info::{StageInfo, info};
-pub use invoke::{Invocation, InvokeOptions, Payload, invoke};
-pub use logs::{LogLine, Logs, LogsOptions, logs, parse_since};
-pub use manifest::{Manifest, ManifestArtifact, PackageDir, read as read_package_dir};
-pub use metrics::{Figures, Metrics, MetricsOptions, metrics};
+pub use commands::pin::{Pinned, pin};
+pub use commands::print::{PrintOptions, Printed, print};
+pub use commands::remove::{
+    Confirmation, ConfirmationRequired, Removal, RemoveOptions, Removed, remove,
+};
+pub use commands::rollback::{RollbackOptions, RolledBack, rollback};
 pub use observer::{Action, Observer};
-pub use package::{ArtifactSummary, PackageOptions, PackageSummary, TemplateFiles, package};
-pub use pin::{Pinned, pin};
-pub use plugins::Pruned;
-pub use print::{PrintOptions, Printed, print};
-pub use remove::{Confirmation, ConfirmationRequired, Removal, RemoveOptions, Removed, remove};
-pub use rollback::{RollbackOptions, RolledBack, rollback};
-pub use service::ServiceOptions;
-pub use stack::name as stack_name;
-pub use stage::StageOptions;
+pub use pipeline::builds::BuildsSummary;
+pub use pipeline::manifest::{Manifest, ManifestArtifact, PackageDir, read as read_package_dir};
+pub use pipeline::plugins::Pruned;
+pub use pipeline::service::ServiceOptions;
+pub use pipeline::stack::name as stack_name;
+pub use pipeline::stage::StageOptions;
 
 /// The types of the lower crates that appear in the operations' options and results.
 pub mod types {

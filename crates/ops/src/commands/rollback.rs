@@ -11,11 +11,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::calls::AwsCalls;
-use crate::deployments::{self, Target};
+use crate::commands::deployments::{self, Target};
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::{Action, Observer};
-use crate::request::stack_params;
-use crate::stage::StageOptions;
+use crate::pipeline::request::stack_params;
+use crate::pipeline::stage::StageOptions;
 
 /// What to roll back to.
 #[derive(Debug, Default)]
@@ -186,7 +186,7 @@ async fn locked_update(
         stack_id: stack_id.to_string(),
         template_url: url.to_string(),
         template: template.clone(),
-        method: crate::request::method(&target.service),
+        method: crate::pipeline::request::method(&target.service),
         waits: Waits::default(),
         lock: LockRequest {
             bucket: bucket.to_string(),

@@ -6,12 +6,12 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
-use crate::deployments;
+use crate::commands::deployments;
+use crate::commands::logs::parse_since;
 use crate::errors::{OpError, OpErrorKind};
-use crate::logs::parse_since;
-use crate::manifest::rfc3339;
 use crate::observer::Observer;
-use crate::stage::StageOptions;
+use crate::pipeline::manifest::rfc3339;
+use crate::pipeline::stage::StageOptions;
 
 /// `--startTime` when none is given (v3's default: the last 24 hours).
 pub const DEFAULT_WINDOW: &str = "1d";

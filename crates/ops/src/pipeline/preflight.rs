@@ -17,7 +17,7 @@ use deployer_config::model::Service;
 use serde_json::Value;
 
 use crate::observer::Observer;
-use crate::report::{self, Names};
+use crate::pipeline::report::{self, Names};
 
 /// A deploy refused by the pre-flight checks, before anything was sent to AWS.
 #[derive(Debug, Clone, PartialEq, Eq)]

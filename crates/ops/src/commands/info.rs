@@ -4,11 +4,11 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
-use crate::manifest::rfc3339;
 use crate::observer::Observer;
-use crate::report::{self, Names};
-use crate::stack;
-use crate::stage::{self, Guard, StageOptions};
+use crate::pipeline::manifest::rfc3339;
+use crate::pipeline::report::{self, Names};
+use crate::pipeline::stack;
+use crate::pipeline::stage::{self, Guard, StageOptions};
 
 /// The deployed stage.
 #[derive(Debug, Clone, Serialize)]

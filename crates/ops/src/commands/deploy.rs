@@ -1,27 +1,23 @@
-//! `deploy` and `diff`: open the stage (guard first), package now or read a package directory,
-//! and create, update or compare the stack.
+//! `deploy`: open the stage (guard first), package now or read a package directory, and
+//! create or update the stack.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use deployer_aws::deploy::{DeployArtifact, DeployStatus};
+use deployer_aws::deploy::DeployStatus;
 use deployer_aws::error::AwsError;
-use deployer_aws::stack::Change;
-use deployer_config::model::Service;
+use deployer_template::plugins::PluginTreatment;
 use indexmap::IndexMap;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::builds::BuildsSummary;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
-use crate::package::BuildTarget;
-use crate::plugins::Pruned;
-use crate::report::{self, Names};
-use crate::request::{self, Deployable};
-use crate::stage::{self, Guard, Stage, StageOptions};
-use crate::{manifest, package, preflight};
-use deployer_template::plugins::PluginTreatment;
+use crate::pipeline;
+use crate::pipeline::builds::BuildsSummary;
+use crate::pipeline::plugins::{self, Pruned};
+use crate::pipeline::report::{self, Names};
+use crate::pipeline::request;
+use crate::pipeline::stage::{Stage, StageOptions};
 
 /// What to deploy.
 #[derive(Debug, Default)]
@@ -155,13 +151,13 @@ fn refused_refresh(stage: &Stage, stack: &str) -> Option<AwsError> {
 /// Packages (or reads `package_dir`) and deploys the stage.
 pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
-    let (mut stage, built, guard_ms) = prepare(
+    let (mut stage, built, guard_ms) = pipeline::prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Deploy,
         observer,
     )?;
-    let packaged_ms = millis(started) - guard_ms;
+    let packaged_ms = pipeline::millis(started) - guard_ms;
     let session = &stage.session;
     let mut req = request::deploy_request(&built, options.force);
     if let Some(timeout) = options.timeout {
@@ -203,9 +199,10 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
             .cloned(),
     );
     let functions = report::functions(&built.service, Names::Template(&built.update));
-    let pruned = crate::plugins::prune_deployed(&stage, &built, &functions, observer);
+    let pruned =
+        plugins::prune_deployed(&stage, &built.service, &built.update, &functions, observer);
     stage.ensure_proven()?;
-    timings.insert("total".into(), millis(started));
+    timings.insert("total".into(), pipeline::millis(started));
     let account_recorded = stage.record_first_deploy()?;
     let session = &stage.session;
     Ok(DeployReport::Done(Box::new(Deployed {
@@ -234,139 +231,4 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         account_recorded,
         elapsed: started.elapsed(),
     })))
-}
-
-/// What to compare with the deployed stack.
-#[derive(Debug, Default)]
-pub struct DiffOptions {
-    /// The stage and its credentials.
-    pub stage: StageOptions,
-    /// Compare this package directory instead of packaging now.
-    pub package_dir: Option<PathBuf>,
-}
-
-/// What a deploy would change.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Diffed {
-    /// Stack name.
-    pub stack: String,
-    /// Whether the stack exists.
-    pub stack_exists: bool,
-    /// The account compared.
-    pub account: String,
-    /// Region.
-    pub region: String,
-    /// The changes, from a temporary change set.
-    pub changes: Vec<Change>,
-    /// Why there are (or are no) changes.
-    pub reason: String,
-    /// Clean-up that failed (a temporary change set or template left), each naming what was
-    /// left and how to delete it; also reported as warnings.
-    pub warnings: Vec<String>,
-    /// AWS calls made.
-    pub aws_calls: AwsCalls,
-}
-
-/// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
-/// change set, deleted afterwards.
-pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
-    let (stage, built, _) = prepare(
-        &options.stage,
-        options.package_dir.as_deref(),
-        Action::Diff,
-        observer,
-    )?;
-    let req = request::deploy_request(&built, false);
-    let diff = stage.block_on(async {
-        Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?)
-    })?;
-    for warning in &diff.warnings {
-        observer.warning(warning);
-    }
-    Ok(Diffed {
-        stack: diff.stack,
-        stack_exists: diff.stack_exists,
-        account: stage.session.identity.account.clone(),
-        region: stage.session.region.clone(),
-        changes: diff.changes,
-        reason: diff.reason,
-        warnings: diff.warnings,
-        aws_calls: stage.calls(),
-    })
-}
-
-fn millis(since: Instant) -> u64 {
-    since.elapsed().as_millis() as u64
-}
-
-/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
-/// also returns how long the guard took, in milliseconds.
-fn prepare(
-    options: &StageOptions,
-    package_dir: Option<&Path>,
-    action: Action,
-    observer: &dyn Observer,
-) -> anyhow::Result<(Stage, Deployable, u64)> {
-    let started = Instant::now();
-    crate::plugins::refuse_early(&options.service)?;
-    let stage = stage::open(options, Guard::Enforce, observer)?;
-    let guard_ms = millis(started);
-    let built = deployable(&stage, options, package_dir, observer)?;
-    // Limits AWS would report only after the uploads: checked before the first write.
-    preflight::check(
-        &built.service,
-        &built.update,
-        preflight::today(),
-        preflight::Mode::Deploy,
-        observer,
-    )?;
-    observer.announce(action, &built.service.service, &stage.session);
-    Ok((stage, built, guard_ms))
-}
-
-/// Package now (into the default package directory), or read `package_dir` built earlier.
-fn deployable(
-    stage: &Stage,
-    options: &StageOptions,
-    package_dir: Option<&Path>,
-    observer: &dyn Observer,
-) -> anyhow::Result<Deployable> {
-    let mut answers = stage.aws_answers();
-    let Some(dir) = package_dir else {
-        let package_options = BuildTarget {
-            service: &options.service,
-            out_dir: None,
-            now: SystemTime::now(),
-        };
-        let build = package::build(&stage.source, &package_options, &mut answers, observer)?;
-        return Ok(Deployable::from_build(build));
-    };
-    let resolved = stage.source.resolve(None, &mut answers, observer)?;
-    let service: Service = stage.source.service(&resolved)?;
-    let plugins = crate::plugins::check(&service, &options.service, observer)?;
-    let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
-    let deployable = Deployable::from_dir(service, dir, empty_template());
-    Ok(Deployable {
-        plugins,
-        ..deployable
-    })
-}
-
-/// The core template of a package without one (the deployment bucket is named).
-fn empty_template() -> Value {
-    serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}})
-}
-
-/// The artifacts of a package, for upload.
-pub(crate) fn deploy_artifacts(artifacts: &[deployer_package::Artifact]) -> Vec<DeployArtifact> {
-    artifacts
-        .iter()
-        .map(|a| DeployArtifact {
-            name: a.name.clone(),
-            path: a.path.clone(),
-            sha256_base64: a.sha256_base64.clone(),
-            size: a.size,
-        })
-        .collect()
 }

@@ -5,7 +5,7 @@ use deployer_aws::{AccountPin, AwsSession, Verdict};
 use serde::Serialize;
 
 use crate::observer::Observer;
-use crate::stage::{self, Guard, StageOptions};
+use crate::pipeline::stage::{self, Guard, StageOptions};
 
 /// Who a stage's credentials are.
 #[derive(Debug, Clone, Serialize)]

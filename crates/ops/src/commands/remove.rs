@@ -2,17 +2,16 @@
 //! service's objects under an overlapping prefix stay, and are counted), delete the stack and
 //! wait. A stage with an account pin needs a confirmation first.
 
-use std::fmt;
-
 use deployer_aws::AwsSession;
 use deployer_aws::flow::remove::{RemoveOutcome, RemoveRequest};
 use deployer_aws::stack::{StackParams, Waits};
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
+pub use crate::errors::ConfirmationRequired;
 use crate::observer::{Action, Observer};
-use crate::stack;
-use crate::stage::{self, Guard, StageOptions};
+use crate::pipeline::stack;
+use crate::pipeline::stage::{self, Guard, StageOptions};
 
 /// How a removal of a pinned stage is confirmed.
 pub enum Confirmation<'a> {
@@ -69,28 +68,6 @@ pub struct Removed {
     /// AWS calls made.
     pub aws_calls: AwsCalls,
 }
-
-/// A pinned stage was to be removed without a confirmation and nobody could give one.
-#[derive(Debug)]
-pub struct ConfirmationRequired {
-    /// Stage.
-    pub stage: String,
-    /// Stack name.
-    pub stack: String,
-}
-
-impl fmt::Display for ConfirmationRequired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "stage {} is pinned to an account: removing stack {} needs confirmation; pass --yes \
-             to remove it without a terminal",
-            self.stage, self.stack
-        )
-    }
-}
-
-impl std::error::Error for ConfirmationRequired {}
 
 /// Opens the stage (guard first), confirms a pinned stage, then removes it.
 pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::Result<Removal> {

@@ -6,12 +6,11 @@ use deployer_config::model::{DeploymentBucket, Service};
 use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
-use crate::builds::BuildsSummary;
 use crate::defaults::MAX_PREVIOUS_DEPLOYMENTS;
-use crate::deploy::deploy_artifacts;
-use crate::manifest::PackageDir;
-use crate::package::Build;
-use crate::stack;
+use crate::pipeline::builds::BuildsSummary;
+use crate::pipeline::manifest::PackageDir;
+use crate::pipeline::package::Build;
+use crate::pipeline::stack;
 
 /// What a deploy needs from a package, built now or read back from a directory.
 pub(crate) struct Deployable {
@@ -142,4 +141,17 @@ pub(crate) fn stack_params(service: &Service, stage: &str, region: &str) -> Stac
         role_arn: stack::deployment_role(service),
         disable_rollback: provider.disable_rollback.unwrap_or(false),
     }
+}
+
+/// The artifacts of a package, for upload.
+pub(crate) fn deploy_artifacts(artifacts: &[deployer_package::Artifact]) -> Vec<DeployArtifact> {
+    artifacts
+        .iter()
+        .map(|a| DeployArtifact {
+            name: a.name.clone(),
+            path: a.path.clone(),
+            sha256_base64: a.sha256_base64.clone(),
+            size: a.size,
+        })
+        .collect()
 }

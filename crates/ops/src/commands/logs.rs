@@ -8,11 +8,11 @@ use deployer_aws::logs::{self, LogEvent};
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
-use crate::deployments;
+use crate::commands::deployments;
 use crate::errors::{OpError, OpErrorKind};
-use crate::manifest::rfc3339;
 use crate::observer::Observer;
-use crate::stage::StageOptions;
+use crate::pipeline::manifest::rfc3339;
+use crate::pipeline::stage::StageOptions;
 
 /// `--startTime` when none is given (v3's default).
 pub const DEFAULT_SINCE: &str = "10m";

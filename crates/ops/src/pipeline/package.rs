@@ -1,5 +1,5 @@
-//! `package`: resolve the configuration, build the artifacts, compile the templates and write
-//! them with a manifest into the package directory.
+//! The packaging steps: resolve the configuration, plan the plugins, build the artifacts,
+//! compile the templates and write them with a manifest into the package directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,102 +11,26 @@ use deployer_config::{ConfigFile, ExternalFn, Resolved};
 use deployer_package::{FunctionPackaging, PackageRequest, PackageResult};
 use deployer_template::plugins::PluginTreatment;
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
-use serde::Serialize;
 
-use crate::builds::{self, BuildsSummary};
-use crate::calls::AwsCalls;
 use crate::defaults::{
     CREATE_TEMPLATE_FILE, DEPLOYMENT_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, UPDATE_TEMPLATE_FILE,
 };
-use crate::manifest::{Manifest, manifest_artifact, rfc3339, write_json};
 use crate::observer::Observer;
-use crate::service::{self, ServiceOptions, Source};
-use crate::stage::{OnDemand, StageOptions};
-use crate::{outdir, stack};
-
-/// What to package, where and when.
-#[derive(Debug)]
-pub struct PackageOptions {
-    /// The service, its options and the credentials for AWS-backed variables (opened, guard
-    /// first, only when the configuration uses one).
-    pub stage: StageOptions,
-    /// The package directory (absolute, or relative to the working directory); `None` =
-    /// `package.path` of the configuration, else the default package directory.
-    pub out_dir: Option<PathBuf>,
-    /// The time of this run: `${sls:instanceId}`, the `ApiGatewayDeployment` suffix and the
-    /// S3 artifact directory derive from it.
-    pub now: SystemTime,
-    /// Open no credentials: an AWS-backed variable is an error at its property.
-    pub offline: bool,
-}
+use crate::pipeline::builds::{self, BuildsSummary};
+use crate::pipeline::manifest::{Manifest, manifest_artifact, rfc3339, write_json};
+use crate::pipeline::service::{ServiceOptions, Source};
+use crate::pipeline::{outdir, stack};
 
 /// Where and when [`build`] packages a service.
 pub(crate) struct BuildTarget<'a> {
     /// The service and its options.
     pub service: &'a ServiceOptions,
-    /// See [`PackageOptions::out_dir`].
+    /// The package directory (absolute, or relative to the working directory); `None` =
+    /// `package.path` of the configuration, else the default package directory.
     pub out_dir: Option<&'a Path>,
-    /// See [`PackageOptions::now`].
+    /// The time of this run: `${sls:instanceId}`, the `ApiGatewayDeployment` suffix and the
+    /// S3 artifact directory derive from it.
     pub now: SystemTime,
-}
-
-/// What `package` wrote.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PackageSummary {
-    /// `service:` name.
-    pub service: String,
-    /// Stage packaged for.
-    pub stage: String,
-    /// Region packaged for.
-    pub region: String,
-    /// The CloudFormation stack name.
-    pub stack_name: String,
-    /// The package directory.
-    pub directory: PathBuf,
-    /// The S3 directory of this deployment.
-    pub artifact_directory_name: String,
-    /// The artifacts written or referenced.
-    pub artifacts: Vec<ArtifactSummary>,
-    /// The template files.
-    pub templates: TemplateFiles,
-    /// The manifest file.
-    pub manifest: PathBuf,
-    /// v3's normalized hash of the update template.
-    pub template_hash: String,
-    /// Each declared plugin with its treatment.
-    pub plugins: Vec<PluginTreatment>,
-    /// What was built (esbuild bundles, pip installs) or reused from the build cache.
-    pub builds: BuildsSummary,
-    /// The AWS calls made for AWS-backed variables (absent when no credentials were opened).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aws_calls: Option<AwsCalls>,
-}
-
-/// One artifact of a [`PackageSummary`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ArtifactSummary {
-    /// File name, also the S3 object name.
-    pub name: String,
-    /// Where the file is.
-    pub path: PathBuf,
-    /// base64 SHA-256.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Keys of the functions that use it.
-    pub functions: Vec<String>,
-    /// A `package.artifact` given by the configuration, not built.
-    pub prebuilt: bool,
-}
-
-/// The template files of a [`PackageSummary`].
-#[derive(Debug, Clone, Serialize)]
-pub struct TemplateFiles {
-    /// The core stack template, when there is a core stack.
-    pub create: Option<PathBuf>,
-    /// The full stack template.
-    pub update: PathBuf,
 }
 
 /// Everything a packaging run produced, for the deploy step.
@@ -134,43 +58,6 @@ pub(crate) struct Build {
     pub builds: BuildsSummary,
 }
 
-/// Packages the service. AWS-backed variables are resolved with the stage's credentials,
-/// opened (guard first) only when the configuration uses one; with `offline`, they are an
-/// error at their property.
-///
-/// Zips, templates and the manifest of an earlier run in the package directory are removed
-/// first (prebuilt artifacts the configuration names are kept).
-pub fn package(
-    options: &PackageOptions,
-    observer: &dyn Observer,
-) -> anyhow::Result<PackageSummary> {
-    let source = service::load(&options.stage.service, observer)?;
-    let target = BuildTarget {
-        service: &options.stage.service,
-        out_dir: options.out_dir.as_deref(),
-        now: options.now,
-    };
-    let (build, aws_calls) = if options.offline {
-        let mut offline = service::offline_answers("package");
-        (build(&source, &target, &mut offline, observer)?, None)
-    } else {
-        let mut aws = OnDemand::new(&options.stage, &source, observer);
-        let built = build(&source, &target, &mut |r| aws.answer(r), observer);
-        aws.finish(built)?
-    };
-    crate::preflight::check(
-        &build.service,
-        &build.templates.update,
-        crate::preflight::today(),
-        crate::preflight::Mode::Package,
-        observer,
-    )?;
-    Ok(PackageSummary {
-        aws_calls,
-        ..build.summary()
-    })
-}
-
 /// Resolves (AWS-backed variables through `external`), packages and writes the package
 /// directory.
 pub(crate) fn build(
@@ -182,8 +69,12 @@ pub(crate) fn build(
     let instance_id = instance_id(options.now);
     let resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
     let mut service = source.service(&resolved)?;
-    let plugins =
-        crate::plugins::prepare(&mut service, &source.file.dir, options.service, observer)?;
+    let plugins = crate::pipeline::plugins::prepare(
+        &mut service,
+        &source.file.dir,
+        options.service,
+        observer,
+    )?;
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
         observer.warning(&warning);
@@ -323,43 +214,6 @@ fn write(
     })
 }
 
-impl Build {
-    /// What `package` reports.
-    pub(crate) fn summary(&self) -> PackageSummary {
-        let m = &self.manifest;
-        PackageSummary {
-            service: m.service.clone(),
-            stage: m.stage.clone(),
-            region: m.region.clone(),
-            stack_name: m.stack_name.clone(),
-            directory: self.out_dir.clone(),
-            artifact_directory_name: m.artifact_directory_name.clone(),
-            artifacts: self
-                .package
-                .artifacts
-                .iter()
-                .map(|a| ArtifactSummary {
-                    name: a.name.clone(),
-                    path: a.path.clone(),
-                    sha256: a.sha256_base64.clone(),
-                    size: a.size,
-                    functions: a.functions.clone(),
-                    prebuilt: a.prebuilt,
-                })
-                .collect(),
-            templates: TemplateFiles {
-                create: self.create_template_path.clone(),
-                update: self.update_template_path.clone(),
-            },
-            manifest: self.manifest_path.clone(),
-            template_hash: m.template_hash.clone(),
-            plugins: self.plugins.clone(),
-            builds: self.builds.clone(),
-            aws_calls: None,
-        }
-    }
-}
-
 /// Maps the service model to the packager's input.
 pub(crate) fn package_request(service: &Service, file: &ConfigFile) -> PackageRequest {
     let package = service.package.clone().unwrap_or_default();
@@ -461,9 +315,9 @@ fn function_artifacts(package: &PackageResult) -> BTreeMap<String, FunctionArtif
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{self, Manifest};
     use crate::observer::tests::Collect;
-    use crate::service::offline_answers;
+    use crate::pipeline::manifest::{self, Manifest};
+    use crate::pipeline::service::offline_answers;
     use deployer_config::{CliOptions, LoadOptions, ProcessEnv, load, resolve_stage};
     use serde_json::Value;
     use std::path::Path;

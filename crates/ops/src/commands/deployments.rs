@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::calls::AwsCalls;
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
-use crate::stack;
-use crate::stage::{self, Guard, Stage, StageOptions};
+use crate::pipeline::stack;
+use crate::pipeline::stage::{self, Guard, Stage, StageOptions};
 
 /// A guarded stage with its resolved service.
 pub(crate) struct Target {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::calls::AwsCalls;
 use crate::lockfile::LockFile;
 use crate::observer::Observer;
-use crate::service::{self, ServiceOptions, Source};
+use crate::pipeline::service::{self, ServiceOptions, Source};
 
 /// Which stage to open and with which credentials.
 #[derive(Debug, Default)]

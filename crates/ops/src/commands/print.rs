@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::defaults::DEPLOYMENT_PREFIX;
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
-use crate::service;
-use crate::stage::{OnDemand, StageOptions};
+use crate::pipeline::service;
+use crate::pipeline::stage::{OnDemand, StageOptions};
 
 /// What to print.
 #[derive(Debug, Default)]

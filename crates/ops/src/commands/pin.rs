@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::identity::Who;
+use crate::commands::identity::Who;
 use crate::observer::Observer;
-use crate::stage::{self, Guard, StageOptions};
+use crate::pipeline::stage::{self, Guard, StageOptions};
 
 /// What `pin` recorded.
 #[derive(Debug, Clone, Serialize)]

@@ -15,9 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::observer::Observer;
-use crate::request::Deployable;
-use crate::service::ServiceOptions;
-use crate::stage::Stage;
+use crate::pipeline::service::ServiceOptions;
+use crate::pipeline::stage::Stage;
 use indexmap::IndexMap;
 
 /// The plugin whose `.env` files feed `provider.environment`.
@@ -71,7 +70,7 @@ pub(crate) fn check(
 /// any AWS call. Anything else (a file that does not load, variables) is left to the check
 /// after resolution, which reports it.
 pub(crate) fn refuse_early(options: &ServiceOptions) -> anyhow::Result<()> {
-    let Ok(file) = crate::service::load_file(options) else {
+    let Ok(file) = crate::pipeline::service::load_file(options) else {
         return Ok(());
     };
     let plugins_raw = file.raw.get("plugins");
@@ -170,17 +169,19 @@ pub struct Pruned {
     pub layer_versions: usize,
 }
 
-/// serverless-prune-plugin after a successful deploy of `built`, when it asks for it.
+/// serverless-prune-plugin after a successful deploy of `service` (its full template
+/// `update`), when it asks for it.
 pub(crate) fn prune_deployed(
     stage: &Stage,
-    built: &Deployable,
+    service: &Service,
+    update: &Value,
     functions: &IndexMap<String, String>,
     observer: &dyn Observer,
 ) -> Option<Pruned> {
     // The settings were checked before the deploy (`check`).
-    let settings = prune_settings(&built.service).ok().flatten()?;
+    let settings = prune_settings(service).ok().flatten()?;
     let names: Vec<String> = functions.values().cloned().collect();
-    match prune_after_deploy(stage, &settings, &names, &built.update, observer) {
+    match prune_after_deploy(stage, &settings, &names, update, observer) {
         Ok(pruned) => Some(pruned),
         // The stack is deployed: a failed clean-up is reported, not turned into a failure.
         Err(err) => {

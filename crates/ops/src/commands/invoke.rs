@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::calls::AwsCalls;
-use crate::deployments;
+use crate::commands::deployments;
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
-use crate::stage::StageOptions;
+use crate::pipeline::stage::StageOptions;
 
 /// Requests bigger than this are refused before the call (Lambda's synchronous limit).
 pub const MAX_PAYLOAD: u64 = 6 * 1024 * 1024;

@@ -11,7 +11,7 @@ use deployer_config::schema_keys::{SETTINGS, Setting, Treatment};
 use deployer_template::{CompileInput, FunctionArtifact, Templates};
 use serde_json::{Value, json};
 
-use crate::request::{Deployable, deploy_request};
+use crate::pipeline::request::{Deployable, deploy_request};
 
 const ACCOUNT: &str = "123456789012";
 

@@ -1,0 +1,72 @@
+//! `diff`: open the stage (guard first), package now or read a package directory, and
+//! compare with the deployed stack through a temporary change set.
+
+use std::path::PathBuf;
+
+use deployer_aws::stack::Change;
+use serde::Serialize;
+
+use crate::calls::AwsCalls;
+use crate::observer::{Action, Observer};
+use crate::pipeline::stage::StageOptions;
+use crate::pipeline::{self, request};
+
+/// What to compare with the deployed stack.
+#[derive(Debug, Default)]
+pub struct DiffOptions {
+    /// The stage and its credentials.
+    pub stage: StageOptions,
+    /// Compare this package directory instead of packaging now.
+    pub package_dir: Option<PathBuf>,
+}
+
+/// What a deploy would change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diffed {
+    /// Stack name.
+    pub stack: String,
+    /// Whether the stack exists.
+    pub stack_exists: bool,
+    /// The account compared.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// The changes, from a temporary change set.
+    pub changes: Vec<Change>,
+    /// Why there are (or are no) changes.
+    pub reason: String,
+    /// Clean-up that failed (a temporary change set or template left), each naming what was
+    /// left and how to delete it; also reported as warnings.
+    pub warnings: Vec<String>,
+    /// AWS calls made.
+    pub aws_calls: AwsCalls,
+}
+
+/// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
+/// change set, deleted afterwards.
+pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
+    let (stage, built, _) = pipeline::prepare(
+        &options.stage,
+        options.package_dir.as_deref(),
+        Action::Diff,
+        observer,
+    )?;
+    let req = request::deploy_request(&built, false);
+    let diff = stage.block_on(async {
+        Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?)
+    })?;
+    for warning in &diff.warnings {
+        observer.warning(warning);
+    }
+    Ok(Diffed {
+        stack: diff.stack,
+        stack_exists: diff.stack_exists,
+        account: stage.session.identity.account.clone(),
+        region: stage.session.region.clone(),
+        changes: diff.changes,
+        reason: diff.reason,
+        warnings: diff.warnings,
+        aws_calls: stage.calls(),
+    })
+}

@@ -1,0 +1,92 @@
+//! The steps an operation runs on a service, in this order: load the configuration and open
+//! the stage ([`service`], [`stage`]) → plan the plugins ([`plugins`]) → build ([`builds`]) →
+//! package and compile ([`package`], writing [`manifest`] into [`outdir`]) → pre-flight
+//! checks ([`preflight`]) → the deploy request ([`request`]). Nothing here uses
+//! `crate::commands`: the commands are built from these steps.
+
+pub(crate) mod builds;
+pub(crate) mod function;
+pub(crate) mod manifest;
+pub(crate) mod outdir;
+pub(crate) mod package;
+pub(crate) mod plugins;
+pub(crate) mod preflight;
+pub(crate) mod report;
+pub(crate) mod request;
+pub(crate) mod service;
+pub(crate) mod stack;
+pub(crate) mod stage;
+
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use deployer_config::model::Service;
+use serde_json::Value;
+
+use crate::observer::{Action, Observer};
+use package::BuildTarget;
+use request::Deployable;
+use stage::{Guard, Stage, StageOptions};
+
+/// Milliseconds since `since`.
+pub(crate) fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
+/// also returns how long the guard took, in milliseconds.
+pub(crate) fn prepare(
+    options: &StageOptions,
+    package_dir: Option<&Path>,
+    action: Action,
+    observer: &dyn Observer,
+) -> anyhow::Result<(Stage, Deployable, u64)> {
+    let started = Instant::now();
+    plugins::refuse_early(&options.service)?;
+    let stage = stage::open(options, Guard::Enforce, observer)?;
+    let guard_ms = millis(started);
+    let built = deployable(&stage, options, package_dir, observer)?;
+    // Limits AWS would report only after the uploads: checked before the first write.
+    preflight::check(
+        &built.service,
+        &built.update,
+        preflight::today(),
+        preflight::Mode::Deploy,
+        observer,
+    )?;
+    observer.announce(action, &built.service.service, &stage.session);
+    Ok((stage, built, guard_ms))
+}
+
+/// Package now (into the default package directory), or read `package_dir` built earlier.
+fn deployable(
+    stage: &Stage,
+    options: &StageOptions,
+    package_dir: Option<&Path>,
+    observer: &dyn Observer,
+) -> anyhow::Result<Deployable> {
+    let mut answers = stage.aws_answers();
+    let Some(dir) = package_dir else {
+        let package_options = BuildTarget {
+            service: &options.service,
+            out_dir: None,
+            now: SystemTime::now(),
+        };
+        let build = package::build(&stage.source, &package_options, &mut answers, observer)?;
+        return Ok(Deployable::from_build(build));
+    };
+    let resolved = stage.source.resolve(None, &mut answers, observer)?;
+    let service: Service = stage.source.service(&resolved)?;
+    let plugins = plugins::check(&service, &options.service, observer)?;
+    let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
+    let deployable = Deployable::from_dir(service, dir, empty_template());
+    Ok(Deployable {
+        plugins,
+        ..deployable
+    })
+}
+
+/// The core template of a package without one (the deployment bucket is named).
+fn empty_template() -> Value {
+    serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}})
+}
