@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::clients::CallTimeouts;
 use crate::error::{AwsError, FailureKind};
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Scoped};
 
 /// Name of the template object in a deployment directory.
 pub const TEMPLATE_FILE: &str = "compiled-cloudformation-template.json";
@@ -290,7 +290,7 @@ pub async fn upload_all(
     bucket: &str,
     uploads: Vec<Upload>,
     timeouts: &CallTimeouts,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(), AwsError> {
     let mut set = JoinSet::new();
     for u in uploads {
@@ -331,7 +331,9 @@ pub async fn upload_all(
     let mut first_err = None;
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok(Ok((key, bytes))) => reporter.report(Progress::Uploaded { key, bytes }),
+            Ok(Ok((key, bytes))) => {
+                progress.report(|scope| Progress::Uploaded { scope, key, bytes })
+            }
             Ok(Err(e)) => {
                 first_err.get_or_insert(e);
             }

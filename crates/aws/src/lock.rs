@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{AwsError, LockHeld};
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Scoped};
 
 /// File name of the lock object in the stage's folder.
 pub const LOCK_FILE: &str = "deployer.lock";
@@ -413,7 +413,7 @@ pub async fn acquire(
     key: &str,
     stage: &str,
     opts: &LockOptions,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<StageLock, AwsError> {
     let body = LockBody::new(opts.ttl);
     let started = Instant::now();
@@ -462,7 +462,8 @@ pub async fn acquire(
                     holder.acquired
                 );
             }
-            reporter.report(Progress::LockBroken {
+            progress.report(|scope| Progress::LockBroken {
+                scope,
                 key: key.to_string(),
                 holder: holder.holder(),
                 since: holder.acquired.clone(),
@@ -481,7 +482,8 @@ pub async fn acquire(
                 key: key.to_string(),
             })));
         }
-        reporter.report(Progress::LockWait {
+        progress.report(|scope| Progress::LockWait {
+            scope,
             stage: stage.to_string(),
             holder: holder.holder(),
             since: holder.acquired.clone(),

@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::types::{
 use serde::Serialize;
 
 use crate::error::{AwsError, FailureKind, ResourceFailure, console_url, is_missing_stack};
-use crate::progress::{Progress, Reporter, StackEvent};
+use crate::progress::{Progress, Scoped, StackEvent};
 
 /// What `DescribeStacks` says about a stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -750,7 +750,7 @@ pub async fn follow(
     region: &str,
     op: Operation,
     waits: &Waits,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<Followed, AwsError> {
     let started = Instant::now();
     let mut seen: HashSet<String> = HashSet::new();
@@ -832,7 +832,10 @@ pub async fn follow(
                 }));
             }
             let settled = e.event.is_stack && !e.event.status.ends_with("_IN_PROGRESS");
-            reporter.report(Progress::Event(e.event));
+            progress.report(|scope| Progress::Event {
+                scope,
+                event: e.event,
+            });
             // Our operation ended here; later events belong to someone else's next operation.
             if settled {
                 break;
@@ -967,7 +970,7 @@ pub async fn wait_settled(
     cfn: &Client,
     name: &str,
     waits: &Waits,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<Option<StackInfo>, AwsError> {
     let started = Instant::now();
     let mut poll = 0u32;
@@ -987,8 +990,8 @@ pub async fn wait_settled(
                 waited: started.elapsed(),
             });
         }
-        reporter.report(Progress::StackBusy {
-            stack: name.to_string(),
+        progress.report(|scope| Progress::StackBusy {
+            scope,
             status: info.status.clone(),
             waited: started.elapsed(),
         });

@@ -21,7 +21,7 @@ use deployer_aws::deploy::{
     BucketChoice, DeployArtifact, DeployRequest, DeployStatus, Method, deploy,
 };
 use deployer_aws::error::AwsError;
-use deployer_aws::progress::Progress;
+use deployer_aws::progress::{Progress, Scope, Scoped};
 use deployer_aws::stack::{self, Operation, StackParams, Waits};
 
 const STACK: &str = "svc-dev";
@@ -41,6 +41,11 @@ fn fast_waits() -> Waits {
         operation: Duration::from_secs(10),
         settle: Duration::from_secs(10),
     }
+}
+
+/// The scope of the service's stack, for the calls below a flow.
+fn scope() -> Scope {
+    Scope::new("svc", STACK)
 }
 
 fn collect() -> (Arc<Mutex<Vec<Progress>>>, impl Fn(Progress) + Send + Sync) {
@@ -409,7 +414,7 @@ async fn failed_update_reports_first_failed_resource_after_rollback() {
         "us-east-1",
         Operation::Update,
         &fast_waits(),
-        &reporter,
+        Scoped::new(&scope(), &reporter),
     )
     .await
     .unwrap_err();
@@ -434,7 +439,7 @@ async fn failed_update_reports_first_failed_resource_after_rollback() {
         .unwrap()
         .iter()
         .filter_map(|p| match p {
-            Progress::Event(e) => Some(e.status.clone()),
+            Progress::Event { event: e, .. } => Some(e.status.clone()),
             _ => None,
         })
         .collect();
@@ -489,7 +494,7 @@ async fn throttled_polls_are_retried_not_fatal() {
         "us-east-1",
         Operation::Create,
         &fast_waits(),
-        &deployer_aws::progress::silent(),
+        Scoped::new(&scope(), &deployer_aws::progress::silent()),
     )
     .await
     .unwrap();
@@ -533,7 +538,7 @@ async fn persistent_throttling_keeps_following_at_the_slowest_rate() {
         "us-east-1",
         Operation::Delete,
         &fast_waits(),
-        &deployer_aws::progress::silent(),
+        Scoped::new(&scope(), &deployer_aws::progress::silent()),
     )
     .await
     .unwrap();
@@ -622,6 +627,13 @@ async fn rollback_complete_stack_is_deleted_and_created_again() {
     assert_eq!(outcome.outputs[0].key, "JobsQueueUrl");
     assert!(log.lock().unwrap().iter().any(|p| matches!(p,
         Progress::StackRecreating { status, .. } if status == "ROLLBACK_COMPLETE")));
+    // Every event names the service and stack it is about.
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .all(|p| p.scope().service == "svc" && p.scope().stack == STACK)
+    );
     let calls = script.lock().unwrap().calls.clone();
     let pos = |name: &str| calls.iter().position(|c| c.starts_with(name)).unwrap();
     assert!(pos("DeleteStack") < pos("CreateStack"));
@@ -990,7 +1002,7 @@ async fn following_stops_at_the_end_of_our_operation() {
         "us-east-1",
         Operation::Create,
         &fast_waits(),
-        &deployer_aws::progress::silent(),
+        Scoped::new(&scope(), &deployer_aws::progress::silent()),
     )
     .await
     .unwrap();

@@ -23,7 +23,7 @@ use crate::artifacts::{self, Deployment};
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::{self, LockOptions};
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Reporter, Scoped};
 use crate::stack::{self, StackInfo, StackOutput};
 
 use super::changes::{ChangeCheck, check_changes};
@@ -113,12 +113,14 @@ pub async fn deploy(
     req: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> Result<DeployOutcome, AwsError> {
+    let scope = req.scope();
+    let progress = Scoped::new(&scope, reporter);
     let mut clock = Clock::new();
     let params = &req.params;
     stack::validate_stack_name(&params.stack)?;
-    let existing = prepare::settle(clients, params, &req.waits, reporter).await?;
+    let existing = prepare::settle(clients, params, &req.waits, progress).await?;
     clock.lap("stack");
-    let bucket = prepare::bucket(clients, req, existing.as_ref(), reporter).await?;
+    let bucket = prepare::bucket(clients, req, existing.as_ref(), progress).await?;
     let created = bucket.created_stack.is_some();
     let stack_id = bucket
         .created_stack
@@ -146,7 +148,8 @@ pub async fn deploy(
         None => ChangeCheck::changed("the stack does not exist"),
     };
     clock.lap("check");
-    reporter.report(Progress::ChangeCheck {
+    progress.report(|scope| Progress::ChangeCheck {
+        scope,
         unchanged: check.unchanged,
         reason: check.reason.clone(),
     });
@@ -164,7 +167,7 @@ pub async fn deploy(
         deployed_template,
         clock,
     };
-    locked_write(clients, req, reporter, prepared).await
+    locked_write(clients, req, progress, prepared).await
 }
 
 /// The stage's deployments and the deployed template (read in parallel); nothing for a stack
@@ -222,7 +225,7 @@ fn unchanged(
 async fn locked_write(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     prepared: Prepared,
 ) -> Result<DeployOutcome, AwsError> {
     let lock = lock::acquire(
@@ -234,9 +237,9 @@ async fn locked_write(
             ttl: req.lock.ttl.max(req.waits.operation + req.waits.settle),
             ..req.lock
         },
-        reporter,
+        progress,
     )
     .await?;
-    let result = write::write(clients, req, reporter, prepared, &lock).await;
+    let result = write::write(clients, req, progress, prepared, &lock).await;
     lock.release_after(&clients.s3, result).await
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::artifacts::{self, Deployment, TEMPLATE_FILE, Upload, UploadBody, template_url};
 use crate::clients::AwsClients;
 use crate::error::AwsError;
-use crate::progress::Reporter;
+use crate::progress::{Reporter, Scoped};
 use crate::stack::{
     self, Change, ChangeSetResult, StackInfo, StackParams, StackState, TemplateSource,
 };
@@ -44,6 +44,8 @@ pub async fn diff(
     req: &DeployRequest,
     reporter: &dyn Reporter,
 ) -> Result<DiffOutcome, AwsError> {
+    let scope = req.scope();
+    let progress = Scoped::new(&scope, reporter);
     let params = &req.params;
     stack::validate_stack_name(&params.stack)?;
     let Some(info) = ready_stack(clients, params).await? else {
@@ -80,7 +82,7 @@ pub async fn diff(
     }
     let text = local_template(req, &deployments, &check)?;
     let (changes, warnings) =
-        preview(clients, req, &bucket, &text, deployed.as_deref(), reporter).await?;
+        preview(clients, req, &bucket, &text, deployed.as_deref(), progress).await?;
     let reason = if changes.is_empty() {
         "CloudFormation found no changes".into()
     } else {
@@ -173,7 +175,7 @@ async fn preview(
     bucket: &str,
     text: &str,
     deployed: Option<&str>,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(Vec<Change>, Vec<String>), AwsError> {
     let params = &req.params;
     let stamp = SystemTime::now()
@@ -184,7 +186,7 @@ async fn preview(
         "{}/deployer-diff-{stamp}/{TEMPLATE_FILE}",
         req.stage_prefix()
     );
-    let source = template_source(clients, req, bucket, text, &temp_key, reporter).await?;
+    let source = template_source(clients, req, bucket, text, &temp_key, progress).await?;
     let name = format!("{}-deployer-diff-{stamp}", params.stack);
     let result = stack::create_change_set(
         &clients.cfn,
@@ -222,7 +224,7 @@ async fn template_source(
     bucket: &str,
     text: &str,
     temp_key: &str,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<TemplateSource, AwsError> {
     if text.len() <= MAX_TEMPLATE_BODY {
         return Ok(TemplateSource::Body(text.to_string()));
@@ -240,7 +242,7 @@ async fn template_source(
         bucket,
         vec![upload],
         clients.timeouts(),
-        reporter,
+        progress,
     )
     .await?;
     Ok(TemplateSource::Url(template_url(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::clients::AwsClients;
 use crate::error::{AwsError, FailureKind};
 use crate::lambda::{self, CodeSource, FunctionSettings, INLINE_ZIP_LIMIT, UPDATE_WAIT};
-use crate::progress::Reporter;
+use crate::progress::{Reporter, Scope, Scoped};
 
 use super::{LockRequest, Locked, under_lock};
 
@@ -69,7 +69,10 @@ pub async fn deploy_function(
     req: &FunctionRequest,
     reporter: &dyn Reporter,
 ) -> Locked<String, FunctionError> {
-    under_lock(clients, &req.lock, reporter, write(clients, req)).await
+    // The request does not name the stack, which this flow never touches.
+    let scope = Scope::new(req.lock.service(), "");
+    let progress = Scoped::new(&scope, reporter);
+    under_lock(clients, &req.lock, progress, write(clients, req)).await
 }
 
 /// Replaces the code (when it changed), then applies the settings.

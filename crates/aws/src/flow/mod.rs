@@ -38,7 +38,7 @@ use std::future::Future;
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::{self, LockOptions};
-use crate::progress::Reporter;
+use crate::progress::Scoped;
 use crate::stack::{self, StackInfo};
 
 /// Logical id of the framework's deployment bucket.
@@ -109,6 +109,14 @@ pub struct LockRequest {
     pub options: LockOptions,
 }
 
+impl LockRequest {
+    /// The service, read from the stage prefix `<prefix>/<service>/<stage>` (the deployment
+    /// prefix may hold slashes; the service and the stage cannot).
+    pub(crate) fn service(&self) -> &str {
+        self.stage_prefix.rsplit('/').nth(1).unwrap_or_default()
+    }
+}
+
 /// What a flow's work under the stage's deploy lock came to, and whether the lock was left.
 #[derive(Debug)]
 pub struct Locked<T, E = AwsError> {
@@ -124,7 +132,7 @@ pub struct Locked<T, E = AwsError> {
 pub(crate) async fn under_lock<T, E: From<AwsError>>(
     clients: &AwsClients,
     req: &LockRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     work: impl Future<Output = Result<T, E>>,
 ) -> Locked<T, E> {
     let key = lock::lock_key(&req.stage_prefix);
@@ -134,7 +142,7 @@ pub(crate) async fn under_lock<T, E: From<AwsError>>(
         &key,
         &req.stage,
         &req.options,
-        reporter,
+        progress,
     )
     .await;
     let held = match acquired {
@@ -150,5 +158,26 @@ pub(crate) async fn under_lock<T, E: From<AwsError>>(
     Locked {
         result,
         lock_left: held.release(&clients.s3).await.err(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(stage_prefix: &str) -> LockRequest {
+        LockRequest {
+            bucket: "b".into(),
+            stage_prefix: stage_prefix.into(),
+            stage: "dev".into(),
+            options: LockOptions::default(),
+        }
+    }
+
+    #[test]
+    fn the_service_is_read_from_the_stage_prefix() {
+        assert_eq!(lock("serverless/svc/dev").service(), "svc");
+        assert_eq!(lock("custom/deep/api/prod").service(), "api");
+        assert_eq!(lock("dev").service(), "");
     }
 }

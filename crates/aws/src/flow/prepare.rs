@@ -3,7 +3,7 @@
 
 use crate::clients::AwsClients;
 use crate::error::AwsError;
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Scoped};
 use crate::stack::{self, Operation, StackInfo, StackParams, StackState, TemplateSource, Waits};
 
 use super::request::DeployRequest;
@@ -14,7 +14,7 @@ pub(super) async fn settle(
     clients: &AwsClients,
     params: &StackParams,
     waits: &Waits,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<Option<StackInfo>, AwsError> {
     let mut info = stack::describe(&clients.cfn, &params.stack).await?;
     loop {
@@ -24,10 +24,10 @@ pub(super) async fn settle(
         match stack::classify(&current.status, &params.stack, &params.region) {
             StackState::Ready => return Ok(Some(current)),
             StackState::Busy => {
-                info = stack::wait_settled(&clients.cfn, &params.stack, waits, reporter).await?;
+                info = stack::wait_settled(&clients.cfn, &params.stack, waits, progress).await?;
             }
             StackState::Recreate => {
-                recreate(clients, params, &current, waits, reporter).await?;
+                recreate(clients, params, &current, waits, progress).await?;
                 return Ok(None);
             }
             StackState::Stuck(advice) => {
@@ -48,15 +48,15 @@ async fn recreate(
     params: &StackParams,
     current: &StackInfo,
     waits: &Waits,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(), AwsError> {
-    reporter.report(Progress::StackRecreating {
-        stack: params.stack.clone(),
+    progress.report(|scope| Progress::StackRecreating {
+        scope,
         status: current.status.clone(),
     });
     stack::delete(&clients.cfn, &current.id, params.role_arn.as_deref()).await?;
-    reporter.report(Progress::StackOperation {
-        stack: params.stack.clone(),
+    progress.report(|scope| Progress::StackOperation {
+        scope,
         operation: "delete",
     });
     stack::follow(
@@ -66,7 +66,7 @@ async fn recreate(
         &params.region,
         Operation::Delete,
         waits,
-        reporter,
+        progress,
     )
     .await?;
     Ok(())
@@ -85,7 +85,7 @@ pub(super) async fn bucket(
     clients: &AwsClients,
     req: &DeployRequest,
     existing: Option<&StackInfo>,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<Bucket, AwsError> {
     let params = &req.params;
     let found = |name| Bucket {
@@ -98,12 +98,10 @@ pub(super) async fn bucket(
             Ok(found(stack_bucket(clients, &req.bucket, info).await?))
         }
         (None, BucketChoice::Stack) => {
-            reporter.report(Progress::StackCreating {
-                stack: params.stack.clone(),
-            });
+            progress.report(|scope| Progress::StackCreating { scope });
             let body = serde_json::to_string(&req.core_template)
                 .map_err(|e| AwsError::Invalid(format!("core template: {e}")))?;
-            let id = create_core(clients, req, body, reporter).await?;
+            let id = create_core(clients, req, body, progress).await?;
             let name = stack::physical_id(&clients.cfn, &params.stack, BUCKET_LOGICAL_ID)
                 .await?
                 .ok_or_else(|| {
@@ -128,7 +126,7 @@ async fn create_core(
     clients: &AwsClients,
     req: &DeployRequest,
     body: String,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<String, AwsError> {
     let params = &req.params;
     let created = stack::create(
@@ -142,7 +140,7 @@ async fn create_core(
     let id = match created {
         Ok(id) => id,
         Err(e) if e.code() == Some("AlreadyExistsException") => {
-            let settled = stack::wait_settled(&clients.cfn, &params.stack, &req.waits, reporter)
+            let settled = stack::wait_settled(&clients.cfn, &params.stack, &req.waits, progress)
                 .await?
                 .ok_or(e)?;
             if stack::last_operation_succeeded(&settled.status) {
@@ -166,7 +164,7 @@ async fn create_core(
         &params.region,
         Operation::Create,
         &req.waits,
-        reporter,
+        progress,
     )
     .await?;
     Ok(id)

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::artifacts::{self, stage_prefix};
 use crate::clients::AwsClients;
 use crate::error::AwsError;
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Reporter, Scope, Scoped};
 use crate::stack::{self, Operation, StackInfo, StackParams, StackState, Waits};
 
 use super::{BucketChoice, stack_bucket};
@@ -63,20 +63,22 @@ pub async fn remove(
     req: &RemoveRequest,
     reporter: &dyn Reporter,
 ) -> Result<RemoveOutcome, AwsError> {
+    let scope = Scope::new(&req.service, &req.params.stack);
+    let progress = Scoped::new(&scope, reporter);
     let start = Instant::now();
     let params = &req.params;
-    let info = settled_stack(clients, req, reporter).await?;
+    let info = settled_stack(clients, req, progress).await?;
     let bucket = match stack_bucket(clients, &req.bucket, &info).await {
         Ok(b) => Some(b),
         Err(AwsError::Bucket(_)) => None,
         Err(e) => return Err(e),
     };
     let (deleted, left) = match &bucket {
-        Some(bucket) => empty_bucket(clients, req, bucket, reporter).await?,
+        Some(bucket) => empty_bucket(clients, req, bucket, progress).await?,
         None => (0, Vec::new()),
     };
-    reporter.report(Progress::StackOperation {
-        stack: params.stack.clone(),
+    progress.report(|scope| Progress::StackOperation {
+        scope,
         operation: "delete",
     });
     stack::delete(&clients.cfn, &info.id, params.role_arn.as_deref()).await?;
@@ -87,7 +89,7 @@ pub async fn remove(
         &params.region,
         Operation::Delete,
         &req.waits,
-        reporter,
+        progress,
     )
     .await?;
     Ok(RemoveOutcome {
@@ -105,7 +107,7 @@ pub async fn remove(
 async fn settled_stack(
     clients: &AwsClients,
     req: &RemoveRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<StackInfo, AwsError> {
     let params = &req.params;
     let missing = || AwsError::StackMissing {
@@ -118,7 +120,7 @@ async fn settled_stack(
     if stack::classify(&info.status, &params.stack, &params.region) != StackState::Busy {
         return Ok(info);
     }
-    stack::wait_settled(&clients.cfn, &params.stack, &req.waits, reporter)
+    stack::wait_settled(&clients.cfn, &params.stack, &req.waits, progress)
         .await?
         .ok_or_else(missing)
 }
@@ -128,10 +130,10 @@ async fn empty_bucket(
     clients: &AwsClients,
     req: &RemoveRequest,
     bucket: &str,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(usize, Vec<String>), AwsError> {
     let prefix = stage_prefix(&req.deployment_prefix, &req.service, &req.stage);
-    let (deleted, left) = empty_stage(clients, bucket, &prefix, reporter).await?;
+    let (deleted, left) = empty_stage(clients, bucket, &prefix, progress).await?;
     if !left.is_empty() && req.bucket == BucketChoice::Stack {
         // Said before the stack delete, which then fails on the non-empty bucket.
         tracing::warn!(
@@ -151,7 +153,7 @@ async fn empty_stage(
     clients: &AwsClients,
     bucket: &str,
     stage_prefix: &str,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(usize, Vec<String>), AwsError> {
     let objects =
         match artifacts::list_objects(&clients.s3, bucket, &format!("{stage_prefix}/")).await {
@@ -169,7 +171,8 @@ async fn empty_stage(
     } else {
         artifacts::delete_keys(&clients.s3, bucket, &own).await?
     };
-    reporter.report(Progress::Emptied {
+    progress.report(|scope| Progress::Emptied {
+        scope,
         bucket: bucket.to_string(),
         objects: deleted,
     });

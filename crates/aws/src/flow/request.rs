@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::artifacts::stage_prefix;
 use crate::lock::LockOptions;
+use crate::progress::Scope;
 use crate::stack::{StackParams, Waits};
 
 use super::BucketChoice;
@@ -69,6 +70,11 @@ pub struct DeployRequest {
 }
 
 impl DeployRequest {
+    /// The service and stack its progress events are about.
+    pub(crate) fn scope(&self) -> Scope {
+        Scope::new(&self.service, &self.params.stack)
+    }
+
     /// `<prefix>/<service>/<stage>`: where the stage's deployments live in the bucket.
     pub(crate) fn stage_prefix(&self) -> String {
         stage_prefix(&self.deployment_prefix, &self.service, &self.stage)

@@ -4,7 +4,7 @@
 use crate::artifacts::{self, Deployment};
 use crate::clients::AwsClients;
 use crate::error::AwsError;
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Scoped};
 use crate::stack::{self, StackInfo};
 
 use super::deploy::DeployStatus;
@@ -23,7 +23,7 @@ pub(super) struct Finished {
 pub(super) async fn finish(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     prepared: &Prepared,
     status: DeployStatus,
 ) -> Finished {
@@ -62,7 +62,8 @@ pub(super) async fn finish(
         (0, 0)
     });
     if removed.0 > 0 {
-        reporter.report(Progress::Cleanup {
+        progress.report(|scope| Progress::Cleanup {
+            scope,
             directories: removed.0,
             objects: removed.1,
         });

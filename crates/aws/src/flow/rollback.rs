@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::clients::AwsClients;
-use crate::progress::Reporter;
+use crate::progress::{Reporter, Scope, Scoped};
 use crate::stack::{self, Operation, StackParams, UpdateStart, Waits};
 
 use super::request::Method;
@@ -57,14 +57,16 @@ pub async fn rollback(
     req: &RollbackRequest,
     reporter: &dyn Reporter,
 ) -> Locked<RollbackOutcome> {
-    under_lock(clients, &req.lock, reporter, update(clients, req, reporter)).await
+    let scope = Scope::new(req.lock.service(), &req.params.stack);
+    let progress = Scoped::new(&scope, reporter);
+    under_lock(clients, &req.lock, progress, update(clients, req, progress)).await
 }
 
 /// Starts the update and follows it to the end.
 async fn update(
     clients: &AwsClients,
     req: &RollbackRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<RollbackOutcome, crate::error::AwsError> {
     let params = &req.params;
     let started = start_update(
@@ -90,7 +92,7 @@ async fn update(
         &params.region,
         Operation::Update,
         &req.waits,
-        reporter,
+        progress,
     )
     .await?;
     Ok(RollbackOutcome {

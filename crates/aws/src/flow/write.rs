@@ -7,7 +7,7 @@ use crate::artifacts::{self, Deployment, TEMPLATE_FILE, Upload, UploadBody, temp
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::StageLock;
-use crate::progress::{Progress, Reporter};
+use crate::progress::{Progress, Scoped};
 use crate::stack::{self, Operation, StackInfo, TemplateSource, UpdateStart};
 
 use super::changes::ChangeCheck;
@@ -44,7 +44,7 @@ struct StackChange {
 pub(super) async fn write(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     mut prepared: Prepared,
     lock: &StageLock,
 ) -> Result<DeployOutcome, AwsError> {
@@ -53,14 +53,14 @@ pub(super) async fn write(
     if lock.waited {
         ensure_directory_is_ours(clients, &bucket, req, &prepared.deployments).await?;
     }
-    let (uploaded, skipped) = upload(clients, req, &bucket, &prepared.check, reporter).await?;
+    let (uploaded, skipped) = upload(clients, req, &bucket, &prepared.check, progress).await?;
     prepared.clock.lap("upload");
 
     // The stack operation, only while this run still holds the lock.
     lock.verify(&clients.s3).await?;
-    let change = change_stack(clients, req, reporter, &prepared, run_started).await?;
+    let change = change_stack(clients, req, progress, &prepared, run_started).await?;
     prepared.clock.lap("stack update");
-    let removed = retention::finish(clients, req, reporter, &prepared, change.status).await;
+    let removed = retention::finish(clients, req, progress, &prepared, change.status).await;
     let Prepared {
         check, mut clock, ..
     } = prepared;
@@ -129,7 +129,7 @@ async fn upload(
     req: &DeployRequest,
     bucket: &str,
     check: &ChangeCheck,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
 ) -> Result<(Vec<String>, usize), AwsError> {
     let template_bytes = serde_json::to_vec(&req.template)
         .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
@@ -154,14 +154,15 @@ async fn upload(
     uploads.retain(|u| !check.has(&u.key, &u.sha256_base64));
     let skipped = total - uploads.len();
     let uploaded: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
-    reporter.report(Progress::Uploading {
+    progress.report(|scope| Progress::Uploading {
+        scope,
         bucket: bucket.to_string(),
         directory: dir.clone(),
         files: uploads.len(),
         bytes: uploads.iter().map(|u| u.size).sum(),
         skipped,
     });
-    artifacts::upload_all(&clients.s3, bucket, uploads, clients.timeouts(), reporter).await?;
+    artifacts::upload_all(&clients.s3, bucket, uploads, clients.timeouts(), progress).await?;
     Ok((uploaded, skipped))
 }
 
@@ -170,7 +171,7 @@ async fn upload(
 async fn change_stack(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     prepared: &Prepared,
     run_started: SystemTime,
 ) -> Result<StackChange, AwsError> {
@@ -178,10 +179,10 @@ async fn change_stack(
     let key = format!("{}/{TEMPLATE_FILE}", req.artifact_directory);
     let url = template_url(&prepared.bucket, &params.region, &key);
     if prepared.existing.is_none() && !prepared.created {
-        return create_full(clients, req, reporter, url).await;
+        return create_full(clients, req, progress, url).await;
     }
     let id = (prepared.stack_id.clone()).unwrap_or_else(|| params.stack.clone());
-    let started = start(clients, req, reporter, &id, url, run_started).await?;
+    let started = start(clients, req, progress, &id, url, run_started).await?;
     let (status, reason, final_status) = match started {
         UpdateStart::NoChanges => (
             DeployStatus::Unchanged,
@@ -193,7 +194,7 @@ async fn change_stack(
                 .unwrap_or_default(),
         ),
         UpdateStart::Started(sid) => {
-            let followed = follow(clients, req, reporter, &sid, Operation::Update).await?;
+            let followed = follow(clients, req, progress, &sid, Operation::Update).await?;
             (DeployStatus::Deployed, None, followed)
         }
     };
@@ -210,17 +211,17 @@ async fn change_stack(
 async fn create_full(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     url: String,
 ) -> Result<StackChange, AwsError> {
     let params = &req.params;
-    reporter.report(Progress::StackOperation {
-        stack: params.stack.clone(),
+    progress.report(|scope| Progress::StackOperation {
+        scope,
         operation: "create",
     });
     let caps = stack::capabilities(&req.template);
     let id = stack::create(&clients.cfn, params, &TemplateSource::Url(url), caps, true).await?;
-    let final_status = follow(clients, req, reporter, &id, Operation::Create).await?;
+    let final_status = follow(clients, req, progress, &id, Operation::Create).await?;
     Ok(StackChange {
         status: DeployStatus::Deployed,
         reason: None,
@@ -234,7 +235,7 @@ async fn create_full(
 async fn start(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     id: &str,
     url: String,
     run_started: SystemTime,
@@ -245,10 +246,7 @@ async fn start(
         Method::Direct => "update",
         Method::ChangeSets => "change set",
     };
-    reporter.report(Progress::StackOperation {
-        stack: params.stack.clone(),
-        operation,
-    });
+    progress.report(|scope| Progress::StackOperation { scope, operation });
     match req.method {
         Method::Direct => {
             let sent = stack::update(&clients.cfn, params, &url, caps).await;
@@ -271,7 +269,7 @@ async fn start(
 async fn follow(
     clients: &AwsClients,
     req: &DeployRequest,
-    reporter: &dyn Reporter,
+    progress: Scoped<'_>,
     id: &str,
     operation: Operation,
 ) -> Result<String, AwsError> {
@@ -283,7 +281,7 @@ async fn follow(
         &params.region,
         operation,
         &req.waits,
-        reporter,
+        progress,
     )
     .await?;
     Ok(followed.status)
