@@ -28,7 +28,8 @@ pub struct StackEvent {
 pub struct Scope {
     /// Service name.
     pub service: String,
-    /// Stack name.
+    /// Stack name; empty for `deploy function`, which never touches the stack and whose
+    /// request does not name it.
     pub stack: String,
 }
 
