@@ -40,7 +40,7 @@ impl AwsClients {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into());
-        crate::error::note_endpoint(sdk.endpoint_url(), &region);
+        crate::endpoint::note(sdk.endpoint_url(), &region);
         let timeouts = CallTimeouts::from_env();
         let sdk = &bounded(sdk, &timeouts);
         Self {

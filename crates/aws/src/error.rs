@@ -330,18 +330,8 @@ fn transport_message(action: &str, kind: FailureKind, raw: &str) -> String {
     )
 }
 
-/// The endpoint this process talks to, noted when the clients are built.
-static ENDPOINT: std::sync::RwLock<Option<(Option<String>, String)>> = std::sync::RwLock::new(None);
-
-/// Remember the endpoint (custom URL, if any) and region for connection-failure messages.
-pub(crate) fn note_endpoint(custom: Option<&str>, region: &str) {
-    if let Ok(mut e) = ENDPOINT.write() {
-        *e = Some((custom.map(str::to_string), region.to_string()));
-    }
-}
-
 fn endpoint_for(action: &str) -> String {
-    let noted = ENDPOINT.read().ok().and_then(|e| e.clone());
+    let noted = crate::endpoint::noted();
     let service = service_and_operation(action).0;
     let host = match service {
         "S3" => "s3",

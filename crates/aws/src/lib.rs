@@ -6,6 +6,7 @@ pub mod calls;
 pub mod clients;
 mod credentials;
 pub mod deploy;
+mod endpoint;
 pub mod error;
 pub mod flow;
 pub mod lambda;
