@@ -39,4 +39,4 @@ pub use engine::{
 };
 pub use env::{Env, ProcessEnv};
 pub use error::{Classify, ConfigError, Kind, Problem, json_fields};
-pub use load::{ConfigFile, LoadOptions, load, parse_yaml};
+pub use load::{ConfigFile, LoadOptions, load, parse_yaml, reads_on_this_thread};

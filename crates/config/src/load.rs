@@ -40,8 +40,21 @@ const SCRIPT_NAMES: [&str; 4] = [
     "serverless.cjs",
 ];
 
+thread_local! {
+    /// Configuration files read by [`load`] on this thread (see [`reads_on_this_thread`]).
+    static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A diagnostic: how many times [`load`] has read a configuration file on the calling
+/// thread. Per thread so that tests running side by side do not see each other's reads; an
+/// operation proves it reads its file once by comparing this before and after.
+pub fn reads_on_this_thread() -> usize {
+    READS.with(std::cell::Cell::get)
+}
+
 /// Finds and parses the service configuration.
 pub fn load(opts: &LoadOptions) -> Result<ConfigFile, ConfigError> {
+    READS.with(|n| n.set(n.get() + 1));
     let path = match &opts.config {
         Some(p) => {
             let path = opts.cwd.join(p);
@@ -311,6 +324,20 @@ mod tests {
 
     fn y(text: &str) -> Value {
         parse_yaml(text).unwrap()
+    }
+
+    #[test]
+    fn each_load_counts_one_read_on_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("serverless.yml"), "service: s\n").unwrap();
+        let opts = LoadOptions {
+            config: None,
+            cwd: dir.path().to_path_buf(),
+        };
+        let before = reads_on_this_thread();
+        load(&opts).unwrap();
+        load(&opts).unwrap();
+        assert_eq!(reads_on_this_thread() - before, 2);
     }
 
     #[test]

@@ -42,8 +42,11 @@ pub(crate) fn prepare(
     observer: &dyn Observer,
 ) -> anyhow::Result<(Stage, Deployable, u64)> {
     let started = Instant::now();
-    plugins::refuse_early(&options.service)?;
-    let stage = stage::open(options, Guard::Enforce, observer)?;
+    // Read once: the early plugin check and the stage share the file.
+    let file = service::load_file(&options.service)?;
+    plugins::refuse_early(&file, &options.service)?;
+    let source = service::from_file(file, &options.service, observer)?;
+    let stage = stage::open_source(source, options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, observer)?;
     // Limits AWS would report only after the uploads: checked before the first write.
@@ -89,4 +92,26 @@ fn deployable(
 /// The core template of a package without one (the deployment bucket is named).
 fn empty_template() -> Value {
     serde_json::json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::ACCOUNT_LOCK_FILE;
+    use crate::observer::tests::Collect;
+
+    #[test]
+    fn the_deploy_preparation_reads_the_configuration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let yml = "service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-offline\n";
+        std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
+        // A malformed account lock file stops the preparation before any AWS call.
+        std::fs::write(dir.path().join(ACCOUNT_LOCK_FILE), "not json").unwrap();
+        let mut options = StageOptions::default();
+        options.service.cwd = dir.path().to_path_buf();
+        let before = deployer_config::reads_on_this_thread();
+        let result = prepare(&options, None, Action::Deploy, &Collect::default());
+        assert!(result.is_err(), "the lock file is malformed");
+        assert_eq!(deployer_config::reads_on_this_thread() - before, 1);
+    }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use deployer_aws::flow::{self, prune::PruneRequest};
 use deployer_aws::prune::AliasVersions;
-use deployer_config::ProcessEnv;
 use deployer_config::model::Service;
+use deployer_config::{ConfigFile, ProcessEnv};
 use deployer_template::plugins::{self, PluginTreatment, Treatment, dotenv, prune};
 
 use serde::Serialize;
@@ -67,12 +67,9 @@ pub(crate) fn check(
 
 /// Before the credentials are checked (`up`, `diff`): when `plugins:` and
 /// `custom.deployer.ignorePlugins` hold no variable, an unsupported plugin is refused without
-/// any AWS call. Anything else (a file that does not load, variables) is left to the check
-/// after resolution, which reports it.
-pub(crate) fn refuse_early(options: &ServiceOptions) -> anyhow::Result<()> {
-    let Ok(file) = crate::pipeline::service::load_file(options) else {
-        return Ok(());
-    };
+/// any AWS call. Anything else (variables, other mistakes) is left to the check after
+/// resolution, which reports it.
+pub(crate) fn refuse_early(file: &ConfigFile, options: &ServiceOptions) -> anyhow::Result<()> {
     let plugins_raw = file.raw.get("plugins");
     let custom_raw = file.raw.get("custom");
     let ignored_raw = custom_raw
@@ -341,6 +338,10 @@ mod tests {
         let write = |yml: &str| std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
         let mut o = options(&[]);
         o.cwd = dir.path().to_path_buf();
+        let refuse_early = |o: &ServiceOptions| {
+            let file = crate::pipeline::service::load_file(o).unwrap();
+            refuse_early(&file, o)
+        };
         write("service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-lift\n");
         let err = refuse_early(&o).unwrap_err().to_string();
         assert!(err.contains("serverless-lift"), "{err}");

@@ -48,7 +48,15 @@ pub fn load_file(options: &ServiceOptions) -> anyhow::Result<ConfigFile> {
 
 /// Reads the configuration and resolves its stage settings (offline); reports their warnings.
 pub fn load(options: &ServiceOptions, observer: &dyn Observer) -> anyhow::Result<Source> {
-    let file = load_file(options)?;
+    from_file(load_file(options)?, options, observer)
+}
+
+/// [`load`] of a file already read.
+pub fn from_file(
+    file: ConfigFile,
+    options: &ServiceOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Source> {
     let stage = deployer_config::resolve_stage(&file, &options.cli, &ProcessEnv)?;
     for warning in &stage.warnings {
         observer.warning(warning);
