@@ -15,97 +15,21 @@
 //! the deployed template references the newest deployment directory: a deploy that uploaded
 //! but never updated the stack (v3 issue #3983) is not mistaken for "no changes".
 
-use std::time::Instant;
-
-use serde::Serialize;
-
 use crate::artifacts::{self, Deployment};
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::{self, LockOptions};
 use crate::progress::{Progress, Reporter, Scoped};
-use crate::stack::{self, StackInfo, StackOutput};
+use crate::stack::{self, StackInfo};
 
 use super::changes::{ChangeCheck, check_changes};
 use super::deployed_template_body;
+use super::outcome::{Clock, Prepared};
 use super::prepare;
 use super::request::DeployRequest;
-use super::write::{self, Prepared};
+use super::write;
 
-/// Result status of `up`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeployStatus {
-    /// The stack was created or updated.
-    Deployed,
-    /// Nothing changed; no upload, no stack update (or CloudFormation found nothing to do).
-    Unchanged,
-}
-
-/// What a deploy did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeployOutcome {
-    /// Deployed or unchanged.
-    pub status: DeployStatus,
-    /// Why (change detection's reason, or CloudFormation's "no updates").
-    pub reason: String,
-    /// Stack name.
-    pub stack: String,
-    /// Stack id.
-    pub stack_id: String,
-    /// Final stack status.
-    pub stack_status: String,
-    /// True when this run created the stack.
-    pub created: bool,
-    /// Deployment bucket.
-    pub bucket: String,
-    /// The deployment directory used (uploaded to, or the unchanged newest one).
-    pub directory: Option<String>,
-    /// Keys uploaded in this run.
-    pub uploaded: Vec<String>,
-    /// Files not uploaded because identical bytes were already there.
-    pub skipped_uploads: usize,
-    /// Old deployment directories removed.
-    pub removed_deployments: usize,
-    /// Stack outputs after the deploy.
-    pub outputs: Vec<StackOutput>,
-    /// Duration of each phase in milliseconds, in order.
-    pub timings: Vec<(String, u64)>,
-}
-
-/// The duration of each phase of a deploy.
-pub(super) struct Clock {
-    start: Instant,
-    last: Instant,
-    phases: Vec<(String, u64)>,
-}
-
-impl Clock {
-    fn new() -> Self {
-        let now = Instant::now();
-        Self {
-            start: now,
-            last: now,
-            phases: Vec::new(),
-        }
-    }
-
-    /// Ends phase `name`.
-    pub(super) fn lap(&mut self, name: &str) {
-        let now = Instant::now();
-        self.phases
-            .push((name.to_string(), (now - self.last).as_millis() as u64));
-        self.last = now;
-    }
-
-    /// The phases and the total.
-    pub(super) fn finish(mut self) -> Vec<(String, u64)> {
-        self.phases
-            .push(("total".into(), self.start.elapsed().as_millis() as u64));
-        self.phases
-    }
-}
+pub use super::outcome::{DeployOutcome, DeployStatus};
 
 /// Deploy: see the module documentation for the order of steps.
 pub async fn deploy(

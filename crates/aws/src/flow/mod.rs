@@ -5,7 +5,7 @@
 //!
 //! | Flow | Entry | Files |
 //! |---|---|---|
-//! | deploy (`up`) | [`deploy::deploy`] | `deploy.rs` (read half), `prepare.rs` (stack state, core stack), `write.rs` (under the lock), `changes.rs`, `retention.rs` |
+//! | deploy (`up`) | [`deploy::deploy`] | `deploy.rs` (read half), `prepare.rs` (stack state, core stack), `write.rs` (under the lock), `changes.rs`, `retention.rs`, `outcome.rs` (the types they share) |
 //! | diff | [`diff::diff`] | `diff.rs`, `changes.rs` |
 //! | info (read only) | [`info::info`] | `info.rs` |
 //! | remove | [`remove::remove`] | `remove.rs` |
@@ -24,6 +24,7 @@ pub mod deploy;
 pub mod diff;
 pub mod function;
 pub mod info;
+mod outcome;
 mod prepare;
 pub mod prune;
 pub mod remove;

@@ -7,9 +7,8 @@ use crate::error::AwsError;
 use crate::progress::{Progress, Scoped};
 use crate::stack::{self, StackInfo};
 
-use super::deploy::DeployStatus;
+use super::outcome::{DeployStatus, Prepared};
 use super::request::DeployRequest;
-use super::write::Prepared;
 
 /// What the end of a deploy found.
 pub(super) struct Finished {

@@ -8,25 +8,13 @@ use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::StageLock;
 use crate::progress::{Progress, Scoped};
-use crate::stack::{self, Operation, StackInfo, TemplateSource, UpdateStart};
+use crate::stack::{self, Operation, TemplateSource, UpdateStart};
 
 use super::changes::ChangeCheck;
-use super::deploy::{Clock, DeployOutcome, DeployStatus};
+use super::outcome::{DeployOutcome, DeployStatus, Prepared};
 use super::request::{DeployRequest, Method};
 use super::retention;
 use super::update::{confirm_update, update_by_change_set};
-
-/// What the read-only first half of a deploy found.
-pub(super) struct Prepared {
-    pub(super) existing: Option<StackInfo>,
-    pub(super) created: bool,
-    pub(super) stack_id: Option<String>,
-    pub(super) bucket: String,
-    pub(super) check: ChangeCheck,
-    pub(super) deployments: Vec<Deployment>,
-    pub(super) deployed_template: Option<String>,
-    pub(super) clock: Clock,
-}
 
 /// What the stack operation did.
 struct StackChange {
