@@ -199,8 +199,14 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
             .cloned(),
     );
     let functions = report::functions(&built.service, Names::Template(&built.update));
-    let pruned =
-        plugins::prune_deployed(&stage, &built.service, &built.update, &functions, observer);
+    let pruned = plugins::prune_deployed(
+        &stage,
+        &built.service,
+        &built.plugins,
+        &built.update,
+        &functions,
+        observer,
+    );
     stage.ensure_proven()?;
     timings.insert("total".into(), pipeline::millis(started));
     let account_recorded = stage.record_first_deploy()?;

@@ -83,6 +83,7 @@ pub fn deploy_function(
             service: &options.stage.service,
             out_dir: options.out_dir.as_deref(),
             now: options.now,
+            plugins: None,
         },
         &mut target.stage.aws_answers(),
         observer,

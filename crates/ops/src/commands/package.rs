@@ -104,6 +104,7 @@ pub fn package(
         service: &options.stage.service,
         out_dir: options.out_dir.as_deref(),
         now: options.now,
+        plugins: None,
     };
     let (build, aws_calls) = if options.offline {
         let mut offline = service::offline_answers("package");

@@ -21,6 +21,7 @@ use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use deployer_config::model::Service;
+use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
 use crate::observer::{Action, Observer};
@@ -44,11 +45,11 @@ pub(crate) fn prepare(
     let started = Instant::now();
     // Read once: the early plugin check and the stage share the file.
     let file = service::load_file(&options.service)?;
-    plugins::refuse_early(&file, &options.service)?;
+    let early = plugins::refuse_early(&file, &options.service)?;
     let source = service::from_file(file, &options.service, observer)?;
     let stage = stage::open_source(source, options, Guard::Enforce, observer)?;
     let guard_ms = millis(started);
-    let built = deployable(&stage, options, package_dir, observer)?;
+    let built = deployable(&stage, options, package_dir, early.as_deref(), observer)?;
     // Limits AWS would report only after the uploads: checked before the first write.
     preflight::check(
         &built.service,
@@ -61,11 +62,13 @@ pub(crate) fn prepare(
     Ok((stage, built, guard_ms))
 }
 
-/// Package now (into the default package directory), or read `package_dir` built earlier.
+/// Package now (into the default package directory), or read `package_dir` built earlier;
+/// `early` is the plugin plan made before resolution, when it decided.
 fn deployable(
     stage: &Stage,
     options: &StageOptions,
     package_dir: Option<&Path>,
+    early: Option<&[PluginTreatment]>,
     observer: &dyn Observer,
 ) -> anyhow::Result<Deployable> {
     let mut answers = stage.aws_answers();
@@ -74,13 +77,14 @@ fn deployable(
             service: &options.service,
             out_dir: None,
             now: SystemTime::now(),
+            plugins: early,
         };
         let build = package::build(&stage.source, &package_options, &mut answers, observer)?;
         return Ok(Deployable::from_build(build));
     };
     let resolved = stage.source.resolve(None, &mut answers, observer)?;
     let service: Service = stage.source.service(&resolved)?;
-    let plugins = plugins::check(&service, &options.service, observer)?;
+    let plugins = plugins::check(&service, &options.service, early, observer)?;
     let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
     let deployable = Deployable::from_dir(service, dir, empty_template());
     Ok(Deployable {

@@ -31,6 +31,9 @@ pub(crate) struct BuildTarget<'a> {
     /// The time of this run: `${sls:instanceId}`, the `ApiGatewayDeployment` suffix and the
     /// S3 artifact directory derive from it.
     pub now: SystemTime,
+    /// The plugin plan made before resolution, when it decided (see
+    /// [`crate::pipeline::plugins::refuse_early`]); `None` plans after resolution.
+    pub plugins: Option<&'a [PluginTreatment]>,
 }
 
 /// Everything a packaging run produced, for the deploy step.
@@ -73,6 +76,7 @@ pub(crate) fn build(
         &mut service,
         &source.file.dir,
         options.service,
+        options.plugins,
         observer,
     )?;
     let request = package_request(&service, &source.file);
@@ -363,6 +367,7 @@ mod tests {
             service: &service,
             out_dir: out_dir.as_deref(),
             now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
+            plugins: None,
         };
         build(
             &source(dir, stage),
@@ -622,6 +627,7 @@ mod tests {
             service: &service,
             out_dir: None,
             now: SystemTime::UNIX_EPOCH,
+            plugins: None,
         };
         build(
             &source(dir.path(), "dev"),

@@ -26,14 +26,16 @@ const PRUNE: &str = "serverless-prune-plugin";
 
 /// Classifies the declared plugins (refusing unsupported ones not ignored), reports one line
 /// per plugin under `-v`, and applies serverless-dotenv-plugin to `service` when declared.
-/// Runs on the resolved service, before it is compiled and before any AWS write.
+/// Runs on the resolved service, before it is compiled and before any AWS write; `early` is
+/// the plan [`refuse_early`] made, when it decided.
 pub(crate) fn prepare(
     service: &mut Service,
     service_dir: &Path,
     options: &ServiceOptions,
+    early: Option<&[PluginTreatment]>,
     observer: &dyn Observer,
 ) -> anyhow::Result<Vec<PluginTreatment>> {
-    let treatments = check(service, options, observer)?;
+    let treatments = check(service, options, early, observer)?;
     if declares(&treatments, DOTENV) {
         load_dotenv(service, service_dir, options, observer)?;
     }
@@ -41,17 +43,22 @@ pub(crate) fn prepare(
 }
 
 /// Classifies the declared plugins and reports them, without changing the service (for a
-/// package directory built earlier).
+/// package directory built earlier). `early`, the plan made before resolution when it
+/// decided, is used as it is: the plugin table is consulted once per run.
 pub(crate) fn check(
     service: &Service,
     options: &ServiceOptions,
+    early: Option<&[PluginTreatment]>,
     observer: &dyn Observer,
 ) -> anyhow::Result<Vec<PluginTreatment>> {
-    let treatments = plugins::plan(
-        service.plugins.as_ref(),
-        service.custom.as_ref(),
-        &options.ignore_plugins,
-    )?;
+    let treatments = match early {
+        Some(plan) => plan.to_vec(),
+        None => consult(
+            service.plugins.as_ref(),
+            service.custom.as_ref(),
+            &options.ignore_plugins,
+        )?,
+    };
     for t in &treatments {
         // A plugin deployed without knowingly is still said every time, not only under -v.
         if t.ignored && t.treatment == Treatment::Unsupported {
@@ -61,30 +68,47 @@ pub(crate) fn check(
         }
     }
     // custom.prune is checked now, so that a mistake stops the run before the deploy.
-    prune_settings(service)?;
+    prune_settings(service, &treatments)?;
     Ok(treatments)
 }
 
 /// Before the credentials are checked (`up`, `diff`): when `plugins:` and
 /// `custom.deployer.ignorePlugins` hold no variable, an unsupported plugin is refused without
 /// any AWS call. Anything else (variables, other mistakes) is left to the check after
-/// resolution, which reports it.
-pub(crate) fn refuse_early(file: &ConfigFile, options: &ServiceOptions) -> anyhow::Result<()> {
+/// resolution, which reports it. Returns the plan when resolution cannot change it (no
+/// variable in `plugins:`, `custom` or `custom.deployer`), for [`check`] to use.
+pub(crate) fn refuse_early(
+    file: &ConfigFile,
+    options: &ServiceOptions,
+) -> anyhow::Result<Option<Vec<PluginTreatment>>> {
     let plugins_raw = file.raw.get("plugins");
     let custom_raw = file.raw.get("custom");
-    let ignored_raw = custom_raw
-        .and_then(|c| c.get("deployer"))
-        .and_then(|d| d.get("ignorePlugins"));
+    let deployer_raw = custom_raw.and_then(|c| c.get("deployer"));
+    let ignored_raw = deployer_raw.and_then(|d| d.get("ignorePlugins"));
     let has_variables = |v: Option<&Value>| v.is_some_and(|v| v.to_string().contains("${"));
     if has_variables(plugins_raw) || has_variables(ignored_raw) {
-        return Ok(());
+        return Ok(None);
     }
     let custom = ignored_raw.map(|i| serde_json::json!({"deployer": {"ignorePlugins": i}}));
-    match plugins::plan(plugins_raw, custom.as_ref(), &options.ignore_plugins) {
+    // `custom: ${file(…)}` or a variable in `custom.deployer` may still add ignored names.
+    let custom_final = custom_raw.is_none_or(Value::is_object) && !has_variables(deployer_raw);
+    match consult(plugins_raw, custom.as_ref(), &options.ignore_plugins) {
         Err(err @ plugins::PluginError::Unsupported(_)) => Err(err.into()),
+        Ok(plan) if custom_final => Ok(Some(plan)),
         // Other mistakes are reported with their context after resolution.
-        _ => Ok(()),
+        _ => Ok(None),
     }
+}
+
+/// The plugin table's verdict on the declared plugins (see [`plugins::plan`]).
+fn consult(
+    declared: Option<&Value>,
+    custom: Option<&Value>,
+    ignored: &[String],
+) -> Result<Vec<PluginTreatment>, plugins::PluginError> {
+    #[cfg(test)]
+    tests::CONSULTED.with(|n| n.set(n.get() + 1));
+    plugins::plan(declared, custom, ignored)
 }
 
 /// `serverless-offline: not needed — local emulation only …`.
@@ -146,11 +170,13 @@ fn load_dotenv(
     Ok(())
 }
 
-/// serverless-prune-plugin's settings when the service declares it and asks for automatic
-/// pruning.
-pub(crate) fn prune_settings(service: &Service) -> anyhow::Result<Option<prune::PruneSettings>> {
-    let declared = plugins::declared_plugins(service.plugins.as_ref())?;
-    if !declared.iter().any(|n| n == PRUNE) {
+/// serverless-prune-plugin's settings when the plan holds it and the service asks for
+/// automatic pruning.
+pub(crate) fn prune_settings(
+    service: &Service,
+    treatments: &[PluginTreatment],
+) -> anyhow::Result<Option<prune::PruneSettings>> {
+    if !declares(treatments, PRUNE) {
         return Ok(None);
     }
     Ok(prune::settings(service.custom.as_ref())?)
@@ -167,16 +193,17 @@ pub struct Pruned {
 }
 
 /// serverless-prune-plugin after a successful deploy of `service` (its full template
-/// `update`), when it asks for it.
+/// `update`, its plugin plan `treatments`), when it asks for it.
 pub(crate) fn prune_deployed(
     stage: &Stage,
     service: &Service,
+    treatments: &[PluginTreatment],
     update: &Value,
     functions: &IndexMap<String, String>,
     observer: &dyn Observer,
 ) -> Option<Pruned> {
     // The settings were checked before the deploy (`check`).
-    let settings = prune_settings(service).ok().flatten()?;
+    let settings = prune_settings(service, treatments).ok().flatten()?;
     let names: Vec<String> = functions.values().cloned().collect();
     match prune_after_deploy(stage, &settings, &names, update, observer) {
         Ok(pruned) => Some(pruned),
@@ -262,6 +289,12 @@ mod tests {
     use super::*;
     use crate::observer::tests::Collect;
     use serde_json::json;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Consultations of the plugin table on this thread.
+        pub(super) static CONSULTED: Cell<usize> = const { Cell::new(0) };
+    }
 
     fn service(value: serde_json::Value) -> Service {
         Service::from_value(&value).unwrap()
@@ -278,12 +311,18 @@ mod tests {
     fn an_unsupported_plugin_stops_unless_ignored() {
         let s = service(json!({"service": "s", "provider": {"name": "aws"},
             "plugins": ["serverless-offline", "serverless-domain-manager"]}));
-        let err = check(&s, &options(&[]), &Collect::default()).unwrap_err();
+        let err = check(&s, &options(&[]), None, &Collect::default()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("serverless-domain-manager"), "{text}");
         assert!(text.contains("--ignore-plugin"), "{text}");
         let observer = Collect::default();
-        let ok = check(&s, &options(&["serverless-domain-manager"]), &observer).unwrap();
+        let ok = check(
+            &s,
+            &options(&["serverless-domain-manager"]),
+            None,
+            &observer,
+        )
+        .unwrap();
         assert_eq!(ok.len(), 2);
         assert!(ok[1].ignored);
         // Deploying without it knowingly is still said, not only under -v.
@@ -313,7 +352,7 @@ mod tests {
         if std::env::var_os("NODE_ENV").is_some() {
             return;
         }
-        let t = prepare(&mut s, dir.path(), &o, &Collect::default()).unwrap();
+        let t = prepare(&mut s, dir.path(), &o, None, &Collect::default()).unwrap();
         assert_eq!(t[0].treatment, Treatment::Native);
         let env = s.provider.environment.unwrap();
         let got: Vec<(&str, &str)> = env
@@ -328,7 +367,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(".env"), "A=1\n").unwrap();
         let mut s = service(json!({"service": "s", "provider": {"name": "aws"}}));
-        prepare(&mut s, dir.path(), &options(&[]), &Collect::default()).unwrap();
+        prepare(&mut s, dir.path(), &options(&[]), None, &Collect::default()).unwrap();
         assert!(s.provider.environment.is_none());
     }
 
@@ -357,6 +396,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_consults_the_plugin_table_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let yml = "service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-prune-plugin\n\
+                   custom:\n  prune: {automatic: true, number: 2}\n";
+        std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
+        let mut o = options(&[]);
+        o.cwd = dir.path().to_path_buf();
+        let file = crate::pipeline::service::load_file(&o).unwrap();
+        let before = CONSULTED.with(Cell::get);
+        let early = refuse_early(&file, &o).unwrap();
+        assert!(early.is_some(), "nothing in the plan needs resolving");
+        let s = service(file.raw.clone());
+        let plan = check(&s, &o, early.as_deref(), &Collect::default()).unwrap();
+        assert!(prune_settings(&s, &plan).unwrap().is_some());
+        assert_eq!(CONSULTED.with(Cell::get) - before, 1);
+        // `custom` from a file may add ignored names: the plan waits for resolution.
+        let yml = "service: s\nprovider:\n  name: aws\ncustom: ${file(custom.yml)}\n";
+        std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
+        let file = crate::pipeline::service::load_file(&o).unwrap();
+        assert_eq!(refuse_early(&file, &o).unwrap(), None);
+    }
+
+    #[test]
     fn layer_names_come_from_the_template() {
         let t = json!({"Resources": {
             "UtilLambdaLayer": {"Type": "AWS::Lambda::LayerVersion",
@@ -370,9 +432,11 @@ mod tests {
         let custom = json!({"prune": {"automatic": true, "number": 2}});
         let without = service(json!({"service": "s", "provider": {"name": "aws"},
             "custom": custom}));
-        assert_eq!(prune_settings(&without).unwrap(), None);
+        let plan = |s: &Service| check(s, &options(&[]), None, &Collect::default()).unwrap();
+        assert_eq!(prune_settings(&without, &plan(&without)).unwrap(), None);
         let with = service(json!({"service": "s", "provider": {"name": "aws"},
             "plugins": ["serverless-prune-plugin"], "custom": custom}));
-        assert_eq!(prune_settings(&with).unwrap().unwrap().number, 2);
+        let settings = prune_settings(&with, &plan(&with)).unwrap().unwrap();
+        assert_eq!(settings.number, 2);
     }
 }
