@@ -328,3 +328,33 @@ fn an_oversized_invoke_payload_is_a_usage_error() {
     );
     assert_eq!(run(&bed, &dir, &args, &[]).code, 2);
 }
+
+/// A stage that was never deployed is `stack-missing`, naming its stack and region; a package
+/// directory whose manifest is not one is `package-dir`.
+#[test]
+fn a_missing_stack_and_a_broken_package_dir_have_their_own_kinds() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "kinds-missing", |y| {
+        pin_seed(y.replacen("service: service-name", "service: json-missing", 1))
+    });
+    let r = run(&bed, &dir, &["deploy", "list", "-s", "dev", "--json"], &[]);
+    let j = error_object(&r, "stack-missing", 1);
+    assert_eq!(j["error"]["stack"], "json-missing-dev", "{j}");
+    assert_eq!(j["error"]["region"], "us-east-1", "{j}");
+
+    let packaged = run(
+        &bed,
+        &dir,
+        &["package", "-s", "dev", "--package", "pkg", "--json"],
+        &[],
+    );
+    assert_eq!(packaged.code, 0, "{}", packaged.stderr);
+    std::fs::write(dir.join("pkg/deployer-manifest.json"), "not a manifest").unwrap();
+    let r = run(
+        &bed,
+        &dir,
+        &["up", "-s", "dev", "--package", "pkg", "--json"],
+        &[],
+    );
+    error_object(&r, "package-dir", 1);
+}

@@ -1,9 +1,10 @@
 //! `deploy list`: the deployments of the stage in its deployment bucket, newest first, and
 //! which one the stack points at. Also the deployed-stage context the daily commands share.
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::deploy::{BUCKET_LOGICAL_ID, BUCKET_OUTPUT, BucketChoice};
+use deployer_aws::error::AwsError;
 use deployer_aws::stack::StackInfo;
 use deployer_config::model::Service;
 use serde::Serialize;
@@ -70,15 +71,15 @@ impl Target {
         deployer_aws::stack::describe(&self.stage.clients.cfn, &self.stack)
             .await?
             .ok_or_else(|| {
-                anyhow!(
-                    "stack \"{}\" does not exist in account {} ({}): stage {} is not deployed; \
-                     run `deployer up --stage {}` first",
-                    self.stack,
-                    session.identity.account,
-                    session.region,
-                    self.name,
-                    self.name
-                )
+                // Typed, so that `--json` says `stack-missing` with the stack and region.
+                let missing = AwsError::StackMissing {
+                    stack: self.stack.clone(),
+                    region: session.region.clone(),
+                };
+                anyhow::Error::new(missing).context(format!(
+                    "stage {} is not deployed in account {}; run `deployer up --stage {}` first",
+                    self.name, session.identity.account, self.name
+                ))
             })
     }
 

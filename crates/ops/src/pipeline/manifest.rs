@@ -151,18 +151,18 @@ pub fn read(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Res
 /// The manifest of `dir`, checked for its format and for the service, stage and region.
 fn read_manifest(dir: &Path, service: &str, stage: &str, region: &str) -> anyhow::Result<Manifest> {
     let manifest_path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "Cannot read {}; is {} a directory written by `deployer package --package DIR`?",
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        package_dir(format!(
+            "Cannot read {} ({e}); is {} a directory written by `deployer package --package DIR`?",
             manifest_path.display(),
             dir.display()
-        )
+        ))
     })?;
-    let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a deployer manifest; run `deployer package` again",
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        package_dir(format!(
+            "{} is not a deployer manifest ({e}); run `deployer package` again",
             manifest_path.display()
-        )
+        ))
     })?;
     if manifest.format != MANIFEST_FORMAT {
         return Err(package_dir(format!(
