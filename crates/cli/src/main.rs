@@ -15,7 +15,11 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 use crate::ui::Output;
 
-fn main() -> ExitCode {
+/// The binary's one async runtime: every operation is an `async fn` awaited here. The default
+/// multi-thread flavor is required: the variable engine asks for AWS-backed values through a
+/// synchronous callback, which waits with `tokio::task::block_in_place`.
+#[tokio::main]
+async fn main() -> ExitCode {
     let argv: Vec<_> = std::env::args_os().collect();
     // Lossy: `std::env::args` panics on an argument that is not UTF-8; clap's error names it.
     let words = argv
@@ -50,19 +54,19 @@ fn main() -> ExitCode {
     let out = Output::new(&cli.global);
     ui::init_tracing(&cli.global);
     let result = match cli.command {
-        Command::Print(a) => commands::print::run(&out, a),
-        Command::Package(a) => commands::package::run(&out, a),
-        Command::Whoami(a) => commands::whoami::run(&out, a),
-        Command::Verify(a) => commands::verify::run(&out, a),
-        Command::Up(a) => commands::daily::deploy(&out, a),
-        Command::Diff(a) => commands::diff::run(&out, a),
-        Command::Info(a) => commands::info::run(&out, a),
-        Command::Remove(a) => commands::remove::run(&out, a),
-        Command::Invoke(a) => commands::invoke::run(&out, a),
-        Command::Logs(a) => commands::logs::run(&out, a),
-        Command::Rollback(a) => commands::rollback::run(&out, a),
-        Command::Metrics(a) => commands::metrics::run(&out, a),
-        Command::Pin(a) => commands::pin::run(&out, a),
+        Command::Print(a) => commands::print::run(&out, a).await,
+        Command::Package(a) => commands::package::run(&out, a).await,
+        Command::Whoami(a) => commands::whoami::run(&out, a).await,
+        Command::Verify(a) => commands::verify::run(&out, a).await,
+        Command::Up(a) => commands::daily::deploy(&out, a).await,
+        Command::Diff(a) => commands::diff::run(&out, a).await,
+        Command::Info(a) => commands::info::run(&out, a).await,
+        Command::Remove(a) => commands::remove::run(&out, a).await,
+        Command::Invoke(a) => commands::invoke::run(&out, a).await,
+        Command::Logs(a) => commands::logs::run(&out, a).await,
+        Command::Rollback(a) => commands::rollback::run(&out, a).await,
+        Command::Metrics(a) => commands::metrics::run(&out, a).await,
+        Command::Pin(a) => commands::pin::run(&out, a).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -8,17 +8,21 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer up`/`deploy`, or the `deploy` subcommand given.
-pub fn deploy(out: &Output, mut args: UpArgs) -> anyhow::Result<u8> {
+pub async fn deploy(out: &Output, mut args: UpArgs) -> anyhow::Result<u8> {
     match args.target.take() {
-        None => crate::commands::up::run(out, args),
+        None => crate::commands::up::run(out, args).await,
         // `deploy --force-unlock function -f F` means the same as the flag after `function`.
-        Some(DeployCommand::Function(a)) => function(out, a, args.force_unlock),
-        Some(DeployCommand::List(a)) => list(out, a),
+        Some(DeployCommand::Function(a)) => function(out, a, args.force_unlock).await,
+        Some(DeployCommand::List(a)) => list(out, a).await,
     }
 }
 
 /// Runs `deployer deploy function`.
-fn function(out: &Output, args: DeployFunctionArgs, force_unlock: bool) -> anyhow::Result<u8> {
+async fn function(
+    out: &Output,
+    args: DeployFunctionArgs,
+    force_unlock: bool,
+) -> anyhow::Result<u8> {
     let stage = options::stage(out, &args.service, &args.credentials)?;
     let options = FunctionOptions {
         stage,
@@ -30,7 +34,7 @@ fn function(out: &Output, args: DeployFunctionArgs, force_unlock: bool) -> anyho
         force_unlock: force_unlock || args.force_unlock,
     };
     let observer = CliObserver::new(out);
-    let result = deployer_ops::deploy_function(&options, &observer);
+    let result = deployer_ops::deploy_function(&options, &observer).await;
     observer.finish();
     show_function(out, &result?);
     Ok(crate::exit::OK)
@@ -62,9 +66,9 @@ fn show_function(out: &Output, d: &FunctionDeployed) {
 }
 
 /// Runs `deployer deploy list`.
-pub fn list(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
+pub async fn list(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let options = options::stage(out, &args.service, &args.credentials)?;
-    let list = deployer_ops::deploy_list(&options, &CliObserver::new(out))?;
+    let list = deployer_ops::deploy_list(&options, &CliObserver::new(out)).await?;
     show_list(out, &list);
     Ok(crate::exit::OK)
 }

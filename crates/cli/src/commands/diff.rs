@@ -10,7 +10,7 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer diff`.
-pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
     let mut stage = options::stage(out, &args.service, &args.credentials)?;
     stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = DiffOptions {
@@ -18,7 +18,7 @@ pub fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
         package_dir: args.package.clone(),
     };
     let observer = CliObserver::new(out);
-    let diff = deployer_ops::diff(&options, &observer);
+    let diff = deployer_ops::diff(&options, &observer).await;
     observer.finish();
     let diff = diff?;
     if out.json {

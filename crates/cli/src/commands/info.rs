@@ -6,9 +6,9 @@ use crate::commands::{options, render};
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer info`.
-pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let options = options::stage(out, &args.service, &args.credentials)?;
-    let info = deployer_ops::info(&options, &CliObserver::new(out))?;
+    let info = deployer_ops::info(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&info);
         return Ok(crate::exit::OK);

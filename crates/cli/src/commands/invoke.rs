@@ -10,7 +10,7 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer invoke`.
-pub fn run(out: &Output, args: InvokeArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: InvokeArgs) -> anyhow::Result<u8> {
     let payload = match (&args.data, &args.path) {
         (Some(d), _) => Payload::Data(d.clone()),
         (None, Some(p)) => Payload::File(p.clone()),
@@ -28,7 +28,7 @@ pub fn run(out: &Output, args: InvokeArgs) -> anyhow::Result<u8> {
         log: args.log,
         qualifier: args.qualifier.clone(),
     };
-    let done = deployer_ops::invoke(&options, &CliObserver::new(out))?;
+    let done = deployer_ops::invoke(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&done);
     } else {

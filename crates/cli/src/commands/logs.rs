@@ -9,7 +9,7 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer logs`.
-pub fn run(out: &Output, args: LogsArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: LogsArgs) -> anyhow::Result<u8> {
     let options = LogsOptions {
         stage: options::stage(out, &args.service, &args.credentials)?,
         function: args.function.clone(),
@@ -32,7 +32,7 @@ pub fn run(out: &Output, args: LogsArgs) -> anyhow::Result<u8> {
             }
         }
     };
-    let logs = deployer_ops::logs(&options, &CliObserver::new(out), &mut sink)?;
+    let logs = deployer_ops::logs(&options, &CliObserver::new(out), &mut sink).await?;
     if out.json {
         out.json_result(&logs);
     }

@@ -8,14 +8,14 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer metrics`.
-pub fn run(out: &Output, args: MetricsArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: MetricsArgs) -> anyhow::Result<u8> {
     let options = MetricsOptions {
         stage: options::stage(out, &args.service, &args.credentials)?,
         function: args.function.clone(),
         start_time: args.start_time.clone(),
         end_time: args.end_time.clone(),
     };
-    let m = deployer_ops::metrics(&options, &CliObserver::new(out))?;
+    let m = deployer_ops::metrics(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&m);
         return Ok(crate::exit::OK);

@@ -10,7 +10,7 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer package`.
-pub fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
     let mut stage = options::stage(out, &args.service, &args.credentials)?;
     stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = PackageOptions {
@@ -19,7 +19,7 @@ pub fn run(out: &Output, args: PackageArgs) -> anyhow::Result<u8> {
         now: SystemTime::now(),
         offline: args.offline,
     };
-    let summary = deployer_ops::package(&options, &CliObserver::new(out))?;
+    let summary = deployer_ops::package(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&summary);
     } else {

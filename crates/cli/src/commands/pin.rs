@@ -7,9 +7,9 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer pin`.
-pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let options = options::stage(out, &args.service, &args.credentials)?;
-    let p = deployer_ops::pin(&options, &CliObserver::new(out))?;
+    let p = deployer_ops::pin(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&p);
         return Ok(crate::exit::OK);

@@ -9,7 +9,7 @@ use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer print`.
-pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
     let mut stage = options::stage(out, &args.service, &args.credentials)?;
     stage.service = options::service(&args.service, declared(out, &args))?;
     let options = PrintOptions {
@@ -17,7 +17,7 @@ pub fn run(out: &Output, args: PrintArgs) -> anyhow::Result<u8> {
         path: args.path.clone(),
         offline: args.offline,
     };
-    let printed = deployer_ops::print(&options, &CliObserver::new(out))?;
+    let printed = deployer_ops::print(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&printed);
         return Ok(crate::exit::OK);

@@ -11,7 +11,7 @@ use crate::commands::options;
 use crate::ui::{self, CliObserver, Output};
 
 /// Runs `deployer remove`.
-pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
     let confirmation = if args.yes {
         Confirmation::Given
     } else if out.interactive {
@@ -24,7 +24,7 @@ pub fn run(out: &Output, args: RemoveArgs) -> anyhow::Result<u8> {
         confirmation,
     };
     let observer = CliObserver::new(out);
-    let removal = deployer_ops::remove(&options, &observer);
+    let removal = deployer_ops::remove(&options, &observer).await;
     observer.finish();
     let removed = match removal.map_err(|e| crate::errors::NoPrompt::explain(e, out.ci))? {
         Removal::Removed(removed) => removed,

@@ -8,7 +8,7 @@ use crate::commands::{daily, options};
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer rollback`.
-pub fn run(out: &Output, args: RollbackArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: RollbackArgs) -> anyhow::Result<u8> {
     let Some(timestamp) = args.timestamp.clone() else {
         return daily::list(
             out,
@@ -16,7 +16,8 @@ pub fn run(out: &Output, args: RollbackArgs) -> anyhow::Result<u8> {
                 service: args.service,
                 credentials: args.credentials,
             },
-        );
+        )
+        .await;
     };
     let options = RollbackOptions {
         stage: options::stage(out, &args.service, &args.credentials)?,
@@ -24,7 +25,7 @@ pub fn run(out: &Output, args: RollbackArgs) -> anyhow::Result<u8> {
         force_unlock: args.force_unlock,
     };
     let observer = CliObserver::new(out);
-    let result = deployer_ops::rollback(&options, &observer);
+    let result = deployer_ops::rollback(&options, &observer).await;
     observer.finish();
     let done = result?;
     if out.json {

@@ -9,7 +9,7 @@ use crate::commands::{options, render};
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer up`.
-pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     let mut stage = options::stage(out, &args.service, &args.credentials)?;
     stage.service.ignore_plugins = args.ignore_plugins.clone();
     let options = DeployOptions {
@@ -20,7 +20,7 @@ pub fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
         force_unlock: args.force_unlock,
     };
     let observer = CliObserver::new(out);
-    let report = deployer_ops::deploy(&options, &observer);
+    let report = deployer_ops::deploy(&options, &observer).await;
     observer.finish();
     match report? {
         DeployReport::Done(deployed) => {

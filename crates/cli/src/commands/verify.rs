@@ -8,9 +8,9 @@ use crate::commands::{options, render};
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer verify`.
-pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let options = options::stage(out, &args.service, &args.credentials)?;
-    let v = deployer_ops::verify(&options, &CliObserver::new(out))?;
+    let v = deployer_ops::verify(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&v);
         return Ok(crate::exit::OK);

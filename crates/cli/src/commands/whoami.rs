@@ -9,9 +9,9 @@ use crate::commands::{options, render};
 use crate::ui::{CliObserver, Output};
 
 /// Runs `deployer whoami`.
-pub fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
+pub async fn run(out: &Output, args: AwsCommandArgs) -> anyhow::Result<u8> {
     let options = options::stage(out, &args.service, &args.credentials)?;
-    let id = deployer_ops::whoami(&options, &CliObserver::new(out))?;
+    let id = deployer_ops::whoami(&options, &CliObserver::new(out)).await?;
     if out.json {
         out.json_result(&id);
         return Ok(crate::exit::OK);

@@ -149,14 +149,18 @@ fn refused_refresh(stage: &Stage, stack: &str) -> Option<AwsError> {
 }
 
 /// Packages (or reads `package_dir`) and deploys the stage.
-pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Result<DeployReport> {
+pub async fn deploy(
+    options: &DeployOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
     let (mut stage, built, guard_ms) = pipeline::prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Deploy,
         observer,
-    )?;
+    )
+    .await?;
     let packaged_ms = pipeline::millis(started) - guard_ms;
     let session = &stage.session;
     let mut req = request::deploy_request(&built, options.force);
@@ -164,9 +168,7 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         req.waits.operation = timeout;
     }
     req.lock.force_unlock = options.force_unlock;
-    let result = stage
-        .rt
-        .block_on(deployer_aws::deploy::deploy(&stage.clients, &req, observer));
+    let result = deployer_aws::deploy::deploy(&stage.clients, &req, observer).await;
     let result = match refused_refresh(&stage, &req.params.stack) {
         Some(refused) => Err(refused),
         None => result,
@@ -206,7 +208,8 @@ pub fn deploy(options: &DeployOptions, observer: &dyn Observer) -> anyhow::Resul
         &built.update,
         &functions,
         observer,
-    );
+    )
+    .await;
     stage.ensure_proven()?;
     timings.insert("total".into(), pipeline::millis(started));
     let account_recorded = stage.record_first_deploy()?;

@@ -49,8 +49,11 @@ pub(crate) fn ensure_function(
 }
 
 /// Opens the stage (the guard before anything else) and resolves its service.
-pub(crate) fn open(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Target> {
-    let stage = stage::open(options, Guard::Enforce, observer)?;
+pub(crate) async fn open(
+    options: &StageOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Target> {
+    let stage = stage::open(options, Guard::Enforce, observer).await?;
     let resolved = stage
         .source
         .resolve(None, &mut stage.aws_answers(), observer)?;
@@ -210,17 +213,20 @@ pub(crate) fn entry(d: &Deployment, current: Option<&str>) -> DeploymentEntry {
 }
 
 /// Opens the stage (guard first) and lists its deployments, newest first.
-pub fn deploy_list(
+pub async fn deploy_list(
     options: &StageOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<DeploymentList> {
-    let target = open(options, observer)?;
-    let (bucket, list, current) = target.stage.block_on(async {
-        let info = target.deployed_stack().await?;
-        let bucket = target.bucket(&info).await?;
-        let deployed = target.deployments(&bucket, &info).await?;
-        anyhow::Ok((bucket, deployed.list, deployed.current))
-    })?;
+    let target = open(options, observer).await?;
+    let (bucket, list, current) = target
+        .stage
+        .run(async {
+            let info = target.deployed_stack().await?;
+            let bucket = target.bucket(&info).await?;
+            let deployed = target.deployments(&bucket, &info).await?;
+            anyhow::Ok((bucket, deployed.list, deployed.current))
+        })
+        .await?;
     let session = &target.stage.session;
     Ok(DeploymentList {
         service: target.service.service.clone(),

@@ -45,17 +45,18 @@ pub struct Diffed {
 
 /// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
 /// change set, deleted afterwards.
-pub fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
+pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
     let (stage, built, _) = pipeline::prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Diff,
         observer,
-    )?;
+    )
+    .await?;
     let req = request::deploy_request(&built, false);
-    let diff = stage.block_on(async {
-        Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?)
-    })?;
+    let diff = stage
+        .run(async { Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?) })
+        .await?;
     for warning in &diff.warnings {
         observer.warning(warning);
     }

@@ -71,12 +71,12 @@ pub struct FunctionDeployed {
 }
 
 /// Opens the stage (guard first), packages, compares and updates the function.
-pub fn deploy_function(
+pub async fn deploy_function(
     options: &FunctionOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<FunctionDeployed> {
     let started = Instant::now();
-    let target = deployments::open(&options.stage, observer)?;
+    let target = deployments::open(&options.stage, observer).await?;
     let build = package::build(
         &target.stage.source,
         &BuildTarget {
@@ -92,7 +92,8 @@ pub fn deploy_function(
     deployments::ensure_function(&build.service, key, &target.stage.source.file.path)?;
     let mut result = target
         .stage
-        .block_on(update(&target, &build, options, observer))?;
+        .run(update(&target, &build, options, observer))
+        .await?;
     result.millis = started.elapsed().as_millis() as u64;
     result.aws_calls = target.stage.calls();
     if result.status == "updated" {

@@ -95,8 +95,8 @@ pub struct Verified {
 }
 
 /// Opens the stage and reports who its credentials are, without enforcing the guard.
-pub fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Identity> {
-    let stage = stage::open(options, Guard::Report, observer)?;
+pub async fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Identity> {
+    let stage = stage::open(options, Guard::Report, observer).await?;
     let s = &stage.session;
     if let Verdict::Refused(refusal) = &s.verdict {
         observer.warning(&refusal.to_string());
@@ -126,8 +126,8 @@ pub fn whoami(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result
 /// the credentials do not belong to the stage's account, and also when nothing pins the
 /// stage (no `allowedAccountIds`/`forbiddenAccountIds`, no lock file record, no
 /// `--expect-account`): a gate must not let an unpinned stage through.
-pub fn verify(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Verified> {
-    let stage = stage::open(options, Guard::Enforce, observer)?;
+pub async fn verify(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Verified> {
+    let stage = stage::open(options, Guard::Enforce, observer).await?;
     let s = &stage.session;
     s.ensure_pinned(&stage.lock.path.display().to_string())
         .map_err(|e| match e {

@@ -46,15 +46,16 @@ pub struct StageInfo {
 }
 
 /// Opens the stage (guard first) and describes its stack.
-pub fn info(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<StageInfo> {
-    let stage = stage::open(options, Guard::Enforce, observer)?;
+pub async fn info(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<StageInfo> {
+    let stage = stage::open(options, Guard::Enforce, observer).await?;
     let resolved = stage
         .source
         .resolve(None, &mut stage.aws_answers(), observer)?;
     let service = stage.source.service(&resolved)?;
     let stack_name = stack::name(&service, &resolved.stage);
     let info = stage
-        .block_on(async { Ok(deployer_aws::deploy::info(&stage.clients, &stack_name).await?) })?;
+        .run(async { Ok(deployer_aws::deploy::info(&stage.clients, &stack_name).await?) })
+        .await?;
     for w in &info.warnings {
         observer.warning(w);
     }

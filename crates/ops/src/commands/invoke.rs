@@ -154,21 +154,25 @@ fn error_of(payload: Option<&Value>, raw: &str) -> String {
 }
 
 /// Opens the stage (guard first) and invokes the function.
-pub fn invoke(options: &InvokeOptions, observer: &dyn Observer) -> anyhow::Result<Invocation> {
+pub async fn invoke(
+    options: &InvokeOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Invocation> {
     let body = payload_bytes(&options.payload, &options.stage.service.cwd)?;
-    let target = deployments::open(&options.stage, observer)?;
+    let target = deployments::open(&options.stage, observer).await?;
     let key = &options.function;
     deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
     let name = target.service.function_name(key, &target.name);
     let lambda = &target.stage.clients.lambda;
-    let answer = target.stage.rt.block_on(lambda::invoke(
+    let answer = lambda::invoke(
         lambda,
         &name,
         body,
         options.kind,
         options.log,
         options.qualifier.as_deref(),
-    ));
+    )
+    .await;
     let answer = match answer {
         Err(e) if e.code() == Some("ResourceNotFoundException") => {
             return Err(OpError::error(

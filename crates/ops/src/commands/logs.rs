@@ -135,7 +135,7 @@ fn line(e: &LogEvent) -> LogLine {
 
 /// Opens the stage (guard first) and reads the window; each batch of lines goes to `sink` as it
 /// arrives. With `tail` it never returns but on an error (the process ends on Ctrl-C).
-pub fn logs(
+pub async fn logs(
     options: &LogsOptions,
     observer: &dyn Observer,
     sink: &mut dyn FnMut(&[LogLine]),
@@ -146,28 +146,19 @@ pub fn logs(
         options.start_time.as_deref().unwrap_or(DEFAULT_SINCE),
         now,
     )?;
-    let target = deployments::open(&options.stage, observer)?;
+    let target = deployments::open(&options.stage, observer).await?;
     let key = &options.function;
     deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
     let name = target.service.function_name(key, &target.name);
     let group = logs::group_name(&name);
     let client = &target.stage.clients.logs;
     let filter = options.filter.as_deref();
-    let events = target.stage.rt.block_on(logs::filter_events(
-        client,
-        &group,
-        millis(since),
-        None,
-        filter,
-    ))?;
+    let events = logs::filter_events(client, &group, millis(since), None, filter).await?;
     let lines: Vec<LogLine> = events.iter().map(line).collect();
     sink(&lines);
     if options.tail {
         let interval = Duration::from_millis(options.interval.unwrap_or(1000).max(100));
-        target
-            .stage
-            .rt
-            .block_on(follow(client, &group, filter, events, interval, sink))?;
+        follow(client, &group, filter, events, interval, sink).await?;
     }
     Ok(Logs {
         function: key.clone(),

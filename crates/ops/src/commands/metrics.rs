@@ -113,7 +113,7 @@ fn total(functions: &[Figures]) -> Figures {
 }
 
 /// Opens the stage (guard first) and reads the metrics.
-pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Result<Metrics> {
+pub async fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Result<Metrics> {
     let now = SystemTime::now();
     let start = parse_since(
         "--startTime",
@@ -130,7 +130,7 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
             "--startTime must be before --endTime",
         ));
     };
-    let target = deployments::open(&options.stage, observer)?;
+    let target = deployments::open(&options.stage, observer).await?;
     let keys: Vec<String> = match &options.function {
         Some(k) => {
             deployments::ensure_function(&target.service, k, &target.stage.source.file.path)?;
@@ -143,16 +143,14 @@ pub fn metrics(options: &MetricsOptions, observer: &dyn Observer) -> anyhow::Res
         .map(|k| target.service.function_name(k, &target.name))
         .collect();
     let period = period_for(window);
-    let figures = target
-        .stage
-        .rt
-        .block_on(deployer_aws::metrics::lambda_metrics(
-            &target.stage.clients.cloudwatch,
-            &names,
-            secs(start),
-            secs(end),
-            period as i32,
-        ))?;
+    let figures = deployer_aws::metrics::lambda_metrics(
+        &target.stage.clients.cloudwatch,
+        &names,
+        secs(start),
+        secs(end),
+        period as i32,
+    )
+    .await?;
     let functions: Vec<Figures> = keys
         .into_iter()
         .zip(figures)

@@ -94,8 +94,9 @@ pub struct TemplateFiles {
 /// error at their property.
 ///
 /// Zips, templates and the manifest of an earlier run in the package directory are removed
-/// first (prebuilt artifacts the configuration names are kept).
-pub fn package(
+/// first (prebuilt artifacts the configuration names are kept). Async because an AWS-backed
+/// variable opens the stage on the caller's (multi-thread) runtime.
+pub async fn package(
     options: &PackageOptions,
     observer: &dyn Observer,
 ) -> anyhow::Result<PackageSummary> {

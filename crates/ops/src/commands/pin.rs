@@ -24,8 +24,8 @@ pub struct Pinned {
 
 /// Opens the stage with the guard enforced (the configuration's pin and an existing record
 /// must hold, unless `--accept-account` replaces the record), then records its account.
-pub fn pin(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Pinned> {
-    let mut stage = stage::open(options, Guard::Enforce, observer)?;
+pub async fn pin(options: &StageOptions, observer: &dyn Observer) -> anyhow::Result<Pinned> {
+    let mut stage = stage::open(options, Guard::Enforce, observer).await?;
     let account = stage.session.account().to_string();
     let stage_name = stage.session.stage.clone();
     stage.lock.record(&stage_name, &account)?;

@@ -31,8 +31,9 @@ pub struct PrintOptions {
 #[serde(transparent)]
 pub struct Printed(pub Value);
 
-/// Resolves the configuration (or the value at the path) and adds v3's derived keys.
-pub fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<Printed> {
+/// Resolves the configuration (or the value at the path) and adds v3's derived keys. Async
+/// because an AWS-backed variable opens the stage on the caller's (multi-thread) runtime.
+pub async fn print(options: &PrintOptions, observer: &dyn Observer) -> anyhow::Result<Printed> {
     let source = service::load(&options.stage.service, observer)?;
     let settings = ResolveSettings {
         aws_as_text: options.offline,

@@ -70,8 +70,11 @@ pub struct Removed {
 }
 
 /// Opens the stage (guard first), confirms a pinned stage, then removes it.
-pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::Result<Removal> {
-    let stage = stage::open(&options.stage, Guard::Enforce, observer)?;
+pub async fn remove(
+    options: &RemoveOptions<'_>,
+    observer: &dyn Observer,
+) -> anyhow::Result<Removal> {
+    let stage = stage::open(&options.stage, Guard::Enforce, observer).await?;
     let resolved = stage
         .source
         .resolve(None, &mut stage.aws_answers(), observer)?;
@@ -96,10 +99,12 @@ pub fn remove(options: &RemoveOptions<'_>, observer: &dyn Observer) -> anyhow::R
         bucket: stack::bucket_choice(&service),
         waits: Waits::default(),
     };
-    let removed = stage.block_on(async {
-        let removed = deployer_aws::flow::remove::remove(&stage.clients, &req, observer);
-        Ok(removed.await?)
-    })?;
+    let removed = stage
+        .run(async {
+            let removed = deployer_aws::flow::remove::remove(&stage.clients, &req, observer);
+            Ok(removed.await?)
+        })
+        .await?;
     if removed.objects_left > 0 {
         observer.warning(&left_warning(&removed));
     }

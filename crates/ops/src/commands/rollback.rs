@@ -78,9 +78,12 @@ fn referenced_keys(template: &Value, directory: &str, out: &mut Vec<String>) {
 /// Opens the stage (guard first), checks the deployment and its artifacts, takes the lock and
 /// updates the stack to the deployment's template; a stack that already runs that template is
 /// left alone.
-pub fn rollback(options: &RollbackOptions, observer: &dyn Observer) -> anyhow::Result<RolledBack> {
-    let target = deployments::open(&options.stage, observer)?;
-    target.stage.block_on(run(&target, options, observer))
+pub async fn rollback(
+    options: &RollbackOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<RolledBack> {
+    let target = deployments::open(&options.stage, observer).await?;
+    target.stage.run(run(&target, options, observer)).await
 }
 
 async fn run(

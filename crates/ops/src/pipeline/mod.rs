@@ -36,7 +36,7 @@ pub(crate) fn millis(since: Instant) -> u64 {
 
 /// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
 /// also returns how long the guard took, in milliseconds.
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     options: &StageOptions,
     package_dir: Option<&Path>,
     action: Action,
@@ -47,7 +47,7 @@ pub(crate) fn prepare(
     let file = service::load_file(&options.service)?;
     let early = plugins::refuse_early(&file, &options.service)?;
     let source = service::from_file(file, &options.service, observer)?;
-    let stage = stage::open_source(source, options, Guard::Enforce, observer)?;
+    let stage = stage::open_source(source, options, Guard::Enforce, observer).await?;
     let guard_ms = millis(started);
     let built = deployable(&stage, options, package_dir, early.as_deref(), observer)?;
     // Limits AWS would report only after the uploads: checked before the first write.
@@ -104,8 +104,8 @@ mod tests {
     use crate::defaults::ACCOUNT_LOCK_FILE;
     use crate::observer::tests::Collect;
 
-    #[test]
-    fn the_deploy_preparation_reads_the_configuration_once() {
+    #[tokio::test]
+    async fn the_deploy_preparation_reads_the_configuration_once() {
         let dir = tempfile::tempdir().unwrap();
         let yml = "service: s\nprovider:\n  name: aws\nplugins:\n  - serverless-offline\n";
         std::fs::write(dir.path().join("serverless.yml"), yml).unwrap();
@@ -114,7 +114,7 @@ mod tests {
         let mut options = StageOptions::default();
         options.service.cwd = dir.path().to_path_buf();
         let before = deployer_config::reads_on_this_thread();
-        let result = prepare(&options, None, Action::Deploy, &Collect::default());
+        let result = prepare(&options, None, Action::Deploy, &Collect::default()).await;
         assert!(result.is_err(), "the lock file is malformed");
         assert_eq!(deployer_config::reads_on_this_thread() - before, 1);
     }

@@ -194,7 +194,7 @@ pub struct Pruned {
 
 /// serverless-prune-plugin after a successful deploy of `service` (its full template
 /// `update`, its plugin plan `treatments`), when it asks for it.
-pub(crate) fn prune_deployed(
+pub(crate) async fn prune_deployed(
     stage: &Stage,
     service: &Service,
     treatments: &[PluginTreatment],
@@ -205,7 +205,7 @@ pub(crate) fn prune_deployed(
     // The settings were checked before the deploy (`check`).
     let settings = prune_settings(service, treatments).ok().flatten()?;
     let names: Vec<String> = functions.values().cloned().collect();
-    match prune_after_deploy(stage, &settings, &names, update, observer) {
+    match prune_after_deploy(stage, &settings, &names, update, observer).await {
         Ok(pruned) => Some(pruned),
         // The stack is deployed: a failed clean-up is reported, not turned into a failure.
         Err(err) => {
@@ -220,7 +220,7 @@ pub(crate) fn prune_deployed(
 /// After a successful deploy: deletes each function's versions beyond the newest N that no
 /// alias points to, one at a time (and old layer versions with `includeLayers`). `functions`
 /// are the deployed function names; layer names come from the template.
-pub(crate) fn prune_after_deploy(
+pub(crate) async fn prune_after_deploy(
     stage: &Stage,
     settings: &prune::PruneSettings,
     functions: &[String],
@@ -234,9 +234,11 @@ pub(crate) fn prune_after_deploy(
             name: function.clone(),
             keep: settings.number,
         };
-        let deleted = stage.block_on(async {
-            Ok(flow::prune::prune_function(&client, &req, versions_to_delete).await?)
-        })?;
+        let deleted = stage
+            .run(async {
+                Ok(flow::prune::prune_function(&client, &req, versions_to_delete).await?)
+            })
+            .await?;
         if !deleted.is_empty() {
             observer.detail(&format!(
                 "{PRUNE}: deleted versions {} of {function}",
@@ -251,10 +253,12 @@ pub(crate) fn prune_after_deploy(
                 name: layer,
                 keep: settings.number,
             };
-            let deleted = stage.block_on(async {
-                let rule = prune::layer_versions_to_delete;
-                Ok(flow::prune::prune_layer(&client, &req, rule).await?)
-            })?;
+            let deleted = stage
+                .run(async {
+                    let rule = prune::layer_versions_to_delete;
+                    Ok(flow::prune::prune_layer(&client, &req, rule).await?)
+                })
+                .await?;
             pruned.layer_versions += deleted.len();
         }
     }

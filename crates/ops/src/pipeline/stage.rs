@@ -2,7 +2,6 @@
 //! configuration → resolve the stage's early settings → pick the credentials → prove the
 //! account with STS → judge it with the guard → SDK clients with a call counter.
 
-use anyhow::Context as _;
 use deployer_aws::clients::AwsClients;
 use deployer_aws::sources::{AwsVariable, resolve_all};
 use deployer_aws::{AwsSession, CredentialError, CredentialOptions, RecordedAccount, StageTarget};
@@ -43,8 +42,6 @@ pub(crate) struct Stage {
     pub session: AwsSession,
     /// SDK clients with the call counter.
     pub clients: AwsClients,
-    /// The runtime the AWS calls run on.
-    pub rt: tokio::runtime::Runtime,
     /// The account lock file next to the configuration.
     pub lock: LockFile,
     /// The account the lock file recorded for the stage when it was opened.
@@ -53,17 +50,17 @@ pub(crate) struct Stage {
 
 /// Opens the stage: configuration, credentials, one STS call, the guard (before any other
 /// AWS call or local write).
-pub(crate) fn open(
+pub(crate) async fn open(
     options: &StageOptions,
     guard: Guard,
     observer: &dyn Observer,
 ) -> anyhow::Result<Stage> {
     let source = service::load(&options.service, observer)?;
-    open_source(source, options, guard, observer)
+    open_source(source, options, guard, observer).await
 }
 
 /// [`open`] with the configuration already loaded.
-pub(crate) fn open_source(
+pub(crate) async fn open_source(
     source: Source,
     options: &StageOptions,
     guard: Guard,
@@ -78,15 +75,8 @@ pub(crate) fn open_source(
         }),
         None => lock.recorded(&source.stage.stage),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
-    let session = rt
-        .block_on(deployer_aws::open(
-            &target(&source.stage, recorded),
-            &options.credentials,
-        ))
+    let session = deployer_aws::open(&target(&source.stage, recorded), &options.credentials)
+        .await
         .map_err(credential_error)?;
     observer.detail(&format!(
         "stage {} in {}: credentials from {}, account {} ({})",
@@ -109,7 +99,6 @@ pub(crate) fn open_source(
         source,
         session,
         clients,
-        rt,
         lock,
         recorded_before,
     })
@@ -145,13 +134,13 @@ impl Stage {
         }
     }
 
-    /// Runs `fut` on the stage's runtime. A credential refresh refused meanwhile decides the
+    /// Awaits `fut`, the stage's AWS work. A credential refresh refused meanwhile decides the
     /// outcome, whatever `fut` made of the failed request (retried, ignored or reported).
-    pub fn block_on<T>(
+    pub async fn run<T>(
         &self,
         fut: impl std::future::Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<T> {
-        let result = self.rt.block_on(fut);
+        let result = fut.await;
         self.ensure_proven()?;
         result
     }
@@ -189,10 +178,7 @@ impl Stage {
                 .filter_map(|p| p.as_ref().ok().cloned())
                 .collect();
             let account = self.session.account();
-            let mut answers = self
-                .rt
-                .block_on(resolve_all(&self.clients, account, &vars))
-                .into_iter();
+            let mut answers = wait(resolve_all(&self.clients, account, &vars)).into_iter();
             parsed
                 .into_iter()
                 .map(|p| match p {
@@ -229,12 +215,12 @@ impl<'a> OnDemand<'a> {
     /// Answers a round of AWS-backed variables, opening the stage (guard included) first.
     pub fn answer(&mut self, requests: &[ExternalRequest]) -> Vec<Result<Option<Value>, String>> {
         if self.stage.is_none() && self.failure.is_none() {
-            let opened = open_source(
+            let opened = wait(open_source(
                 self.source.clone(),
                 self.options,
                 Guard::Enforce,
                 self.observer,
-            );
+            ));
             match opened {
                 Ok(stage) => self.stage = Some(stage),
                 Err(err) => self.failure = Some(why_credentials(err, requests)),
@@ -262,6 +248,15 @@ impl<'a> OnDemand<'a> {
         }
         Ok((result?, self.stage.as_ref().map(Stage::calls)))
     }
+}
+
+/// Awaits `fut` from the synchronous callback through which the variable engine
+/// (`deployer-config`, pure and synchronous) asks for AWS-backed values in the middle of an
+/// async operation. `block_in_place` lets the runtime move this worker's other tasks elsewhere
+/// while the thread waits, so it needs the multi-thread runtime (`#[tokio::main]`'s default);
+/// it panics on a current-thread runtime.
+fn wait<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
 }
 
 /// A credential failure of [`OnDemand`] says which variable needed the credentials (a guard
