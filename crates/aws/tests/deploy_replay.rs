@@ -317,8 +317,8 @@ fn request(force: bool) -> (DeployRequest, tempfile::TempDir) {
         deployment_prefix: "serverless".into(),
         bucket: BucketChoice::Stack,
         max_previous_deployments: 5,
-        core_template: serde_json::json!({"Resources": {"ServerlessDeploymentBucket": {"Type": "AWS::S3::Bucket"}}}),
-        template,
+        core_template: serde_json::json!({"Resources": {"ServerlessDeploymentBucket": {"Type": "AWS::S3::Bucket"}}}).into(),
+        template: template.into(),
         template_hash: "TEMPLATEHASH".into(),
         artifact_directory: DIR.into(),
         artifacts: vec![DeployArtifact {
@@ -887,7 +887,7 @@ async fn an_update_whose_answer_was_lost_is_confirmed_from_the_stack() {
             VecDeque::from([cfn_error(500, "InternalFailure", "lost")]),
         );
         // First read: the old template (change detection); then ours (the update landed).
-        let ours = serde_json::to_string(&req.template).unwrap();
+        let ours = serde_json::to_string(req.template.as_ref()).unwrap();
         s.responses
             .get_mut("GetTemplate")
             .unwrap()

@@ -148,7 +148,7 @@ fn local_template(
     deployments: &[Deployment],
     check: &ChangeCheck,
 ) -> Result<String, AwsError> {
-    let text = serde_json::to_string(&req.template)
+    let text = serde_json::to_string(req.template.as_ref())
         .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
     let Some(newest) = deployments.last() else {
         return Ok(text);

@@ -99,7 +99,7 @@ pub(super) async fn bucket(
         }
         (None, BucketChoice::Stack) => {
             progress.report(|scope| Progress::StackCreating { scope });
-            let body = serde_json::to_string(&req.core_template)
+            let body = serde_json::to_string(req.core_template.as_ref())
                 .map_err(|e| AwsError::Invalid(format!("core template: {e}")))?;
             let id = create_core(clients, req, body, progress).await?;
             let name = stack::physical_id(&clients.cfn, &params.stack, BUCKET_LOGICAL_ID)

@@ -2,6 +2,7 @@
 //! and template.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::artifacts::stage_prefix;
 use crate::lock::LockOptions;
@@ -48,10 +49,11 @@ pub struct DeployRequest {
     pub bucket: BucketChoice,
     /// `provider.deploymentBucket.maxPreviousDeploymentArtifacts` (default 5).
     pub max_previous_deployments: usize,
-    /// The core template (deployment bucket only), used when the stack does not exist.
-    pub core_template: serde_json::Value,
-    /// The compiled template.
-    pub template: serde_json::Value,
+    /// The core template (deployment bucket only), used when the stack does not exist; shared
+    /// with the package, not copied.
+    pub core_template: Arc<serde_json::Value>,
+    /// The compiled template, shared with the package.
+    pub template: Arc<serde_json::Value>,
     /// v3's normalized template hash (SHA-256, base64).
     pub template_hash: String,
     /// `<prefix>/<service>/<stage>/<ms>-<ISO>` the template's S3 keys point into.

@@ -119,7 +119,7 @@ async fn upload(
     check: &ChangeCheck,
     progress: Scoped<'_>,
 ) -> Result<(Vec<String>, usize), AwsError> {
-    let template_bytes = serde_json::to_vec(&req.template)
+    let template_bytes = serde_json::to_vec(req.template.as_ref())
         .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
     let dir = &req.artifact_directory;
     let mut uploads = vec![Upload {

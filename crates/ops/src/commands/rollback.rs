@@ -185,7 +185,12 @@ async fn locked_update(
 ) -> anyhow::Result<(&'static str, String)> {
     let session = &target.stage.session;
     let req = RollbackRequest {
-        params: stack_params(&target.service, &target.name, &session.region),
+        params: stack_params(
+            &target.service,
+            target.stack.clone(),
+            &target.name,
+            &session.region,
+        ),
         stack_id: stack_id.to_string(),
         template_url: url.to_string(),
         template: template.clone(),

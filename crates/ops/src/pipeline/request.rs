@@ -1,5 +1,7 @@
 //! Service → [`DeployRequest`]: what a deploy needs from a package and the configuration.
 
+use std::sync::Arc;
+
 use deployer_aws::deploy::{DeployArtifact, DeployRequest, Method};
 use deployer_aws::stack::{StackParams, Waits};
 use deployer_config::model::{DeploymentBucket, Service};
@@ -20,10 +22,13 @@ pub(crate) struct Deployable {
     pub stage: String,
     /// Region.
     pub region: String,
-    /// The core template (deployment bucket).
-    pub create: Value,
-    /// The full template.
-    pub update: Value,
+    /// The stack's name, worked out once: the package's, or the configuration's for a
+    /// package directory read back.
+    pub stack: String,
+    /// The core template (deployment bucket), shared with the deploy request.
+    pub create: Arc<Value>,
+    /// The full template, shared with the deploy request.
+    pub update: Arc<Value>,
     /// `<prefix>/<service>/<stage>/<ms>-<ISO>`.
     pub directory: String,
     /// v3's normalized template hash.
@@ -42,8 +47,9 @@ impl Deployable {
         Self {
             stage: build.manifest.stage,
             region: build.manifest.region,
-            create: build.templates.create,
-            update: build.templates.update,
+            stack: build.manifest.stack_name,
+            create: Arc::new(build.templates.create),
+            update: Arc::new(build.templates.update),
             directory: build.manifest.artifact_directory_name,
             template_hash: build.manifest.template_hash,
             artifacts: deploy_artifacts(&build.package.artifacts),
@@ -56,10 +62,11 @@ impl Deployable {
     /// A package directory read back; `empty` stands in for a missing core template.
     pub fn from_dir(service: Service, dir: PackageDir, empty: Value) -> Self {
         Self {
+            stack: stack::name(&service, &dir.manifest.stage),
             stage: dir.manifest.stage,
             region: dir.manifest.region,
-            create: dir.create_template.unwrap_or(empty),
-            update: dir.update_template,
+            create: Arc::new(dir.create_template.unwrap_or(empty)),
+            update: Arc::new(dir.update_template),
             directory: dir.manifest.artifact_directory_name,
             template_hash: dir.manifest.template_hash,
             artifacts: deploy_artifacts(&dir.artifacts),
@@ -93,12 +100,12 @@ pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
     DeployRequest {
         service: service.service.clone(),
         stage: d.stage.clone(),
-        params: stack_params(service, &d.stage, &d.region),
+        params: stack_params(service, d.stack.clone(), &d.stage, &d.region),
         deployment_prefix: stack::deployment_prefix(service).to_string(),
         bucket: stack::bucket_choice(service),
         max_previous_deployments: keep,
-        core_template: d.create.clone(),
-        template: d.update.clone(),
+        core_template: Arc::clone(&d.create),
+        template: Arc::clone(&d.update),
         template_hash: d.template_hash.clone(),
         artifact_directory: d.directory.clone(),
         artifacts: d.artifacts.clone(),
@@ -109,8 +116,14 @@ pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
     }
 }
 
-/// The stack's name, tags, parameters, notifications, role and rollback setting.
-pub(crate) fn stack_params(service: &Service, stage: &str, region: &str) -> StackParams {
+/// The stack's parameters: `stack` (its name, worked out by the caller) with the tags,
+/// parameters, notifications, role and rollback setting of the configuration.
+pub(crate) fn stack_params(
+    service: &Service,
+    stack: String,
+    stage: &str,
+    region: &str,
+) -> StackParams {
     let provider = &service.provider;
     let parameters = provider
         .stack_parameters
@@ -133,7 +146,7 @@ pub(crate) fn stack_params(service: &Service, stage: &str, region: &str) -> Stac
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
     StackParams {
-        stack: stack::name(service, stage),
+        stack,
         region: region.to_string(),
         tags: deployer_template::stack_tags(service, stage),
         parameters,

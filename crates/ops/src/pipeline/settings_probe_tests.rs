@@ -412,11 +412,12 @@ fn compile(service: &Service) -> Result<Templates, String> {
 
 fn request(service: Service, templates: &Templates) -> String {
     let deployable = Deployable {
+        stack: crate::pipeline::stack::name(&service, "dev"),
         service,
         stage: "dev".into(),
         region: "us-east-1".into(),
-        create: templates.create.clone(),
-        update: templates.update.clone(),
+        create: templates.create.clone().into(),
+        update: templates.update.clone().into(),
         directory: "d".into(),
         template_hash: "h".into(),
         artifacts: Vec::new(),
