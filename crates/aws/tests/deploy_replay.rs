@@ -21,6 +21,10 @@ use deployer_aws::deploy::{
     BucketChoice, DeployArtifact, DeployRequest, DeployStatus, Method, deploy,
 };
 use deployer_aws::error::AwsError;
+use deployer_aws::flow::LockRequest;
+use deployer_aws::flow::function::{FunctionError, FunctionRequest, deploy_function};
+use deployer_aws::flow::rollback::{RollbackRequest, rollback};
+use deployer_aws::lambda::FunctionSettings;
 use deployer_aws::progress::{Progress, Scope, Scoped};
 use deployer_aws::stack::{self, Operation, StackParams, Waits};
 
@@ -1007,4 +1011,75 @@ async fn following_stops_at_the_end_of_our_operation() {
     .await
     .unwrap();
     assert_eq!(followed.status, "CREATE_COMPLETE");
+}
+
+/// A stage lock held by another run, on another host, for a long while yet.
+fn held_lock() -> Vec<u8> {
+    br#"{"owner":"ci@elsewhere","pid":1,"token":"other-run","acquired":"2023-11-14T22:00:00Z","expires":"2999-01-01T00:00:00Z"}"#.to_vec()
+}
+
+/// The stage lock of the deploy function and rollback flows, named by ops.
+fn stage_lock() -> LockRequest {
+    LockRequest {
+        bucket: BUCKET.into(),
+        stage_prefix: "custom/deep/svc/dev".into(),
+        service: "svc".into(),
+        stage: "dev".into(),
+        options: deployer_aws::lock::LockOptions {
+            poll: Duration::from_millis(5),
+            wait: Duration::from_millis(30),
+            ..Default::default()
+        },
+    }
+}
+
+/// Every progress event of `log` names the service and stack ops gave the flow.
+fn all_scoped_to_the_stack(log: &Mutex<Vec<Progress>>) {
+    let log = log.lock().unwrap();
+    assert!(!log.is_empty(), "the wait for the lock is reported");
+    assert!(log.iter().all(|p| p.scope() == &scope()), "{log:?}");
+}
+
+#[tokio::test]
+async fn deploy_function_and_rollback_events_name_the_service_and_stack() {
+    let script = Arc::new(Mutex::new(Script {
+        lock: Some(held_lock()),
+        ..Script::default()
+    }));
+    let counter = CallCounter::new();
+    let clients = AwsClients::new(&sdk(scripted(script.clone())), &counter);
+
+    let req = FunctionRequest {
+        key: "hello".into(),
+        name: "svc-dev-hello".into(),
+        stack: STACK.into(),
+        code: None,
+        settings: FunctionSettings::default(),
+        lock: stage_lock(),
+    };
+    let (log, reporter) = collect();
+    let run = deploy_function(&clients, &req, &reporter).await;
+    assert!(matches!(
+        run.result,
+        Err(FunctionError::Aws(AwsError::Locked(_)))
+    ));
+    all_scoped_to_the_stack(&log);
+
+    let req = RollbackRequest {
+        params: StackParams {
+            stack: STACK.into(),
+            region: "us-east-1".into(),
+            ..Default::default()
+        },
+        stack_id: STACK_ID.into(),
+        template_url: format!("https://s3.amazonaws.com/{BUCKET}/{DIR}/t.json"),
+        template: serde_json::json!({"Resources": {}}),
+        method: Method::Direct,
+        waits: fast_waits(),
+        lock: stage_lock(),
+    };
+    let (log, reporter) = collect();
+    let run = rollback(&clients, &req, &reporter).await;
+    assert!(matches!(run.result, Err(AwsError::Locked(_))));
+    all_scoped_to_the_stack(&log);
 }

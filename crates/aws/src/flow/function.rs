@@ -33,6 +33,8 @@ pub struct FunctionRequest {
     pub key: String,
     /// Its deployed name.
     pub name: String,
+    /// The stage's stack, for progress events.
+    pub stack: String,
     /// The new code, when it is to be replaced.
     pub code: Option<NewCode>,
     /// The settings to apply (empty: none).
@@ -69,8 +71,8 @@ pub async fn deploy_function(
     req: &FunctionRequest,
     reporter: &dyn Reporter,
 ) -> Locked<String, FunctionError> {
-    // The request does not name the stack, which this flow never touches.
-    let scope = Scope::new(req.lock.service(), "");
+    // Its events name the stage's stack, which this flow never touches.
+    let scope = Scope::new(&req.lock.service, &req.stack);
     let progress = Scoped::new(&scope, reporter);
     under_lock(clients, &req.lock, progress, write(clients, req)).await
 }

@@ -104,18 +104,12 @@ pub struct LockRequest {
     pub bucket: String,
     /// `<prefix>/<service>/<stage>`: the lock is a key under it.
     pub stage_prefix: String,
+    /// The service, for messages and progress events.
+    pub service: String,
     /// The stage, for messages.
     pub stage: String,
     /// `--force-unlock`, how long to wait for another run.
     pub options: LockOptions,
-}
-
-impl LockRequest {
-    /// The service, read from the stage prefix `<prefix>/<service>/<stage>` (the deployment
-    /// prefix may hold slashes; the service and the stage cannot).
-    pub(crate) fn service(&self) -> &str {
-        self.stage_prefix.rsplit('/').nth(1).unwrap_or_default()
-    }
 }
 
 /// What a flow's work under the stage's deploy lock came to, and whether the lock was left.
@@ -159,26 +153,5 @@ pub(crate) async fn under_lock<T, E: From<AwsError>>(
     Locked {
         result,
         lock_left: held.release(&clients.s3).await.err(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lock(stage_prefix: &str) -> LockRequest {
-        LockRequest {
-            bucket: "b".into(),
-            stage_prefix: stage_prefix.into(),
-            stage: "dev".into(),
-            options: LockOptions::default(),
-        }
-    }
-
-    #[test]
-    fn the_service_is_read_from_the_stage_prefix() {
-        assert_eq!(lock("serverless/svc/dev").service(), "svc");
-        assert_eq!(lock("custom/deep/api/prod").service(), "api");
-        assert_eq!(lock("dev").service(), "");
     }
 }

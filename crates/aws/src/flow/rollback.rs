@@ -57,7 +57,7 @@ pub async fn rollback(
     req: &RollbackRequest,
     reporter: &dyn Reporter,
 ) -> Locked<RollbackOutcome> {
-    let scope = Scope::new(req.lock.service(), &req.params.stack);
+    let scope = Scope::new(&req.lock.service, &req.params.stack);
     let progress = Scoped::new(&scope, reporter);
     under_lock(clients, &req.lock, progress, update(clients, req, progress)).await
 }

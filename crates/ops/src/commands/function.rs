@@ -196,6 +196,7 @@ async fn locked_write(
     let req = FunctionRequest {
         key: plan.key.to_string(),
         name: plan.name.to_string(),
+        stack: target.stack.clone(),
         code: plan.code.map(|a| NewCode {
             file_name: a.name.clone(),
             path: a.path.clone(),
@@ -206,6 +207,7 @@ async fn locked_write(
         lock: LockRequest {
             bucket,
             stage_prefix: target.stage_prefix(),
+            service: target.service.service.clone(),
             stage: target.name.clone(),
             options: LockOptions {
                 force_unlock: options.force_unlock,

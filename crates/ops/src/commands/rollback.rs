@@ -199,6 +199,7 @@ async fn locked_update(
         lock: LockRequest {
             bucket: bucket.to_string(),
             stage_prefix: target.stage_prefix(),
+            service: target.service.service.clone(),
             stage: target.name.clone(),
             options: LockOptions {
                 force_unlock: options.force_unlock,
