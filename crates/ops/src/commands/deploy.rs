@@ -13,10 +13,10 @@ use serde::Serialize;
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
 use crate::pipeline;
+use crate::pipeline::Prepared;
 use crate::pipeline::builds::BuildsSummary;
 use crate::pipeline::plugins::{self, Pruned};
 use crate::pipeline::report::{self, Names};
-use crate::pipeline::request;
 use crate::pipeline::stage::{Stage, StageOptions};
 
 /// What to deploy.
@@ -154,16 +154,21 @@ pub async fn deploy(
     observer: &dyn Observer,
 ) -> anyhow::Result<DeployReport> {
     let started = Instant::now();
-    let (mut stage, built, guard_ms) = pipeline::prepare(
+    let prepared = pipeline::prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Deploy,
         observer,
     )
     .await?;
-    let packaged_ms = pipeline::millis(started) - guard_ms;
+    let packaged_ms = pipeline::millis(started) - prepared.guard_ms;
+    let mut req = prepared.request(options.force);
+    let Prepared {
+        mut stage,
+        built,
+        guard_ms,
+    } = prepared;
     let session = &stage.session;
-    let mut req = request::deploy_request(&built, options.force);
     if let Some(timeout) = options.timeout {
         req.waits.operation = timeout;
     }
@@ -234,9 +239,9 @@ pub async fn deploy(
         functions,
         timings,
         aws_calls: stage.calls(),
-        plugins: built.plugins.clone(),
+        plugins: built.plugins,
         pruned,
-        builds: built.builds.clone(),
+        builds: built.builds,
         account_recorded,
         elapsed: started.elapsed(),
     })))

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
+use crate::pipeline;
 use crate::pipeline::stage::StageOptions;
-use crate::pipeline::{self, request};
 
 /// What to compare with the deployed stack.
 #[derive(Debug, Default)]
@@ -46,14 +46,15 @@ pub struct Diffed {
 /// Packages (or reads `package_dir`) and compares with the deployed stack through a temporary
 /// change set, deleted afterwards.
 pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Result<Diffed> {
-    let (stage, built, _) = pipeline::prepare(
+    let prepared = pipeline::prepare(
         &options.stage,
         options.package_dir.as_deref(),
         Action::Diff,
         observer,
     )
     .await?;
-    let req = request::deploy_request(&built, false);
+    let req = prepared.request(false);
+    let stage = &prepared.stage;
     let diff = stage
         .run(async { Ok(deployer_aws::deploy::diff(&stage.clients, &req, observer).await?) })
         .await?;

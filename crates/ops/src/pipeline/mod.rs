@@ -20,6 +20,7 @@ pub(crate) mod stage;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
+use deployer_aws::deploy::DeployRequest;
 use deployer_config::model::Service;
 use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
@@ -34,14 +35,31 @@ pub(crate) fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`;
-/// also returns how long the guard took, in milliseconds.
+/// One (service, stage) made ready once: what deploy and diff borrow instead of working any
+/// of it out again.
+pub(crate) struct Prepared {
+    /// The opened stage: its source, session (guard verdict), clients and lock file.
+    pub stage: Stage,
+    /// The package with its model, plugin plan and stack name.
+    pub built: Deployable,
+    /// How long the guard took, in milliseconds.
+    pub guard_ms: u64,
+}
+
+impl Prepared {
+    /// The deploy request, sharing the package's templates.
+    pub fn request(&self, force: bool) -> DeployRequest {
+        request::deploy_request(&self.built, force)
+    }
+}
+
+/// Opens the stage (guard first), packages or reads `package_dir`, and announces `action`.
 pub(crate) async fn prepare(
     options: &StageOptions,
     package_dir: Option<&Path>,
     action: Action,
     observer: &dyn Observer,
-) -> anyhow::Result<(Stage, Deployable, u64)> {
+) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     // Read once: the early plugin check and the stage share the file.
     let file = service::load_file(&options.service)?;
@@ -59,7 +77,11 @@ pub(crate) async fn prepare(
         observer,
     )?;
     observer.announce(action, &built.service.service, &stage.session);
-    Ok((stage, built, guard_ms))
+    Ok(Prepared {
+        stage,
+        built,
+        guard_ms,
+    })
 }
 
 /// Package now (into the default package directory), or read `package_dir` built earlier;
