@@ -5,6 +5,8 @@ use anyhow::Context as _;
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
 use deployer_aws::deploy::{BUCKET_LOGICAL_ID, BUCKET_OUTPUT, BucketChoice};
 use deployer_aws::error::AwsError;
+use deployer_aws::flow::LockRequest;
+use deployer_aws::lock::LockOptions;
 use deployer_aws::stack::StackInfo;
 use deployer_config::model::Service;
 use serde::Serialize;
@@ -113,6 +115,20 @@ impl Target {
             &self.service.service,
             &self.name,
         )
+    }
+
+    /// The stage's deploy lock in `bucket`, as `up` takes it (`--force-unlock` breaks a held one).
+    pub fn lock_request(&self, bucket: String, force_unlock: bool) -> LockRequest {
+        LockRequest {
+            bucket,
+            stage_prefix: self.stage_prefix(),
+            service: self.service.service.clone(),
+            stage: self.name.clone(),
+            options: LockOptions {
+                force_unlock,
+                ..LockOptions::from_env()
+            },
+        }
     }
 
     /// The deployments in the bucket, oldest first, the directory the deployed template

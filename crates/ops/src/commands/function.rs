@@ -7,10 +7,9 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use deployer_aws::flow;
 use deployer_aws::flow::function::{FunctionError, FunctionRequest, NewCode};
-use deployer_aws::flow::{self, LockRequest};
 use deployer_aws::lambda::{self, FunctionSettings};
-use deployer_aws::lock::LockOptions;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
@@ -204,16 +203,7 @@ async fn locked_write(
             sha256_base64: a.sha256_base64.clone(),
         }),
         settings: plan.settings.clone(),
-        lock: LockRequest {
-            bucket,
-            stage_prefix: target.stage_prefix(),
-            service: target.service.service.clone(),
-            stage: target.name.clone(),
-            options: LockOptions {
-                force_unlock: options.force_unlock,
-                ..LockOptions::from_env()
-            },
-        },
+        lock: target.lock_request(bucket, options.force_unlock),
     };
     let run = flow::function::deploy_function(&target.stage.clients, &req, observer).await;
     if let Some(e) = run.lock_left {

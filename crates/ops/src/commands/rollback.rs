@@ -3,9 +3,8 @@
 //! every artifact it references is still there. Under the stage's deploy lock, like `up`.
 
 use deployer_aws::artifacts::{self, Deployment, TEMPLATE_FILE};
+use deployer_aws::flow;
 use deployer_aws::flow::rollback::{RollbackRequest, RollbackStatus};
-use deployer_aws::flow::{self, LockRequest};
-use deployer_aws::lock::LockOptions;
 use deployer_aws::stack::Waits;
 use serde::Serialize;
 use serde_json::Value;
@@ -196,16 +195,7 @@ async fn locked_update(
         template: template.clone(),
         method: crate::pipeline::request::method(&target.service),
         waits: Waits::default(),
-        lock: LockRequest {
-            bucket: bucket.to_string(),
-            stage_prefix: target.stage_prefix(),
-            service: target.service.service.clone(),
-            stage: target.name.clone(),
-            options: LockOptions {
-                force_unlock: options.force_unlock,
-                ..LockOptions::from_env()
-            },
-        },
+        lock: target.lock_request(bucket.to_string(), options.force_unlock),
     };
     let run = flow::rollback::rollback(&target.stage.clients, &req, observer).await;
     if let Some(e) = run.lock_left {
