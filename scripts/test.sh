@@ -11,10 +11,14 @@ PY=${PYTHON:-python3}
 # when site-packages is not writable: make sure both are on PATH for the tests.
 PATH="$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$("$PY" -m site --user-base)/bin:$PATH"
 export PATH
-# `npm ci` only when the installed esbuild is not the pinned one (idempotent, no network otherwise).
+# `npm ci` only when tests/tools/package-lock.json changed since the last install: the install
+# leaves the lock file's sha256 in node_modules/.deployer-lock-sha (idempotent, no network when
+# the stamp matches; a failed install leaves no stamp, so the next run retries).
 TOOLS=tests/tools
-PINNED=$(node -p "require('./$TOOLS/package.json').devDependencies.esbuild")
-if [ "$("$TOOLS/node_modules/.bin/esbuild" --version 2>/dev/null || true)" != "$PINNED" ]; then
+STAMP="$TOOLS/node_modules/.deployer-lock-sha"
+LOCK_SHA=$( (sha256sum 2>/dev/null || shasum -a 256) < "$TOOLS/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$LOCK_SHA" ]; then
     npm ci --prefix "$TOOLS" --no-audit --no-fund --loglevel=error
+    echo "$LOCK_SHA" > "$STAMP"
 fi
 cargo test --workspace "$@"
