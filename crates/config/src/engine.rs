@@ -580,6 +580,17 @@ enum Phase {
 
 type FileCache = HashMap<PathBuf, Rc<Result<Option<Value>, String>>>;
 
+/// A property whose whole value is one variable, being evaluated: an object or array a source
+/// of that variable returns is placed into the configuration as it is, and its variables
+/// become properties of their own, as in v3. Resolved inside the property instead, a `self:`
+/// reference from an included file back into the part it fills would look like a cycle.
+struct Placing {
+    /// The evaluation level ([`Engine::active`]) of the property's own variable.
+    active: usize,
+    /// Whether a source returned its value unresolved, to be placed.
+    deferred: bool,
+}
+
 struct Engine<'a> {
     file: &'a ConfigFile,
     opts: &'a CliOptions,
@@ -624,6 +635,11 @@ struct Engine<'a> {
     sorted_props: Vec<Path>,
     /// Paths whose properties inside are all resolved (their lookups skip the search).
     complete: HashSet<Path>,
+    /// The property being evaluated, when its value may be placed (see [`Placing`]).
+    placing: Option<Placing>,
+    /// How many values with variables each property placed from an included value sits in
+    /// (at most [`MAX_DEPTH`], as values resolved in place).
+    nest: HashMap<Path, u32>,
 }
 
 /// An `${env:NAME}` that was not set: at which property, read on behalf of which.
@@ -691,6 +707,8 @@ impl<'a> Engine<'a> {
             fatal: None,
             sorted_props: Vec::new(),
             complete: HashSet::new(),
+            placing: None,
+            nest: HashMap::new(),
         };
         let mut config = std::mem::take(&mut e.config);
         let mut path = Vec::new();
@@ -776,14 +794,16 @@ impl<'a> Engine<'a> {
 
     /// Resolves every property, in rounds of answers from `external`.
     fn resolve_everything(&mut self, external: &mut ExternalFn<'_>) {
-        let paths: Vec<Path> = self.props.keys().cloned().collect();
         loop {
-            for path in &paths {
+            // By index: placed values add properties while this runs.
+            let mut i = 0;
+            while let Some(path) = self.props.get_index(i).map(|(p, _)| p.clone()) {
                 // Failures are recorded on the property; blocked ones are retried next round.
-                let _ = self.resolve_prop(path);
+                let _ = self.resolve_prop(&path);
                 if self.fatal.is_some() {
                     return;
                 }
+                i += 1;
             }
             if self.needed.is_empty() {
                 return;
@@ -873,14 +893,25 @@ impl<'a> Engine<'a> {
             return Err(self.chain_limit(path));
         }
         self.stack.push(path.clone());
+        let depth = self.nest.get(path).copied().unwrap_or(0);
+        let placing = tpl.whole_var().map(|_| Placing {
+            active: self.active + 1,
+            deferred: false,
+        });
+        let outer = std::mem::replace(&mut self.placing, placing);
         let result = self
-            .eval_template(&tpl, 0)
+            .eval_template(&tpl, depth)
             .and_then(|v| self.check_result(path, &v).map(|()| v));
+        let placing = std::mem::replace(&mut self.placing, outer);
         self.stack.pop();
         let failed = |me: &mut Self, m: String| {
             me.props.insert(path.clone(), Prop::Failed(m));
         };
         match result {
+            Ok(v) if placing.is_some_and(|p| p.deferred) => {
+                self.place(path, v, depth + 1);
+                Ok(())
+            }
             Ok(v) => {
                 if let Some(slot) = get_mut(&mut self.config, path) {
                     *slot = v;
@@ -1109,15 +1140,50 @@ impl<'a> Engine<'a> {
     }
 
     /// Resolves the variables inside a value that came from outside the configuration
-    /// (env, file, options, AWS): v3 re-scans such values, up to [`MAX_DEPTH`] levels.
+    /// (env, file, options, AWS): v3 re-scans such values, up to [`MAX_DEPTH`] levels. An
+    /// object or array that is a property's whole value is left for [`Self::place`].
     fn rescan(&mut self, v: Option<Value>, depth: u32) -> Result<Option<Value>, Fail> {
         match v {
+            Some(v) if self.defers(&v, depth) => Ok(Some(v)),
             Some(mut v) => {
                 self.rescan_in_place(&mut v, depth)?;
                 Ok(Some(v))
             }
             None => Ok(None),
         }
+    }
+
+    /// Whether `v`, returned by a source of the variable that is a property's whole value, is
+    /// to be placed unresolved (noted in [`Self::placing`]).
+    fn defers(&mut self, v: &Value, depth: u32) -> bool {
+        let active = self.active;
+        let Some(placing) = self.placing.as_mut() else {
+            return false;
+        };
+        let defer = matches!(v, Value::Object(_) | Value::Array(_))
+            && placing.active == active
+            && depth < MAX_DEPTH;
+        placing.deferred |= defer;
+        defer
+    }
+
+    /// Puts the unresolved `v` at `path` (now done) and makes each variable inside it a
+    /// property of its own, evaluated `depth` values deep.
+    fn place(&mut self, path: &Path, mut v: Value, depth: u32) {
+        let mut found = IndexMap::new();
+        collect(&mut v, &mut path.clone(), &mut found, &mut self.warnings);
+        if let Some(slot) = get_mut(&mut self.config, path) {
+            *slot = v;
+        }
+        self.props.insert(path.clone(), Prop::Done);
+        for (p, prop) in found {
+            let at = self.sorted_props.partition_point(|q| *q < p);
+            self.sorted_props.insert(at, p.clone());
+            self.nest.insert(p.clone(), depth);
+            self.props.insert(p, prop);
+        }
+        // Paths around it are no longer known to be resolved throughout.
+        self.complete.retain(|c| !path.starts_with(c));
     }
 
     fn rescan_in_place(&mut self, v: &mut Value, depth: u32) -> Result<(), Fail> {

@@ -933,3 +933,86 @@ fn dotenv_warnings_and_errors_name_the_file_and_line() {
     );
     assert!(!e.contains("secret"), "{e}");
 }
+
+/// A shared file included with `file()` whose values refer back with `self:` into the part
+/// it fills (v3: `self:` is the service's configuration, and an included object's variables
+/// are properties of their own, so this is no cycle).
+#[test]
+fn a_shared_file_may_refer_back_into_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = dir.path().join("orders");
+    std::fs::create_dir_all(&service).unwrap();
+    std::fs::write(
+        dir.path().join("shared.yml"),
+        "custom:\n  tableName: ${self:service}-${self:provider.stage}\n  other: ${self:custom.tableName}\n  nested: {t: '${self:custom.other}'}\n",
+    )
+    .unwrap();
+    let head = "service: orders\nprovider: {name: aws, stage: dev}\n";
+    let f = file_in(
+        service.clone(),
+        &format!("{head}custom: ${{file(../shared.yml):custom}}\n"),
+    );
+    let r = run_with(&f, &opts(None), &no_env()).unwrap();
+    assert_eq!(
+        r.value["custom"],
+        json!({"tableName": "orders-dev", "other": "orders-dev", "nested": {"t": "orders-dev"}})
+    );
+    let f = file_in(
+        service.clone(),
+        &format!(
+            "{head}custom:\n  shared: ${{file(../shared.yml)}}\n  copy: ${{self:custom.shared.custom.nested}}\n"
+        ),
+    );
+    std::fs::write(
+        dir.path().join("shared.yml"),
+        "custom:\n  tableName: ${self:service}-${self:provider.stage}\n  other: ${self:custom.shared.custom.tableName}\n  nested: {t: '${self:custom.shared.custom.other}'}\n",
+    )
+    .unwrap();
+    let r = run_with(&f, &opts(None), &no_env()).unwrap();
+    let shared = &r.value["custom"]["shared"]["custom"];
+    assert_eq!(shared["other"], "orders-dev");
+    assert_eq!(r.value["custom"]["copy"], json!({"t": "orders-dev"}));
+}
+
+/// A loop through an included file is still a cycle, reported at the included properties.
+#[test]
+fn a_real_cycle_through_a_shared_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shared.yml"),
+        "custom:\n  a: ${self:custom.b}\n  b: ${self:custom.a}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("whole.yml"), "whole: ${self:custom}\n").unwrap();
+    let f = file_in(
+        dir.path().to_path_buf(),
+        "service: s\ncustom: ${file(./shared.yml):custom}\n",
+    );
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("custom.a: Circular reference among \"custom.a\" and \"custom.b\" properties"),
+        "{e}"
+    );
+    let f = file_in(dir.path().to_path_buf(), "custom: ${file(./whole.yml)}\n");
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("custom.whole: Circular reference: \"custom.whole\" refers to itself"),
+        "{e}"
+    );
+}
+
+/// A file that includes itself nests without end: stopped at the nest depth limit.
+#[test]
+fn a_file_that_includes_itself_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("loop.yml"), "again: ${file(./loop.yml)}\n").unwrap();
+    let f = file_in(dir.path().to_path_buf(), "custom: ${file(./loop.yml)}\n");
+    let e = run_with(&f, &opts(None), &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Excessive variables nest depth"), "{e}");
+}
