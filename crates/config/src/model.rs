@@ -1590,9 +1590,9 @@ fn parse_method_path(s: &str) -> Result<(Option<String>, String), String> {
     }
 }
 
-/// A bare-string event (`- alexaSkill`): valid in v3, where only `alexaSkill` compiles
-/// anything (a permission for any skill, without an app ID); every other compiler of v3 skips
-/// a bare name, so deployer refuses it rather than drop it silently.
+/// A bare-string event (`- alexaSkill`): accepted by v3 for `alexaSkill` only (the old "any
+/// skill" syntax), which v3 3.x compiles to nothing, and the template compiler does the same;
+/// every other bare name is refused rather than dropped silently.
 fn bare_event(s: &str) -> Result<Event, String> {
     match s {
         "alexaSkill" => Ok(Event::AlexaSkill(Value::Null)),

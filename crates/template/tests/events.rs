@@ -462,6 +462,27 @@ fn websocket_routes_authorizer_and_deployment() {
     );
 }
 
+/// v3 3.x compiles a bare `- alexaSkill` (no app ID) to nothing and does not count it: the
+/// next `alexaSkill` event with an app ID is still number 1.
+#[test]
+fn a_bare_alexa_skill_adds_no_permission() {
+    let t = build(
+        json!({"f": {"handler": "h.f", "events": [
+            "alexaSkill",
+            {"alexaSkill": {"appId": "amzn1.ask.skill.2", "enabled": false}}
+        ]}}),
+        json!({}),
+    );
+    let permissions: Vec<String> = ids(&t)
+        .into_iter()
+        .filter(|id| id.contains("AlexaSkill"))
+        .collect();
+    assert_eq!(permissions, ["FLambdaPermissionAlexaSkill1"]);
+    let p = &t["Resources"]["FLambdaPermissionAlexaSkill1"]["Properties"];
+    assert_eq!(p["EventSourceToken"], "amzn1.ask.skill.2");
+    assert_eq!(p["Action"], "lambda:DisableInvokeFunction");
+}
+
 #[test]
 fn alexa_iot_cloudwatch_event_and_log() {
     let t = build(

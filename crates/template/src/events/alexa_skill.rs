@@ -6,7 +6,10 @@ use serde_json::{Map, Value, json};
 use crate::naming::normalized_function_name;
 use crate::{Ctx, TemplateError};
 
-/// Compiles every `alexaSkill` event into a `<Fn>LambdaPermissionAlexaSkill<n>`.
+/// Compiles every `alexaSkill` event with settings into a `<Fn>LambdaPermissionAlexaSkill<n>`.
+///
+/// A bare `- alexaSkill` (no app ID) compiles nothing and is not counted: v3 dropped the old
+/// "any skill" syntax and its compiler only acts on `event.alexaSkill`, which a bare name lacks.
 pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
     for (key, function) in &ctx.service.functions {
         let mut n = 0;
@@ -14,10 +17,9 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
             let Event::AlexaSkill(value) = event else {
                 continue;
             };
-            n += 1;
             let (app_id, enabled) = match value {
-                // `- alexaSkill`: v3's old syntax, any skill may invoke the function.
-                Value::Null => (None, true),
+                Value::Null => continue,
+                Value::String(s) if s.is_empty() => continue,
                 Value::String(s) => (Some(s.clone()), true),
                 Value::Object(o) => (
                     o.get("appId").and_then(Value::as_str).map(str::to_owned),
@@ -30,6 +32,7 @@ pub fn compile(ctx: &mut Ctx) -> Result<(), TemplateError> {
                     ));
                 }
             };
+            n += 1;
             let mut props = Map::new();
             props.insert("FunctionName".into(), ctx.lambda_arn(key));
             props.insert(
