@@ -82,6 +82,18 @@ impl CallCounter {
         }
     }
 
+    /// Records a call made outside the SDK clients, on the session's behalf (an AWS call of a
+    /// plugin run by the plugin host, with credentials the session handed over).
+    pub fn record(&self, service: &str, operation: &str) {
+        let now = self.origin.elapsed();
+        self.lock().push(CallRecord {
+            service: service.to_string(),
+            operation: operation.to_string(),
+            start: now,
+            end: Some(now),
+        });
+    }
+
     /// Number of HTTP attempts so far.
     pub fn count(&self) -> usize {
         self.lock().len()

@@ -129,6 +129,9 @@ pub enum AwsError {
     /// Invalid input (for example a stack name CloudFormation would refuse).
     #[error("{0}")]
     Invalid(String),
+    /// A plugin hook run inside the flow failed (its own message); the stack was not changed.
+    #[error("{0}; the stack was not changed")]
+    Hook(String),
     /// The request was never sent: its credentials were refreshed into another account than
     /// the one proven for the stage (see `credentials/proof.rs`).
     #[error("{action} was not sent: {refusal}")]

@@ -158,6 +158,7 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<Classified> {
         BuildError,
         PackageError,
         TemplateError,
+        deployer_host::HostError,
         std::io::Error
     );
     aws::classify(e)

@@ -15,6 +15,7 @@ mod archive;
 pub mod build;
 pub mod collate;
 mod devdeps;
+pub mod node;
 mod select;
 
 use std::collections::{BTreeMap, HashMap};

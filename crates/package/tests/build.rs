@@ -197,6 +197,25 @@ fn esbuild_fixture_has_serverless_esbuild_entries_and_loads() {
     assert!(!zip_names(&artifact.path).iter().any(|n| n.ends_with(".ts")));
 }
 
+/// npm/yarn/pnpm workspaces hoist esbuild and the dependencies to the monorepo's root
+/// `node_modules`: the service folder has none, and `PATH` holds no esbuild.
+#[test]
+fn esbuild_hoisted_to_the_workspace_root_builds_the_service() {
+    let repo_dir = tempfile::tempdir().unwrap();
+    let service = repo_dir.path().join("packages/orders");
+    std::fs::create_dir_all(service.parent().unwrap()).unwrap();
+    std::fs::rename(copy_service("plugin-esbuild").keep(), &service).unwrap();
+    std::os::unix::fs::symlink(tools_node_modules(), repo_dir.path().join("node_modules")).unwrap();
+    let mut s = settings(&service);
+    s.search_path = Some(repo_dir.path().join("no-such-bin").into_os_string());
+    let run = build_and_package(&service, "prod", &s).unwrap();
+    assert_eq!(run.built, 3);
+    assert_eq!(
+        zip_names(&run.result.artifacts[0].path),
+        expected_names("plugin-esbuild", "prod")
+    );
+}
+
 #[test]
 fn unchanged_sources_skip_the_build_and_give_the_same_zip() {
     let tmp = copy_service("plugin-esbuild");

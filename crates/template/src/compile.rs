@@ -47,8 +47,41 @@ pub struct Templates {
 
 const CORE_TEMPLATE: &str = include_str!("../../../templates/core-cloudformation-template.json");
 
+/// Where plugins run by the plugin host change the template while it is compiled: after each
+/// point of v3's lifecycle that [`compile_hooked`] names.
+pub trait CompileHooks {
+    /// Called once the core template (deployment bucket) and the execution role and log
+    /// groups are in: `template` may take what configuration-time plugins added.
+    fn start(&mut self, template: &mut Value) -> Result<(), TemplateError>;
+    /// Called after `point`: `functions` (functions compiled, native passes done), `events`,
+    /// `exports` (output export names added), `merge` (`resources:` merged) and `strip` (null
+    /// properties stripped, the last). The hooks may change `template` in place.
+    fn after(&mut self, point: &str, template: &mut Value) -> Result<(), TemplateError>;
+}
+
+/// No hooks: [`compile`].
+struct NoHooks;
+
+impl CompileHooks for NoHooks {
+    fn start(&mut self, _template: &mut Value) -> Result<(), TemplateError> {
+        Ok(())
+    }
+    fn after(&mut self, _point: &str, _template: &mut Value) -> Result<(), TemplateError> {
+        Ok(())
+    }
+}
+
 /// Compiles the service into v3's core and full templates.
 pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
+    compile_hooked(input, &mut NoHooks)
+}
+
+/// [`compile`], handing the template to `hooks` at each point of v3's lifecycle where
+/// plugins change it.
+pub fn compile_hooked(
+    input: &CompileInput,
+    hooks: &mut dyn CompileHooks,
+) -> Result<Templates, TemplateError> {
     // Compiled as v3 sees the service after its schema validation.
     let coerced = schema::coerced(input.service);
     let service = &coerced;
@@ -64,17 +97,23 @@ pub fn compile(input: &CompileInput) -> Result<Templates, TemplateError> {
     let create = ctx.template.clone();
 
     functions::compile_log_groups_and_role(&mut ctx)?;
+    hooks.start(&mut ctx.template)?;
     functions::compile_functions(&mut ctx)?;
     plugins::after_compile_functions(&mut ctx)?;
+    hooks.after("functions", &mut ctx.template)?;
     events::compile_events(&mut ctx)?;
     plugins::after_compile_events(&mut ctx)?;
+    hooks.after("events", &mut ctx.template)?;
 
     add_export_names(&mut ctx);
+    hooks.after("exports", &mut ctx.template)?;
     if let Some(resources) = &service.resources {
         merge::merge_resources(&mut ctx.template, resources)?;
     }
     plugins::after_merge(&mut ctx)?;
+    hooks.after("merge", &mut ctx.template)?;
     merge::strip_null_properties(&mut ctx.template);
+    hooks.after("strip", &mut ctx.template)?;
     Ok(Templates {
         create,
         update: ctx.template,

@@ -29,6 +29,10 @@ pub enum TemplateError {
         /// The function key.
         function: String,
     },
+    /// A plugin run by the plugin host failed while the template was compiled (its own
+    /// message, naming the plugin and hook).
+    #[error("{0}")]
+    Plugin(String),
 }
 
 impl TemplateError {
@@ -51,7 +55,10 @@ impl TemplateError {
 
 impl deployer_config::Classify for TemplateError {
     fn kind(&self) -> deployer_config::Kind {
-        deployer_config::Kind::Template
+        match self {
+            TemplateError::Plugin(_) => deployer_config::Kind::Plugin,
+            _ => deployer_config::Kind::Template,
+        }
     }
 }
 

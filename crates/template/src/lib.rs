@@ -52,11 +52,14 @@ mod functions;
 mod log_group;
 mod merge;
 pub mod naming;
+pub mod naming_api;
 pub mod plugins;
 mod schema;
 mod sort;
 
-pub use compile::{CompileInput, FunctionArtifact, Templates, compile};
+pub use compile::{
+    CompileHooks, CompileInput, FunctionArtifact, Templates, compile, compile_hooked,
+};
 pub use deployment::{artifact_directory_name, normalized_template_hash, stack_tags};
 pub use error::TemplateError;
 

@@ -1,7 +1,7 @@
-//! The plugin table: classification of each treatment, refusal and its way out, and
+//! The plugin table: classification of each treatment, ignoring host plugins, and
 //! docs/plugins.md kept equal to the table.
 
-use deployer_template::plugins::{PLUGINS, PluginError, Treatment, classify, markdown_table, plan};
+use deployer_template::plugins::{PLUGINS, Treatment, classify, hosted, markdown_table, plan};
 use serde_json::{Value, json};
 
 fn custom_ignoring(names: &[&str]) -> Value {
@@ -31,26 +31,31 @@ fn each_plugin_gets_its_treatment() {
         [
             ("serverless-step-functions", Treatment::Native),
             ("serverless-offline", Treatment::NotNeeded),
-            ("serverless-domain-manager", Treatment::Unsupported),
-            ("./plugins/stamp", Treatment::Unsupported),
-            ("serverless-something-new", Treatment::Unsupported),
+            ("serverless-domain-manager", Treatment::Host),
+            ("./plugins/stamp", Treatment::Host),
+            ("serverless-something-new", Treatment::Host),
         ]
     );
     assert!(treatments[3].detail.contains("local plugin"));
-    assert!(treatments[4].detail.contains("unknown to deployer"));
+    assert!(treatments[4].detail.contains("run by the plugin host"));
     // The JSON the command layer prints with --json.
     let json = serde_json::to_value(&treatments[1]).unwrap();
     assert_eq!(json["treatment"], json!("not-needed"));
     assert_eq!(json["ignored"], json!(false));
+    let json = serde_json::to_value(&treatments[2]).unwrap();
+    assert_eq!(json["treatment"], json!("host"));
+    // A local-emulation plugin is not needed, not run.
+    let local = classify(Some(&json!(["serverless-step-functions-local"]))).unwrap();
+    assert_eq!(local[0].treatment, Treatment::NotNeeded);
 }
 
 #[test]
-fn unsupported_plugins_are_refused_with_what_they_do_and_the_way_out() {
-    let err = plan(Some(&declared()), None, &[]).unwrap_err();
-    let PluginError::Unsupported(refused) = &err else {
-        panic!("{err}")
-    };
-    let names: Vec<&str> = refused.iter().map(|t| t.name.as_str()).collect();
+fn no_plugin_is_refused_by_the_table_and_the_host_runs_the_rest_in_order() {
+    let treatments = plan(Some(&declared()), None, &[]).unwrap();
+    let names: Vec<&str> = hosted(&treatments)
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     assert_eq!(
         names,
         [
@@ -59,18 +64,10 @@ fn unsupported_plugins_are_refused_with_what_they_do_and_the_way_out() {
             "serverless-something-new"
         ]
     );
-    let message = err.to_string();
-    assert!(message.contains("serverless-domain-manager: at deploy time creates or looks up the API Gateway custom domain"), "{message}");
-    assert!(message.contains("--ignore-plugin NAME"), "{message}");
-    assert!(
-        message.contains("custom.deployer.ignorePlugins"),
-        "{message}"
-    );
-    assert!(message.contains("Nothing was deployed"), "{message}");
 }
 
 #[test]
-fn ignoring_by_flag_or_config_lets_the_service_through() {
+fn ignoring_by_flag_or_config_leaves_host_plugins_out() {
     let flags = vec![
         "serverless-domain-manager".to_owned(),
         "./plugins/stamp".to_owned(),
@@ -90,13 +87,14 @@ fn ignoring_by_flag_or_config_lets_the_service_through() {
             "serverless-something-new"
         ]
     );
-    // One left out: still refused, and only that one is named.
-    let err = plan(Some(&declared()), None, &flags).unwrap_err();
-    let PluginError::Unsupported(refused) = err else {
-        panic!()
-    };
-    assert_eq!(refused.len(), 1);
-    assert_eq!(refused[0].name, "serverless-something-new");
+    assert!(hosted(&treatments).is_empty());
+    // One left out of the ignore list: only that one runs.
+    let treatments = plan(Some(&declared()), None, &flags).unwrap();
+    let hosted: Vec<&str> = hosted(&treatments)
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(hosted, ["serverless-something-new"]);
 }
 
 #[test]

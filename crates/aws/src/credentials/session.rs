@@ -98,6 +98,33 @@ impl AwsSession {
         })))
     }
 
+    /// The credentials a child process acting for this stage may use (the plugin host's AWS
+    /// calls): the set the guard proved, or a refreshed set proven the same way first. A
+    /// refresh into another account is an error here, as for every request of the session.
+    pub async fn child_credentials(&self) -> Result<ChildCredentials, String> {
+        let provider = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| "the session has no credentials provider".to_string())?;
+        match self.refresh_refusal() {
+            Some(refusal) => Err(refusal.to_string()),
+            None => provider
+                .provide_credentials()
+                .await
+                .map(ChildCredentials)
+                .map_err(|e| match self.refresh_refusal() {
+                    Some(refusal) => refusal.to_string(),
+                    None => format!("the stage's credentials are not available: {e}"),
+                }),
+        }
+    }
+
+    /// The custom endpoint every client talks to (`AWS_ENDPOINT_URL`, a profile's
+    /// `endpoint_url`), if one is configured.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
     /// An S3 client; path-style addressing when a custom endpoint is configured (emulators,
     /// `localhost` endpoints cannot do virtual-hosted buckets).
     pub fn s3(&self) -> aws_sdk_s3::Client {
@@ -119,6 +146,31 @@ impl AwsSession {
     /// An STS client.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         sts::client(&self.config, &self.counter)
+    }
+}
+
+/// Proven credentials handed to a child process. `Debug` masks them.
+#[derive(Clone)]
+pub struct ChildCredentials(Credentials);
+
+impl ChildCredentials {
+    /// The access key id.
+    pub fn access_key_id(&self) -> &str {
+        self.0.access_key_id()
+    }
+    /// The secret access key.
+    pub fn secret_access_key(&self) -> &str {
+        self.0.secret_access_key()
+    }
+    /// The session token, for temporary credentials.
+    pub fn session_token(&self) -> Option<&str> {
+        self.0.session_token()
+    }
+}
+
+impl std::fmt::Debug for ChildCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChildCredentials(**masked**)")
     }
 }
 

@@ -31,11 +31,39 @@ use super::write;
 
 pub use super::outcome::{DeployOutcome, DeployStatus};
 
+/// What runs inside the deploy besides deployer's own steps: the plugin host's hooks at the
+/// upload (v3's `aws:deploy:deploy:uploadArtifacts`), once the bucket exists and the
+/// artifacts are in it, before the stack changes.
+pub trait DeployHooks {
+    /// Called after the uploads, under the stage lock. An error stops the deploy before the
+    /// stack changes.
+    fn uploaded(&self, bucket: &str) -> Result<(), String>;
+}
+
+/// No hooks.
+struct NoHooks;
+
+impl DeployHooks for NoHooks {
+    fn uploaded(&self, _bucket: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Deploy: see the module documentation for the order of steps.
 pub async fn deploy(
     clients: &AwsClients,
     req: &DeployRequest,
     reporter: &dyn Reporter,
+) -> Result<DeployOutcome, AwsError> {
+    deploy_hooked(clients, req, reporter, &NoHooks).await
+}
+
+/// [`deploy`] with `hooks` run at their points.
+pub async fn deploy_hooked(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    reporter: &dyn Reporter,
+    hooks: &dyn DeployHooks,
 ) -> Result<DeployOutcome, AwsError> {
     let scope = req.scope();
     let progress = Scoped::new(&scope, reporter);
@@ -91,7 +119,7 @@ pub async fn deploy(
         deployed_template,
         clock,
     };
-    locked_write(clients, req, progress, prepared).await
+    locked_write(clients, req, progress, prepared, hooks).await
 }
 
 /// The stage's deployments and the deployed template (read in parallel); nothing for a stack
@@ -151,6 +179,7 @@ async fn locked_write(
     req: &DeployRequest,
     progress: Scoped<'_>,
     prepared: Prepared,
+    hooks: &dyn DeployHooks,
 ) -> Result<DeployOutcome, AwsError> {
     let lock = lock::acquire(
         &clients.s3,
@@ -164,6 +193,6 @@ async fn locked_write(
         progress,
     )
     .await?;
-    let result = write::write(clients, req, progress, prepared, &lock).await;
+    let result = write::write(clients, req, progress, prepared, &lock, hooks).await;
     lock.release_after(&clients.s3, result).await
 }

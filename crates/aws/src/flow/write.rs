@@ -35,6 +35,7 @@ pub(super) async fn write(
     progress: Scoped<'_>,
     mut prepared: Prepared,
     lock: &StageLock,
+    hooks: &dyn super::deploy::DeployHooks,
 ) -> Result<DeployOutcome, AwsError> {
     let run_started = SystemTime::now();
     let bucket = prepared.bucket.clone();
@@ -42,6 +43,7 @@ pub(super) async fn write(
         ensure_directory_is_ours(clients, &bucket, req, &prepared.deployments).await?;
     }
     let (uploaded, skipped) = upload(clients, req, &bucket, &prepared.check, progress).await?;
+    hooks.uploaded(&bucket).map_err(AwsError::Hook)?;
     prepared.clock.lap("upload");
 
     // The stack operation, only while this run still holds the lock.

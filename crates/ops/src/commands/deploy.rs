@@ -4,8 +4,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use deployer_aws::deploy::DeployStatus;
+use std::cell::RefCell;
+
+use anyhow::Context as _;
+
+use deployer_aws::deploy::{DeployHooks, DeployStatus};
 use deployer_aws::error::AwsError;
+use deployer_host::Section;
 use deployer_template::plugins::PluginTreatment;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -15,6 +20,7 @@ use crate::observer::{Action, Observer};
 use crate::pipeline;
 use crate::pipeline::Prepared;
 use crate::pipeline::builds::BuildsSummary;
+use crate::pipeline::hooks::PluginHost;
 use crate::pipeline::plugins::{self, Pruned};
 use crate::pipeline::report::{self, Names};
 use crate::pipeline::stage::{Stage, StageOptions};
@@ -95,6 +101,9 @@ pub struct Deployed {
     /// The account lock file, when this deploy recorded the stage's account in it (the first
     /// deploy of a stage nothing pins).
     pub account_recorded: Option<String>,
+    /// Sections plugins run by the plugin host added to the summary.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<Section>,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -167,13 +176,18 @@ pub async fn deploy(
         mut stage,
         built,
         guard_ms,
+        mut host,
     } = prepared;
     let session = &stage.session;
     if let Some(timeout) = options.timeout {
         req.waits.operation = timeout;
     }
     req.lock.force_unlock = options.force_unlock;
-    let result = deployer_aws::deploy::deploy(&stage.clients, &req, observer).await;
+    let hooks = UploadHooks {
+        host: RefCell::new(host.as_mut()),
+        observer,
+    };
+    let result = deployer_aws::deploy::deploy_hooked(&stage.clients, &req, observer, &hooks).await;
     let result = match refused_refresh(&stage, &req.params.stack) {
         Some(refused) => Err(refused),
         None => result,
@@ -205,6 +219,16 @@ pub async fn deploy(
             .filter(|(k, _)| k != "total")
             .cloned(),
     );
+    if let Some(host) = host.as_mut() {
+        let hooked = tokio::task::block_in_place(|| host.after_deploy(&outcome.bucket, observer));
+        stage.ensure_proven()?;
+        hooked.with_context(|| {
+            format!(
+                "stack {} was deployed, then a plugin's after-deploy hook failed",
+                outcome.stack
+            )
+        })?;
+    }
     let functions = report::functions(&built.service, Names::Template(&built.update));
     let pruned = plugins::prune_deployed(
         &stage,
@@ -243,6 +267,25 @@ pub async fn deploy(
         pruned,
         builds: built.builds,
         account_recorded,
+        sections: host.map(|h| h.sections).unwrap_or_default(),
         elapsed: started.elapsed(),
     })))
+}
+
+/// The plugin host's hooks at the upload (`aws:deploy:deploy:uploadArtifacts`).
+struct UploadHooks<'a> {
+    host: RefCell<Option<&'a mut PluginHost>>,
+    observer: &'a dyn Observer,
+}
+
+impl DeployHooks for UploadHooks<'_> {
+    fn uploaded(&self, bucket: &str) -> Result<(), String> {
+        let mut host = self.host.borrow_mut();
+        let Some(host) = host.as_mut() else {
+            return Ok(());
+        };
+        // The host blocks on its pipe; other tasks move off this worker meanwhile.
+        tokio::task::block_in_place(|| host.upload(bucket, self.observer))
+            .map_err(|e| format!("{e:#}"))
+    }
 }

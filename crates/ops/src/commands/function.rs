@@ -17,7 +17,7 @@ use crate::commands::deployments::{self, Target};
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::pipeline::function::{artifact_of, settings_of};
-use crate::pipeline::package::{self, Build, BuildTarget};
+use crate::pipeline::package::{self, Build, BuildTarget, HostAccess};
 use crate::pipeline::stage::StageOptions;
 
 /// Which function to deploy and how.
@@ -83,6 +83,11 @@ pub async fn deploy_function(
             out_dir: options.out_dir.as_deref(),
             now: options.now,
             plugins: None,
+            host: HostAccess {
+                command: "deploy",
+                session: Some(target.stage.session.clone()),
+                opener: None,
+            },
         },
         &mut target.stage.aws_answers(),
         observer,

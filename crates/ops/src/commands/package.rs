@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::calls::AwsCalls;
 use crate::observer::Observer;
 use crate::pipeline::builds::BuildsSummary;
-use crate::pipeline::package::{Build, BuildTarget, build};
+use crate::pipeline::package::{Build, BuildTarget, HostAccess, build};
 use crate::pipeline::service;
 use crate::pipeline::stage::{OnDemand, StageOptions};
+use std::cell::RefCell;
 
 /// What to package, where and when.
 #[derive(Debug)]
@@ -101,19 +102,31 @@ pub async fn package(
     observer: &dyn Observer,
 ) -> anyhow::Result<PackageSummary> {
     let source = service::load(&options.stage.service, observer)?;
-    let target = BuildTarget {
+    let mut target = BuildTarget {
         service: &options.stage.service,
         out_dir: options.out_dir.as_deref(),
         now: options.now,
         plugins: None,
+        host: HostAccess {
+            command: "package",
+            ..HostAccess::default()
+        },
     };
     let (build, aws_calls) = if options.offline {
         let mut offline = service::offline_answers("package");
         (build(&source, &target, &mut offline, observer)?, None)
     } else {
-        let mut aws = OnDemand::new(&options.stage, &source, observer);
-        let built = build(&source, &target, &mut |r| aws.answer(r), observer);
-        aws.finish(built)?
+        // Variables and plugins share the stage, opened (guard first) by whichever needs it.
+        let aws = RefCell::new(OnDemand::new(&options.stage, &source, observer));
+        let opener = || aws.borrow_mut().session();
+        target.host.opener = Some(&opener);
+        let built = build(
+            &source,
+            &target,
+            &mut |r| aws.borrow_mut().answer(r),
+            observer,
+        );
+        aws.into_inner().finish(built)?
     };
     crate::pipeline::preflight::check(
         &build.service,

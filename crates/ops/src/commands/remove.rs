@@ -2,14 +2,18 @@
 //! service's objects under an overlapping prefix stay, and are counted), delete the stack and
 //! wait. A stage with an account pin needs a confirmation first.
 
+use anyhow::Context as _;
 use deployer_aws::AwsSession;
 use deployer_aws::flow::remove::{RemoveOutcome, RemoveRequest};
 use deployer_aws::stack::{StackParams, Waits};
+use deployer_config::Resolved;
+use deployer_config::model::Service;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
 pub use crate::errors::ConfirmationRequired;
 use crate::observer::{Action, Observer};
+use crate::pipeline::hooks::{self, HostRun, PluginHost};
 use crate::pipeline::stack;
 use crate::pipeline::stage::{self, Guard, StageOptions};
 
@@ -99,12 +103,24 @@ pub async fn remove(
         bucket: stack::bucket_choice(&service),
         waits: Waits::default(),
     };
+    let mut host = remove_host(&stage, &resolved, &service, &options.stage, observer)?;
+    if let Some(host) = host.as_mut() {
+        // v3's `before:remove:remove`: a failing hook stops the removal before any delete.
+        let hooked = tokio::task::block_in_place(|| host.before_remove(observer));
+        stage.ensure_proven()?;
+        hooked?;
+    }
     let removed = stage
         .run(async {
             let removed = deployer_aws::flow::remove::remove(&stage.clients, &req, observer);
             Ok(removed.await?)
         })
         .await?;
+    if let Some(host) = host.as_mut() {
+        let hooked = tokio::task::block_in_place(|| host.after_remove(observer));
+        stage.ensure_proven()?;
+        hooked.context("the stack was removed, then a plugin's after-remove hook failed")?;
+    }
     if removed.objects_left > 0 {
         observer.warning(&left_warning(&removed));
     }
@@ -121,6 +137,29 @@ pub async fn remove(
         millis: removed.millis,
         aws_calls: stage.calls(),
     })))
+}
+
+/// The plugin host for the remove hooks, when a declared plugin needs it.
+fn remove_host(
+    stage: &stage::Stage,
+    resolved: &Resolved,
+    service: &Service,
+    options: &StageOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<Option<PluginHost>> {
+    let plugins = crate::pipeline::plugins::check(service, &options.service, None, observer)?;
+    let run = HostRun {
+        command: "remove",
+        service_dir: &stage.source.file.dir,
+        config_file: &stage.source.file.path,
+        config: &resolved.value,
+        stage: &resolved.stage,
+        region: &resolved.region,
+        instance_id: &resolved.instance_id,
+        artifact_directory_name: "",
+        deployment_prefix: stack::deployment_prefix(service),
+    };
+    hooks::start(&plugins, &run, Some(stage.session.clone()), observer)
 }
 
 /// Names what `remove` left in the bucket and why.

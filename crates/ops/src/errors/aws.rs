@@ -106,6 +106,7 @@ fn aws(a: &AwsError) -> Classified {
         AwsError::NeedsRecovery { stack, status, .. } | AwsError::Timeout { stack, status, .. } => {
             classified(Kind::Aws, json!({"stack": stack, "stackStatus": status}))
         }
+        AwsError::Hook(_) => classified(Kind::Plugin, json!({})),
         _ => classified(Kind::Aws, json!({})),
     }
 }

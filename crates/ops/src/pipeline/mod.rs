@@ -6,6 +6,7 @@
 
 pub(crate) mod builds;
 pub(crate) mod function;
+pub(crate) mod hooks;
 pub(crate) mod manifest;
 pub(crate) mod outdir;
 pub(crate) mod package;
@@ -26,7 +27,7 @@ use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
 use crate::observer::{Action, Observer};
-use package::BuildTarget;
+use package::{BuildTarget, HostAccess};
 use request::Deployable;
 use stage::{Guard, Stage, StageOptions};
 
@@ -44,6 +45,8 @@ pub(crate) struct Prepared {
     pub built: Deployable,
     /// How long the guard took, in milliseconds.
     pub guard_ms: u64,
+    /// The plugin host, when declared plugins needed it: its deploy hooks are still to run.
+    pub host: Option<hooks::PluginHost>,
 }
 
 impl Prepared {
@@ -67,7 +70,17 @@ pub(crate) async fn prepare(
     let source = service::from_file(file, &options.service, observer)?;
     let stage = stage::open_source(source, options, Guard::Enforce, observer).await?;
     let guard_ms = millis(started);
-    let built = deployable(&stage, options, package_dir, early.as_deref(), observer)?;
+    let (mut built, mut host) =
+        deployable(&stage, options, package_dir, early.as_deref(), observer)?;
+    if let Some(host) = host.as_mut() {
+        // v3's `before:deploy:deploy`: plugins may still change the template.
+        let mut update = (*built.update).clone();
+        host.before_deploy(&mut update, observer)?;
+        if update != *built.update {
+            built.template_hash = deployer_template::normalized_template_hash(&update);
+            built.update = std::sync::Arc::new(update);
+        }
+    }
     // Limits AWS would report only after the uploads: checked before the first write.
     preflight::check(
         &built.service,
@@ -81,6 +94,7 @@ pub(crate) async fn prepare(
         stage,
         built,
         guard_ms,
+        host,
     })
 }
 
@@ -92,7 +106,7 @@ fn deployable(
     package_dir: Option<&Path>,
     early: Option<&[PluginTreatment]>,
     observer: &dyn Observer,
-) -> anyhow::Result<Deployable> {
+) -> anyhow::Result<(Deployable, Option<hooks::PluginHost>)> {
     let mut answers = stage.aws_answers();
     let Some(dir) = package_dir else {
         let package_options = BuildTarget {
@@ -100,19 +114,46 @@ fn deployable(
             out_dir: None,
             now: SystemTime::now(),
             plugins: early,
+            host: HostAccess {
+                command: "deploy",
+                session: Some(stage.session.clone()),
+                opener: None,
+            },
         };
-        let build = package::build(&stage.source, &package_options, &mut answers, observer)?;
-        return Ok(Deployable::from_build(build));
+        let (build, host) =
+            package::build_hosted(&stage.source, &package_options, &mut answers, observer)?;
+        return Ok((Deployable::from_build(build), host));
     };
     let resolved = stage.source.resolve(None, &mut answers, observer)?;
     let service: Service = stage.source.service(&resolved)?;
     let plugins = plugins::check(&service, &options.service, early, observer)?;
     let dir = manifest::read(dir, &service.service, &resolved.stage, &resolved.region)?;
+    refuse_hosted_with_package_dir(&plugins)?;
     let deployable = Deployable::from_dir(service, dir, empty_template());
-    Ok(Deployable {
-        plugins,
-        ..deployable
-    })
+    Ok((
+        Deployable {
+            plugins,
+            ..deployable
+        },
+        None,
+    ))
+}
+
+/// `--package DIR` with plugins the host runs: their deploy hooks would need the package
+/// run's state (template, files they wrote), which a directory does not keep.
+fn refuse_hosted_with_package_dir(plugins: &[PluginTreatment]) -> anyhow::Result<()> {
+    let hosted = deployer_template::plugins::hosted(plugins);
+    if hosted.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = hosted.iter().map(|t| t.name.as_str()).collect();
+    Err(crate::errors::OpError::error(
+        crate::errors::OpErrorKind::PackageDir,
+        format!(
+            "--package cannot deploy a service whose plugins run in the plugin host ({}): their deploy hooks need the packaging run. Deploy without --package (deployer packages and deploys in one run)",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// The core template of a package without one (the deployment bucket is named).

@@ -17,9 +17,11 @@ use crate::defaults::{
 };
 use crate::observer::Observer;
 use crate::pipeline::builds::{self, BuildsSummary};
+use crate::pipeline::hooks::{self, Aws, HostRun, PluginHost, SessionFn};
 use crate::pipeline::manifest::{Manifest, manifest_artifact, rfc3339, write_json};
 use crate::pipeline::service::{ServiceOptions, Source};
 use crate::pipeline::{outdir, stack};
+use deployer_aws::AwsSession;
 
 /// Where and when [`build`] packages a service.
 pub(crate) struct BuildTarget<'a> {
@@ -34,6 +36,19 @@ pub(crate) struct BuildTarget<'a> {
     /// The plugin plan made before resolution, when it decided (see
     /// [`crate::pipeline::plugins::refuse_early`]); `None` plans after resolution.
     pub plugins: Option<&'a [PluginTreatment]>,
+    /// What plugins run by the plugin host get: the command and AWS access.
+    pub host: HostAccess<'a>,
+}
+
+/// The command the plugin host runs hooks for, and its AWS access.
+#[derive(Clone, Default)]
+pub(crate) struct HostAccess<'a> {
+    /// v3's command name: `package` or `deploy`.
+    pub command: &'static str,
+    /// The stage's session, when the command opened it.
+    pub session: Option<AwsSession>,
+    /// Opens the stage when a plugin calls AWS and nothing opened it (`package`).
+    pub opener: Option<&'a SessionFn<'a>>,
 }
 
 /// Everything a packaging run produced, for the deploy step.
@@ -69,8 +84,19 @@ pub(crate) fn build(
     external: &mut ExternalFn<'_>,
     observer: &dyn Observer,
 ) -> anyhow::Result<Build> {
+    build_hosted(source, options, external, observer).map(|(build, _)| build)
+}
+
+/// [`build`], also returning the plugin host when declared plugins needed it (it stays up
+/// for the deploy's hooks).
+pub(crate) fn build_hosted(
+    source: &Source,
+    options: &BuildTarget<'_>,
+    external: &mut ExternalFn<'_>,
+    observer: &dyn Observer,
+) -> anyhow::Result<(Build, Option<PluginHost>)> {
     let instance_id = instance_id(options.now);
-    let resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
+    let mut resolved = source.resolve(Some(instance_id.clone()), external, observer)?;
     let mut service = source.service(&resolved)?;
     let plugins = crate::pipeline::plugins::prepare(
         &mut service,
@@ -79,6 +105,26 @@ pub(crate) fn build(
         options.plugins,
         observer,
     )?;
+    let names = RunNames::of(&service, &resolved, &instance_id, options.now);
+    let aws = Aws {
+        observer,
+        opener: options.host.opener,
+    };
+    let mut host = start_host(source, &resolved, &plugins, &names, &options.host, observer)?;
+    if let Some(host) = host.as_mut()
+        && let Some(config) = host.configure(aws)?
+    {
+        // The plugins changed the service: it is read again from what they left.
+        resolved.value = config;
+        service = source.service(&resolved)?;
+        crate::pipeline::plugins::prepare(
+            &mut service,
+            &source.file.dir,
+            options.service,
+            Some(&plugins),
+            observer,
+        )?;
+    }
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
         observer.warning(&warning);
@@ -92,21 +138,96 @@ pub(crate) fn build(
     // Builds run before anything is written (and before any AWS write of a deploy).
     let (zip_options, builds) = builds::run(&service, &source.file, observer)?;
     outdir::prepare(&out_dir, &source.file.dir, &prebuilt_paths(&request))?;
-    let package = deployer_package::package_with(&request, &out_dir, &zip_options)?;
+    let mut package = deployer_package::package_with(&request, &out_dir, &zip_options)?;
     for warning in &package.warnings {
         observer.warning(warning);
+    }
+    if let Some(host) = host.as_mut()
+        && host.packaged(aws)?
+    {
+        // Packaging hooks may have rewritten the zips: their hashes are taken again.
+        rehash(&mut package)?;
     }
     let compiled = compile(
         source,
         &resolved,
         &service,
         &package,
-        &instance_id,
-        options.now,
+        &names,
+        host.as_mut(),
+        aws,
     )?;
     let mut built = write(service, resolved, out_dir, package, compiled, options.now)?;
     built.builds = builds;
-    Ok(Build { plugins, ..built })
+    Ok((Build { plugins, ..built }, host))
+}
+
+/// The names a run derives from its time.
+struct RunNames {
+    instance_id: String,
+    prefix: String,
+    artifact_directory_name: String,
+}
+
+impl RunNames {
+    fn of(service: &Service, resolved: &Resolved, instance_id: &str, now: SystemTime) -> Self {
+        let prefix = service
+            .provider
+            .deployment_prefix
+            .clone()
+            .unwrap_or_else(|| DEPLOYMENT_PREFIX.to_string());
+        let artifact_directory_name = deployer_template::artifact_directory_name(
+            Some(&prefix),
+            &service.service,
+            &resolved.stage,
+            now,
+        );
+        RunNames {
+            instance_id: instance_id.to_string(),
+            prefix,
+            artifact_directory_name,
+        }
+    }
+}
+
+/// Starts the plugin host when a declared plugin needs it.
+fn start_host(
+    source: &Source,
+    resolved: &Resolved,
+    plugins: &[PluginTreatment],
+    names: &RunNames,
+    access: &HostAccess<'_>,
+    observer: &dyn Observer,
+) -> anyhow::Result<Option<PluginHost>> {
+    let run = HostRun {
+        command: if access.command.is_empty() {
+            "package"
+        } else {
+            access.command
+        },
+        service_dir: &source.file.dir,
+        config_file: &source.file.path,
+        config: &resolved.value,
+        stage: &resolved.stage,
+        region: &resolved.region,
+        instance_id: &names.instance_id,
+        artifact_directory_name: &names.artifact_directory_name,
+        deployment_prefix: &names.prefix,
+    };
+    hooks::start(plugins, &run, access.session.clone(), observer)
+}
+
+/// Takes each built artifact's size and hash again (after packaging hooks).
+fn rehash(package: &mut PackageResult) -> anyhow::Result<()> {
+    for artifact in package.artifacts.iter_mut().filter(|a| !a.prebuilt) {
+        let path = &artifact.path;
+        artifact.sha256_base64 = deployer_package::sha256_base64_file(path)
+            .with_context(|| format!("cannot read {} after the packaging hooks", path.display()))?;
+        artifact.size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+    }
+    Ok(())
 }
 
 /// `${sls:instanceId}` of a run: its time in milliseconds since the epoch.
@@ -129,38 +250,37 @@ fn compile(
     resolved: &Resolved,
     service: &Service,
     package: &PackageResult,
-    instance_id: &str,
-    now: SystemTime,
+    names: &RunNames,
+    host: Option<&mut PluginHost>,
+    aws: Aws<'_>,
 ) -> anyhow::Result<Compiled> {
-    let prefix = service
-        .provider
-        .deployment_prefix
-        .as_deref()
-        .unwrap_or(DEPLOYMENT_PREFIX);
-    let artifact_directory_name = deployer_template::artifact_directory_name(
-        Some(prefix),
-        &service.service,
-        &resolved.stage,
-        now,
-    );
-    let templates = deployer_template::compile(&CompileInput {
+    let artifacts = function_artifacts(package);
+    let input = CompileInput {
         service,
         stage: &resolved.stage,
         region: &resolved.region,
-        instance_id,
-        artifact_directory_name: &artifact_directory_name,
-        artifacts: &function_artifacts(package),
-    })
-    .with_context(|| {
+        instance_id: &names.instance_id,
+        artifact_directory_name: &names.artifact_directory_name,
+        artifacts: &artifacts,
+    };
+    let context = || {
         format!(
             "Cannot compile the CloudFormation template of {}",
             source.file.path.display()
         )
-    })?;
+    };
+    let templates = match host {
+        Some(host) => {
+            let mut hooks = host.compile_hooks(aws);
+            let result = deployer_template::compile_hooked(&input, &mut hooks);
+            hooks.finish(result, context)?
+        }
+        None => deployer_template::compile(&input).with_context(context)?,
+    };
     Ok(Compiled {
         templates,
-        artifact_directory_name,
-        instance_id: instance_id.to_string(),
+        artifact_directory_name: names.artifact_directory_name.clone(),
+        instance_id: names.instance_id.clone(),
     })
 }
 
@@ -368,6 +488,7 @@ mod tests {
             out_dir: out_dir.as_deref(),
             now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
             plugins: None,
+            host: HostAccess::default(),
         };
         build(
             &source(dir, stage),
@@ -628,6 +749,7 @@ mod tests {
             out_dir: None,
             now: SystemTime::UNIX_EPOCH,
             plugins: None,
+            host: HostAccess::default(),
         };
         build(
             &source(dir.path(), "dev"),

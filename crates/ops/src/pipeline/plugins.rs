@@ -24,7 +24,7 @@ const DOTENV: &str = "serverless-dotenv-plugin";
 /// The plugin that deletes old function versions after a deploy.
 const PRUNE: &str = "serverless-prune-plugin";
 
-/// Classifies the declared plugins (refusing unsupported ones not ignored), reports one line
+/// Classifies the declared plugins (native, not needed, plugin host), reports one line
 /// per plugin under `-v`, and applies serverless-dotenv-plugin to `service` when declared.
 /// Runs on the resolved service, before it is compiled and before any AWS write; `early` is
 /// the plan [`refuse_early`] made, when it decided.
@@ -61,7 +61,7 @@ pub(crate) fn check(
     };
     for t in &treatments {
         // A plugin deployed without knowingly is still said every time, not only under -v.
-        if t.ignored && t.treatment == Treatment::Unsupported {
+        if t.ignored && t.treatment == Treatment::Host {
             observer.warning(&line(t));
         } else {
             observer.detail(&line(t));
@@ -93,10 +93,14 @@ pub(crate) fn refuse_early(
     // `custom: ${file(…)}` or a variable in `custom.deployer` may still add ignored names.
     let custom_final = custom_raw.is_none_or(Value::is_object) && !has_variables(deployer_raw);
     match consult(plugins_raw, custom.as_ref(), &options.ignore_plugins) {
-        Err(err @ plugins::PluginError::Unsupported(_)) => Err(err.into()),
-        Ok(plan) if custom_final => Ok(Some(plan)),
+        Ok(plan) => {
+            // A plugin the host cannot run (not installed, no Node.js) stops here, before
+            // any AWS call.
+            crate::pipeline::hooks::check_installed(&plan, &file.dir, plugins_raw)?;
+            Ok(custom_final.then_some(plan))
+        }
         // Other mistakes are reported with their context after resolution.
-        _ => Ok(None),
+        Err(_) => Ok(None),
     }
 }
 
@@ -116,8 +120,8 @@ fn line(t: &PluginTreatment) -> String {
     let treatment = match (t.treatment, t.ignored) {
         (Treatment::Native, _) => "native",
         (Treatment::NotNeeded, _) => "not needed",
-        (Treatment::Unsupported, true) => "unsupported, ignored as asked",
-        (Treatment::Unsupported, false) => "unsupported",
+        (Treatment::Host, true) => "plugin host, left out as asked",
+        (Treatment::Host, false) => "plugin host",
     };
     format!("plugin {}: {treatment} — {}", t.name, t.detail)
 }

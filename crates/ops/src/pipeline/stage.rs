@@ -236,6 +236,30 @@ impl<'a> OnDemand<'a> {
         }
     }
 
+    /// The stage's session for a plugin's AWS call, opening the stage (guard first) when
+    /// nothing opened it yet.
+    pub fn session(&mut self) -> Result<deployer_aws::AwsSession, String> {
+        if self.stage.is_none() && self.failure.is_none() {
+            match wait(open_source(
+                self.source.clone(),
+                self.options,
+                Guard::Enforce,
+                self.observer,
+            )) {
+                Ok(stage) => self.stage = Some(stage),
+                Err(err) => {
+                    let message = format!("{err:#}");
+                    self.failure = Some(err);
+                    return Err(message);
+                }
+            }
+        }
+        match &self.stage {
+            Some(stage) => Ok(stage.session.clone()),
+            None => Err("the stage's credentials did not open".to_string()),
+        }
+    }
+
     /// The outcome of a resolution that used [`Self::answer`]: a credential failure or guard
     /// refusal wins over the property errors it caused. Also returns the AWS calls made, when
     /// the stage was opened.
@@ -255,7 +279,7 @@ impl<'a> OnDemand<'a> {
 /// async operation. `block_in_place` lets the runtime move this worker's other tasks elsewhere
 /// while the thread waits, so it needs the multi-thread runtime (`#[tokio::main]`'s default);
 /// it panics on a current-thread runtime.
-fn wait<F: std::future::Future>(fut: F) -> F::Output {
+pub(crate) fn wait<F: std::future::Future>(fut: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fut))
 }
 

@@ -248,16 +248,15 @@ fn resolve_entry(service_dir: &Path, base: &str, options: &EsbuildOptions) -> Op
         .find(|c| service_dir.join(c).is_file())
 }
 
-/// The project's `node_modules/.bin/esbuild`, else `esbuild` on `PATH`.
+/// The nearest `node_modules/.bin/esbuild` from the service directory up (a workspace
+/// monorepo hoists it to its root), else `esbuild` on `PATH`.
 pub(crate) fn find_esbuild(
     service_dir: &Path,
     search_path: Option<&std::ffi::OsStr>,
 ) -> Result<PathBuf, BuildError> {
-    let local = service_dir
-        .join("node_modules")
-        .join(".bin")
-        .join("esbuild");
-    if local.is_file() {
+    if let Some(local) =
+        crate::node::find_in_node_modules(service_dir, ".bin/esbuild").filter(|p| p.is_file())
+    {
         return Ok(local);
     }
     let paths = search_path
@@ -270,7 +269,7 @@ pub(crate) fn find_esbuild(
     });
     on_path.ok_or_else(|| BuildError::ToolMissing {
         message: format!(
-            "esbuild is needed to build the functions of {} but is neither in node_modules/.bin nor on PATH; run `{INSTALL_HINT}` in the service directory",
+            "esbuild is needed to build the functions of {} but is neither in a node_modules/.bin (of that directory or an ancestor) nor on PATH; run `{INSTALL_HINT}` in the service directory",
             service_dir.display()
         ),
     })

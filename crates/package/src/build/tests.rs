@@ -173,3 +173,14 @@ fn image_disabled_and_prebuilt_functions_are_not_planned() {
     let plan = plan(&s, tmp.path()).unwrap();
     assert_eq!(builders(&plan), [("f", Builder::Esbuild)]);
 }
+
+/// A workspace monorepo hoists esbuild to the root's `node_modules` (a fake script here: only
+/// the lookup is tested); `PATH` holds none.
+#[test]
+fn esbuild_hoisted_to_an_ancestor_is_found() {
+    let repo = dir_with(&["node_modules/.bin/esbuild", "packages/orders/handler.ts"]);
+    let service = repo.path().join("packages/orders");
+    let empty_path = repo.path().join("no-bin").into_os_string();
+    let found = esbuild::find_esbuild(&service, Some(&empty_path)).unwrap();
+    assert_eq!(found, repo.path().join("node_modules/.bin/esbuild"));
+}

@@ -3,7 +3,8 @@
 //! template at the point of v3's lifecycle where the plugin hooks in.
 //!
 //! The command layer calls [`plan`] before anything is written to AWS: it classifies every
-//! declared plugin and refuses the service when one is unsupported and not ignored
+//! declared plugin: native (deployer does it), not needed, or run by the plugin host
+//! (`crates/host`: the plugin itself, in Node.js, with the v3 plugin API) unless ignored
 //! (`--ignore-plugin NAME` or `custom.deployer.ignorePlugins`). [`compile`](crate::compile)
 //! runs the native template passes by itself when their plugin is declared.
 
@@ -26,8 +27,9 @@ pub enum Treatment {
     Native,
     /// The plugin changes nothing that is deployed, or deployer already does it.
     NotNeeded,
-    /// deployer does not do it: the service is refused unless the plugin is ignored.
-    Unsupported,
+    /// The plugin itself runs in the plugin host (Node.js, the v3 plugin API); it must be
+    /// installed in the project.
+    Host,
 }
 
 /// One row of the plugin table.
@@ -37,8 +39,7 @@ pub struct PluginRow {
     pub name: &'static str,
     /// How deployer handles it.
     pub treatment: Treatment,
-    /// Native: what deployer does and where. Not needed: why. Unsupported: what the plugin
-    /// would have done.
+    /// Native: what deployer does and where. Not needed: why. Host: what the plugin does.
     pub detail: &'static str,
 }
 
@@ -50,7 +51,7 @@ const fn row(name: &'static str, treatment: Treatment, detail: &'static str) -> 
     }
 }
 
-use Treatment::{Native, NotNeeded, Unsupported};
+use Treatment::{Host, Native, NotNeeded};
 
 /// The plugin table: the only place that decides how a plugin is handled. `docs/plugins.md`
 /// is checked against it.
@@ -131,59 +132,64 @@ pub const PLUGINS: &[PluginRow] = &[
         "local DynamoDB for development (`sls dynamodb`); nothing deployed changes",
     ),
     row(
+        "serverless-step-functions-local",
+        NotNeeded,
+        "local Step Functions emulation (`sls offline`); nothing deployed changes",
+    ),
+    row(
         "serverless-s3-local",
         NotNeeded,
         "local S3 for development; nothing deployed changes",
     ),
     row(
         "serverless-apigateway-service-proxy",
-        Unsupported,
-        "API Gateway methods proxying straight to Kinesis, SQS, S3, SNS, DynamoDB or EventBridge (`custom.apiGatewayServiceProxies`); without it those endpoints are not created",
+        Host,
+        "API Gateway methods proxying straight to Kinesis, SQS, S3, SNS, DynamoDB or EventBridge (`custom.apiGatewayServiceProxies`) (run by the plugin host)",
     ),
     row(
         "serverless-domain-manager",
-        Unsupported,
-        "at deploy time creates or looks up the API Gateway custom domain (`custom.customDomain`), its Route 53 records and the base path mapping; without it the API is only reachable on its execute-api URL",
+        Host,
+        "at deploy time creates or looks up the API Gateway custom domain (`custom.customDomain`), its Route 53 records and the base path mapping (run by the plugin host)",
     ),
     row(
         "serverless-plugin-warmup",
-        Unsupported,
-        "a warmer function and schedule that keep functions warm; without it none is created",
+        Host,
+        "a warmer function and schedule that keep functions warm (run by the plugin host)",
     ),
     row(
         "serverless-appsync-plugin",
-        Unsupported,
-        "an AppSync GraphQL API with its data sources and resolvers; without it none is created",
+        Host,
+        "an AppSync GraphQL API with its data sources and resolvers (run by the plugin host)",
     ),
     row(
         "serverless-plugin-split-stacks",
-        Unsupported,
-        "moves resources into nested stacks; without it everything stays in one stack (a different stack layout)",
+        Host,
+        "moves resources into nested stacks (run by the plugin host)",
     ),
     row(
         "serverless-plugin-canary-deployments",
-        Unsupported,
-        "CodeDeploy gradual traffic shifting with aliases and alarms; without it functions update at once",
+        Host,
+        "CodeDeploy gradual traffic shifting with aliases and alarms (run by the plugin host)",
     ),
     row(
         "serverless-plugin-aws-alerts",
-        Unsupported,
-        "CloudWatch alarms and SNS topics per function; without it none are created",
+        Host,
+        "CloudWatch alarms and SNS topics per function (run by the plugin host)",
     ),
     row(
         "serverless-associate-waf",
-        Unsupported,
-        "associates a WAF web ACL with the REST API; without it the API is not protected by that ACL",
+        Host,
+        "associates a WAF web ACL with the REST API (run by the plugin host)",
     ),
     row(
         "serverless-api-gateway-caching",
-        Unsupported,
-        "API Gateway stage and method caching; without it responses are not cached",
+        Host,
+        "API Gateway stage and method caching (run by the plugin host)",
     ),
     row(
         "serverless-lift",
-        Unsupported,
-        "`constructs:` (queues, webhooks, static websites…) compiled into resources; without it none are created",
+        Host,
+        "`constructs:` (queues, webhooks, static websites…) compiled into resources (run by the plugin host)",
     ),
 ];
 
@@ -196,7 +202,7 @@ pub fn markdown_table() -> String {
         let treatment = match row.treatment {
             Native => "native",
             NotNeeded => "not needed",
-            Unsupported => "unsupported",
+            Host => "plugin host",
         };
         out.push_str(&format!(
             "| `{}` | {treatment} | {} |\n",
@@ -220,7 +226,7 @@ pub struct PluginTreatment {
     pub treatment: Treatment,
     /// What deployer does, why it is not needed, or what the plugin would have done.
     pub detail: String,
-    /// An unsupported plugin the user chose to deploy without.
+    /// A plugin-host plugin the user chose to deploy without (it is not run).
     pub ignored: bool,
 }
 
@@ -235,22 +241,6 @@ pub enum PluginError {
         /// What is wrong and what is expected.
         message: String,
     },
-    /// Plugins deployer does not support, declared and not ignored.
-    #[error("{}", refusal_message(.0))]
-    Unsupported(Vec<PluginTreatment>),
-}
-
-fn refusal_message(plugins: &[PluginTreatment]) -> String {
-    let mut text = String::from("this service declares plugins deployer does not support:");
-    for p in plugins {
-        text.push_str(&format!("\n  - {}: {}", p.name, p.detail));
-    }
-    text.push_str(
-        "\nNothing was deployed. To deploy knowingly without them, pass --ignore-plugin NAME \
-         (repeatable) or list them in custom.deployer.ignorePlugins; otherwise deploy this \
-         service with Serverless.",
-    );
-    text
 }
 
 /// The declared plugin names, from the list form or the `{modules: [...]}` form.
@@ -307,12 +297,12 @@ fn treat(name: &str) -> PluginTreatment {
     let (treatment, detail) = match row_of(name) {
         Some(row) => (row.treatment, row.detail.to_owned()),
         None if is_local_path(name) => (
-            Unsupported,
-            "a local plugin (JavaScript in this repository); deployer cannot run it, so whatever it changes is not deployed".to_owned(),
+            Host,
+            "a local plugin (JavaScript in this repository), run by the plugin host".to_owned(),
         ),
         None => (
-            Unsupported,
-            "unknown to deployer; whatever it adds to the service is not deployed".to_owned(),
+            Host,
+            "no native equivalent: the plugin itself, run by the plugin host".to_owned(),
         ),
     };
     PluginTreatment {
@@ -353,12 +343,12 @@ pub fn ignored_in_config(custom: Option<&Value>) -> Result<Vec<String>, PluginEr
     }
 }
 
-/// Classifies the declared plugins and refuses unsupported ones that are not ignored.
+/// Classifies the declared plugins and marks the ignored ones.
 ///
 /// `ignored` holds the `--ignore-plugin` names; `custom.deployer.ignorePlugins` is added.
-/// Ignoring a name that is not declared, or one deployer handles, is an error: the flag would
-/// otherwise hide a typo. Call it before any AWS write; render the `Ok` list under `-v` and in
-/// `--json`.
+/// Ignoring a name that is not declared, or one deployer handles natively or does not need, is
+/// an error: the flag would otherwise hide a typo. Call it before any AWS write; render the
+/// list under `-v` and in `--json`.
 pub fn plan(
     plugins: Option<&Value>,
     custom: Option<&Value>,
@@ -374,7 +364,7 @@ pub fn plan(
                 format!("{name} is not declared under plugins; check the name"),
             ));
         };
-        if t.treatment != Unsupported {
+        if t.treatment != Host {
             return Err(invalid(
                 "--ignore-plugin",
                 format!(
@@ -385,16 +375,15 @@ pub fn plan(
         }
         t.ignored = true;
     }
-    let refused: Vec<PluginTreatment> = treatments
+    Ok(treatments)
+}
+
+/// The plugins the host runs: declared, [`Treatment::Host`], not ignored; in list order.
+pub fn hosted(treatments: &[PluginTreatment]) -> Vec<&PluginTreatment> {
+    treatments
         .iter()
-        .filter(|t| t.treatment == Unsupported && !t.ignored)
-        .cloned()
-        .collect();
-    if refused.is_empty() {
-        Ok(treatments)
-    } else {
-        Err(PluginError::Unsupported(refused))
-    }
+        .filter(|t| t.treatment == Host && !t.ignored)
+        .collect()
 }
 
 /// Whether the service declares the plugin (both `plugins:` forms).
