@@ -389,6 +389,34 @@ fn a_plain_handler_file_missing_from_the_zip_fails_before_writing() {
     assert!(!dir.join(".serverless/plain.zip").exists());
 }
 
+/// Handlers Lambda accepts though they are not `<file>.<export>` as zipped: a leading `./`
+/// (any runtime) and a dotted Python module (`handlers.orders.create` imports
+/// `handlers/orders.py`).
+#[test]
+fn dot_slash_and_dotted_python_handlers_find_their_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::write(
+        dir,
+        "serverless.yml",
+        b"service: plain\nprovider:\n  name: aws\n  runtime: nodejs22.x\nfunctions:\n  api:\n    handler: ./src/api.handler\n  orders:\n    handler: handlers.orders.create\n    runtime: python3.12\n  pkg:\n    handler: ./jobs.nightly.run\n    runtime: python3.12\n",
+    );
+    common::write(dir, "src/api.js", b"exports.handler = async () => 1;\n");
+    common::write(dir, "handlers/orders.py", b"def create(e, c): return 1\n");
+    common::write(
+        dir,
+        "jobs/nightly/__init__.py",
+        b"def run(e, c): return 1\n",
+    );
+    let run = build_and_package(dir, "dev", &settings(dir)).unwrap();
+    let names = zip_names(&run.result.artifacts[0].path);
+    assert!(names.contains(&"src/api.js".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"handlers/orders.py".to_string()),
+        "{names:?}"
+    );
+}
+
 fn python_settings(dir: &Path) -> BuildSettings {
     let mut s = settings(dir);
     s.cache_dir = dir.join(".serverless/build-cache");

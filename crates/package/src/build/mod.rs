@@ -310,7 +310,7 @@ fn function_plan(
         architecture,
         individually: fp.individually.unwrap_or(false) || service_individually,
         builder,
-        entrypoint: extra_str("esbuildEntrypoint"),
+        entrypoint: extra_str("esbuildEntrypoint").map(|e| without_dot_slash(&e).to_string()),
         module: extra_str("module").unwrap_or_else(|| ".".into()),
     })
 }
@@ -419,12 +419,32 @@ fn plugin_names(plugins: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// The handler path without its export: `src/api.handler` → `src/api`.
+/// The handler path without its export and without leading `./`: `src/api.handler` and
+/// `./src/api.handler` → `src/api` (Lambda resolves both from the task root; serverless-esbuild
+/// normalises them with `path.relative`).
 pub fn handler_base(handler: &str) -> &str {
+    let handler = without_dot_slash(handler);
     match handler.rfind('.') {
         Some(dot) if !handler[dot..].contains('/') => &handler[..dot],
         _ => handler,
     }
+}
+
+/// `path` without its leading `./` segments: zip entries and entry points never have them.
+pub(crate) fn without_dot_slash(path: &str) -> &str {
+    let mut path = path;
+    while let Some(rest) = path.strip_prefix("./") {
+        path = rest.trim_start_matches('/');
+    }
+    path
+}
+
+/// The files Python's runtime may import for a handler module. Lambda's bootstrap turns `/`
+/// into `.` and imports the module, so `handlers.orders.create` and `handlers/orders.create`
+/// both load `handlers/orders.py` (or the package `handlers/orders/__init__.py`).
+fn python_module_files(base: &str) -> Vec<String> {
+    let path = base.replace('.', "/");
+    vec![format!("{path}.py"), format!("{path}/__init__.py")]
 }
 
 fn handler_is_typescript(service_dir: &Path, f: &FunctionPlan) -> bool {
@@ -464,15 +484,17 @@ pub fn build(plan: &BuildPlan, settings: &BuildSettings) -> Result<BuildOutput, 
 /// The files Lambda would load for a handler that was not bundled.
 fn default_handler_files(f: &FunctionPlan) -> Vec<String> {
     let base = handler_base(&f.handler);
-    let exts: &[&str] = if f.runtime.starts_with("python") {
-        &[".py"]
-    } else if f.runtime.starts_with("nodejs") {
-        &[".js", ".mjs", ".cjs"]
-    } else {
+    if f.runtime.starts_with("python") {
+        return python_module_files(base);
+    }
+    if !f.runtime.starts_with("nodejs") {
         // Other runtimes (provided, java, ...) name no file we can check.
         return Vec::new();
-    };
-    exts.iter().map(|e| format!("{base}{e}")).collect()
+    }
+    [".js", ".mjs", ".cjs"]
+        .iter()
+        .map(|e| format!("{base}{e}"))
+        .collect()
 }
 
 #[cfg(test)]

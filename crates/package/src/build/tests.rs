@@ -160,6 +160,44 @@ fn handler_base_strips_only_the_export() {
     assert_eq!(handler_base("src/api.handler"), "src/api");
     assert_eq!(handler_base("src/v1.2/api.handler"), "src/v1.2/api");
     assert_eq!(handler_base("handler"), "handler");
+    assert_eq!(handler_base("./src/api.handler"), "src/api");
+    assert_eq!(handler_base(".//src/api.handler"), "src/api");
+}
+
+#[test]
+fn python_handler_files_follow_module_imports() {
+    let f = |handler: &str, runtime: &str| FunctionPlan {
+        key: "f".into(),
+        handler: handler.into(),
+        runtime: runtime.into(),
+        architecture: "x86_64".into(),
+        individually: false,
+        builder: Builder::None,
+        entrypoint: None,
+        module: ".".into(),
+    };
+    let dotted = ["handlers/orders.py", "handlers/orders/__init__.py"];
+    assert_eq!(
+        default_handler_files(&f("handlers.orders.create", "python3.12")),
+        dotted
+    );
+    assert_eq!(
+        default_handler_files(&f("handlers/orders.create", "python3.12")),
+        dotted
+    );
+    assert_eq!(
+        default_handler_files(&f("./handlers/orders.create", "python3.12")),
+        dotted
+    );
+    assert_eq!(
+        default_handler_files(&f("app.main", "python3.12"))[0],
+        "app.py"
+    );
+    // Node's module is a file path: its dots are not turned into folders.
+    assert_eq!(
+        default_handler_files(&f("./src/api.main", "nodejs22.x")),
+        ["src/api.js", "src/api.mjs", "src/api.cjs"]
+    );
 }
 
 #[test]
