@@ -4,7 +4,8 @@
 //! - the runtime of each function is one Lambda accepts for new functions ([`RUNTIMES`]:
 //!   a deprecated runtime is a warning, one whose creation is blocked an error for `up` and
 //!   `diff`, a warning for the offline `package`);
-//! - function names are at most 64 characters;
+//! - function names are at most 64 characters (an error for `up` and `diff`, a warning for
+//!   `package`, which v3 also packages);
 //! - the stack template is at most 1 MB (the limit for a template given by S3 URL, which is
 //!   how deployer always passes it) and has at most 500 resources.
 //!
@@ -13,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use deployer_config::model::Service;
+use deployer_config::model::{Event, Service};
 use serde_json::Value;
 
 use crate::observer::Observer;
@@ -100,6 +101,31 @@ pub(crate) const RUNTIMES: &[Runtime] = &[
     rt("provided.al2", (2026, 6, 30), (2026, 7, 31), (2026, 8, 31)),
     rt("provided", (2023, 12, 31), (2024, 1, 8), (2024, 2, 8)),
     rt("go1.x", (2023, 12, 31), (2024, 1, 8), (2024, 2, 8)),
+    // Retired before the list above; AWS gives no separate deprecation date for the oldest
+    // ones (it is the day creation was blocked here). Container-only runtimes (dotnet5.0,
+    // dotnet7) never took a zip: blocked from their deprecation.
+    rt("java8", (2023, 12, 31), (2024, 1, 8), (2024, 2, 8)),
+    rt("ruby2.7", (2023, 12, 7), (2024, 1, 9), (2024, 2, 8)),
+    rt("ruby2.5", (2021, 7, 30), (2021, 7, 30), (2022, 3, 31)),
+    rt("dotnet7", (2024, 5, 14), (2024, 5, 14), (2024, 5, 14)),
+    rt("dotnet5.0", (2022, 5, 10), (2022, 5, 10), (2022, 5, 10)),
+    rt("dotnetcore3.1", (2023, 4, 3), (2023, 4, 3), (2023, 5, 3)),
+    rt("dotnetcore2.1", (2022, 1, 5), (2022, 1, 5), (2022, 4, 13)),
+    rt("dotnetcore2.0", (2019, 5, 30), (2019, 5, 30), (2019, 5, 30)),
+    rt("dotnetcore1.0", (2019, 7, 30), (2019, 7, 30), (2019, 7, 30)),
+    rt("python3.6", (2022, 7, 18), (2022, 7, 18), (2022, 8, 29)),
+    rt("python2.7", (2021, 7, 15), (2021, 7, 15), (2022, 5, 30)),
+    rt("nodejs10.x", (2021, 7, 30), (2021, 7, 30), (2022, 2, 14)),
+    rt("nodejs8.10", (2020, 1, 6), (2020, 1, 6), (2020, 3, 6)),
+    rt("nodejs6.10", (2019, 4, 30), (2019, 4, 30), (2019, 8, 12)),
+    rt(
+        "nodejs4.3-edge",
+        (2019, 4, 30),
+        (2019, 4, 30),
+        (2019, 4, 30),
+    ),
+    rt("nodejs4.3", (2020, 3, 5), (2020, 3, 5), (2020, 3, 5)),
+    rt("nodejs", (2016, 10, 31), (2016, 10, 31), (2016, 10, 31)),
 ];
 
 /// The longest Lambda function name.
@@ -110,7 +136,7 @@ pub(crate) const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
 pub(crate) const MAX_RESOURCES: usize = 500;
 
 /// Which command runs the checks: `package` writes nothing to AWS, so a runtime whose
-/// creation is blocked is only a warning there.
+/// creation is blocked and a function name Lambda would refuse are only warnings there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// `package`.
@@ -136,7 +162,16 @@ pub(crate) fn check(
             observer.warning(&problem);
         }
     }
-    errors.extend(name_problems(service, template));
+    for note in bare_alexa_skills(service) {
+        observer.warning(&note);
+    }
+    for problem in name_problems(service, template) {
+        // v3 packages such a function; only creating it fails.
+        match mode {
+            Mode::Deploy => errors.push(problem),
+            Mode::Package => observer.warning(&problem),
+        }
+    }
     errors.extend(template_problems(template));
     if errors.is_empty() {
         return Ok(());
@@ -195,7 +230,7 @@ fn runtime_problem(runtime: &str, from: &str, today: Day, current: &str) -> Opti
     };
     if today >= r.block_create {
         let update = if today >= r.block_update {
-            "nor update existing ones".to_string()
+            format!("nor updates them since {}", day(r.block_update))
         } else {
             format!(
                 "and updates existing ones only until {}",
@@ -204,8 +239,9 @@ fn runtime_problem(runtime: &str, from: &str, today: Day, current: &str) -> Opti
         };
         return Some((
             format!(
-                "{from} is {runtime}: since {} Lambda no longer creates functions with it {update}. \
-                 Choose one of: {current}",
+                "{from} is {runtime}, deprecated since {}: since {} Lambda no longer creates \
+                 functions with it {update}. Choose one of: {current}",
+                day(r.deprecated),
                 day(r.block_create)
             ),
             true,
@@ -251,6 +287,24 @@ fn name_problems(service: &Service, template: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Bare `- alexaSkill` events: v3 3.x grants no permission for them (and warns that the
+/// syntax goes away), so no skill can invoke the function through them.
+fn bare_alexa_skills(service: &Service) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, function) in &service.functions {
+        for (i, event) in function.events.iter().enumerate() {
+            if matches!(event, Event::AlexaSkill(Value::Null)) {
+                out.push(format!(
+                    "functions.{key}.events[{i}] is `alexaSkill` without an app ID: as in \
+                     Serverless v3, no permission is added for it, so no skill can invoke \
+                     {key}. Write `- alexaSkill: <skill ID>` (amzn1.ask.skill....) to allow one"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// A template over CloudFormation's size or resource limits.
@@ -339,13 +393,49 @@ mod tests {
         let yml = "service: s\nprovider: {name: aws, runtime: nodejs20.x}\nfunctions: {f: {handler: h.f}}\n";
         let err = run(yml, &empty(), Mode::Deploy).0.unwrap_err().to_string();
         assert!(
-            err.contains("provider.runtime is nodejs20.x: since 2026-08-31"),
+            err.contains(
+                "provider.runtime is nodejs20.x, deprecated since 2026-04-30: since 2026-08-31 \
+                 Lambda no longer creates functions with it nor updates them since 2026-09-30"
+            ),
             "{err}"
         );
         assert!(err.contains("nodejs24.x"), "{err}");
         let (r, w) = run(yml, &empty(), Mode::Package);
         assert!(r.is_ok());
         assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    /// Runtimes retired long ago are refused with their dates like recent ones, not let through
+    /// as unknown.
+    #[test]
+    fn every_retired_runtime_fails_a_deploy_with_its_dates() {
+        for (runtime, dates) in [
+            ("nodejs10.x", "2021-07-30"),
+            ("nodejs8.10", "2020-03-06"),
+            ("nodejs4.3", "2020-03-05"),
+            ("nodejs", "2016-10-31"),
+            ("python2.7", "2022-05-30"),
+            ("python3.6", "2022-08-29"),
+            ("dotnetcore3.1", "2023-05-03"),
+            ("dotnetcore1.0", "2019-07-30"),
+            ("dotnet5.0", "2022-05-10"),
+            ("dotnet7", "2024-05-14"),
+            ("ruby2.5", "2022-03-31"),
+            ("ruby2.7", "2024-02-08"),
+            ("java8", "2024-02-08"),
+            ("go1.x", "2024-02-08"),
+            ("provided", "2024-02-08"),
+        ] {
+            let yml = format!(
+                "service: s\nprovider: {{name: aws, runtime: {runtime}}}\nfunctions: {{f: {{handler: h.f}}}}\n"
+            );
+            let err = run(&yml, &empty(), Mode::Deploy).0.unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("provider.runtime is {runtime}, deprecated since")),
+                "{err}"
+            );
+            assert!(err.contains(dates), "{runtime}: {err}");
+        }
     }
 
     #[test]
@@ -363,15 +453,29 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_alexa_skill_is_a_warning() {
+        let yml = "service: s\nprovider: {name: aws, runtime: nodejs24.x}\nfunctions: {f: {handler: h.f, events: [alexaSkill]}}\n";
+        let (r, w) = run(yml, &empty(), Mode::Deploy);
+        assert!(r.is_ok(), "{r:?}");
+        assert!(
+            w[0].starts_with("functions.f.events[0] is `alexaSkill` without an app ID"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
     fn long_function_names_are_refused_with_key_and_name() {
         let yml = "service: s\nprovider: {name: aws, runtime: nodejs24.x}\nfunctions: {f: {handler: h.f}}\n";
         let long = "x".repeat(65);
         let t = serde_json::json!({"Resources": {"FLambdaFunction": {
             "Type": "AWS::Lambda::Function", "Properties": {"FunctionName": long}}}});
         let err = run(yml, &t, Mode::Deploy).0.unwrap_err().to_string();
-        assert!(err.contains(&format!(
-            "function f would be named \"{long}\" (65 characters)"
-        )));
+        let problem = format!("function f would be named \"{long}\" (65 characters)");
+        assert!(err.contains(&problem));
+        // v3 packages it: `package` only warns.
+        let (r, w) = run(yml, &t, Mode::Package);
+        assert!(r.is_ok(), "{r:?}");
+        assert!(w.len() == 1 && w[0].starts_with(&problem), "{w:?}");
     }
 
     #[test]
