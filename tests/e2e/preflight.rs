@@ -21,8 +21,9 @@ fn blocked_runtime_stops_up_before_any_write() {
     let r = run(&bed, &dir, &["up", "-s", "dev"], &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("provider.runtime is nodejs16.x: since 2025-02-28"),
+        r.stderr.contains(
+            "provider.runtime is nodejs16.x, deprecated since 2024-06-12: since 2025-02-28"
+        ),
         "{}",
         r.stderr
     );
@@ -38,14 +39,33 @@ fn blocked_runtime_stops_up_before_any_write() {
     let problems = error["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{error}");
     assert!(
-        problems[0]
-            .as_str()
-            .unwrap()
-            .starts_with("provider.runtime is nodejs16.x: since 2025-02-28"),
+        problems[0].as_str().unwrap().starts_with(
+            "provider.runtime is nodejs16.x, deprecated since 2024-06-12: since 2025-02-28"
+        ),
         "{error}"
     );
     // `package` writes nothing to AWS: the same runtime is a warning there.
     let p = run(&bed, &dir, &["package", "-s", "dev"], &[]);
     assert_eq!(p.code, 0, "{}", p.stderr);
     assert!(p.stderr.contains("nodejs16.x"), "{}", p.stderr);
+
+    // A function name over Lambda's 64 characters: v3 packages it, so `package` warns; `up`
+    // refuses it before any write.
+    let long = "a-service-whose-name-is-long-enough-to-overflow-lambda-limit";
+    let dir = seed_service(&bed, "long", |y| {
+        y.replacen("service: service-name", &format!("service: {long}"), 1)
+    });
+    let p = run(&bed, &dir, &["package", "-s", "dev"], &[]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let problem = format!("function hello would be named \"{long}-dev-hello\" (70 characters)");
+    assert!(p.stderr.contains(&problem), "{}", p.stderr);
+    let before = settled_count(&moto);
+    let r = run(&bed, &dir, &["up", "-s", "dev"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&problem), "{}", r.stderr);
+    assert_eq!(
+        settled_count(&moto) - before,
+        1,
+        "only the guard's STS call"
+    );
 }
