@@ -15,6 +15,7 @@ mod metrics;
 mod outcomes;
 mod ownership;
 mod package;
+mod plugin_host;
 mod plugins;
 mod preflight;
 mod print;

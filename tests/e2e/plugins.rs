@@ -1,5 +1,5 @@
-//! Declared plugins end to end: each treatment's outcome on `package`, the ways to ignore an
-//! unsupported plugin, and a deploy on moto of per-function roles, a state machine and version
+//! Declared plugins end to end: each treatment's outcome on `package`, the ways to leave a
+//! plugin-host plugin out, and a deploy on moto of per-function roles, a state machine and version
 //! pruning.
 
 use std::path::{Path, PathBuf};
@@ -45,26 +45,20 @@ fn offline(dir: &Path, args: &[&str]) -> Run {
 }
 
 #[test]
-fn package_refuses_unsupported_plugins_by_name_and_writes_nothing() {
+fn package_stops_on_a_host_plugin_that_is_not_installed_and_writes_nothing() {
     let root = tempfile::tempdir().unwrap();
     let dir = service_dir(root.path(), "svc", EACH_TREATMENT);
     let r = offline(&dir, &["package"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("serverless-domain-manager:"),
+        r.stderr
+            .contains("plugin serverless-domain-manager failed to load: it is not installed"),
         "{}",
         r.stderr
     );
     assert!(
-        r.stderr.contains("./plugins/stamp: a local plugin"),
-        "{}",
         r.stderr
-    );
-    assert!(r.stderr.contains("--ignore-plugin NAME"), "{}", r.stderr);
-    // Native and not-needed plugins are not refused.
-    assert!(!r.stderr.contains("serverless-offline:"), "{}", r.stderr);
-    assert!(
-        !r.stderr.contains("serverless-pseudo-parameters:"),
+            .contains("npm install --save-dev serverless-domain-manager"),
         "{}",
         r.stderr
     );
@@ -95,7 +89,7 @@ fn ignored_plugins_package_and_are_listed_with_their_treatment() {
     );
     assert!(
         r.stderr
-            .contains("plugin serverless-domain-manager: unsupported, ignored as asked"),
+            .contains("plugin serverless-domain-manager: plugin host, left out as asked"),
         "{}",
         r.stderr
     );
@@ -134,8 +128,8 @@ fn ignored_plugins_package_and_are_listed_with_their_treatment() {
     let expected = [
         ("serverless-pseudo-parameters", "native", false),
         ("serverless-offline", "not-needed", false),
-        ("serverless-domain-manager", "unsupported", true),
-        ("./plugins/stamp", "unsupported", true),
+        ("serverless-domain-manager", "host", true),
+        ("./plugins/stamp", "host", true),
     ];
     let expected: Vec<(String, String, bool)> = expected
         .iter()
@@ -367,17 +361,17 @@ fn per_function_roles_state_machine_and_pruning_deploy() {
 }
 
 #[test]
-fn up_refuses_an_unsupported_plugin_before_touching_aws() {
+fn up_stops_on_a_plugin_that_is_not_installed_before_touching_aws() {
     let bed = TestBed::standard();
     let dir = service_dir(bed.path(), "refused", EACH_TREATMENT);
     let r = run(&bed, &dir, &["up", "--stage", "dev"], &[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("serverless-domain-manager:"),
+        r.stderr
+            .contains("npm install --save-dev serverless-domain-manager"),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("Nothing was deployed"), "{}", r.stderr);
     assert!(!dir.join(".serverless").exists(), "nothing is packaged");
     // With both ignored, the same service deploys.
     let r = run(

@@ -204,6 +204,7 @@ const state = {
   hooks: {},
   commands: {},
   sections: [],
+  schema: { topLevel: [], functionEvents: [], functionEventProperties: [], functionProperties: [] },
   sdk: undefined,
   accountInfo: null,
 };
@@ -282,7 +283,7 @@ function makeProvider(serverless) {
       return apiGateway.stage || init.stage;
     },
     getCredentials: () => {
-      const credentials = ask({ type: 'credentials', service: 'credentials', method: 'getCredentials', plugin: current.plugin });
+      const { endpoint: _endpoint, ...credentials } = ask({ type: 'credentials', service: 'credentials', method: 'getCredentials', plugin: current.plugin });
       const AWS = loadSdk();
       const value = AWS ? new AWS.Credentials(credentials) : credentials;
       return { region: init.region, credentials: value };
@@ -323,11 +324,11 @@ async function awsRequest(service, method, params, options) {
   }
   // deployer answers with the stage's proven credentials (proving a refresh first) and counts
   // the call; a refusal is thrown here, before anything is sent.
-  const credentials = ask({ type: 'credentials', service, method, plugin });
-  const region = options.region || state.init.region;
+  const { endpoint, ...credentials } = ask({ type: 'credentials', service, method, plugin });
+  const region = (options && typeof options === 'object' && options.region) || state.init.region;
   const config = { region, credentials: new AWS.Credentials(credentials), maxRetries: 4 };
-  if (state.init.endpoint) {
-    config.endpoint = state.init.endpoint;
+  if (endpoint || state.init.endpoint) {
+    config.endpoint = endpoint || state.init.endpoint;
     config.s3ForcePathStyle = true;
   }
   const client = new AWS[service](config);
@@ -370,12 +371,14 @@ function makeServerless(init) {
       generateCommandsHelp: () => {},
     },
     classes: { Error: ServerlessError },
+    // What plugins add to the v3 schema: deployer then knows these settings are theirs.
     configSchemaHandler: {
-      defineTopLevelProperty: () => {},
+      defineTopLevelProperty: (name) => state.schema.topLevel.push(String(name)),
       defineCustomProperties: () => {},
-      defineFunctionEvent: () => {},
-      defineFunctionEventProperties: () => {},
-      defineFunctionProperties: () => {},
+      defineFunctionEvent: (_provider, name) => state.schema.functionEvents.push(String(name)),
+      defineFunctionEventProperties: (_provider, event, schema) =>
+        state.schema.functionEventProperties.push(...schemaKeys(schema).map((key) => `${event}.${key}`)),
+      defineFunctionProperties: (_provider, schema) => state.schema.functionProperties.push(...schemaKeys(schema)),
       defineProvider: () => {},
     },
     utils: makeUtils(),
@@ -401,6 +404,10 @@ function makeServerless(init) {
   serverless.service.package.artifactDirectoryName = init.artifactDirectoryName;
   serverless.service.package.artifactsS3KeyDirname = `${init.deploymentPrefix}/${config.service}/${init.stage}/code-artifacts`;
   return serverless;
+}
+
+function schemaKeys(schema) {
+  return schema && schema.properties ? Object.keys(schema.properties) : [];
 }
 
 function extendConfiguration(serverless, keys, value) {
@@ -619,7 +626,7 @@ async function handle(message) {
       state.serverless = makeServerless(message);
       state.core = [new AwsCompileApigEvents(state.serverless)];
       await loadAll(message);
-      return { hooks: Object.keys(state.hooks) };
+      return { hooks: Object.keys(state.hooks), schema: state.schema };
     }
     case 'run': {
       if (message.template) state.serverless.service.provider.compiledCloudFormationTemplate = message.template;

@@ -16,7 +16,7 @@ mod protocol;
 
 pub use error::HostError;
 pub use process::{Host, HostStart, find_node, node_version};
-pub use protocol::{Question, RunOutcome, Section};
+pub use protocol::{Question, RunOutcome, Schema, Section};
 
 /// What deployer answers while hooks run, and where plugin output goes.
 pub trait Callbacks {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::protocol::{Done, FromHost, RunOutcome, reply};
+use crate::protocol::{Done, FromHost, RunOutcome, Schema, reply};
 use crate::{Callbacks, HOST_JS, HostError};
 
 /// How the host is started.
@@ -39,6 +39,7 @@ pub struct Host {
     lines: Receiver<std::io::Result<String>>,
     stderr: Arc<Mutex<Vec<String>>>,
     hooked: BTreeSet<String>,
+    schema: Schema,
     silence: Duration,
 }
 
@@ -90,13 +91,20 @@ impl Host {
             lines,
             stderr,
             hooked: BTreeSet::new(),
+            schema: Schema::default(),
             silence: start.silence,
         };
         let mut init = start.init;
         init["op"] = json!("init");
         let done = host.command(&init, "loading the plugins", callbacks)?;
         host.hooked = done.hooks.into_iter().collect();
+        host.schema = done.schema;
         Ok(host)
+    }
+
+    /// What the plugins declared in the v3 schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     /// Whether any plugin hooks into one of `events`.

@@ -43,6 +43,9 @@ pub(crate) struct Done {
     /// `init`: the events some plugin hooks into.
     #[serde(default)]
     pub hooks: Vec<String>,
+    /// `init`: what the plugins added to the v3 schema.
+    #[serde(default)]
+    pub schema: Schema,
     /// `run` with `wantService`: the service configuration as the plugins left it.
     pub service: Option<Value>,
     /// `run` with a template: the template as the plugins left it.
@@ -62,6 +65,64 @@ pub(crate) struct Failed {
     pub code: Option<String>,
     #[serde(default)]
     pub stack: Option<String>,
+}
+
+/// What the plugins declared through `configSchemaHandler`: settings that are theirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    /// `defineTopLevelProperty` names.
+    #[serde(default)]
+    pub top_level: Vec<String>,
+    /// `defineFunctionEvent` event names.
+    #[serde(default)]
+    pub function_events: Vec<String>,
+    /// `defineFunctionEventProperties`: `<event>.<property>`.
+    #[serde(default)]
+    pub function_event_properties: Vec<String>,
+    /// `defineFunctionProperties` property names.
+    #[serde(default)]
+    pub function_properties: Vec<String>,
+}
+
+impl Schema {
+    /// Whether the setting at `path` (`functions.charge.alarms`,
+    /// `functions.f.events[0].apiGatewayServiceProxy`) was declared by a plugin.
+    pub fn claims(&self, path: &str) -> bool {
+        let under = |path: &str, key: &str| {
+            path == key
+                || path.starts_with(&format!("{key}."))
+                || path.starts_with(&format!("{key}["))
+        };
+        if self.top_level.iter().any(|k| under(path, k)) {
+            return true;
+        }
+        let Some(rest) = path.strip_prefix("functions.") else {
+            return false;
+        };
+        let Some((_, in_function)) = rest.split_once('.') else {
+            return false;
+        };
+        if self
+            .function_properties
+            .iter()
+            .any(|k| under(in_function, k))
+        {
+            return true;
+        }
+        let Some(event) = in_function
+            .strip_prefix("events[")
+            .and_then(|e| e.split_once("]."))
+            .map(|(_, e)| e)
+        else {
+            return false;
+        };
+        self.function_events.iter().any(|k| under(event, k))
+            || self
+                .function_event_properties
+                .iter()
+                .any(|k| under(event, k))
+    }
 }
 
 /// A section a plugin added to the deploy summary.
@@ -151,6 +212,39 @@ impl FromHost {
             FromHost::Account { plugin } => Ok(Question::Account { plugin }),
             FromHost::Bucket { plugin } => Ok(Question::Bucket { plugin }),
             other => Err(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_settings_are_claimed_by_path() {
+        let schema = Schema {
+            top_level: vec!["stepFunctions".into()],
+            function_events: vec!["apiGatewayServiceProxy".into()],
+            function_event_properties: vec!["http.caching".into()],
+            function_properties: vec!["alarms".into()],
+        };
+        for path in [
+            "stepFunctions",
+            "stepFunctions.stateMachines",
+            "functions.charge.alarms",
+            "functions.charge.alarms[0].name",
+            "functions.f.events[2].apiGatewayServiceProxy.path",
+            "functions.f.events[0].http.caching",
+        ] {
+            assert!(schema.claims(path), "{path}");
+        }
+        for path in [
+            "provider.alarms",
+            "functions.charge.alarmsx",
+            "functions.f.events[0].http.path",
+            "stepFunctionsx",
+        ] {
+            assert!(!schema.claims(path), "{path}");
         }
     }
 }

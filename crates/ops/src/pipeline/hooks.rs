@@ -294,6 +294,11 @@ fn not_installed(name: &str, service_dir: &Path, local: bool) -> HostError {
 }
 
 impl PluginHost {
+    /// Whether the setting at `path` belongs to a hosted plugin (declared in its schema).
+    pub fn claims(&self, path: &str) -> bool {
+        self.host.schema().claims(path)
+    }
+
     /// Configuration hooks (`initialize` … `before:package:createDeploymentArtifacts`):
     /// returns the service configuration when the plugins changed it.
     pub fn configure(&mut self, aws: Aws<'_>) -> anyhow::Result<Option<Value>> {
@@ -559,13 +564,17 @@ impl Callbacks for Answering<'_> {
             } => {
                 let session = self.session(plugin, &format!("AWS ({service}.{method})"))?;
                 let credentials = crate::pipeline::stage::wait(session.child_credentials())?;
-                session
-                    .counter()
-                    .record(&service.to_lowercase(), &upper_first(method));
+                // `getCredentials` hands them over for the plugin's own client: not a call.
+                if service != "credentials" {
+                    session
+                        .counter()
+                        .record(&service.to_lowercase(), &upper_first(method));
+                }
                 Ok(json!({
                     "accessKeyId": credentials.access_key_id(),
                     "secretAccessKey": credentials.secret_access_key(),
                     "sessionToken": credentials.session_token(),
+                    "endpoint": session.endpoint_url(),
                 }))
             }
             Question::Account { plugin } => {

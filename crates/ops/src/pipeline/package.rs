@@ -117,13 +117,17 @@ pub(crate) fn build_hosted(
         // The plugins changed the service: it is read again from what they left.
         resolved.value = config;
         service = source.service(&resolved)?;
-        crate::pipeline::plugins::prepare(
+        crate::pipeline::plugins::apply(
             &mut service,
             &source.file.dir,
             options.service,
-            Some(&plugins),
+            &plugins,
             observer,
         )?;
+    }
+    if let Some(host) = &host {
+        // Settings the hosted plugins declared in the v3 schema are theirs, not unknown.
+        service.findings.unknown.retain(|u| !host.claims(&u.path));
     }
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {

@@ -36,10 +36,23 @@ pub(crate) fn prepare(
     observer: &dyn Observer,
 ) -> anyhow::Result<Vec<PluginTreatment>> {
     let treatments = check(service, options, early, observer)?;
-    if declares(&treatments, DOTENV) {
+    apply(service, service_dir, options, &treatments, observer)?;
+    Ok(treatments)
+}
+
+/// The native plugins that change the resolved service (serverless-dotenv-plugin), applied
+/// again after plugin-host hooks gave the service back.
+pub(crate) fn apply(
+    service: &mut Service,
+    service_dir: &Path,
+    options: &ServiceOptions,
+    treatments: &[PluginTreatment],
+    observer: &dyn Observer,
+) -> anyhow::Result<()> {
+    if declares(treatments, DOTENV) {
         load_dotenv(service, service_dir, options, observer)?;
     }
-    Ok(treatments)
+    Ok(())
 }
 
 /// Classifies the declared plugins and reports them, without changing the service (for a
