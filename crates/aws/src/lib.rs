@@ -20,6 +20,6 @@ pub mod stack;
 
 pub use credentials::{
     AccountPin, AwsSession, Broken, CallerIdentity, CredentialError, CredentialOptions,
-    CredentialSource, Evidence, GuardRefusal, MfaPrompt, RecordedAccount, StageTarget, Verdict,
-    is_account_id, open, open_guarded,
+    CredentialSource, Evidence, ExportedCredentials, GuardRefusal, MfaPrompt, RecordedAccount,
+    StageTarget, Verdict, is_account_id, open, open_guarded,
 };

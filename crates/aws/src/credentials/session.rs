@@ -19,6 +19,23 @@ use super::source::{CredentialSource, Resolved, Resolver, select_source, stage_e
 use super::sts::{self, CallerIdentity, Claimant};
 use crate::calls::CallCounter;
 
+/// A set of credentials handed to a child process; `Debug` shows none of it.
+#[derive(Clone)]
+pub struct ExportedCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for ExportedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExportedCredentials(redacted)")
+    }
+}
+
 /// Resolved, verified credentials of a stage and the SDK configuration built from them.
 #[derive(Debug, Clone)]
 pub struct AwsSession {
@@ -45,6 +62,29 @@ impl AwsSession {
     /// configures them (`AWS_ENDPOINT_URL`, profile `endpoint_url`…).
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config
+    }
+
+    /// The proven credentials, for a local process that calls AWS as the stage
+    /// (`invoke local --with-credentials`). The provider proves a refreshed set before it
+    /// hands it out, so these are the guard's account's.
+    pub async fn export_credentials(&self) -> Result<ExportedCredentials, CredentialError> {
+        let failed = |reason: String| CredentialError::Provider {
+            source_name: self.source.to_string(),
+            reason,
+        };
+        let provider = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| failed("the session has no credentials provider".into()))?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(ExportedCredentials {
+            access_key_id: creds.access_key_id().to_string(),
+            secret_access_key: creds.secret_access_key().to_string(),
+            session_token: creds.session_token().map(str::to_string),
+        })
     }
 
     /// The counter every request of the session lands in: the guard's GetCallerIdentity,
