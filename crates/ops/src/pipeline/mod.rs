@@ -6,6 +6,7 @@
 
 pub(crate) mod builds;
 pub(crate) mod function;
+pub(crate) mod local;
 pub(crate) mod manifest;
 pub(crate) mod outdir;
 pub(crate) mod package;
@@ -16,6 +17,7 @@ pub(crate) mod request;
 pub(crate) mod service;
 pub(crate) mod stack;
 pub(crate) mod stage;
+pub(crate) mod watcher;
 
 use std::path::Path;
 use std::time::{Instant, SystemTime};
