@@ -15,15 +15,15 @@ use crate::commands::deployments;
 use crate::commands::invoke::{Payload, payload_bytes};
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
-use crate::pipeline::local::env::{self, Identity};
+use crate::pipeline::local::context::{context_of, identity};
+use crate::pipeline::local::env;
 use crate::pipeline::local::{self, LambdaError, Outcome};
 use crate::pipeline::service::{self, Source};
 use crate::pipeline::stage::{self, Guard, OnDemand, Stage, StageOptions};
 use crate::pipeline::{builds, plugins};
 
-/// Lambda's defaults when neither the function nor the provider sets them.
+/// Lambda's default timeout when neither the function nor the provider sets one.
 const DEFAULT_TIMEOUT: u64 = 6;
-const DEFAULT_MEMORY: u64 = 1024;
 
 /// What to run locally.
 #[derive(Debug, Default)]
@@ -240,74 +240,6 @@ async fn open(
     })
 }
 
-/// What Lambda would tell the function about itself.
-fn identity(service: &Service, key: &str, resolved: &Resolved) -> anyhow::Result<Identity> {
-    let function = &service.functions[key];
-    let handler = function.handler.clone().ok_or_else(|| {
-        OpError::error(
-            OpErrorKind::Function,
-            format!("function \"{key}\" has no handler (an image function cannot run locally)"),
-        )
-    })?;
-    Ok(Identity {
-        name: service.function_name(key, &resolved.stage),
-        handler,
-        runtime: function
-            .runtime
-            .clone()
-            .or_else(|| service.provider.runtime.clone())
-            .unwrap_or_else(|| "nodejs20.x".into()),
-        memory: function
-            .memory_size
-            .or(service.provider.memory_size)
-            .unwrap_or(DEFAULT_MEMORY),
-        region: resolved.region.clone(),
-    })
-}
-
-/// The context object's fields, for the runner.
-fn context_of(
-    identity: &Identity,
-    account: Option<&str>,
-    timeout: u64,
-    client: Option<Value>,
-) -> Value {
-    let account = account.unwrap_or("123456789012");
-    json!({
-        "awsRequestId": request_id(),
-        "functionName": identity.name,
-        "functionVersion": "$LATEST",
-        "invokedFunctionArn": format!(
-            "arn:aws:lambda:{}:{account}:function:{}", identity.region, identity.name
-        ),
-        "memoryLimitInMB": identity.memory,
-        "logGroupName": format!("/aws/lambda/{}", identity.name),
-        "logStreamName": env::LOG_STREAM,
-        "timeoutMs": timeout * 1000,
-        "clientContext": client,
-    })
-}
-
-/// A fresh request id in Lambda's UUID form.
-fn request_id() -> String {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut bits = [0u64; 2];
-    for (i, b) in bits.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        *b = h.finish();
-    }
-    let hex = format!("{:016x}{:016x}", bits[0], bits[1]);
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,12 +249,5 @@ mod tests {
         assert_eq!(event_of(b""), json!({}));
         assert_eq!(event_of(br#"{"a":1}"#), json!({"a": 1}));
         assert_eq!(event_of(b"hello"), json!("hello"));
-    }
-
-    #[test]
-    fn request_ids_look_like_lambdas() {
-        let id = request_id();
-        assert_eq!(id.len(), 36, "{id}");
-        assert_ne!(id, request_id());
     }
 }

@@ -2,6 +2,7 @@
 //! function's, where its code is (the esbuild bundle, or the service directory), and one run
 //! in a child process under the function's timeout. The runner scripts ship in the binary.
 
+pub(crate) mod context;
 pub(crate) mod env;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,11 @@ fn function_error(message: String) -> anyhow::Error {
 /// The local runtime for `declared` (the function's runtime), or an error naming what to
 /// install.
 pub(crate) fn runtime(key: &str, declared: &str) -> anyhow::Result<Runtime> {
+    runtime_in(key, declared, &std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// [`runtime`] with the executables searched in `path` (a `PATH` value).
+fn runtime_in(key: &str, declared: &str, path: &std::ffi::OsStr) -> anyhow::Result<Runtime> {
     let (language, candidates, what) = if let Some(v) = declared.strip_prefix("nodejs") {
         let version = v.trim_end_matches(".x");
         let what = format!("Node.js {version} (`node`)");
@@ -62,9 +68,8 @@ pub(crate) fn runtime(key: &str, declared: &str) -> anyhow::Result<Runtime> {
              and python* functions; deploy it and run `deployer invoke -f {key}`"
         )));
     };
-    let path = std::env::var_os("PATH").unwrap_or_default();
     let found = candidates.iter().find_map(|c| {
-        std::env::split_paths(&path)
+        std::env::split_paths(path)
             .map(|dir| dir.join(c))
             .find(|p| is_executable(p))
     });
@@ -302,8 +307,22 @@ mod tests {
     fn other_runtimes_are_named() {
         let err = runtime("f", "java21").unwrap_err().to_string();
         assert!(err.contains("runtime java21"), "{err}");
-        let err = runtime("f", "python2.1-not-here").unwrap_err().to_string();
-        assert!(err.contains("declares runtime python2.1-not-here"), "{err}");
+        let nowhere = std::ffi::OsStr::new("/nonexistent");
+        let err = runtime_in("f", "python3.13", nowhere)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("declares runtime python3.13"), "{err}");
+        assert!(
+            err.contains("Python 3.13 (`python3.13` or `python3`)"),
+            "{err}"
+        );
+        let err = runtime_in("f", "nodejs22.x", nowhere)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Node.js 22 (`node`) is not installed"),
+            "{err}"
+        );
     }
 
     #[test]
