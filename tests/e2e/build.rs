@@ -15,7 +15,7 @@ use crate::package::{normalise, read_json};
 use crate::support::{Run, copy_dir, deployer_bin, fixture, run, seed_service};
 
 /// The pinned esbuild and the packages the esbuild fixture bundles (`uuid`, `zod`).
-fn tools_node_modules() -> PathBuf {
+pub(crate) fn tools_node_modules() -> PathBuf {
     let dir = fixture("../tools/node_modules");
     assert!(
         dir.join(".bin/esbuild").is_file(),
@@ -25,7 +25,7 @@ fn tools_node_modules() -> PathBuf {
     dir.canonicalize().unwrap()
 }
 
-fn link_node_modules(dir: &Path) {
+pub(crate) fn link_node_modules(dir: &Path) {
     std::os::unix::fs::symlink(tools_node_modules(), dir.join("node_modules")).unwrap();
 }
 

@@ -297,8 +297,8 @@ fn serverless_only_commands_say_what_to_use() {
     let dir = tempfile::tempdir().unwrap();
     for (args, needle) in [
         (
-            &["invoke", "local", "-f", "x"][..],
-            "`deployer invoke local` is not supported yet",
+            &["deploy", "list", "functions"][..],
+            "`deployer deploy list functions` is not supported",
         ),
         (&["offline"][..], "`deployer offline` is not supported"),
         (

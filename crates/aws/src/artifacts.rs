@@ -401,6 +401,25 @@ pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
     }
 }
 
+/// Read an object's bytes (the object must exist).
+pub async fn get_bytes(s3: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(format!("GetObject s3://{bucket}/{key}"), e))?;
+    let bytes = out.body.collect().await.map_err(|e| {
+        AwsError::failed(
+            format!("GetObject s3://{bucket}/{key}"),
+            format!("the download broke off: {e}"),
+            FailureKind::Connection,
+        )
+    })?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
 /// Read an object as text; `None` when the key does not exist (for `${s3:bucket/key}`).
 pub async fn get_text(s3: &Client, bucket: &str, key: &str) -> Result<Option<String>, AwsError> {
     match s3.get_object().bucket(bucket).key(key).send().await {

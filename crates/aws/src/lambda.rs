@@ -144,6 +144,59 @@ pub async fn get_function(lambda: &Client, name: &str) -> Result<Option<Function
     }))
 }
 
+/// GetFunction of one published version (`Qualifier`): its CodeSha256, `None` when the
+/// function or the version does not exist.
+pub async fn get_version(
+    lambda: &Client,
+    name: &str,
+    version: &str,
+) -> Result<Option<String>, AwsError> {
+    let req = lambda.get_function().function_name(name).qualifier(version);
+    match req.send().await {
+        Ok(out) => Ok(out
+            .configuration()
+            .map(|c| c.code_sha256().unwrap_or_default().to_string())),
+        Err(e) => {
+            let err = AwsError::call(
+                format!("Lambda GetFunction \"{name}\" version {version}"),
+                e,
+            );
+            if is_not_found(&err) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The published versions of a function (ListVersionsByFunction, every page), `$LATEST` left
+/// out.
+pub async fn list_versions(lambda: &Client, name: &str) -> Result<Vec<String>, AwsError> {
+    let mut versions = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = lambda
+            .list_versions_by_function()
+            .function_name(name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::call(format!("Lambda ListVersionsByFunction \"{name}\""), e))?;
+        versions.extend(
+            out.versions()
+                .iter()
+                .filter_map(|v| v.version())
+                .filter(|v| *v != "$LATEST")
+                .map(str::to_string),
+        );
+        match out.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(versions),
+        }
+    }
+}
+
 /// Where new code comes from.
 #[derive(Debug, Clone)]
 pub enum CodeSource {

@@ -19,7 +19,7 @@ pub mod sources;
 pub mod stack;
 
 pub use credentials::{
-    AccountPin, AwsSession, Broken, CallerIdentity, ChildCredentials, CredentialError,
-    CredentialOptions, CredentialSource, Evidence, GuardRefusal, MfaPrompt, RecordedAccount,
+    AccountPin, AwsSession, Broken, CallerIdentity, CredentialError, CredentialOptions,
+    CredentialSource, Evidence, ExportedCredentials, GuardRefusal, MfaPrompt, RecordedAccount,
     StageTarget, Verdict, is_account_id, open, open_guarded,
 };

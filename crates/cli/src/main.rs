@@ -67,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Rollback(a) => commands::rollback::run(&out, a).await,
         Command::Metrics(a) => commands::metrics::run(&out, a).await,
         Command::Pin(a) => commands::pin::run(&out, a).await,
+        Command::Watch(a) => commands::watch::run(&out, a).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,15 +7,6 @@ use crate::ui::Output;
 /// `(command words, what to do instead)`; the longest match wins.
 const UNSUPPORTED: &[(&[&str], &str)] = &[
     (
-        &["invoke", "local"],
-        "not supported yet; deploy with `deployer deploy function -f NAME` and run \
-         `deployer invoke -f NAME`, or run the handler locally with your runtime's tooling",
-    ),
-    (
-        &["rollback", "function"],
-        "not supported; roll the whole stack back with `deployer rollback -t TIMESTAMP`",
-    ),
-    (
         &["deploy", "list", "functions"],
         "not supported; `deployer info` lists the deployed functions",
     ),
@@ -34,7 +25,8 @@ const UNSUPPORTED: &[(&[&str], &str)] = &[
     ),
     (
         &["dev"],
-        "not supported; use `deployer deploy function -f NAME` and `deployer logs -f NAME --tail`",
+        "not supported; `deployer watch --stage STAGE` ships each saved change, and \
+         `deployer logs -f NAME --tail` follows the logs",
     ),
     (
         &["offline"],
@@ -123,10 +115,6 @@ mod tests {
 
     #[test]
     fn serverless_only_commands_are_named() {
-        assert_eq!(
-            lookup(&words("invoke local -f x")).unwrap().0,
-            "invoke local"
-        );
         assert_eq!(lookup(&words("--json offline start")).unwrap().0, "offline");
         assert_eq!(
             lookup(&words("config credentials --provider aws"))
@@ -149,6 +137,8 @@ mod tests {
             "deploy",
             "info -s dev",
             "logs -f x -t",
+            "invoke local -f x",
+            "rollback function -f x --function-version 1",
         ] {
             assert!(lookup(&words(ok)).is_none(), "{ok}");
         }

@@ -23,6 +23,7 @@ pub use commands::function::{FunctionDeployed, FunctionOptions, deploy_function}
 pub use commands::identity::{Identity, Verified, Who, verify, whoami};
 pub use commands::info::{StageInfo, info};
 pub use commands::invoke::{Invocation, InvokeOptions, Payload, invoke};
+pub use commands::invoke_local::{LocalInvocation, LocalOptions, invoke_local};
 pub use commands::logs::{LogLine, Logs, LogsOptions, logs, parse_since};
 pub use commands::metrics::{Figures, Metrics, MetricsOptions, metrics};
 pub use commands::package::{
@@ -34,8 +35,13 @@ pub use commands::remove::{
     Confirmation, ConfirmationRequired, Removal, RemoveOptions, Removed, remove,
 };
 pub use commands::rollback::{RollbackOptions, RolledBack, rollback};
+pub use commands::rollback_function::{
+    FunctionRolledBack, RollbackFunctionOptions, rollback_function,
+};
+pub use commands::watch::{Shipped, WatchOptions, watch};
 pub use observer::{Action, Observer};
 pub use pipeline::builds::BuildsSummary;
+pub use pipeline::local::LambdaError;
 pub use pipeline::manifest::{Manifest, ManifestArtifact, PackageDir, read as read_package_dir};
 pub use pipeline::plugins::Pruned;
 pub use pipeline::service::ServiceOptions;

@@ -25,6 +25,6 @@ pub use guard::{
     AccountPin, Broken, Evidence, GuardRefusal, RecordedAccount, Verdict, is_account_id,
 };
 pub use options::{CredentialOptions, MfaPrompt, StageTarget};
-pub use session::{AwsSession, ChildCredentials, open, open_guarded};
+pub use session::{AwsSession, ExportedCredentials, open, open_guarded};
 pub use source::CredentialSource;
 pub use sts::CallerIdentity;

@@ -19,6 +19,23 @@ use super::source::{CredentialSource, Resolved, Resolver, select_source, stage_e
 use super::sts::{self, CallerIdentity, Claimant};
 use crate::calls::CallCounter;
 
+/// A set of credentials handed to a child process; `Debug` shows none of it.
+#[derive(Clone)]
+pub struct ExportedCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for ExportedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExportedCredentials(redacted)")
+    }
+}
+
 /// Resolved, verified credentials of a stage and the SDK configuration built from them.
 #[derive(Debug, Clone)]
 pub struct AwsSession {
@@ -45,6 +62,36 @@ impl AwsSession {
     /// configures them (`AWS_ENDPOINT_URL`, profile `endpoint_url`…).
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config
+    }
+
+    /// The proven credentials, for a local process that calls AWS as the stage
+    /// (`invoke local --with-credentials`, the plugin host's AWS calls). The provider proves
+    /// a refreshed set before it hands it out, so these are the guard's account's; once a
+    /// refresh went to another account, this is that refusal.
+    pub async fn export_credentials(&self) -> Result<ExportedCredentials, CredentialError> {
+        if let Some(refusal) = self.refresh_refusal() {
+            return Err(CredentialError::Refused(Box::new(refusal.clone())));
+        }
+        let failed = |reason: String| match self.refresh_refusal() {
+            Some(refusal) => CredentialError::Refused(Box::new(refusal.clone())),
+            None => CredentialError::Provider {
+                source_name: self.source.to_string(),
+                reason,
+            },
+        };
+        let provider = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| failed("the session has no credentials provider".into()))?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(ExportedCredentials {
+            access_key_id: creds.access_key_id().to_string(),
+            secret_access_key: creds.secret_access_key().to_string(),
+            session_token: creds.session_token().map(str::to_string),
+        })
     }
 
     /// The counter every request of the session lands in: the guard's GetCallerIdentity,
@@ -98,27 +145,6 @@ impl AwsSession {
         })))
     }
 
-    /// The credentials a child process acting for this stage may use (the plugin host's AWS
-    /// calls): the set the guard proved, or a refreshed set proven the same way first. A
-    /// refresh into another account is an error here, as for every request of the session.
-    pub async fn child_credentials(&self) -> Result<ChildCredentials, String> {
-        let provider = self
-            .config
-            .credentials_provider()
-            .ok_or_else(|| "the session has no credentials provider".to_string())?;
-        match self.refresh_refusal() {
-            Some(refusal) => Err(refusal.to_string()),
-            None => provider
-                .provide_credentials()
-                .await
-                .map(ChildCredentials)
-                .map_err(|e| match self.refresh_refusal() {
-                    Some(refusal) => refusal.to_string(),
-                    None => format!("the stage's credentials are not available: {e}"),
-                }),
-        }
-    }
-
     /// The custom endpoint every client talks to (`AWS_ENDPOINT_URL`, a profile's
     /// `endpoint_url`), if one is configured.
     pub fn endpoint_url(&self) -> Option<&str> {
@@ -146,31 +172,6 @@ impl AwsSession {
     /// An STS client.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         sts::client(&self.config, &self.counter)
-    }
-}
-
-/// Proven credentials handed to a child process. `Debug` masks them.
-#[derive(Clone)]
-pub struct ChildCredentials(Credentials);
-
-impl ChildCredentials {
-    /// The access key id.
-    pub fn access_key_id(&self) -> &str {
-        self.0.access_key_id()
-    }
-    /// The secret access key.
-    pub fn secret_access_key(&self) -> &str {
-        self.0.secret_access_key()
-    }
-    /// The session token, for temporary credentials.
-    pub fn session_token(&self) -> Option<&str> {
-        self.0.session_token()
-    }
-}
-
-impl std::fmt::Debug for ChildCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChildCredentials(**masked**)")
     }
 }
 

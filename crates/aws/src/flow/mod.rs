@@ -11,6 +11,7 @@
 //! | remove | [`remove::remove`] | `remove.rs` |
 //! | rollback | [`rollback::rollback`] | `rollback.rs`, `update.rs` |
 //! | deploy function | [`function::deploy_function`] | `function.rs` |
+//! | rollback function | [`rollback_function::rollback_function`] | `rollback_function.rs` |
 //! | prune (serverless-prune-plugin) | [`prune::prune_function`], [`prune::prune_layer`] | `prune.rs` |
 //!
 //! Shared steps: `request.rs` (what deploy and diff are given), `update.rs` (starting a stack
@@ -31,6 +32,7 @@ pub mod remove;
 pub mod request;
 mod retention;
 pub mod rollback;
+pub mod rollback_function;
 pub mod update;
 mod write;
 

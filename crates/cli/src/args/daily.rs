@@ -35,14 +35,15 @@ pub struct DeployFunctionArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct InvokeArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// The function's key in `functions:`.
-    #[arg(short = 'f', long = "function", value_name = "NAME")]
-    pub function: String,
+    #[arg(short = 'f', long = "function", value_name = "NAME", required = true)]
+    pub function: Option<String>,
     /// The event, as a string (usually JSON).
     #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "path")]
     pub data: Option<String>,
@@ -58,6 +59,42 @@ pub struct InvokeArgs {
     /// Version or alias to invoke.
     #[arg(short = 'q', long, value_name = "QUALIFIER")]
     pub qualifier: Option<String>,
+    /// `invoke local`.
+    #[command(subcommand)]
+    pub local: Option<InvokeCommand>,
+}
+
+/// `invoke local`.
+#[derive(Debug, Subcommand)]
+pub enum InvokeCommand {
+    /// Run the function's handler on this machine with node or python3 (no deploy).
+    Local(InvokeLocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeLocalArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// The function's key in `functions:`.
+    #[arg(short = 'f', long = "function", value_name = "NAME")]
+    pub function: String,
+    /// The event, as a string (JSON, else passed as a string).
+    #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "path")]
+    pub data: Option<String>,
+    /// A file with the event (JSON, or YAML for .yml/.yaml).
+    #[arg(short = 'p', long, value_name = "FILE", value_parser = super::utf8_path)]
+    pub path: Option<std::path::PathBuf>,
+    /// An environment variable over the function's (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// JSON for the context's clientContext (client_context in Python).
+    #[arg(long, value_name = "JSON")]
+    pub context: Option<String>,
+    /// Give the handler the stage's credentials (after the account guard) so it can call AWS.
+    #[arg(long)]
+    pub with_credentials: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,6 +131,7 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -102,6 +140,33 @@ pub struct RollbackArgs {
     /// The deployment's timestamp (from `deployer deploy list`); without it, list them.
     #[arg(short = 't', long, value_name = "TIMESTAMP")]
     pub timestamp: Option<String>,
+    /// Remove a deploy lock left by a killed run of this stage first.
+    #[arg(long)]
+    pub force_unlock: bool,
+    /// `rollback function`.
+    #[command(subcommand)]
+    pub target: Option<RollbackCommand>,
+}
+
+/// `rollback function`.
+#[derive(Debug, Subcommand)]
+pub enum RollbackCommand {
+    /// Point a function's code at the code of one of its published versions.
+    Function(RollbackFunctionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackFunctionArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// The function's key in `functions:`.
+    #[arg(short = 'f', long = "function", value_name = "NAME")]
+    pub function: String,
+    /// The published version whose code to restore (see the Versions of the function).
+    #[arg(long = "function-version", value_name = "N")]
+    pub function_version: String,
     /// Remove a deploy lock left by a killed run of this stage first.
     #[arg(long)]
     pub force_unlock: bool,

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod daily;
 
 pub use daily::{
-    DeployCommand, DeployFunctionArgs, InvokeArgs, InvokeKind, LogsArgs, MetricsArgs, RollbackArgs,
+    DeployCommand, DeployFunctionArgs, InvokeArgs, InvokeCommand, InvokeKind, InvokeLocalArgs,
+    LogsArgs, MetricsArgs, RollbackArgs, RollbackCommand, RollbackFunctionArgs,
 };
 
 /// Deploy a Serverless Framework v3 service to AWS: each stage into its own account,
@@ -67,14 +68,16 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Record the stage's current account (proven with STS) in deployer.accounts.json.
     Pin(AwsCommandArgs),
-    /// Invoke a deployed function and print its response.
+    /// Invoke a deployed function and print its response (`invoke local`: run it on this machine).
     Invoke(InvokeArgs),
     /// Show a function's CloudWatch Logs (`--tail` follows them).
     Logs(LogsArgs),
-    /// Update the stack to an earlier deployment (`rollback` alone lists them).
+    /// Update the stack to an earlier deployment (`rollback` alone lists them; `rollback function`: one function's code).
     Rollback(RollbackArgs),
     /// Invocations, errors, throttles and duration of the functions from CloudWatch.
     Metrics(MetricsArgs),
+    /// Watch the service directory and ship each saved change to the stage (Ctrl-C to stop).
+    Watch(WatchArgs),
 }
 
 /// Options that select the service and stage.
@@ -220,6 +223,20 @@ pub struct DiffArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Only ship this function (repeatable; default: every function).
+    #[arg(short = 'f', long = "function", value_name = "NAME")]
+    pub functions: Vec<String>,
+    /// Do not ask for confirmation on a production stage (required there without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,12 +5,15 @@ use anyhow::anyhow;
 use deployer_ops::types::InvokeType;
 use deployer_ops::{InvokeOptions, Payload};
 
-use crate::args::{InvokeArgs, InvokeKind};
+use crate::args::{InvokeArgs, InvokeCommand, InvokeKind};
 use crate::commands::options;
 use crate::ui::{CliObserver, Output};
 
-/// Runs `deployer invoke`.
-pub async fn run(out: &Output, args: InvokeArgs) -> anyhow::Result<u8> {
+/// Runs `deployer invoke`, or `invoke local`.
+pub async fn run(out: &Output, mut args: InvokeArgs) -> anyhow::Result<u8> {
+    if let Some(InvokeCommand::Local(local)) = args.local.take() {
+        return crate::commands::invoke_local::run(out, local).await;
+    }
     let payload = match (&args.data, &args.path) {
         (Some(d), _) => Payload::Data(d.clone()),
         (None, Some(p)) => Payload::File(p.clone()),
@@ -18,7 +21,8 @@ pub async fn run(out: &Output, args: InvokeArgs) -> anyhow::Result<u8> {
     };
     let options = InvokeOptions {
         stage: options::stage(out, &args.service, &args.credentials)?,
-        function: args.function.clone(),
+        // clap requires -f unless `local` is given.
+        function: args.function.clone().unwrap_or_default(),
         payload,
         kind: match args.kind {
             InvokeKind::RequestResponse => InvokeType::RequestResponse,

@@ -32,7 +32,13 @@ pub async fn run(out: &Output, args: LogsArgs) -> anyhow::Result<u8> {
             }
         }
     };
-    let logs = deployer_ops::logs(&options, &CliObserver::new(out), &mut sink).await?;
+    let observer = CliObserver::new(out);
+    let run = deployer_ops::logs(&options, &observer, &mut sink);
+    // Following ends with Ctrl-C (SIGINT): a normal end, exit 0.
+    let logs = tokio::select! {
+        logs = run => logs?,
+        _ = tokio::signal::ctrl_c(), if args.tail => return Ok(crate::exit::OK),
+    };
     if out.json {
         out.json_result(&logs);
     }

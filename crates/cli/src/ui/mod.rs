@@ -9,7 +9,7 @@ mod prompt;
 mod redact;
 
 pub use observer::CliObserver;
-pub use prompt::{confirm_removal, prompt_mfa};
+pub use prompt::{confirm_removal, confirm_watch, prompt_mfa};
 
 use std::io::{IsTerminal, Write};
 

@@ -21,6 +21,15 @@ pub fn confirm_removal(stack: &str, account: &str) -> anyhow::Result<bool> {
     Ok(answer == stack)
 }
 
+/// Asks to confirm watching production stage `stage` of `account` by typing the stage name.
+pub fn confirm_watch(stage: &str, account: &str) -> anyhow::Result<bool> {
+    let answer = ask(&format!(
+        "Stage {stage} (account {account}) is production: every saved file will be shipped to \
+         it. Type the stage name to confirm: "
+    ))?;
+    Ok(answer == stage)
+}
+
 /// Prints `question` on stderr and reads one trimmed line from stdin.
 fn ask(question: &str) -> std::io::Result<String> {
     super::live::clear();

@@ -110,7 +110,9 @@ pub async fn deploy_function(
     Ok(result)
 }
 
-async fn update(
+/// Compares function `options.function`'s zip in `build` with the deployed code and writes what
+/// changed (under the stage's deploy lock). `watch` ships each change through it too.
+pub(crate) async fn update(
     target: &Target,
     build: &Build,
     options: &FunctionOptions,

@@ -73,7 +73,7 @@ pub struct Invocation {
 
 /// The bytes of the payload (a YAML file is sent as JSON, as v3 does). Every refusal is about
 /// the command line's `--data` or `--path`, so it is an [`OpErrorKind::Input`] (a usage error).
-fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn payload_bytes(payload: &Payload, cwd: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let bytes = match payload {
         Payload::None => return Ok(Vec::new()),
         Payload::Data(d) => {

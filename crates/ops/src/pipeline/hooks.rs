@@ -205,17 +205,16 @@ fn with_env(mut start: HostStart, session: Option<&AwsSession>) -> HostStart {
         start
             .env
             .push(("AWS_REGION".into(), session.region.clone()));
-        if let Ok(credentials) = crate::pipeline::stage::wait(session.child_credentials()) {
-            start.env.push((
-                "AWS_ACCESS_KEY_ID".into(),
-                credentials.access_key_id().into(),
-            ));
+        if let Ok(credentials) = crate::pipeline::stage::wait(session.export_credentials()) {
+            start
+                .env
+                .push(("AWS_ACCESS_KEY_ID".into(), credentials.access_key_id));
             start.env.push((
                 "AWS_SECRET_ACCESS_KEY".into(),
-                credentials.secret_access_key().into(),
+                credentials.secret_access_key,
             ));
-            if let Some(token) = credentials.session_token() {
-                start.env.push(("AWS_SESSION_TOKEN".into(), token.into()));
+            if let Some(token) = credentials.session_token {
+                start.env.push(("AWS_SESSION_TOKEN".into(), token));
             }
         }
     }
@@ -563,7 +562,8 @@ impl Callbacks for Answering<'_> {
                 plugin,
             } => {
                 let session = self.session(plugin, &format!("AWS ({service}.{method})"))?;
-                let credentials = crate::pipeline::stage::wait(session.child_credentials())?;
+                let credentials = crate::pipeline::stage::wait(session.export_credentials())
+                    .map_err(|e| e.to_string())?;
                 // `getCredentials` hands them over for the plugin's own client: not a call.
                 if service != "credentials" {
                     session
@@ -571,9 +571,9 @@ impl Callbacks for Answering<'_> {
                         .record(&service.to_lowercase(), &upper_first(method));
                 }
                 Ok(json!({
-                    "accessKeyId": credentials.access_key_id(),
-                    "secretAccessKey": credentials.secret_access_key(),
-                    "sessionToken": credentials.session_token(),
+                    "accessKeyId": credentials.access_key_id,
+                    "secretAccessKey": credentials.secret_access_key,
+                    "sessionToken": credentials.session_token,
                     "endpoint": session.endpoint_url(),
                 }))
             }

@@ -7,6 +7,7 @@
 pub(crate) mod builds;
 pub(crate) mod function;
 pub(crate) mod hooks;
+pub(crate) mod local;
 pub(crate) mod manifest;
 pub(crate) mod outdir;
 pub(crate) mod package;
@@ -17,6 +18,7 @@ pub(crate) mod request;
 pub(crate) mod service;
 pub(crate) mod stack;
 pub(crate) mod stage;
+pub(crate) mod watcher;
 
 use std::path::Path;
 use std::time::{Instant, SystemTime};
