@@ -497,6 +497,36 @@ fn a_requirement_missing_on_pypi_fails_with_pips_message() {
     assert!(err.contains("deployer-no-such-package-4f1c"), "{err}");
 }
 
+/// A Pipfile wins over requirements.txt, as with the plugin: its requirements are exported
+/// with pipenv (a fake `pipenv` script on the search path here, printing one pin) and
+/// installed with pip like a requirements file.
+#[test]
+fn a_pipfile_project_installs_what_pipenv_exports() {
+    let tmp = copy_service("plugin-python");
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().to_path_buf();
+    common::write(tmp.path(), "Pipfile", b"[packages]\nsix = \"==1.17.0\"\n");
+    common::write(
+        &bin,
+        "pipenv",
+        b"#!/bin/sh\ncase \"$1\" in --version) echo 'pipenv, version 2024.4.0';; requirements) echo 'six==1.17.0';; esac\n",
+    );
+    std::fs::set_permissions(
+        bin.join("pipenv"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut s = python_settings(tmp.path());
+    s.search_path = Some(bin.into_os_string());
+    let run = build_and_package(tmp.path(), "dev", &s).unwrap();
+    let names = zip_names(&run.result.artifacts[0].path);
+    assert!(names.contains(&"six.py".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("dateutil/")),
+        "requirements.txt is not read next to a Pipfile: {names:?}"
+    );
+}
+
 #[test]
 fn dockerize_pip_is_refused_naming_the_setting() {
     let tmp = copy_service("plugin-python");

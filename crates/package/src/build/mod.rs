@@ -14,6 +14,7 @@ mod externals;
 mod extras;
 mod node_deps;
 mod python;
+mod python_export;
 mod tool_version;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::cache::hash_parts;
+use super::python_export::{self, Source};
 use super::{BuildError, BuildOutput, BuildPlan, BuildSettings, Builder};
 use crate::{BuiltTree, TreeMode};
 
@@ -30,10 +31,19 @@ pub struct PythonOptions {
     pub no_deploy: Vec<String>,
     /// `pythonBin`: the interpreter that runs pip (default `python3`).
     pub python_bin: Option<String>,
-    /// `usePipenv` (default true): a Pipfile is then an error (not supported yet).
+    /// `usePipenv` (default true): a Pipfile is exported with `pipenv requirements`.
     pub use_pipenv: bool,
-    /// `usePoetry` (default true): a poetry pyproject.toml is then an error (not supported yet).
+    /// `usePoetry` (default true): a poetry pyproject.toml is exported with `poetry export`.
     pub use_poetry: bool,
+    /// `requirePoetryLockFile`: a poetry project without `poetry.lock` is an error (else
+    /// `poetry lock` creates it).
+    pub require_poetry_lock_file: bool,
+    /// `poetryWithGroups`: `poetry export --with=…`.
+    pub poetry_with_groups: Vec<String>,
+    /// `poetryWithoutGroups`: `poetry export --without=…`.
+    pub poetry_without_groups: Vec<String>,
+    /// `poetryOnlyGroups`: `poetry export --only=…`.
+    pub poetry_only_groups: Vec<String>,
 }
 
 impl PythonOptions {
@@ -81,6 +91,10 @@ impl PythonOptions {
             python_bin: get("pythonBin").and_then(Value::as_str).map(str::to_string),
             use_pipenv: flag("usePipenv", true)?,
             use_poetry: flag("usePoetry", true)?,
+            require_poetry_lock_file: flag("requirePoetryLockFile", false)?,
+            poetry_with_groups: list(get("poetryWithGroups"), "poetryWithGroups")?,
+            poetry_without_groups: list(get("poetryWithoutGroups"), "poetryWithoutGroups")?,
+            poetry_only_groups: list(get("poetryOnlyGroups"), "poetryOnlyGroups")?,
         })
     }
 }
@@ -104,6 +118,8 @@ fn list(v: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
 /// What pip installs for one module directory.
 struct Install {
     module: String,
+    /// Where the requirements come from, as messages name it.
+    from: String,
     requirements: String,
     python_version: String,
     platform: String,
@@ -117,7 +133,7 @@ pub(crate) fn build_all(
     settings: &BuildSettings,
     out: &mut BuildOutput,
 ) -> Result<(), BuildError> {
-    let installs = installs(plan, options)?;
+    let installs = installs(plan, options, settings)?;
     let root = settings.cache_dir.join("python");
     let results: Vec<(PathBuf, bool)> = installs
         .par_iter()
@@ -140,8 +156,13 @@ pub(crate) fn build_all(
     Ok(())
 }
 
-/// One install per (module, runtime, architecture) that has a requirements file.
-fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, BuildError> {
+/// One install per (module, runtime, architecture) that has requirements (a requirements
+/// file, or a poetry or Pipfile project, exported).
+fn installs(
+    plan: &BuildPlan,
+    options: &PythonOptions,
+    settings: &BuildSettings,
+) -> Result<Vec<Install>, BuildError> {
     let mut by_key: BTreeMap<(String, String, String), Install> = BTreeMap::new();
     for f in plan
         .functions
@@ -149,9 +170,8 @@ fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, B
         .filter(|f| f.builder == Builder::Python)
     {
         let module_dir = plan.service_dir.join(&f.module);
-        reject_unsupported_sources(&plan.service_dir, &module_dir, options)?;
-        let path = module_dir.join(&options.file_name);
-        if !path.is_file() {
+        let source = python_export::source(&plan.service_dir, &module_dir, options);
+        if matches!(&source, Source::File(path) if !path.is_file()) {
             continue;
         }
         let python_version = f.runtime.trim_start_matches("python").to_string();
@@ -165,7 +185,7 @@ fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, B
             existing.functions.push(f.key.clone());
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(BuildError::io("read", &path))?;
+        let text = python_export::export(&source, options, settings)?;
         let requirements = generate_requirements(&text, &module_dir, &options.no_deploy)?;
         if requirements.is_empty() {
             continue;
@@ -174,6 +194,7 @@ fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, B
             key,
             Install {
                 module: f.module.clone(),
+                from: source.label(&options.file_name),
                 requirements,
                 python_version,
                 platform,
@@ -182,43 +203,6 @@ fn installs(plan: &BuildPlan, options: &PythonOptions) -> Result<Vec<Install>, B
         );
     }
     Ok(by_key.into_values().collect())
-}
-
-/// Pipfile and poetry projects are not read yet: say which file and what to do.
-fn reject_unsupported_sources(
-    service_dir: &Path,
-    module_dir: &Path,
-    options: &PythonOptions,
-) -> Result<(), BuildError> {
-    let pyproject = module_dir.join("pyproject.toml");
-    if options.use_poetry && std::fs::read_to_string(&pyproject).is_ok_and(|t| is_poetry(&t)) {
-        return Err(BuildError::Config {
-            setting: pyproject.display().to_string(),
-            message: "poetry projects are not supported yet; run `poetry export --without-hashes -f requirements.txt -o requirements.txt` and set custom.pythonRequirements.usePoetry: false".into(),
-        });
-    }
-    let pipfile = service_dir.join("Pipfile");
-    if options.use_pipenv && pipfile.is_file() {
-        return Err(BuildError::Config {
-            setting: pipfile.display().to_string(),
-            message: "Pipfile projects are not supported yet; run `pipenv requirements > requirements.txt` and set custom.pythonRequirements.usePipenv: false".into(),
-        });
-    }
-    Ok(())
-}
-
-/// A pyproject.toml whose `build-system.requires` names poetry.
-fn is_poetry(text: &str) -> bool {
-    let mut in_build_system = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_build_system = line == "[build-system]";
-        } else if in_build_system && line.starts_with("requires") && line.contains("poetry") {
-            return true;
-        }
-    }
-    false
 }
 
 /// The plugin's rewrite: `-r` files inlined, comments and blank lines dropped, `noDeploy`
@@ -385,11 +369,7 @@ fn run_pip(
     };
     Err(BuildError::ToolFailed {
         tool: "pip install".into(),
-        what: format!(
-            "{module}{} (functions {})",
-            options.file_name,
-            i.functions.join(", ")
-        ),
+        what: format!("{module}{} (functions {})", i.from, i.functions.join(", ")),
         output: String::from_utf8_lossy(&output.stderr)
             .trim_end()
             .to_string(),
@@ -510,13 +490,5 @@ mod tests {
         );
         let err = PythonOptions::parse(&json!({"dockerizePip": "non-linux"})).unwrap_err();
         assert!(err.contains("dockerizePip"), "{err}");
-    }
-
-    #[test]
-    fn poetry_is_recognised_from_build_system() {
-        assert!(is_poetry(
-            "[tool.x]\n[build-system]\nrequires = [\"poetry-core\"]\n"
-        ));
-        assert!(!is_poetry("[build-system]\nrequires = [\"setuptools\"]\n"));
     }
 }
