@@ -169,6 +169,16 @@ class Service {
     throw new ServerlessError(`Event "${eventName}" doesn't exist in function "${functionName}"`, 'EVENT_MISSING_FOR_FUNCTION');
   }
   publish(data) { Object.assign(this.pluginsData, data); }
+  // v3: every function without a name gets `<service>-<stage>-<key>`.
+  setFunctionNames(options = {}) {
+    const stage = options.stage || this.serverless.getProvider('aws').getStage();
+    for (const [key, fn] of Object.entries(this.functions || {})) {
+      if (fn && !fn.name) {
+        fn.name = `${this.service}-${stage}-${key}`;
+        this.injected[key] = { ...(this.injected[key] || {}), name: fn.name };
+      }
+    }
+  }
   update(data) { Object.assign(this, data); return this; }
   // The configuration as deployer reads it back: what the plugins changed, without what v3
   // computes on its own (function names, empty event lists, the compiled template).
@@ -303,6 +313,25 @@ function makeProvider(serverless) {
       return ask({ type: 'bucket', plugin: current.plugin });
     },
     request: async (service, method, params, options = {}) => awsRequest(service, method, params, options),
+    // v3: an image given by digest is answered as it is; a tag is looked up in ECR.
+    resolveImageUriAndSha: async (functionName) => {
+      const image = serverless.service.getFunction(functionName).image;
+      const uri = typeof image === 'string' ? image : image && image.uri;
+      if (!uri) {
+        throw new ServerlessError(
+          `function ${functionName}: deployer resolves images for plugins only by uri (provider.ecr.images names are built by Serverless)`,
+          'DEPLOYER_IMAGE_BY_NAME'
+        );
+      }
+      const digest = uri.split('@')[1];
+      if (digest) return { functionImageUri: uri, functionImageSha: digest.slice('sha256:'.length) };
+      const [repositoryName, imageTag] = uri.slice(uri.indexOf('/') + 1).split(':');
+      const found = await awsRequest('ECR', 'describeImages', {
+        imageIds: [{ imageTag }], repositoryName, registryId: uri.split('.')[0],
+      }, {});
+      const imageDigest = found.imageDetails[0].imageDigest;
+      return { functionImageUri: `${uri.split(':')[0]}@${imageDigest}`, functionImageSha: imageDigest.slice('sha256:'.length) };
+    },
   };
   Object.defineProperty(provider, 'sdk', { get: () => loadSdk() || undefined });
   provider.constructor = { getProviderName: () => 'aws' };
@@ -360,6 +389,7 @@ function makeServerless(init) {
   }
   const serverless = {
     version: init.frameworkVersion,
+    getVersion: () => init.frameworkVersion,
     instanceId: init.instanceId,
     serviceDir: init.servicePath,
     configurationFilename: init.configurationFilename,

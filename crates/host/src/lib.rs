@@ -44,10 +44,16 @@ pub const CONFIGURATION_EVENTS: &[&str] = &[
     "before:package:createDeploymentArtifacts",
 ];
 
-/// The events whose hooks run right after deployer wrote the artifacts (they may add to them).
+/// The events whose hooks run right after deployer wrote the artifacts and before it compiles
+/// the functions: they may rewrite the artifacts and still change the service (v3 compiles
+/// the functions only at `package:compileFunctions`).
 pub const PACKAGING_EVENTS: &[&str] = &[
     "package:createDeploymentArtifacts",
     "after:package:createDeploymentArtifacts",
+    "before:package:compileLayers",
+    "package:compileLayers",
+    "after:package:compileLayers",
+    "before:package:compileFunctions",
 ];
 
 /// The template events, in order, each with the point of deployer's compile it follows.
@@ -55,10 +61,6 @@ pub const TEMPLATE_POINTS: &[(&str, &[&str])] = &[
     (
         "functions",
         &[
-            "before:package:compileLayers",
-            "package:compileLayers",
-            "after:package:compileLayers",
-            "before:package:compileFunctions",
             "package:compileFunctions",
             "after:package:compileFunctions",
             "before:package:compileEvents",

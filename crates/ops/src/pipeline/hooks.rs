@@ -301,12 +301,28 @@ impl PluginHost {
     /// Configuration hooks (`initialize` … `before:package:createDeploymentArtifacts`):
     /// returns the service configuration when the plugins changed it.
     pub fn configure(&mut self, aws: Aws<'_>) -> anyhow::Result<Option<Value>> {
-        let events = deployer_host::CONFIGURATION_EVENTS;
+        self.service_events(deployer_host::CONFIGURATION_EVENTS, aws)
+    }
+
+    /// Packaging hooks, after deployer wrote the artifacts and before it compiles the
+    /// functions: `Ok(None)` when none ran, else the service configuration when they changed
+    /// it (`Some(None)`: they ran, the artifacts are to be read again).
+    pub fn packaged(&mut self, aws: Aws<'_>) -> anyhow::Result<Option<Option<Value>>> {
+        let events = deployer_host::PACKAGING_EVENTS;
         if !self.host.hooks_any(events) {
             return Ok(None);
         }
-        let template =
-            json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}, "Outputs": {}});
+        self.service_events(events, aws).map(Some)
+    }
+
+    /// Hooks that may change the service (and add to the still empty template).
+    fn service_events(&mut self, events: &[&str], aws: Aws<'_>) -> anyhow::Result<Option<Value>> {
+        if !self.host.hooks_any(events) {
+            return Ok(None);
+        }
+        let template = self.early_template.clone().unwrap_or_else(
+            || json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}, "Outputs": {}}),
+        );
         let out = self.run(events, Some(&template), true, None, aws)?;
         if out.template.as_ref() != Some(&template) {
             self.early_template = out.template;
@@ -316,17 +332,6 @@ impl PluginHost {
             self.naming.config = config.clone();
         }
         Ok(changed)
-    }
-
-    /// Packaging hooks, after deployer wrote the artifacts. True when some ran (the artifacts
-    /// are read again).
-    pub fn packaged(&mut self, aws: Aws<'_>) -> anyhow::Result<bool> {
-        let events = deployer_host::PACKAGING_EVENTS;
-        if !self.host.hooks_any(events) {
-            return Ok(false);
-        }
-        self.run(events, None, false, None, aws)?;
-        Ok(true)
     }
 
     /// The template hooks, as [`CompileHooks`] for `compile_hooked`.

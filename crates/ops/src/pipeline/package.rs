@@ -147,10 +147,23 @@ pub(crate) fn build_hosted(
         observer.warning(warning);
     }
     if let Some(host) = host.as_mut()
-        && host.packaged(aws)?
+        && let Some(changed) = host.packaged(aws)?
     {
         // Packaging hooks may have rewritten the zips: their hashes are taken again.
         rehash(&mut package)?;
+        if let Some(config) = changed {
+            // …and changed the functions, which v3 compiles only after them.
+            resolved.value = config;
+            service = source.service(&resolved)?;
+            service.findings.unknown.retain(|u| !host.claims(&u.path));
+            crate::pipeline::plugins::apply(
+                &mut service,
+                &source.file.dir,
+                options.service,
+                &plugins,
+                observer,
+            )?;
+        }
     }
     let compiled = compile(
         source,
