@@ -11,7 +11,7 @@ use std::process::Command;
 use deployer_testbed::{DEV_ACCOUNT, Moto, PROD_ACCOUNT, ProfileSpec, TestBed};
 use serde_json::Value;
 
-use crate::support::{Run, copy_dir, deployer_offline, fixture, run, settled_count};
+use crate::support::{copy_dir, fixture, offline_run as offline, run, settled_count};
 
 /// The pinned plugins (and Serverless 3.40.0, which service-proxy requires by path).
 fn tools_node_modules() -> PathBuf {
@@ -29,16 +29,6 @@ fn service(root: &Path, name: &str) -> PathBuf {
     );
     std::os::unix::fs::symlink(modules, dir.join("node_modules")).unwrap();
     dir
-}
-
-fn offline(dir: &Path, args: &[&str]) -> Run {
-    let out = deployer_offline(dir, args);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: std::time::Duration::ZERO,
-    }
 }
 
 fn read_json(path: &Path) -> Value {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use deployer_testbed::TestBed;
 
-use crate::support::{Run, deployer_offline, run, sdk_config};
+use crate::support::{offline_run as offline, run, sdk_config};
 
 /// A service declaring one plugin of each treatment (native, not needed, unsupported, local).
 const EACH_TREATMENT: &str = "service: plugged
@@ -32,16 +32,6 @@ fn service_dir(root: &Path, name: &str, yml: &str) -> PathBuf {
     std::fs::write(dir.join("serverless.yml"), yml).unwrap();
     std::fs::write(dir.join("handler.js"), "exports.hello = async () => 1;\n").unwrap();
     dir
-}
-
-fn offline(dir: &Path, args: &[&str]) -> Run {
-    let out = deployer_offline(dir, args);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: std::time::Duration::ZERO,
-    }
 }
 
 #[test]

@@ -74,6 +74,17 @@ pub fn deployer_offline(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("run deployer")
 }
 
+/// [`deployer_offline`] as a [`Run`].
+pub fn offline_run(dir: &Path, args: &[&str]) -> Run {
+    let out = deployer_offline(dir, args);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: Duration::ZERO,
+    }
+}
+
 /// A copy of the seed service (tests/fixtures/multi-account/service) in the bed's scratch
 /// directory, with `edit` applied to its serverless.yml.
 pub fn seed_service(bed: &TestBed<'_>, name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {

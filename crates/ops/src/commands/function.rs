@@ -83,11 +83,7 @@ pub async fn deploy_function(
             out_dir: options.out_dir.as_deref(),
             now: options.now,
             plugins: None,
-            host: HostAccess {
-                command: "deploy",
-                session: Some(target.stage.session.clone()),
-                opener: None,
-            },
+            host: HostAccess::deploy(&target.stage.session),
         },
         &mut target.stage.aws_answers(),
         observer,

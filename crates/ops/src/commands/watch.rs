@@ -221,11 +221,7 @@ async fn ship_functions(
             out_dir: None,
             now,
             plugins: None,
-            host: HostAccess {
-                command: "deploy",
-                session: Some(target.stage.session.clone()),
-                opener: None,
-            },
+            host: HostAccess::deploy(&target.stage.session),
         },
         &mut target.stage.aws_answers(),
         observer,

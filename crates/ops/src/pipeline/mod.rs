@@ -116,11 +116,7 @@ fn deployable(
             out_dir: None,
             now: SystemTime::now(),
             plugins: early,
-            host: HostAccess {
-                command: "deploy",
-                session: Some(stage.session.clone()),
-                opener: None,
-            },
+            host: HostAccess::deploy(&stage.session),
         };
         let (build, host) =
             package::build_hosted(&stage.source, &package_options, &mut answers, observer)?;

@@ -51,6 +51,17 @@ pub(crate) struct HostAccess<'a> {
     pub opener: Option<&'a SessionFn<'a>>,
 }
 
+impl HostAccess<'_> {
+    /// A deploy (`up`, `deploy function`, `watch`) on the opened stage's session.
+    pub fn deploy(session: &AwsSession) -> Self {
+        HostAccess {
+            command: "deploy",
+            session: Some(session.clone()),
+            opener: None,
+        }
+    }
+}
+
 /// Everything a packaging run produced, for the deploy step.
 #[derive(Debug, Clone)]
 pub(crate) struct Build {
@@ -111,23 +122,22 @@ pub(crate) fn build_hosted(
         opener: options.host.opener,
     };
     let mut host = start_host(source, &resolved, &plugins, &names, &options.host, observer)?;
-    if let Some(host) = host.as_mut()
-        && let Some(config) = host.configure(aws)?
-    {
-        // The plugins changed the service: it is read again from what they left.
-        resolved.value = config;
-        service = source.service(&resolved)?;
-        crate::pipeline::plugins::apply(
-            &mut service,
-            &source.file.dir,
-            options.service,
-            &plugins,
-            observer,
-        )?;
-    }
-    if let Some(host) = &host {
-        // Settings the hosted plugins declared in the v3 schema are theirs, not unknown.
-        service.findings.unknown.retain(|u| !host.claims(&u.path));
+    if let Some(host) = host.as_mut() {
+        match host.configure(aws)? {
+            Some(config) => {
+                service = reread(
+                    source,
+                    &mut resolved,
+                    config,
+                    host,
+                    options,
+                    &plugins,
+                    observer,
+                )?
+            }
+            // Settings the hosted plugins declared in the v3 schema are theirs, not unknown.
+            None => service.findings.unknown.retain(|u| !host.claims(&u.path)),
+        }
     }
     let request = package_request(&service, &source.file);
     for warning in package_warnings(&service) {
@@ -153,13 +163,12 @@ pub(crate) fn build_hosted(
         rehash(&mut package)?;
         if let Some(config) = changed {
             // …and changed the functions, which v3 compiles only after them.
-            resolved.value = config;
-            service = source.service(&resolved)?;
-            service.findings.unknown.retain(|u| !host.claims(&u.path));
-            crate::pipeline::plugins::apply(
-                &mut service,
-                &source.file.dir,
-                options.service,
+            service = reread(
+                source,
+                &mut resolved,
+                config,
+                host,
+                options,
                 &plugins,
                 observer,
             )?;
@@ -177,6 +186,25 @@ pub(crate) fn build_hosted(
     let mut built = write(service, resolved, out_dir, package, compiled, options.now)?;
     built.builds = builds;
     Ok((Build { plugins, ..built }, host))
+}
+
+/// The service read again from the configuration the hosted plugins left; the settings they
+/// declared in the v3 schema are theirs, not unknown.
+fn reread(
+    source: &Source,
+    resolved: &mut Resolved,
+    config: serde_json::Value,
+    host: &PluginHost,
+    options: &BuildTarget<'_>,
+    plugins: &[PluginTreatment],
+    observer: &dyn Observer,
+) -> anyhow::Result<Service> {
+    resolved.value = config;
+    let mut service = source.service(resolved)?;
+    service.findings.unknown.retain(|u| !host.claims(&u.path));
+    let dir = &source.file.dir;
+    crate::pipeline::plugins::apply(&mut service, dir, options.service, plugins, observer)?;
+    Ok(service)
 }
 
 /// The names a run derives from its time.

@@ -329,13 +329,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unsupported_plugin_stops_unless_ignored() {
+    fn a_host_plugin_left_out_is_said_every_run() {
         let s = service(json!({"service": "s", "provider": {"name": "aws"},
             "plugins": ["serverless-offline", "serverless-domain-manager"]}));
-        let err = check(&s, &options(&[]), None, &Collect::default()).unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("serverless-domain-manager"), "{text}");
-        assert!(text.contains("--ignore-plugin"), "{text}");
+        let all = check(&s, &options(&[]), None, &Collect::default()).unwrap();
+        assert_eq!(all[1].treatment, Treatment::Host);
+        assert!(!all[1].ignored);
         let observer = Collect::default();
         let ok = check(
             &s,
@@ -350,7 +349,8 @@ mod tests {
         let warnings = observer.warnings.lock().unwrap();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0].starts_with("plugin serverless-domain-manager: unsupported, ignored"),
+            warnings[0]
+                .starts_with("plugin serverless-domain-manager: plugin host, left out as asked"),
             "{warnings:?}"
         );
         assert_eq!(
