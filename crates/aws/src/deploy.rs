@@ -1,8 +1,9 @@
 //! The paths the deploy, diff, info and remove flows had before they moved to [`crate::flow`],
 //! kept so that callers name them as before. The flows themselves live in `flow/`.
 
-pub use crate::flow::deploy::{DeployHooks, DeployOutcome, DeployStatus, deploy, deploy_hooked};
+pub use crate::flow::deploy::{DeployOutcome, DeployStatus, deploy, deploy_hooked};
 pub use crate::flow::diff::{DiffOutcome, diff};
+pub use crate::flow::hooks::DeployHooks;
 pub use crate::flow::info::{InfoOutcome, info};
 pub use crate::flow::remove::{RemoveOutcome, RemoveRequest, remove};
 pub use crate::flow::request::{DeployArtifact, DeployRequest, Method};

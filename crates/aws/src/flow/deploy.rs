@@ -24,30 +24,13 @@ use crate::stack::{self, StackInfo};
 
 use super::changes::{ChangeCheck, check_changes};
 use super::deployed_template_body;
+use super::hooks::{DeployHooks, NoHooks};
 use super::outcome::{Clock, Prepared};
 use super::prepare;
 use super::request::DeployRequest;
 use super::write;
 
 pub use super::outcome::{DeployOutcome, DeployStatus};
-
-/// What runs inside the deploy besides deployer's own steps: the plugin host's hooks at the
-/// upload (v3's `aws:deploy:deploy:uploadArtifacts`), once the bucket exists and the
-/// artifacts are in it, before the stack changes.
-pub trait DeployHooks {
-    /// Called after the uploads, under the stage lock. An error stops the deploy before the
-    /// stack changes.
-    fn uploaded(&self, bucket: &str) -> Result<(), String>;
-}
-
-/// No hooks.
-struct NoHooks;
-
-impl DeployHooks for NoHooks {
-    fn uploaded(&self, _bucket: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
 
 /// Deploy: see the module documentation for the order of steps.
 pub async fn deploy(

@@ -24,6 +24,7 @@ pub mod changes;
 pub mod deploy;
 pub mod diff;
 pub mod function;
+pub mod hooks;
 pub mod info;
 mod outcome;
 mod prepare;

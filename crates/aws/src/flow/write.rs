@@ -35,7 +35,7 @@ pub(super) async fn write(
     progress: Scoped<'_>,
     mut prepared: Prepared,
     lock: &StageLock,
-    hooks: &dyn super::deploy::DeployHooks,
+    hooks: &dyn super::hooks::DeployHooks,
 ) -> Result<DeployOutcome, AwsError> {
     let run_started = SystemTime::now();
     let bucket = prepared.bucket.clone();

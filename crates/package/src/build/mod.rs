@@ -15,6 +15,7 @@ mod extras;
 mod node_deps;
 mod python;
 mod python_export;
+mod python_options;
 mod tool_version;
 
 use std::collections::BTreeMap;

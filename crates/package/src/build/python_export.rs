@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use super::cache::hash_parts;
-use super::python::PythonOptions;
+use super::python_options::PythonOptions;
 use super::{BuildError, BuildSettings};
 
 /// The last pipenv without `pipenv requirements` (it had `pipenv lock --requirements`).
