@@ -168,6 +168,7 @@ pub fn sdk_config(
         .unwrap();
     let conf = rt.block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(deployer_aws::clients::https_client())
             .region("us-east-1")
             .endpoint_url(bed.moto().endpoint())
             .credentials_provider(aws_credential_types::Credentials::new(

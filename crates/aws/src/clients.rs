@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -164,7 +167,28 @@ impl CallTimeouts {
 /// (standard, or what `AWS_MAX_ATTEMPTS`/the profile say).
 pub(crate) fn bounded_loader(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
     let t = CallTimeouts::from_env();
-    loader.timeout_config(t.config_for(t.attempt))
+    loader
+        .timeout_config(t.config_for(t.attempt))
+        .http_client(https_client())
+}
+
+/// The HTTPS client of every SDK call and credential provider: rustls on ring. The SDK crates
+/// are built without their default client (it would add aws-lc-sys, a second crypto stack), so
+/// every configuration gets this one; a configuration without it cannot send anything.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// What the SDK's credential providers (profile chains, IMDS, ECS, web identity) are built
+/// with: `region` and [`https_client`].
+pub(crate) fn provider_config(region: &Region) -> ProviderConfig {
+    ProviderConfig::without_region()
+        .with_region(Some(region.clone()))
+        .with_http_client(https_client())
 }
 
 /// `sdk` with the call limits and the SDK's standard retry mode (kept when already set).

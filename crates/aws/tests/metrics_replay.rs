@@ -404,14 +404,14 @@ async fn a_missing_permission_names_the_remedy() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_names_cloudwatch() {
-    // A port nothing listens on, reached with the SDK's default HTTP client.
+    // A port nothing listens on, reached with deployer's HTTPS client.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let mut sdk = sdk(StaticReplayClient::new(vec![]).into_shared()).to_builder();
-    sdk.set_http_client(None);
+    sdk.set_http_client(Some(deployer_aws::clients::https_client()));
     let sdk = sdk.endpoint_url(format!("http://127.0.0.1:{port}")).build();
     let clients = AwsClients::new(&sdk, &CallCounter::new());
     let err = lambda_metrics(&clients.cloudwatch, &["f".into()], START, END, 60)

@@ -94,6 +94,7 @@ fn deployed(report: anyhow::Result<DeployReport>) -> Box<Deployed> {
 async fn stack_exists(bed: &TestBed<'_>, profile: &str, stack: &str) -> bool {
     let key = bed.key(profile);
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(deployer_aws::clients::https_client())
         .region("us-east-1")
         .endpoint_url(bed.moto().endpoint())
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -34,12 +34,13 @@ pub(crate) async fn default_chain(
     counter: &CallCounter,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> CredentialsProviderChain {
-    let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
+    let conf = crate::clients::provider_config(region);
     let imds_client = aws_config::imds::Client::builder()
         .max_attempts(1)
         .connect_timeout(IMDS_TIMEOUT)
         .read_timeout(IMDS_TIMEOUT)
         .operation_timeout(IMDS_TIMEOUT * 3)
+        .configure(&conf)
         .build();
     let imds = ImdsCredentialsProvider::builder()
         .imds_client(imds_client)

@@ -5,7 +5,6 @@ use std::fmt;
 use std::path::PathBuf;
 
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileSet};
-use aws_config::provider_config::ProviderConfig;
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
@@ -240,7 +239,7 @@ impl ProfileInfo {
 /// The SDK's provider for profile `name` alone (role assumptions in `region`), built directly
 /// so a failure never falls through to another source.
 pub(crate) fn provider(name: &str, region: &Region) -> ProfileFileCredentialsProvider {
-    let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
+    let conf = crate::clients::provider_config(region);
     ProfileFileCredentialsProvider::builder()
         .profile_name(name)
         .configure(&conf)

@@ -10,7 +10,6 @@ use std::pin::Pin;
 use aws_config::ecs::EcsCredentialsProvider;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
-use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_types::region::Region;
 
@@ -135,7 +134,7 @@ impl RoleContext<'_> {
         &self,
         info: &ProfileInfo,
     ) -> Result<SharedCredentialsProvider, CredentialError> {
-        let conf = ProviderConfig::without_region().with_region(Some(self.region().clone()));
+        let conf = crate::clients::provider_config(self.region());
         let provider = match info.credential_source.as_deref() {
             Some("Environment") => {
                 SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
