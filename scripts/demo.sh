@@ -16,13 +16,15 @@ if ! command -v moto_server >/dev/null 2>&1; then
   "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 
-# Cargo's own progress shows while it builds (a first release build takes minutes).
-echo "Building deployer (release)..." >&2
-cargo build --release -p deployer-cli -p deployer-testbed
+# Cargo's own progress shows while it builds. The demo profile (Cargo.toml) compiles without
+# optimisation: a first build is most of a fresh machine's `make demo`, and the demo's work is
+# small. Releases are built with the dist profile.
+echo "Building deployer (profile demo: quick to compile, unoptimised)..." >&2
+cargo build --profile demo -p deployer-cli -p deployer-testbed
 # Where cargo put the binaries: CARGO_TARGET_DIR (absolute or relative to the workspace) or target/.
 target_dir=${CARGO_TARGET_DIR:-target}
 case "$target_dir" in /*) ;; *) target_dir=$root/$target_dir ;; esac
-bin=$target_dir/release/deployer
+bin=$target_dir/demo/deployer
 
 work=$(mktemp -d)
 cleanup() {
@@ -34,7 +36,7 @@ trap cleanup EXIT
 
 # The test bed starts moto, provisions the two accounts and prints the AWS_* variables.
 mkfifo "$work/hold"
-"$target_dir/release/deployer-testbed" up <"$work/hold" >"$work/env" 2>"$work/testbed.log" &
+"$target_dir/demo/deployer-testbed" up <"$work/hold" >"$work/env" 2>"$work/testbed.log" &
 exec 3>"$work/hold"
 for _ in $(seq 1 300); do
   grep -q AWS_SHARED_CREDENTIALS_FILE "$work/env" 2>/dev/null && break
