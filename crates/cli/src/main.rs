@@ -68,6 +68,8 @@ async fn main() -> ExitCode {
         Command::Metrics(a) => commands::metrics::run(&out, a).await,
         Command::Pin(a) => commands::pin::run(&out, a).await,
         Command::Watch(a) => commands::watch::run(&out, a).await,
+        Command::Completions(a) => commands::completions::completions(&out, a),
+        Command::Man(a) => commands::completions::man(&out, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

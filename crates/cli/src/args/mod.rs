@@ -78,6 +78,27 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Watch the service directory and ship each saved change to the stage (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// Print the completion script for a shell (e.g. `deployer completions bash > ~/.local/share/bash-completion/completions/deployer`).
+    Completions(CompletionsArgs),
+    /// Print the deployer(1) man page in roff (`--dir DIR`: write a page per command into DIR).
+    Man(ManArgs),
+}
+
+/// Where `deployer man` puts the pages.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write deployer.1 and one page per command (deployer-up.1, ...) into this directory
+    /// instead of printing deployer.1.
+    #[arg(long, value_name = "DIR", value_parser = utf8_path)]
+    pub dir: Option<PathBuf>,
+}
+
+/// The shell of `deployer completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options that select the service and stage.
