@@ -1,8 +1,12 @@
 # deployer — common tasks. `make test` is what CI runs (via .ci/run).
-.PHONY: demo test lint fmt bench build install
+.PHONY: demo test lint fmt bench build dist install
 
 build:
 	cargo build --release -p deployer-cli
+
+# The binary the release archives and the npm packages carry (LTO, stripped; slower to build).
+dist:
+	cargo build --profile dist --locked -p deployer-cli
 
 install:
 	cargo install --locked --path crates/cli
