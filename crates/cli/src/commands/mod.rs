@@ -1,6 +1,7 @@
 //! One module per command: each parses nothing itself, builds the options of one operation,
 //! runs it and renders its result.
 
+pub mod compose;
 pub mod daily;
 pub mod diff;
 pub mod info;

@@ -99,7 +99,7 @@ pub async fn compose_diff(
         .iter()
         .map(|name| -> Job<'_> {
             let (project, outputs, notes) = (&project, &outputs, &notes);
-            Box::pin(async move {
+            runner::timed(Box::pin(async move {
                 let params = match outputs.params(project, name, &Missing::Placeholder(notes)) {
                     Ok(p) => p,
                     Err(e) => return Unit::failed(name, e),
@@ -112,7 +112,7 @@ pub async fn compose_diff(
                     Ok(d) => Unit::done(name, Status::Done, &d),
                     Err(e) => Unit::failed(name, e),
                 }
-            })
+            }))
         })
         .collect();
     let units = bounded(jobs, opts.max_concurrency).await;

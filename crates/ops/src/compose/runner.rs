@@ -174,7 +174,7 @@ where
             if let Some(why) = skipped.get(name) {
                 units.push(Unit::skipped(name, why.clone()));
             } else {
-                jobs.push(timed(name.clone(), job(name.clone())));
+                jobs.push(timed(job(name.clone())));
             }
         }
         for unit in bounded(jobs, max).await {
@@ -190,7 +190,8 @@ where
     units
 }
 
-fn timed<'a>(_name: String, fut: Job<'a, Unit>) -> Job<'a, Unit> {
+/// `fut` with its wall time recorded in the unit.
+pub(crate) fn timed<'a>(fut: Job<'a, Unit>) -> Job<'a, Unit> {
     Box::pin(async move {
         let started = Instant::now();
         let mut unit = fut.await;

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::outputs::{Missing, Outputs, read_deployed};
-use super::runner::{Status, Unit, bounded};
+use super::runner::{Status, Unit, bounded, timed};
 use super::{ComposeOptions, ComposeResult, Named, Project, guard, stage_options};
 use crate::commands::deployments::deploy_list;
 use crate::commands::identity::{verify, whoami};
@@ -59,7 +59,7 @@ where
         .iter()
         .map(
             |name| match outputs.params(project, name, &Missing::Placeholder(&notes)) {
-                Ok(params) => each(name.clone(), stage_options(project, name, params, opts)),
+                Ok(params) => timed(each(name.clone(), stage_options(project, name, params, opts))),
                 Err(e) => {
                     let unit = Unit::failed(name, e);
                     Box::pin(async move { unit }) as Job<'a>
