@@ -3,6 +3,7 @@
 mod aws_vars;
 mod bad_input;
 mod build;
+mod compose;
 mod concurrency;
 mod daily;
 mod deploy;

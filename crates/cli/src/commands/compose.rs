@@ -28,8 +28,19 @@ pub enum Dispatch {
 
 /// The commands run on every service at a compose root (the rest need `--service`).
 const COMPOSE_COMMANDS: [&str; 13] = [
-    "up", "deploy", "diff", "plan", "remove", "package", "print", "info", "whoami", "verify",
-    "graph", "help", "deploy-list",
+    "up",
+    "deploy",
+    "diff",
+    "plan",
+    "remove",
+    "package",
+    "print",
+    "info",
+    "whoami",
+    "verify",
+    "graph",
+    "help",
+    "deploy-list",
 ];
 
 /// Decides how to run `argv`: at a compose root, the compose commands run here and a
@@ -320,7 +331,10 @@ fn detail(out: &Output, command: &str, unit: &compose::Unit, format: Option<Prin
         "up" | "info" => {
             if let Some(outputs) = result.get("outputs").and_then(Value::as_object) {
                 for (k, v) in outputs {
-                    out.result(&format!("  {name}: {k}: {}", v.as_str().unwrap_or_default()));
+                    out.result(&format!(
+                        "  {name}: {k}: {}",
+                        v.as_str().unwrap_or_default()
+                    ));
                 }
             }
         }
@@ -341,7 +355,10 @@ fn detail(out: &Output, command: &str, unit: &compose::Unit, format: Option<Prin
                 Some(PrintFormat::Json) => serde_json::to_string_pretty(result).ok(),
                 _ => serde_yaml::to_string(result).ok(),
             };
-            out.result(&format!("# {name}\n{}", text.unwrap_or_default().trim_end()));
+            out.result(&format!(
+                "# {name}\n{}",
+                text.unwrap_or_default().trim_end()
+            ));
         }
         _ => {}
     }

@@ -59,7 +59,10 @@ where
         .iter()
         .map(
             |name| match outputs.params(project, name, &Missing::Placeholder(&notes)) {
-                Ok(params) => timed(each(name.clone(), stage_options(project, name, params, opts))),
+                Ok(params) => timed(each(
+                    name.clone(),
+                    stage_options(project, name, params, opts),
+                )),
                 Err(e) => {
                     let unit = Unit::failed(name, e);
                     Box::pin(async move { unit }) as Job<'a>
