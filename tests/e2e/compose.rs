@@ -297,3 +297,64 @@ fn the_compose_file_is_checked_before_anything_runs() {
         "services.two: deploys stack \"compose-producer-bad-dev\"",
     );
 }
+
+#[test]
+fn a_monorepo_layout_packages_offline_with_placeholders() {
+    let repo = tempfile::tempdir().unwrap();
+    let backend = repo.path().join("backend");
+    copy_dir(&fixture("compose"), &backend);
+    // A `config:` file name per service and a shared file one folder up.
+    std::fs::rename(
+        backend.join("consumer/serverless.yml"),
+        backend.join("consumer/serverless.consumer.yml"),
+    )
+    .unwrap();
+    std::fs::write(backend.join("shared.yml"), "memory: 256\n").unwrap();
+    let yml = backend.join("consumer/serverless.consumer.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    std::fs::write(
+        &yml,
+        text.replace(
+            "  region: us-east-1\n",
+            "  region: us-east-1\n  memorySize: ${file(../shared.yml):memory}\n",
+        ),
+    )
+    .unwrap();
+    let compose = backend.join("serverless-compose.yml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(
+        &compose,
+        text.replace(
+            "    path: consumer\n",
+            "    path: consumer\n    config: serverless.consumer.yml\n",
+        ),
+    )
+    .unwrap();
+
+    let r = crate::support::offline_run(&backend, &["package", "--offline", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let result = r.json();
+    assert_eq!(result["services"].as_array().unwrap().len(), 4);
+    let notes = result["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_has(notes[0].as_str().unwrap(), "consumer: params.queueUrl");
+    let template = std::fs::read_to_string(
+        backend.join("consumer/.serverless/cloudformation-template-update-stack.json"),
+    )
+    .unwrap();
+    let template: Value = serde_json::from_str(&template).unwrap();
+    let worker = &template["Resources"]["WorkerLambdaFunction"]["Properties"];
+    assert_eq!(worker["MemorySize"], 256);
+    assert_eq!(
+        worker["Environment"]["Variables"]["QUEUE_URL"],
+        "<output producer.QueueUrl not available>"
+    );
+
+    // The Compose spelling runs one service's command in its folder with its params.
+    let r = crate::support::offline_run(
+        &backend,
+        &["consumer:print", "--offline", "--path", "provider.memorySize"],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_has(&r.stdout, "256");
+}
