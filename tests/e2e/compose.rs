@@ -284,6 +284,21 @@ fn the_compose_file_is_checked_before_anything_runs() {
     assert_has(message, "circular dependencies: a → b → a");
     assert_has(message, "services.c.path");
 
+    // An output the producer does not declare.
+    std::fs::write(
+        dir.join("serverless-compose.yml"),
+        "services:\n  producer: { path: producer }\n  \
+         consumer: { path: consumer, params: { queueUrl: '${producer.QueueURL}' } }\n",
+    )
+    .unwrap();
+    let r = run(&bed, &dir, &["up", "--stage", "dev"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        "services.consumer.params.queueUrl: ${producer.QueueURL}",
+    );
+    assert_has(&r.stderr, "resources.Outputs has: QueueUrl");
+
     // Two services deploying one stack.
     std::fs::write(
         dir.join("serverless-compose.yml"),
@@ -353,7 +368,12 @@ fn a_monorepo_layout_packages_offline_with_placeholders() {
     // The Compose spelling runs one service's command in its folder with its params.
     let r = crate::support::offline_run(
         &backend,
-        &["consumer:print", "--offline", "--path", "provider.memorySize"],
+        &[
+            "consumer:print",
+            "--offline",
+            "--path",
+            "provider.memorySize",
+        ],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_has(&r.stdout, "256");

@@ -30,6 +30,30 @@ pub struct Facts {
     pub account: Option<String>,
     /// The configuration file.
     pub config_file: String,
+    /// The keys of `resources.Outputs`; `None` when plugins are declared (they may add
+    /// outputs of their own).
+    #[serde(skip)]
+    pub declared_outputs: Option<Vec<String>>,
+}
+
+/// Outputs Serverless adds to every stack that has the matching resources.
+const GENERATED_OUTPUTS: [&str; 5] = [
+    "ServerlessDeploymentBucketName",
+    "ServiceEndpoint",
+    "ServiceEndpointWebsocket",
+    "HttpApiUrl",
+    "HttpApiId",
+];
+
+/// Whether `key` can be an output of a stack whose configuration declares `declared`.
+pub(crate) fn may_have_output(facts: &Facts, key: &str) -> bool {
+    let Some(declared) = &facts.declared_outputs else {
+        return true;
+    };
+    declared.iter().any(|d| d == key)
+        || GENERATED_OUTPUTS.contains(&key)
+        || key.ends_with("QualifiedArn")
+        || key.ends_with("LambdaFunctionUrl")
 }
 
 /// Reads every service of `compose` (offline; output references as placeholders).
@@ -44,6 +68,7 @@ pub(crate) fn read_all(
         facts.insert(name.clone(), f);
     }
     duplicates(&facts)?;
+    unknown_outputs(compose, &facts)?;
     Ok(facts)
 }
 
@@ -98,7 +123,14 @@ fn read(compose: &Compose, member: &Member, opts: &ComposeOptions) -> anyhow::Re
         [one] => Some(one.clone()),
         _ => recorded,
     };
+    let plugins = source.file.raw.get("plugins").is_some_and(|p| !p.is_null());
+    let declared_outputs = match only("resources.Outputs")? {
+        _ if plugins => None,
+        Value::Object(m) => Some(m.keys().cloned().collect()),
+        _ => Some(Vec::new()),
+    };
     Ok(Facts {
+        declared_outputs,
         service: name,
         stack,
         region: source.stage.region.clone(),
@@ -129,6 +161,41 @@ fn duplicates(facts: &BTreeMap<String, Facts>) -> anyhow::Result<()> {
     }
     Err(
         ConfigError::with_problems("Two services of the compose file share a stack", problems)
+            .into(),
+    )
+}
+
+/// A reference to an output its producer's configuration cannot have.
+fn unknown_outputs(compose: &Compose, facts: &BTreeMap<String, Facts>) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for (name, member) in &compose.services {
+        for (key, r) in member.references() {
+            let Some(producer) = facts.get(&r.service) else {
+                continue;
+            };
+            if !may_have_output(producer, &r.output) {
+                let declared = producer.declared_outputs.clone().unwrap_or_default();
+                problems.push(Problem {
+                    path: Some(format!("services.{name}.params.{key}")),
+                    message: format!(
+                        "{r}: {} declares no output {} (resources.Outputs has: {})",
+                        producer.config_file,
+                        r.output,
+                        if declared.is_empty() {
+                            "none".into()
+                        } else {
+                            declared.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(
+        ConfigError::with_problems("A service reads an output that does not exist", problems)
             .into(),
     )
 }
