@@ -4,6 +4,7 @@ mod aws_vars;
 mod bad_input;
 mod build;
 mod completions;
+mod compose;
 mod concurrency;
 mod daily;
 mod deploy;

@@ -29,6 +29,11 @@ async fn main() -> ExitCode {
     if let Some(code) = unsupported::refuse(words) {
         return ExitCode::from(code);
     }
+    // A compose root runs its own grammar, or hands a single-service command its service.
+    let argv = match commands::compose::dispatch(argv).await {
+        commands::compose::Dispatch::Single(argv) => argv,
+        commands::compose::Dispatch::Done(code) => return ExitCode::from(code),
+    };
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(err) => {

@@ -9,6 +9,7 @@
 
 mod calls;
 mod commands;
+pub mod compose;
 pub mod defaults;
 pub mod errors;
 mod lockfile;

@@ -2,6 +2,8 @@
 //! runs it and renders its result.
 
 pub mod completions;
+pub mod compose;
+mod compose_run;
 pub mod daily;
 pub mod diff;
 pub mod info;
