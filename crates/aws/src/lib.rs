@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod calls;
+pub mod change_set;
 pub mod clients;
 mod credentials;
 pub mod deploy;
@@ -14,6 +15,7 @@ pub mod lock;
 pub mod logs;
 pub mod metrics;
 pub mod progress;
+pub mod protection;
 pub mod prune;
 pub mod sources;
 pub mod stack;

@@ -203,6 +203,16 @@ pub struct UpArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+    /// On a protected stage: deploy changes that broaden access (new roles or statements,
+    /// Lambda permissions, security-group ingress).
+    #[arg(long)]
+    pub approve_broadening: bool,
+    /// Execute a saved plan (`deployer plan --out FILE`) exactly as reviewed.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path, conflicts_with_all = ["package", "force"])]
+    pub plan: Option<PathBuf>,
+    /// With --plan: do not package the checkout to compare with the plan (the source is absent).
+    #[arg(long, requires = "plan")]
+    pub skip_source_check: bool,
     /// `deploy function` or `deploy list`.
     #[command(subcommand)]
     pub target: Option<DeployCommand>,
@@ -223,6 +233,12 @@ pub struct DiffArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+    /// Save the plan: keep the change set and write the plan file for `up --plan FILE`.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path, conflicts_with = "discard")]
+    pub out: Option<PathBuf>,
+    /// Delete the change set a saved plan kept.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path)]
+    pub discard: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

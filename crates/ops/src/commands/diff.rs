@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use deployer_aws::flow::broadening::Broadening;
 use deployer_aws::stack::Change;
 use serde::Serialize;
 
@@ -34,6 +35,9 @@ pub struct Diffed {
     pub region: String,
     /// The changes, from a temporary change set.
     pub changes: Vec<Change>,
+    /// The changes that broaden access, in their own list (a protected stage deploys them
+    /// only with `--approve-broadening`).
+    pub broadening: Vec<Broadening>,
     /// Why there are (or are no) changes.
     pub reason: String,
     /// Clean-up that failed (a temporary change set or template left), each naming what was
@@ -67,6 +71,7 @@ pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Res
         account: stage.session.identity.account.clone(),
         region: stage.session.region.clone(),
         changes: diff.changes,
+        broadening: diff.broadening,
         reason: diff.reason,
         warnings: diff.warnings,
         aws_calls: stage.calls(),

@@ -2,6 +2,7 @@
 //! holds the deploy's report types; `deployments` the deployment a daily command acts on).
 //! Each is built from the steps of `crate::pipeline`.
 
+pub(crate) mod apply;
 pub(crate) mod deploy;
 pub(crate) mod deployments;
 pub(crate) mod diff;
@@ -14,6 +15,7 @@ pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod package;
 pub(crate) mod pin;
+pub(crate) mod plan;
 pub(crate) mod print;
 pub(crate) mod remove;
 pub(crate) mod rollback;
