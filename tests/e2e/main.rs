@@ -6,6 +6,7 @@ mod build;
 mod concurrency;
 mod daily;
 mod deploy;
+mod drift;
 mod faults;
 mod guard;
 mod hostile;

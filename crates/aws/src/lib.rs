@@ -7,6 +7,7 @@ pub mod change_set;
 pub mod clients;
 mod credentials;
 pub mod deploy;
+pub mod drift;
 mod endpoint;
 pub mod error;
 pub mod flow;

@@ -68,6 +68,7 @@ async fn main() -> ExitCode {
         Command::Metrics(a) => commands::metrics::run(&out, a).await,
         Command::Pin(a) => commands::pin::run(&out, a).await,
         Command::Watch(a) => commands::watch::run(&out, a).await,
+        Command::Drift(a) => commands::drift::run(&out, a).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -20,6 +20,7 @@ pub use commands::apply::{Applied, ApplyOptions, apply_plan};
 pub use commands::deploy::{DeployFailed, DeployOptions, DeployReport, Deployed, deploy};
 pub use commands::deployments::{DeploymentEntry, DeploymentList, deploy_list};
 pub use commands::diff::{DiffOptions, Diffed, diff};
+pub use commands::drift::{Drift, DriftSection, drift};
 pub use commands::function::{FunctionDeployed, FunctionOptions, deploy_function};
 pub use commands::identity::{Identity, Verified, Who, verify, whoami};
 pub use commands::info::{StageInfo, info};

@@ -10,6 +10,7 @@
 //! | plan (`diff --out`, a kept change set) | [`plan::plan`] | `plan.rs` (uploads with `write.rs`) |
 //! | executing a plan (`up --plan`) | [`apply::apply`] | `apply.rs`, `retention.rs` |
 //! | info (read only) | [`info::info`] | `info.rs` |
+//! | drift (read only) | [`drift::drift`] | `drift.rs` (CloudFormation's part in `crate::drift`) |
 //! | remove | [`remove::remove`] | `remove.rs` |
 //! | rollback | [`rollback::rollback`] | `rollback.rs`, `update.rs` |
 //! | deploy function | [`function::deploy_function`] | `function.rs` |
@@ -27,6 +28,7 @@ pub mod broadening;
 pub mod changes;
 pub mod deploy;
 pub mod diff;
+pub mod drift;
 pub mod function;
 pub mod hooks;
 pub mod info;

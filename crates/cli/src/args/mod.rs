@@ -78,6 +78,8 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Watch the service directory and ship each saved change to the stage (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// Compare the live stack and function code with what was deployed: exit 0 in sync, 2 drifted.
+    Drift(AwsCommandArgs),
 }
 
 /// Options that select the service and stage.
@@ -213,6 +215,9 @@ pub struct UpArgs {
     /// With --plan: do not package the checkout to compare with the plan (the source is absent).
     #[arg(long, requires = "plan")]
     pub skip_source_check: bool,
+    /// With --plan on a protected stage: execute a plan made on a drifted stack.
+    #[arg(long, requires = "plan")]
+    pub accept_drift: bool,
     /// `deploy function` or `deploy list`.
     #[command(subcommand)]
     pub target: Option<DeployCommand>,
@@ -239,6 +244,9 @@ pub struct DiffArgs {
     /// Delete the change set a saved plan kept.
     #[arg(long, value_name = "FILE", value_parser = utf8_path)]
     pub discard: Option<PathBuf>,
+    /// Also run drift detection on the stack (recorded in a saved plan).
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 use deployer_ops::types::{Broadening, Change};
 use std::path::PathBuf;
 
-use deployer_ops::{DiffOptions, Diffed, DiscardOptions, PlanOptions, StageOptions};
+use deployer_ops::{DiffOptions, Diffed, DiscardOptions, DriftSection, PlanOptions, StageOptions};
 
 use crate::args::DiffArgs;
 use crate::commands::options;
@@ -24,6 +24,7 @@ pub async fn run(out: &Output, args: DiffArgs) -> anyhow::Result<u8> {
     let options = DiffOptions {
         stage,
         package_dir: args.package.clone(),
+        drift: args.drift,
     };
     let observer = CliObserver::new(out);
     let diff = deployer_ops::diff(&options, &observer).await;
@@ -53,6 +54,7 @@ async fn save(
         stage,
         package_dir: args.package.clone(),
         out: file.clone(),
+        drift: args.drift,
     };
     let observer = CliObserver::new(out);
     let plan = deployer_ops::plan(&options, &observer).await;
@@ -67,6 +69,7 @@ async fn save(
             changes: &plan.changes,
             broadening: &plan.broadening,
             reason: &plan.reason,
+            drift: plan.drift.as_ref(),
         };
         show(out, &shown);
         out.result(&match &plan.change_set_name {
@@ -113,6 +116,7 @@ struct Shown<'a> {
     changes: &'a [Change],
     broadening: &'a [Broadening],
     reason: &'a str,
+    drift: Option<&'a DriftSection>,
 }
 
 impl<'a> Shown<'a> {
@@ -123,11 +127,40 @@ impl<'a> Shown<'a> {
             changes: &d.changes,
             broadening: &d.broadening,
             reason: &d.reason,
+            drift: d.drift.as_ref(),
         }
     }
 }
 
 fn show(out: &Output, diff: &Shown<'_>) {
+    show_changes(out, diff);
+    match diff.drift {
+        Some(d) if d.drifted => {
+            out.result(&format!(
+                "Drift: {} resource(s) and {} function code(s) changed outside the stack \
+                 (`deployer drift` shows the differences)",
+                d.resources.len(),
+                d.code.len()
+            ));
+            for r in &d.resources {
+                out.result(&format!(
+                    "~ {} {} {}",
+                    r.logical_id, r.resource_type, r.status
+                ));
+            }
+            for c in &d.code {
+                out.result(&format!(
+                    "~ {} code changed outside the stack",
+                    c.logical_id
+                ));
+            }
+        }
+        Some(_) => out.result("Drift: none, the stack is as deployed"),
+        None => {}
+    }
+}
+
+fn show_changes(out: &Output, diff: &Shown<'_>) {
     if diff.changes.is_empty() {
         out.result(&format!(
             "No changes for stack {}: {}",

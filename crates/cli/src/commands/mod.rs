@@ -3,6 +3,7 @@
 
 pub mod daily;
 pub mod diff;
+pub mod drift;
 pub mod info;
 pub mod invoke;
 pub mod invoke_local;

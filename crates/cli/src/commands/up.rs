@@ -50,6 +50,7 @@ async fn apply(
         plan,
         skip_source_check: args.skip_source_check,
         approve_broadening: args.approve_broadening,
+        accept_drift: args.accept_drift,
         force_unlock: args.force_unlock,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1) * 60)),
     };

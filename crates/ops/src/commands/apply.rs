@@ -37,6 +37,8 @@ pub struct ApplyOptions {
     pub skip_source_check: bool,
     /// On a protected stage: execute a plan that broadens access.
     pub approve_broadening: bool,
+    /// On a protected stage: execute a plan made on a drifted stack.
+    pub accept_drift: bool,
     /// Remove a deploy lock left by a killed run first (refused on a protected stage).
     pub force_unlock: bool,
     /// Longest wait for the stack operation.
@@ -109,7 +111,14 @@ pub async fn apply_plan(
             ),
         ));
     }
-    protect::refuse_used(settings, &[(options.force_unlock, Shortcut::ForceUnlock)])?;
+    let drifted = plan.drift.as_ref().is_some_and(|d| d.drifted);
+    protect::refuse_used(
+        settings,
+        &[
+            (options.force_unlock, Shortcut::ForceUnlock),
+            (drifted && !options.accept_drift, Shortcut::Drifted),
+        ],
+    )?;
     if !plan.broadening.is_empty() && !options.approve_broadening {
         protect::refuse_planned_broadening(settings, &plan.broadening)?;
     }

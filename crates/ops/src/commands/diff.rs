@@ -8,6 +8,7 @@ use deployer_aws::stack::Change;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
+use crate::commands::drift::{DriftSection, detect};
 use crate::observer::{Action, Observer};
 use crate::pipeline;
 use crate::pipeline::stage::StageOptions;
@@ -19,6 +20,8 @@ pub struct DiffOptions {
     pub stage: StageOptions,
     /// Compare this package directory instead of packaging now.
     pub package_dir: Option<PathBuf>,
+    /// `--drift`: also run drift detection on the stack.
+    pub drift: bool,
 }
 
 /// What a deploy would change.
@@ -43,6 +46,9 @@ pub struct Diffed {
     /// Clean-up that failed (a temporary change set or template left), each naming what was
     /// left and how to delete it; also reported as warnings.
     pub warnings: Vec<String>,
+    /// With `--drift`: what drifted on the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftSection>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
 }
@@ -65,6 +71,10 @@ pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Res
     for warning in &diff.warnings {
         observer.warning(warning);
     }
+    let drift = match options.drift && diff.stack_exists {
+        true => Some(detect(stage, &prepared.built.service, &diff.stack).await?),
+        false => None,
+    };
     Ok(Diffed {
         stack: diff.stack,
         stack_exists: diff.stack_exists,
@@ -74,6 +84,7 @@ pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Res
         broadening: diff.broadening,
         reason: diff.reason,
         warnings: diff.warnings,
+        drift,
         aws_calls: stage.calls(),
     })
 }

@@ -6,6 +6,7 @@ pub(crate) mod apply;
 pub(crate) mod deploy;
 pub(crate) mod deployments;
 pub(crate) mod diff;
+pub(crate) mod drift;
 pub(crate) mod function;
 pub(crate) mod identity;
 pub(crate) mod info;

@@ -13,6 +13,7 @@ use deployer_aws::stack::Change;
 use serde::{Deserialize, Serialize};
 
 use crate::calls::AwsCalls;
+use crate::commands::drift::{DriftSection, detect};
 use crate::defaults::PLAN_FORMAT;
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::{Action, Observer};
@@ -65,6 +66,10 @@ pub struct PlanFile {
     pub no_changes: bool,
     /// Why there are (or are no) changes.
     pub reason: String,
+    /// With `--drift`: whether (and how) the stack had drifted when planned; `up --plan` on a
+    /// protected stage refuses a drifted one without `--accept-drift`.
+    #[serde(default)]
+    pub drift: Option<DriftSection>,
     /// When it was planned, milliseconds since the epoch.
     pub planned_at: u64,
     /// AWS calls made by the planning run (not part of what is executed).
@@ -110,6 +115,8 @@ pub struct PlanOptions {
     pub package_dir: Option<PathBuf>,
     /// Where to write the plan (relative to the working directory).
     pub out: PathBuf,
+    /// `--drift`: record drift detection's findings in the plan.
+    pub drift: bool,
 }
 
 /// Packages, plans on the stage's stack (the change set is kept), writes the plan file.
@@ -127,6 +134,10 @@ pub async fn plan(options: &PlanOptions, observer: &dyn Observer) -> anyhow::Res
         .run(async { Ok(deployer_aws::flow::plan::plan(&stage.clients, &req, observer).await?) })
         .await?;
     let session = &stage.session;
+    let drift = match options.drift {
+        true => Some(detect(stage, &prepared.built.service, &planned.stack.name).await?),
+        false => None,
+    };
     let file = PlanFile {
         format_version: PLAN_FORMAT,
         deployer_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -152,6 +163,7 @@ pub async fn plan(options: &PlanOptions, observer: &dyn Observer) -> anyhow::Res
         changes: planned.changes,
         broadening: planned.broadening,
         reason: planned.reason,
+        drift,
         planned_at: millis(std::time::SystemTime::now()),
         aws_calls: Some(stage.calls()),
     };

@@ -25,6 +25,8 @@ pub(crate) enum Shortcut {
     AcceptAccount,
     /// `up` with no account pinned.
     Unpinned,
+    /// `up --plan` of a plan made on a drifted stack, without `--accept-drift`.
+    Drifted,
 }
 
 impl Shortcut {
@@ -54,6 +56,10 @@ impl Shortcut {
             Shortcut::AcceptAccount => (
                 "`--accept-account`",
                 "change the stage's account in deployer.accounts.json or provider.allowedAccountIds in a reviewed commit",
+            ),
+            Shortcut::Drifted => (
+                "executing a plan made on a drifted stack (its `drift` section)",
+                "bring the stack back with a reviewed deploy, or pass --accept-drift to execute the plan over the drift",
             ),
             Shortcut::Unpinned => (
                 "`up` with no account pinned for the stage",
