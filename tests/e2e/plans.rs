@@ -350,3 +350,126 @@ fn a_plan_is_refused_before_any_write_when_anything_moved() {
     );
     assert!(m.contains(r["changeSetId"].as_str().unwrap()), "{m}");
 }
+
+/// AWS's answer to UpdateTerminationProtection (moto answers HTTP 500).
+fn protection_answer() -> Fault {
+    let body = "<UpdateTerminationProtectionResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+        <UpdateTerminationProtectionResult><StackId>arn:aws:cloudformation:us-east-1:222222222222:stack/x/1</StackId>\
+        </UpdateTerminationProtectionResult><ResponseMetadata><RequestId>7f1c-plan</RequestId></ResponseMetadata>\
+        </UpdateTerminationProtectionResponse>";
+    Fault::Answer(std::sync::Arc::new(deployer_testbed::proxy::Recorded {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/xml".into())],
+        body: body.as_bytes().to_vec(),
+    }))
+}
+
+/// Adds an IAM statement for every function.
+fn add_statement(dir: &Path) {
+    let yml = dir.join("serverless.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    let statement = "  iam:\n    role:\n      statements:\n        - Effect: Allow\n          Action: 's3:*'\n          Resource: '*'\n";
+    std::fs::write(
+        &yml,
+        text.replacen(
+            "  region: us-east-1\n",
+            &format!("  region: us-east-1\n{statement}"),
+            1,
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn broadening_is_listed_by_diff_and_gated_on_a_protected_stage() {
+    let bed = TestBed::standard();
+    let dir = seed_service(&bed, "widening", |y| {
+        pin_seed(y.replacen("service: service-name", "service: widening", 1)).replacen(
+            "custom:\n",
+            "custom:\n  deployer:\n    protect: [dev]\n",
+            1,
+        )
+    });
+    let proxy = FaultProxy::start(bed.moto().port()).unwrap();
+    proxy.set_rules(vec![Rule::new(
+        "Action=UpdateTerminationProtection",
+        protection_answer(),
+    )]);
+    let first = via(
+        &bed,
+        &dir,
+        &proxy,
+        &["up", "-s", "dev", "--approve-broadening"],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    add_statement(&dir);
+    // diff lists the widened role in its own section (the template comparison, so it does
+    // not depend on moto applying IAM updates).
+    let diff = via(&bed, &dir, &proxy, &["diff", "-s", "dev", "--json"]);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    let j = diff.json();
+    let broadening = j["broadening"].as_array().unwrap();
+    assert_eq!(broadening.len(), 1, "{j}");
+    assert_eq!(broadening[0]["logicalId"], "IamRoleLambdaExecution");
+    assert!(
+        broadening[0]["what"].as_str().unwrap().contains("s3:*"),
+        "{j}"
+    );
+    let text = via(&bed, &dir, &proxy, &["diff", "-s", "dev"]);
+    assert!(text.stdout.contains("Broadening (1;"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("! IamRoleLambdaExecution AWS::IAM::Role: new statement"),
+        "{}",
+        text.stdout
+    );
+
+    // up without approval is refused before any write; so is a plan of it.
+    let up = via(&bed, &dir, &proxy, &["up", "-s", "dev", "--json"]);
+    assert_eq!(up.code, 1, "{}", up.stderr);
+    assert_eq!(up.json()["error"]["kind"], "protected");
+    let p = via(
+        &bed,
+        &dir,
+        &proxy,
+        &["plan", "-s", "dev", "--out", "../widening.json", "--json"],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(
+        p.json()["broadening"][0]["logicalId"],
+        "IamRoleLambdaExecution"
+    );
+    let refused = via(
+        &bed,
+        &dir,
+        &proxy,
+        &["up", "-s", "dev", "--plan", "../widening.json", "--json"],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let e = refused.json();
+    assert_eq!(e["error"]["kind"], "protected", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--approve-broadening"),
+        "{e}"
+    );
+    let approved = via(
+        &bed,
+        &dir,
+        &proxy,
+        &[
+            "up",
+            "-s",
+            "dev",
+            "--plan",
+            "../widening.json",
+            "--approve-broadening",
+            "--json",
+        ],
+    );
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert_eq!(approved.json()["status"], "deployed");
+}
