@@ -35,7 +35,7 @@ impl Shortcut {
         match self {
             Shortcut::Remove => (
                 "`remove`",
-                "turn termination protection off on the stack and remove the stage from the setting first",
+                "turn termination protection off on the stack (`aws cloudformation update-termination-protection --no-enable-termination-protection`) once the stage is out of the setting",
             ),
             Shortcut::DeployFunction => (
                 "`deploy function` (it changes code the stack does not describe)",
