@@ -305,6 +305,11 @@ fn a_plan_is_refused_before_any_write_when_anything_moved() {
         m.contains("artifacts in S3 changed") && m.contains(&zip),
         "{m}"
     );
+    // ... or were removed (a plan pushed out by the retention of later deploys).
+    c.rt.block_on(c.s3.delete_object().bucket(&bucket).key(&zip).send())
+        .unwrap();
+    let m = refused(&bed, &dir, &proxy, &up, "plan", 1);
+    assert!(m.contains(&format!("{zip} (gone)")), "{m}");
 
     // The stack moved since the plan. moto keeps no LastUpdatedTime and the status stays
     // UPDATE_COMPLETE: the template the stack runs is what tells.

@@ -149,7 +149,9 @@ async fn check_objects(clients: &AwsClients, req: &ApplyRequest) -> Result<(), A
         match bytes {
             Ok(b) if sha256_base64(&b) == o.sha256 => {}
             Ok(_) => changed.push(format!("s3://{}/{} (other bytes)", req.bucket, o.key)),
-            Err(e) if e.to_string().contains("NoSuchKey") => {
+            Err(AwsError::Call { code, status, .. })
+                if code.as_deref() == Some("NoSuchKey") || status == Some(404) =>
+            {
                 changed.push(format!("s3://{}/{} (gone)", req.bucket, o.key))
             }
             Err(e) => return Err(e.into()),
