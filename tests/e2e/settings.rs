@@ -23,16 +23,6 @@ fn package_and_up_refuse_settings_deployer_does_not_honour() {
     let bed = TestBed::standard();
     let cases = [
         (
-            "stackPolicy",
-            "  stackPolicy:\n    - Effect: Allow\n      Principal: '*'\n      Action: 'Update:*'\n      Resource: '*'\n",
-            "provider.stackPolicy: a stack policy",
-        ),
-        (
-            "rollback",
-            "  rollbackConfiguration:\n    MonitoringTimeInMinutes: 5\n",
-            "provider.rollbackConfiguration: CloudFormation rollback triggers",
-        ),
-        (
             "sse",
             "  deploymentBucket:\n    serverSideEncryption: AES256\n",
             "provider.deploymentBucket.serverSideEncryption: encryption settings of the uploads",
@@ -53,7 +43,7 @@ fn package_and_up_refuse_settings_deployer_does_not_honour() {
 }
 
 #[test]
-fn up_refuses_a_stack_policy_before_any_write() {
+fn up_refuses_upload_encryption_before_any_write() {
     // A server of its own: the request count must not see other tests' calls.
     let moto = Moto::start().expect("starting a dedicated moto server");
     let profiles = [
@@ -63,15 +53,15 @@ fn up_refuses_a_stack_policy_before_any_write() {
     let bed = TestBed::with_profiles(&moto, &profiles).unwrap();
     let dir = with_provider(
         &bed,
-        "up-policy",
-        "  stackPolicy:\n    - Effect: Allow\n      Principal: '*'\n      Action: 'Update:*'\n      Resource: '*'\n",
+        "up-sse",
+        "  deploymentBucket:\n    serverSideEncryption: AES256\n",
     );
     let before = settled_count(&moto);
     let up = run(&bed, &dir, &["up", "-s", "dev", "--json"], &[]);
     assert_eq!(up.code, 1, "{}", up.stderr);
     let error = up.json()["error"].to_string();
     assert!(
-        error.contains("provider.stackPolicy: a stack policy"),
+        error.contains("provider.deploymentBucket.serverSideEncryption: encryption settings"),
         "{error}"
     );
     assert_eq!(

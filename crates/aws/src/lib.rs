@@ -3,9 +3,11 @@
 
 pub mod artifacts;
 pub mod calls;
+pub mod change_set;
 pub mod clients;
 mod credentials;
 pub mod deploy;
+pub mod drift;
 mod endpoint;
 pub mod error;
 pub mod flow;
@@ -14,6 +16,7 @@ pub mod lock;
 pub mod logs;
 pub mod metrics;
 pub mod progress;
+pub mod protection;
 pub mod prune;
 pub mod sources;
 pub mod stack;

@@ -161,6 +161,10 @@ pub struct StackParams {
     pub role_arn: Option<String>,
     /// `provider.disableRollback`.
     pub disable_rollback: bool,
+    /// `provider.stackPolicy` as the policy body (`{"Statement": [...]}`).
+    pub stack_policy: Option<String>,
+    /// `provider.rollbackConfiguration`.
+    pub rollback: Option<crate::protection::RollbackTriggers>,
 }
 
 /// Where CloudFormation reads the template from.
@@ -324,6 +328,7 @@ pub async fn resources(cfn: &Client, stack: &str) -> Result<Vec<StackResource>, 
 }
 
 /// `CreateStack` with `OnFailure: DELETE` (or rollback disabled); returns the stack id.
+/// `with_parameters` for the full template: its parameters, stack policy and rollback triggers.
 pub async fn create(
     cfn: &Client,
     params: &StackParams,
@@ -339,7 +344,12 @@ pub async fn create(
         .set_notification_arns(Some(params.notification_arns.clone()))
         .set_role_arn(params.role_arn.clone());
     if with_parameters {
-        req = req.set_parameters(Some(parameters(params)));
+        // The full template: its parameters, and the policy and triggers v3 gives an update
+        // (the core stack holds only the deployment bucket).
+        req = req
+            .set_parameters(Some(parameters(params)))
+            .set_stack_policy_body(params.stack_policy.clone())
+            .set_rollback_configuration(params.rollback.as_ref().map(|r| r.sdk()));
     }
     req = match template {
         TemplateSource::Body(b) => req.template_body(b),
@@ -388,7 +398,9 @@ pub async fn update(
         .set_parameters(Some(parameters(params)))
         .set_tags(Some(tags(params)))
         .set_notification_arns(Some(params.notification_arns.clone()))
-        .set_role_arn(params.role_arn.clone());
+        .set_role_arn(params.role_arn.clone())
+        .set_stack_policy_body(params.stack_policy.clone())
+        .set_rollback_configuration(params.rollback.as_ref().map(|r| r.sdk()));
     if params.disable_rollback {
         req = req.disable_rollback(true);
     }
@@ -409,7 +421,7 @@ pub async fn update(
 }
 
 /// One change of a change set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
@@ -519,7 +531,8 @@ async fn send_change_set(
         .set_parameters(Some(parameters(params)))
         .set_tags(Some(tags(params)))
         .set_notification_arns(Some(params.notification_arns.clone()))
-        .set_role_arn(params.role_arn.clone());
+        .set_role_arn(params.role_arn.clone())
+        .set_rollback_configuration(params.rollback.as_ref().map(|r| r.sdk()));
     req = match template {
         TemplateSource::Body(b) => req.template_body(b),
         TemplateSource::Url(u) => req.template_url(u),

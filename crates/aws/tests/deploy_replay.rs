@@ -339,6 +339,7 @@ fn request(force: bool) -> (DeployRequest, tempfile::TempDir) {
             wait: Duration::from_secs(2),
             ..Default::default()
         },
+        protect: false,
     };
     (req, dir)
 }

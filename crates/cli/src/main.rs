@@ -75,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Watch(a) => commands::watch::run(&out, a).await,
         Command::Completions(a) => commands::completions::completions(&out, a),
         Command::Man(a) => commands::completions::man(&out, a),
+        Command::Drift(a) => commands::drift::run(&out, a).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -136,6 +136,8 @@ pub struct StageSettings {
     pub warnings: Vec<String>,
     /// The `.env.<stage>` or `.env` file loaded for `useDotenv: true`, if any.
     pub dotenv: Option<PathBuf>,
+    /// The stage's protection and the setting that protects it (`crate::protect`).
+    pub protection: Option<crate::protect::Protection>,
 }
 
 /// The answer callback of [`resolve`]: one result per request, in order.
@@ -168,6 +170,13 @@ pub fn resolve_stage(
     let profile = e.top(|e| e.lookup_path(&["provider", "profile"]));
     let allowed = e.top(|e| e.lookup_path(&["provider", "allowedAccountIds"]));
     let forbidden = e.top(|e| e.lookup_path(&["provider", "forbiddenAccountIds"]));
+    let mut lookup = |path: &[&str]| e.top(|e| e.lookup_path(path)).flatten();
+    let sources = crate::protect::ProtectionSources {
+        protect: lookup(&["custom", "deployer", "protect"]),
+        deletion_protection: lookup(&["provider", "deletionProtection"]),
+        plugins: lookup(&["plugins"]),
+        plugin_stages: lookup(&["custom", "serverlessTerminationProtection", "stages"]),
+    };
     let mut extra = Vec::new();
     let mut check = |path: &str, r: Result<(), String>| {
         if let Err(message) = r {
@@ -185,6 +194,7 @@ pub fn resolve_stage(
         forbidden_account_ids: Vec::new(),
         warnings: Vec::new(),
         dotenv: None,
+        protection: None,
     };
     if let Some(stage) = stage {
         check("provider.stage", validate_stage(&stage));
@@ -217,6 +227,10 @@ pub fn resolve_stage(
             "provider.forbiddenAccountIds",
             account_ids(v, &settings.stage).map(|ids| settings.forbidden_account_ids = ids),
         );
+    }
+    match crate::protect::protection(&sources, &settings.stage) {
+        Ok(p) => settings.protection = p,
+        Err((path, message)) => check(path, Err(message)),
     }
     let dotenv_warnings = dotenv_warnings(dotenv.as_ref());
     e.finish(extra)

@@ -115,6 +115,10 @@ pub enum Kind {
     Deployment,
     /// The account lock file cannot be used.
     LockFile,
+    /// A protected stage refuses the shortcut.
+    Protected,
+    /// A saved plan cannot be executed as reviewed.
+    Plan,
     /// The person asked to confirm declined.
     Declined,
     /// `print --path`: no value there.
@@ -135,7 +139,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order docs/json.md lists them.
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Usage,
         Kind::ConfirmationRequired,
         Kind::AccountGuard,
@@ -150,6 +154,8 @@ impl Kind {
         Kind::PackageDir,
         Kind::Deployment,
         Kind::LockFile,
+        Kind::Protected,
+        Kind::Plan,
         Kind::Declined,
         Kind::NoSuchPath,
         Kind::StackMissing,
@@ -177,6 +183,8 @@ impl Kind {
             Kind::PackageDir => ("package-dir", 1),
             Kind::Deployment => ("deployment", 1),
             Kind::LockFile => ("lock-file", 1),
+            Kind::Protected => ("protected", 1),
+            Kind::Plan => ("plan", 1),
             Kind::Declined => ("declined", 1),
             Kind::NoSuchPath => ("no-such-path", 1),
             Kind::StackMissing => ("stack-missing", 1),

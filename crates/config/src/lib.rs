@@ -30,6 +30,7 @@ pub mod limits;
 mod load;
 pub mod model;
 mod parse;
+pub mod protect;
 pub mod schema_keys;
 mod yaml_depth;
 

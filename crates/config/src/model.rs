@@ -50,6 +50,29 @@ impl ModelError {
     }
 }
 
+/// `provider.rollbackConfiguration`: CloudFormation's `RollbackConfiguration`, as v3 passes it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RollbackConfiguration {
+    /// `RollbackTriggers`: the alarms watched during and after an operation.
+    #[serde(default)]
+    pub rollback_triggers: Vec<RollbackTrigger>,
+    /// `MonitoringTimeInMinutes` (0 to 180).
+    #[serde(default, deserialize_with = "de_opt_u64")]
+    pub monitoring_time_in_minutes: Option<u64>,
+}
+
+/// One rollback trigger.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RollbackTrigger {
+    /// The alarm's ARN.
+    pub arn: String,
+    /// `AWS::CloudWatch::Alarm` or `AWS::CloudWatch::CompositeAlarm`.
+    #[serde(rename = "Type")]
+    pub trigger_type: String,
+}
+
 /// The whole service (`serverless.yml` after variable resolution).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,7 +228,7 @@ pub struct Provider {
     pub stack_policy: Option<Vec<Value>>,
     /// `provider.rollbackConfiguration`.
     #[serde(default)]
-    pub rollback_configuration: Option<Value>,
+    pub rollback_configuration: Option<RollbackConfiguration>,
     /// `provider.notificationArns`.
     #[serde(default, deserialize_with = "de_opt_list")]
     pub notification_arns: Option<Vec<Value>>,

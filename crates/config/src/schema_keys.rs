@@ -319,13 +319,7 @@ pub const SETTINGS: &[Setting] = &[
     v3("provider.region", STAGE),
     v3("provider.role", Template),
     v3("provider.rolePermissionsBoundary", Template),
-    v3(
-        "provider.rollbackConfiguration",
-        Refused(
-            "CloudFormation rollback triggers (remove it, or set them on the stack outside \
-             deployer)",
-        ),
-    ),
+    v3("provider.rollbackConfiguration", Stack),
     v3("provider.runtime", Template),
     v3("provider.runtimeManagement", Template),
     v3("provider.deploymentMethod", Stack),
@@ -334,13 +328,7 @@ pub const SETTINGS: &[Setting] = &[
     v3("provider.stage", STAGE),
     v3("provider.stackName", Stack),
     v3("provider.stackParameters", Stack),
-    v3(
-        "provider.stackPolicy",
-        Refused(
-            "a stack policy (remove it, or apply it outside deployer with `aws cloudformation \
-             set-stack-policy`)",
-        ),
-    ),
+    v3("provider.stackPolicy", Stack),
     v3("provider.stackTags", Stack),
     v3("provider.tags", Template),
     v3("provider.timeout", Template),
@@ -372,6 +360,12 @@ pub const SETTINGS: &[Setting] = &[
     ),
     v3("provider.websocketsApiRouteSelectionExpression", Template),
     v3("provider.websocketsDescription", Template),
+    ours(
+        "provider.deletionProtection",
+        Local(
+            "stage protection (osls): termination protection and the refusals of a protected stage",
+        ),
+    ),
     ours(
         "provider.allowedAccountIds",
         Local("the account guard: the only accounts the stage may use"),
@@ -792,7 +786,6 @@ mod tests {
     #[test]
     fn refused_keys_are_found_when_set() {
         let findings = check(&json!({"service": "s", "provider": {"name": "aws",
-            "stackPolicy": [{"Effect": "Allow"}], "rollbackConfiguration": {"MonitoringTimeInMinutes": 1},
             "deploymentBucket": {"serverSideEncryption": "AES256", "accelerate": true},
             "tracing": {"apiGateway": false, "lambda": true},
             "eventBridge": {"useCloudFormation": true}}}));
@@ -800,14 +793,13 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "provider.stackPolicy",
-                "provider.rollbackConfiguration",
                 "provider.deploymentBucket.serverSideEncryption",
                 "provider.deploymentBucket.accelerate",
             ]
         );
-        let empty = check(&json!({"service": "s", "provider": {"name": "aws", "stackPolicy": []}}));
-        assert!(empty.refused.is_empty());
+        let stack = check(&json!({"service": "s", "provider": {"name": "aws",
+            "stackPolicy": [{"Effect": "Allow"}], "rollbackConfiguration": {"MonitoringTimeInMinutes": 1}}}));
+        assert!(stack.refused.is_empty(), "passed to the stack operation");
         let ebridge = check(&json!({"service": "s", "provider": {"name": "aws",
             "eventBridge": {"useCloudFormation": false}}}));
         assert_eq!(

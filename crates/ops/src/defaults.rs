@@ -13,6 +13,8 @@ pub const UPDATE_TEMPLATE_FILE: &str = "cloudformation-template-update-stack.jso
 pub const MANIFEST_FILE: &str = "deployer-manifest.json";
 /// The version of the manifest layout; a different one is refused.
 pub const MANIFEST_FORMAT: u32 = 1;
+/// The version of the saved plan's layout (`diff --out`); a different one is refused.
+pub const PLAN_FORMAT: u32 = 1;
 /// `deploymentBucket.maxPreviousDeploymentArtifacts` when unset (v3's default).
 pub const MAX_PREVIOUS_DEPLOYMENTS: usize = 5;
 /// The account lock file next to the service configuration: stage → account, recorded by the

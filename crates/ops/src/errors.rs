@@ -44,6 +44,10 @@ pub enum OpErrorKind {
     Declined,
     /// `print --path`: the configuration has no value there.
     NoSuchPath,
+    /// A protected stage refuses a shortcut (remove, deploy function, --force-unlock, …).
+    Protected,
+    /// A saved plan cannot be executed as reviewed (another stage, the stack or its code moved).
+    Plan,
 }
 
 impl OpError {
@@ -74,6 +78,8 @@ impl Classify for OpError {
             OpErrorKind::LockFile => Kind::LockFile,
             OpErrorKind::Declined => Kind::Declined,
             OpErrorKind::NoSuchPath => Kind::NoSuchPath,
+            OpErrorKind::Protected => Kind::Protected,
+            OpErrorKind::Plan => Kind::Plan,
         }
     }
 }

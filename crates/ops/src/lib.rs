@@ -17,9 +17,11 @@ mod observer;
 mod pipeline;
 
 pub use calls::AwsCalls;
+pub use commands::apply::{Applied, ApplyOptions, apply_plan};
 pub use commands::deploy::{DeployFailed, DeployOptions, DeployReport, Deployed, deploy};
 pub use commands::deployments::{DeploymentEntry, DeploymentList, deploy_list};
 pub use commands::diff::{DiffOptions, Diffed, diff};
+pub use commands::drift::{Drift, DriftSection, drift};
 pub use commands::function::{FunctionDeployed, FunctionOptions, deploy_function};
 pub use commands::identity::{Identity, Verified, Who, verify, whoami};
 pub use commands::info::{StageInfo, info};
@@ -31,6 +33,7 @@ pub use commands::package::{
     ArtifactSummary, PackageOptions, PackageSummary, TemplateFiles, package,
 };
 pub use commands::pin::{Pinned, pin};
+pub use commands::plan::{DiscardOptions, Discarded, PlanFile, PlanOptions, discard_plan, plan};
 pub use commands::print::{PrintOptions, Printed, print};
 pub use commands::remove::{
     Confirmation, ConfirmationRequired, Removal, RemoveOptions, Removed, remove,
@@ -52,6 +55,7 @@ pub use pipeline::stage::StageOptions;
 /// The types of the lower crates that appear in the operations' options and results.
 pub mod types {
     pub use deployer_aws::deploy::DeployStatus;
+    pub use deployer_aws::flow::broadening::Broadening;
     pub use deployer_aws::lambda::InvokeType;
     pub use deployer_aws::progress::{Progress, Reporter, StackEvent};
     pub use deployer_aws::stack::Change;

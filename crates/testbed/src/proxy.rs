@@ -52,6 +52,9 @@ pub enum Fault {
     /// Answer with this recorded response; not forwarded. The request body is kept
     /// ([`FaultProxy::answered`]).
     Answer(Arc<Recorded>),
+    /// Forward unchanged and keep the request body ([`FaultProxy::kept`]): what was sent, for a
+    /// setting moto accepts without storing it.
+    Keep,
 }
 
 /// When a fault applies.
@@ -117,6 +120,7 @@ struct Shared {
     live: AtomicUsize,
     stop: AtomicBool,
     answered: Mutex<Vec<Vec<u8>>>,
+    kept: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Shared {
@@ -217,6 +221,17 @@ impl FaultProxy {
     }
 }
 
+impl FaultProxy {
+    /// The bodies of the requests forwarded by a [`Fault::Keep`] rule, in arrival order.
+    pub fn kept(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
@@ -294,6 +309,11 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> Result
             return Ok(());
         }
         Some(Fault::Latency(d)) => std::thread::sleep((*d).min(MAX_STALL)),
+        Some(Fault::Keep) => shared
+            .kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(body.clone()),
         Some(Fault::LoseResponse) | None => {}
     }
     let response = forward(upstream, &head_text, &body)?;

@@ -20,6 +20,7 @@ use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::{self, LockOptions};
 use crate::progress::{Progress, Reporter, Scoped};
+use crate::protection;
 use crate::stack::{self, StackInfo};
 
 use super::changes::{ChangeCheck, check_changes};
@@ -41,8 +42,29 @@ pub async fn deploy(
     deploy_hooked(clients, req, reporter, &NoHooks).await
 }
 
-/// [`deploy`] with `hooks` run at their points.
+/// [`deploy`] with `hooks` run at their points; on a protected stage, termination protection
+/// is turned on after every successful deploy (unchanged ones too: a stage protected since
+/// its last deploy gets it now).
 pub async fn deploy_hooked(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    reporter: &dyn Reporter,
+    hooks: &dyn DeployHooks,
+) -> Result<DeployOutcome, AwsError> {
+    let mut outcome = deploy_steps(clients, req, reporter, hooks).await?;
+    if req.protect {
+        let id = if outcome.stack_id.is_empty() {
+            &req.params.stack
+        } else {
+            &outcome.stack_id
+        };
+        protection::protect_stack(&clients.cfn, id).await?;
+        outcome.termination_protection = true;
+    }
+    Ok(outcome)
+}
+
+async fn deploy_steps(
     clients: &AwsClients,
     req: &DeployRequest,
     reporter: &dyn Reporter,
@@ -152,6 +174,7 @@ fn unchanged(
         removed_deployments: 0,
         outputs: info.outputs,
         timings: clock.finish(),
+        termination_protection: false,
     }
 }
 

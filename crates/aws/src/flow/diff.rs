@@ -10,13 +10,12 @@ use crate::artifacts::{self, Deployment, TEMPLATE_FILE, Upload, UploadBody, temp
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::progress::{Reporter, Scoped};
-use crate::stack::{
-    self, Change, ChangeSetResult, StackInfo, StackParams, StackState, TemplateSource,
-};
+use crate::stack::{self, Change, ChangeSetResult, StackParams, TemplateSource};
 
+use super::broadening::{Broadening, broadening};
 use super::changes::{ChangeCheck, check_changes, drop_identical};
 use super::request::DeployRequest;
-use super::{MAX_TEMPLATE_BODY, deployed_template_body, stack_bucket};
+use super::{MAX_TEMPLATE_BODY, deployed_template_body, ready_stack, stack_bucket};
 
 /// What `diff` found.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +32,10 @@ pub struct DiffOutcome {
     /// Clean-up that failed: a temporary change set or template left behind, each naming it
     /// and how to delete it.
     pub warnings: Vec<String>,
+    /// The changes that broaden access (new roles, statements, permissions, ingress), from
+    /// the deployed template to the new one; a protected stage deploys them only with
+    /// `--approve-broadening`.
+    pub broadening: Vec<Broadening>,
 }
 
 /// Compute what `deploy` would change: nothing when change detection would skip; otherwise a
@@ -70,15 +73,24 @@ pub async fn diff(
         deployed.as_deref(),
     )
     .await?;
+    let deployed_value = deployed
+        .as_deref()
+        .and_then(|b| serde_json::from_str(b).ok());
+    let widened = broadening(deployed_value.as_ref(), &req.template);
     let outcome = |changes: Vec<Change>, reason, warnings| DiffOutcome {
         stack: params.stack.clone(),
         stack_exists: true,
         changes,
         reason,
         warnings,
+        broadening: widened.clone(),
     };
     if check.unchanged {
-        return Ok(outcome(Vec::new(), check.reason, Vec::new()));
+        // Nothing is deployed: nothing widens.
+        return Ok(DiffOutcome {
+            broadening: Vec::new(),
+            ..outcome(Vec::new(), check.reason, Vec::new())
+        });
     }
     let text = local_template(req, &deployments, &check)?;
     let (changes, warnings) =
@@ -89,31 +101,6 @@ pub async fn diff(
         check.reason
     };
     Ok(outcome(changes, reason, warnings))
-}
-
-/// The stack when a change set can be made on it; `None` when it does not exist (or never
-/// finished creating, so `up` would create it again).
-async fn ready_stack(
-    clients: &AwsClients,
-    params: &StackParams,
-) -> Result<Option<StackInfo>, AwsError> {
-    let Some(i) = stack::describe(&clients.cfn, &params.stack).await? else {
-        return Ok(None);
-    };
-    match stack::classify(&i.status, &params.stack, &params.region) {
-        StackState::Ready => Ok(Some(i)),
-        StackState::Recreate => Ok(None),
-        StackState::Busy => Err(AwsError::Invalid(format!(
-            "stack \"{}\" is busy ({}); run diff again when it has finished",
-            params.stack, i.status
-        ))),
-        StackState::Stuck(advice) => Err(AwsError::NeedsRecovery {
-            stack: params.stack.clone(),
-            region: params.region.clone(),
-            status: i.status,
-            advice,
-        }),
-    }
 }
 
 /// The diff of a stack that does not exist yet: every resource of the template is added.
@@ -137,6 +124,7 @@ fn all_added(req: &DeployRequest) -> DiffOutcome {
         changes,
         reason: "the stack does not exist yet".into(),
         warnings: Vec::new(),
+        broadening: broadening(None, &req.template),
     }
 }
 

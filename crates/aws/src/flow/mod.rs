@@ -6,8 +6,11 @@
 //! | Flow | Entry | Files |
 //! |---|---|---|
 //! | deploy (`up`) | [`deploy::deploy`] | `deploy.rs` (read half), `prepare.rs` (stack state, core stack), `write.rs` (under the lock), `changes.rs`, `retention.rs`, `outcome.rs` (the types they share) |
-//! | diff | [`diff::diff`] | `diff.rs`, `changes.rs` |
+//! | diff | [`diff::diff`] | `diff.rs`, `changes.rs`, `broadening.rs` |
+//! | plan (`diff --out`, a kept change set) | [`plan::plan`] | `plan.rs` (uploads with `write.rs`) |
+//! | executing a plan (`up --plan`) | [`apply::apply`] | `apply.rs`, `retention.rs` |
 //! | info (read only) | [`info::info`] | `info.rs` |
+//! | drift (read only) | [`drift::drift`] | `drift.rs` (CloudFormation's part in `crate::drift`) |
 //! | remove | [`remove::remove`] | `remove.rs` |
 //! | rollback | [`rollback::rollback`] | `rollback.rs`, `update.rs` |
 //! | deploy function | [`function::deploy_function`] | `function.rs` |
@@ -20,13 +23,17 @@
 //! deploy lock for rollback and deploy function; deploy holds the lock itself, as its read
 //! half decides whether to take it).
 
+pub mod apply;
+pub mod broadening;
 pub mod changes;
 pub mod deploy;
 pub mod diff;
+pub mod drift;
 pub mod function;
 pub mod hooks;
 pub mod info;
 mod outcome;
+pub mod plan;
 mod prepare;
 pub mod prune;
 pub mod remove;
@@ -43,7 +50,7 @@ use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::lock::{self, LockOptions};
 use crate::progress::Scoped;
-use crate::stack::{self, StackInfo};
+use crate::stack::{self, StackInfo, StackParams, StackState};
 
 /// Logical id of the framework's deployment bucket.
 pub const BUCKET_LOGICAL_ID: &str = "ServerlessDeploymentBucket";
@@ -83,6 +90,31 @@ pub(crate) async fn stack_bucket(
                 info.name
             ))
         })
+}
+
+/// The stack when a change set can be made on it; `None` when it does not exist (or never
+/// finished creating, so `up` would create it again).
+pub(crate) async fn ready_stack(
+    clients: &AwsClients,
+    params: &StackParams,
+) -> Result<Option<StackInfo>, AwsError> {
+    let Some(i) = stack::describe(&clients.cfn, &params.stack).await? else {
+        return Ok(None);
+    };
+    match stack::classify(&i.status, &params.stack, &params.region) {
+        StackState::Ready => Ok(Some(i)),
+        StackState::Recreate => Ok(None),
+        StackState::Busy => Err(AwsError::Invalid(format!(
+            "stack \"{}\" is busy ({}); run diff again when it has finished",
+            params.stack, i.status
+        ))),
+        StackState::Stuck(advice) => Err(AwsError::NeedsRecovery {
+            stack: params.stack.clone(),
+            region: params.region.clone(),
+            status: i.status,
+            advice,
+        }),
+    }
 }
 
 /// The template body the stack runs now, as CloudFormation returns it.

@@ -51,6 +51,8 @@ pub struct DeployOutcome {
     pub outputs: Vec<StackOutput>,
     /// Duration of each phase in milliseconds, in order.
     pub timings: Vec<(String, u64)>,
+    /// True when termination protection was turned on after the deploy (a protected stage).
+    pub termination_protection: bool,
 }
 
 /// The duration of each phase of a deploy.

@@ -69,6 +69,8 @@ pub struct DeployRequest {
     pub waits: Waits,
     /// The stage's deploy lock (`--force-unlock`, how long to wait for another run).
     pub lock: LockOptions,
+    /// A protected stage: turn termination protection on after a successful deploy.
+    pub protect: bool,
 }
 
 impl DeployRequest {

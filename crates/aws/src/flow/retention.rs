@@ -119,3 +119,28 @@ async fn cleanup(
     let n = artifacts::delete_keys(&clients.s3, bucket, &keys).await?;
     Ok((old.len(), n))
 }
+
+/// After a saved plan was executed: keeps the newest `keep` deployments of the stage besides
+/// `directory` (now deployed); failures are logged warnings. Returns how many were removed.
+pub(super) async fn keep_newest(
+    clients: &AwsClients,
+    bucket: &str,
+    stage_prefix: &str,
+    directory: &str,
+    keep: usize,
+) -> usize {
+    let all = match artifacts::list_deployments(&clients.s3, bucket, stage_prefix).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!("could not list old deployments (the next deploy retries): {e}");
+            return 0;
+        }
+    };
+    match cleanup(clients, bucket, &all, &[directory.to_string()], keep).await {
+        Ok((directories, _)) => directories,
+        Err(e) => {
+            tracing::warn!("could not remove old deployments (the next deploy retries): {e}");
+            0
+        }
+    }
+}

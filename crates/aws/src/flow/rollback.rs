@@ -95,6 +95,9 @@ async fn update(
         progress,
     )
     .await?;
+    if req.method == super::request::Method::ChangeSets {
+        super::write::policy_after_change_set(clients, params, &id).await?;
+    }
     Ok(RollbackOutcome {
         status: RollbackStatus::RolledBack,
         stack_status: followed.status,

@@ -78,6 +78,7 @@ pub(super) async fn write(
         removed_deployments: removed.directories,
         outputs: info.map(|i| i.outputs).unwrap_or_default(),
         timings: clock.finish(),
+        termination_protection: false,
     })
 }
 
@@ -114,7 +115,7 @@ async fn ensure_directory_is_ours(
 /// Uploads the minified template and the zips, skipping files already there byte for byte
 /// (a re-deploy of the same `--package` directory). Returns the keys uploaded and how many
 /// files were skipped.
-async fn upload(
+pub(super) async fn upload(
     clients: &AwsClients,
     req: &DeployRequest,
     bucket: &str,
@@ -185,6 +186,9 @@ async fn change_stack(
         ),
         UpdateStart::Started(sid) => {
             let followed = follow(clients, req, progress, &sid, Operation::Update).await?;
+            if req.method == Method::ChangeSets {
+                policy_after_change_set(clients, params, &sid).await?;
+            }
             (DeployStatus::Deployed, None, followed)
         }
     };
@@ -195,6 +199,19 @@ async fn change_stack(
         created: prepared.created,
         stack_id: prepared.stack_id.clone(),
     })
+}
+
+/// v3 applies `provider.stackPolicy` with SetStackPolicy once an executed change set has
+/// finished (UpdateStack and CreateStack carry it themselves).
+pub(super) async fn policy_after_change_set(
+    clients: &AwsClients,
+    params: &stack::StackParams,
+    stack_id: &str,
+) -> Result<(), AwsError> {
+    match &params.stack_policy {
+        Some(body) => crate::protection::set_stack_policy(&clients.cfn, stack_id, body).await,
+        None => Ok(()),
+    }
 }
 
 /// Named bucket and no stack yet: create the full stack directly.

@@ -83,6 +83,10 @@ pub struct ComposeUpArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+    /// On protected stages: deploy changes that broaden access (new roles or statements,
+    /// Lambda permissions, security-group ingress).
+    #[arg(long)]
+    pub approve_broadening: bool,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +96,9 @@ pub struct ComposeDiffArgs {
     /// Exit 2 when any service has changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Add each stack's drift (DetectStackDrift) to its diff.
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Args)]

@@ -143,6 +143,9 @@ pub struct RollbackArgs {
     /// Remove a deploy lock left by a killed run of this stage first.
     #[arg(long)]
     pub force_unlock: bool,
+    /// Roll back a protected stage knowingly (a protected stage refuses a rollback without it).
+    #[arg(long)]
+    pub approve_rollback: bool,
     /// `rollback function`.
     #[command(subcommand)]
     pub target: Option<RollbackCommand>,
@@ -170,6 +173,9 @@ pub struct RollbackFunctionArgs {
     /// Remove a deploy lock left by a killed run of this stage first.
     #[arg(long)]
     pub force_unlock: bool,
+    /// Roll back a protected stage knowingly (a protected stage refuses a rollback without it).
+    #[arg(long)]
+    pub approve_rollback: bool,
 }
 
 #[derive(Debug, Args)]

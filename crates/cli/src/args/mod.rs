@@ -83,6 +83,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the deployer(1) man page in roff (`--dir DIR`: write a page per command into DIR).
     Man(ManArgs),
+    /// Compare the live stack and function code with what was deployed: exit 0 in sync, 2 drifted.
+    Drift(AwsCommandArgs),
 }
 
 /// Where `deployer man` puts the pages.
@@ -225,6 +227,19 @@ pub struct UpArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+    /// On a protected stage: deploy changes that broaden access (new roles or statements,
+    /// Lambda permissions, security-group ingress).
+    #[arg(long)]
+    pub approve_broadening: bool,
+    /// Execute a saved plan (`deployer plan --out FILE`) exactly as reviewed.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path, conflicts_with_all = ["package", "force"])]
+    pub plan: Option<PathBuf>,
+    /// With --plan: do not package the checkout to compare with the plan (the source is absent).
+    #[arg(long, requires = "plan")]
+    pub skip_source_check: bool,
+    /// With --plan on a protected stage: execute a plan made on a drifted stack.
+    #[arg(long, requires = "plan")]
+    pub accept_drift: bool,
     /// `deploy function` or `deploy list`.
     #[command(subcommand)]
     pub target: Option<DeployCommand>,
@@ -245,6 +260,15 @@ pub struct DiffArgs {
     /// Deploy knowingly without this unsupported plugin (repeatable; also custom.deployer.ignorePlugins).
     #[arg(long = "ignore-plugin", value_name = "NAME")]
     pub ignore_plugins: Vec<String>,
+    /// Save the plan: keep the change set and write the plan file for `up --plan FILE`.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path, conflicts_with = "discard")]
+    pub out: Option<PathBuf>,
+    /// Delete the change set a saved plan kept.
+    #[arg(long, value_name = "FILE", value_parser = utf8_path)]
+    pub discard: Option<PathBuf>,
+    /// Also run drift detection on the stack (recorded in a saved plan).
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,13 +57,14 @@ async fn run(out: &Output, command: ComposeCommand) -> anyhow::Result<u8> {
                 force: a.force,
                 timeout: Some(Duration::from_secs(a.timeout * 60)),
                 force_unlock: a.force_unlock,
+                approve_broadening: a.approve_broadening,
             };
             let mut opts = options(out, &a.common)?;
             opts.ignore_plugins = a.ignore_plugins;
             compose::compose_up(&opts, &settings, &observer).await
         }
         ComposeCommand::Diff(a) => {
-            let r = compose::compose_diff(&options(out, &a.common)?, &observer).await;
+            let r = compose::compose_diff(&options(out, &a.common)?, a.drift, &observer).await;
             return finish(out, &observer, r, a.detailed_exitcode, None);
         }
         ComposeCommand::Remove(a) => {

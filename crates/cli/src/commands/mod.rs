@@ -6,6 +6,7 @@ pub mod compose;
 mod compose_run;
 pub mod daily;
 pub mod diff;
+pub mod drift;
 pub mod info;
 pub mod invoke;
 pub mod invoke_local;

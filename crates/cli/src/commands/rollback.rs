@@ -26,6 +26,7 @@ pub async fn run(out: &Output, mut args: RollbackArgs) -> anyhow::Result<u8> {
         stage: options::stage(out, &args.service, &args.credentials)?,
         timestamp,
         force_unlock: args.force_unlock,
+        approve_rollback: args.approve_rollback,
     };
     let observer = CliObserver::new(out);
     let result = deployer_ops::rollback(&options, &observer).await;
@@ -60,6 +61,7 @@ async fn function(out: &Output, args: RollbackFunctionArgs) -> anyhow::Result<u8
         function: args.function.clone(),
         version: args.function_version.clone(),
         force_unlock: args.force_unlock,
+        approve_rollback: args.approve_rollback,
     };
     let observer = CliObserver::new(out);
     let result = deployer_ops::rollback_function(&options, &observer).await;

@@ -2,7 +2,9 @@
 //! stack, keep the newest deployments, print endpoints, functions and outputs.
 
 use deployer_ops::types::DeployStatus;
-use deployer_ops::{DeployOptions, DeployReport, Deployed};
+use std::path::PathBuf;
+
+use deployer_ops::{ApplyOptions, DeployOptions, DeployReport, Deployed, StageOptions};
 
 use crate::args::UpArgs;
 use crate::commands::{options, render};
@@ -12,12 +14,16 @@ use crate::ui::{CliObserver, Output};
 pub async fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
     let mut stage = options::stage(out, &args.service, &args.credentials)?;
     stage.service.ignore_plugins = args.ignore_plugins.clone();
+    if let Some(plan) = args.plan.clone() {
+        return apply(out, &args, stage, plan).await;
+    }
     let options = DeployOptions {
         stage,
         force: args.force,
         package_dir: args.package.clone(),
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1) * 60)),
         force_unlock: args.force_unlock,
+        approve_broadening: args.approve_broadening,
     };
     let observer = CliObserver::new(out);
     let report = deployer_ops::deploy(&options, &observer).await;
@@ -30,6 +36,43 @@ pub async fn run(out: &Output, args: UpArgs) -> anyhow::Result<u8> {
         // The error object of `--json` carries the stage, stack and account (one object).
         DeployReport::Failed(failed) => Err(crate::errors::deploy_failed(*failed)),
     }
+}
+
+/// `up --plan FILE`: executes the saved plan.
+async fn apply(
+    out: &Output,
+    args: &UpArgs,
+    stage: StageOptions,
+    plan: PathBuf,
+) -> anyhow::Result<u8> {
+    let options = ApplyOptions {
+        stage,
+        plan,
+        skip_source_check: args.skip_source_check,
+        approve_broadening: args.approve_broadening,
+        accept_drift: args.accept_drift,
+        force_unlock: args.force_unlock,
+        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1) * 60)),
+    };
+    let observer = CliObserver::new(out);
+    let applied = deployer_ops::apply_plan(options, &observer).await;
+    observer.finish();
+    let applied = applied?;
+    if out.json {
+        out.json_result(&applied);
+    } else if applied.status == "unchanged" {
+        out.result(&format!(
+            "The plan has no changes: stack {} was not touched",
+            applied.stack
+        ));
+    } else {
+        out.result(&format!(
+            "✔ Plan executed on stack {} in account {} ({})",
+            applied.stack, applied.account, applied.stack_status
+        ));
+        render::summary(out, &[], &Default::default(), &applied.outputs);
+    }
+    Ok(crate::exit::OK)
 }
 
 fn show(out: &Output, d: &Deployed) {

@@ -30,6 +30,8 @@ pub const KINDS: &[&str] = &[
     "package-dir",
     "deployment",
     "lock-file",
+    "protected",
+    "plan",
     "declined",
     "no-such-path",
     "stack-missing",

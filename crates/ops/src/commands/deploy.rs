@@ -17,13 +17,12 @@ use serde::Serialize;
 
 use crate::calls::AwsCalls;
 use crate::observer::{Action, Observer};
-use crate::pipeline;
-use crate::pipeline::Prepared;
 use crate::pipeline::builds::BuildsSummary;
 use crate::pipeline::hooks::PluginHost;
 use crate::pipeline::plugins::{self, Pruned};
 use crate::pipeline::report::{self, Names};
 use crate::pipeline::stage::{Stage, StageOptions};
+use crate::pipeline::{self, Prepared, approval};
 
 /// What to deploy.
 #[derive(Debug, Default)]
@@ -38,6 +37,8 @@ pub struct DeployOptions {
     pub timeout: Option<Duration>,
     /// Remove a deploy lock left by a killed run of this stage first.
     pub force_unlock: bool,
+    /// `--approve-broadening`: a protected stage deploys changes that broaden access only so.
+    pub approve_broadening: bool,
 }
 
 /// The result of a deploy that reached the stack: done, or failed there.
@@ -104,6 +105,8 @@ pub struct Deployed {
     /// Sections plugins run by the plugin host added to the summary.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<Section>,
+    /// True when termination protection was turned on after the deploy (a protected stage).
+    pub termination_protection: bool,
     /// Wall-clock time of the whole deploy.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -179,10 +182,11 @@ pub async fn deploy(
         mut host,
     } = prepared;
     let session = &stage.session;
+    req.lock.force_unlock = options.force_unlock;
+    approval::refuse_deploy(&stage, &req, options.approve_broadening).await?;
     if let Some(timeout) = options.timeout {
         req.waits.operation = timeout;
     }
-    req.lock.force_unlock = options.force_unlock;
     let hooks = UploadHooks {
         host: RefCell::new(host.as_mut()),
         observer,
@@ -268,6 +272,7 @@ pub async fn deploy(
         builds: built.builds,
         account_recorded,
         sections: host.map(|h| h.sections).unwrap_or_default(),
+        termination_protection: outcome.termination_protection,
         elapsed: started.elapsed(),
     })))
 }

@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+use deployer_aws::flow::broadening::Broadening;
 use deployer_aws::stack::Change;
 use serde::Serialize;
 
 use crate::calls::AwsCalls;
+use crate::commands::drift::{DriftSection, detect};
 use crate::observer::{Action, Observer};
 use crate::pipeline;
 use crate::pipeline::stage::StageOptions;
@@ -18,6 +20,8 @@ pub struct DiffOptions {
     pub stage: StageOptions,
     /// Compare this package directory instead of packaging now.
     pub package_dir: Option<PathBuf>,
+    /// `--drift`: also run drift detection on the stack.
+    pub drift: bool,
 }
 
 /// What a deploy would change.
@@ -34,11 +38,17 @@ pub struct Diffed {
     pub region: String,
     /// The changes, from a temporary change set.
     pub changes: Vec<Change>,
+    /// The changes that broaden access, in their own list (a protected stage deploys them
+    /// only with `--approve-broadening`).
+    pub broadening: Vec<Broadening>,
     /// Why there are (or are no) changes.
     pub reason: String,
     /// Clean-up that failed (a temporary change set or template left), each naming what was
     /// left and how to delete it; also reported as warnings.
     pub warnings: Vec<String>,
+    /// With `--drift`: what drifted on the stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftSection>,
     /// AWS calls made.
     pub aws_calls: AwsCalls,
 }
@@ -61,14 +71,20 @@ pub async fn diff(options: &DiffOptions, observer: &dyn Observer) -> anyhow::Res
     for warning in &diff.warnings {
         observer.warning(warning);
     }
+    let drift = match options.drift && diff.stack_exists {
+        true => Some(detect(stage, &prepared.built.service, &diff.stack).await?),
+        false => None,
+    };
     Ok(Diffed {
         stack: diff.stack,
         stack_exists: diff.stack_exists,
         account: stage.session.identity.account.clone(),
         region: stage.session.region.clone(),
         changes: diff.changes,
+        broadening: diff.broadening,
         reason: diff.reason,
         warnings: diff.warnings,
+        drift,
         aws_calls: stage.calls(),
     })
 }

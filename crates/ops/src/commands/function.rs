@@ -18,6 +18,7 @@ use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::pipeline::function::{artifact_of, settings_of};
 use crate::pipeline::package::{self, Build, BuildTarget, HostAccess};
+use crate::pipeline::protect::{self, Shortcut};
 use crate::pipeline::stage::StageOptions;
 
 /// Which function to deploy and how.
@@ -76,6 +77,7 @@ pub async fn deploy_function(
 ) -> anyhow::Result<FunctionDeployed> {
     let started = Instant::now();
     let target = deployments::open(&options.stage, observer).await?;
+    protect::refuse(&target.stage.source.stage, Shortcut::DeployFunction)?;
     let build = package::build(
         &target.stage.source,
         &BuildTarget {

@@ -2,9 +2,11 @@
 //! holds the deploy's report types; `deployments` the deployment a daily command acts on).
 //! Each is built from the steps of `crate::pipeline`.
 
+pub(crate) mod apply;
 pub(crate) mod deploy;
 pub(crate) mod deployments;
 pub(crate) mod diff;
+pub(crate) mod drift;
 pub(crate) mod function;
 pub(crate) mod identity;
 pub(crate) mod info;
@@ -14,6 +16,7 @@ pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod package;
 pub(crate) mod pin;
+pub(crate) mod plan;
 pub(crate) mod print;
 pub(crate) mod remove;
 pub(crate) mod rollback;

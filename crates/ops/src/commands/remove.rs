@@ -1,6 +1,7 @@
 //! `remove`: delete deployer's objects of the stage from the deployment bucket (another
 //! service's objects under an overlapping prefix stay, and are counted), delete the stack and
-//! wait. A stage with an account pin needs a confirmation first.
+//! wait. A protected stage is refused; a stage the configuration pins to an account needs a
+//! confirmation first.
 
 use anyhow::Context as _;
 use deployer_aws::AwsSession;
@@ -14,6 +15,7 @@ use crate::calls::AwsCalls;
 pub use crate::errors::ConfirmationRequired;
 use crate::observer::{Action, Observer};
 use crate::pipeline::hooks::{self, HostRun, PluginHost};
+use crate::pipeline::protect::{self, Shortcut};
 use crate::pipeline::stack;
 use crate::pipeline::stage::{self, Guard, StageOptions};
 
@@ -79,6 +81,7 @@ pub async fn remove(
     observer: &dyn Observer,
 ) -> anyhow::Result<Removal> {
     let stage = stage::open(&options.stage, Guard::Enforce, observer).await?;
+    protect::refuse(&stage.source.stage, Shortcut::Remove)?;
     let resolved = stage
         .source
         .resolve(None, &mut stage.aws_answers(), observer)?;
@@ -174,14 +177,17 @@ fn left_warning(removed: &RemoveOutcome) -> String {
     )
 }
 
-/// Whether to go on: always for an unpinned stage, else as `confirmation` says.
+/// Whether to go on: as `confirmation` says for a stage the configuration pins
+/// (`allowedAccountIds`, `forbiddenAccountIds`); at once for a stage known only from the
+/// lock file's automatic record or `--expect-account`, as v3 removes without a prompt (the
+/// CI teardown of short-lived stages). A protected stage never gets here.
 fn confirmed(
     confirmation: &Confirmation<'_>,
     session: &AwsSession,
     stage: &str,
     stack: &str,
 ) -> anyhow::Result<bool> {
-    if !session.pin.is_pinned() {
+    if !session.pin.config_pins() {
         return Ok(true);
     }
     match confirmation {

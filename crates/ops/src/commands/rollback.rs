@@ -13,6 +13,7 @@ use crate::calls::AwsCalls;
 use crate::commands::deployments::{self, Target};
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::{Action, Observer};
+use crate::pipeline::protect::{self, Shortcut};
 use crate::pipeline::request::stack_params;
 use crate::pipeline::stage::StageOptions;
 
@@ -25,6 +26,8 @@ pub struct RollbackOptions {
     pub timestamp: String,
     /// Break a deploy lock left by a killed run.
     pub force_unlock: bool,
+    /// `--approve-rollback`: a protected stage rolls back only with it.
+    pub approve_rollback: bool,
 }
 
 /// The result of `rollback`.
@@ -82,6 +85,13 @@ pub async fn rollback(
     observer: &dyn Observer,
 ) -> anyhow::Result<RolledBack> {
     let target = deployments::open(&options.stage, observer).await?;
+    protect::refuse_used(
+        &target.stage.source.stage,
+        &[
+            (!options.approve_rollback, Shortcut::Rollback),
+            (options.force_unlock, Shortcut::ForceUnlock),
+        ],
+    )?;
     target.stage.run(run(&target, options, observer)).await
 }
 

@@ -14,6 +14,7 @@ use crate::calls::AwsCalls;
 use crate::commands::deployments;
 use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
+use crate::pipeline::protect::{self, Shortcut};
 use crate::pipeline::stage::StageOptions;
 
 /// Which function and version.
@@ -27,6 +28,8 @@ pub struct RollbackFunctionOptions {
     pub version: String,
     /// Break a deploy lock left by a killed run.
     pub force_unlock: bool,
+    /// `--approve-rollback`: a protected stage rolls back only with it.
+    pub approve_rollback: bool,
 }
 
 /// The result of `rollback function`.
@@ -69,6 +72,13 @@ pub async fn rollback_function(
         ));
     }
     let target = deployments::open(&options.stage, observer).await?;
+    protect::refuse_used(
+        &target.stage.source.stage,
+        &[
+            (!options.approve_rollback, Shortcut::Rollback),
+            (options.force_unlock, Shortcut::ForceUnlock),
+        ],
+    )?;
     let key = &options.function;
     deployments::ensure_function(&target.service, key, &target.stage.source.file.path)?;
     let name = target.service.function_name(key, &target.name);

@@ -168,6 +168,7 @@ async fn ship(
                 package_dir: None,
                 timeout: None,
                 force_unlock: false,
+                approve_broadening: false,
             },
             observer,
         )

@@ -64,6 +64,8 @@ pub struct UpSettings {
     pub timeout: Option<Duration>,
     /// `--force-unlock`.
     pub force_unlock: bool,
+    /// `--approve-broadening` (protected stages).
+    pub approve_broadening: bool,
 }
 
 /// The compose file of `dir`, when `dir` is a compose root.

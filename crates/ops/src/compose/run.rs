@@ -61,6 +61,7 @@ async fn up_one(
         package_dir: None,
         timeout: settings.timeout,
         force_unlock: settings.force_unlock,
+        approve_broadening: settings.approve_broadening,
     };
     let named = Named::new(observer, &name);
     match deploy(&options, &named).await {
@@ -86,6 +87,7 @@ async fn up_one(
 /// gets are the producers' deployed ones; a consumer of a producer with changes says so.
 pub async fn compose_diff(
     opts: &ComposeOptions,
+    drift: bool,
     observer: &dyn Observer,
 ) -> anyhow::Result<ComposeResult> {
     let project = Project::read(opts)?;
@@ -107,6 +109,7 @@ pub async fn compose_diff(
                 let options = DiffOptions {
                     stage: stage_options(project, name, params, opts),
                     package_dir: None,
+                    drift,
                 };
                 match diff(&options, &Named::new(observer, name)).await {
                     Ok(d) => Unit::done(name, Status::Done, &d),

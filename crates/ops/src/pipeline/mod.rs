@@ -4,6 +4,7 @@
 //! checks ([`preflight`]) → the deploy request ([`request`]). Nothing here uses
 //! `crate::commands`: the commands are built from these steps.
 
+pub(crate) mod approval;
 pub(crate) mod builds;
 pub(crate) mod function;
 pub(crate) mod hooks;
@@ -13,6 +14,7 @@ pub(crate) mod outdir;
 pub(crate) mod package;
 pub(crate) mod plugins;
 pub(crate) mod preflight;
+pub(crate) mod protect;
 pub(crate) mod report;
 pub(crate) mod request;
 pub(crate) mod service;
@@ -54,7 +56,9 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// The deploy request, sharing the package's templates.
     pub fn request(&self, force: bool) -> DeployRequest {
-        request::deploy_request(&self.built, force)
+        let mut req = request::deploy_request(&self.built, force);
+        req.protect = self.stage.source.stage.protection.is_some();
+        req
     }
 }
 

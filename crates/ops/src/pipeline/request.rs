@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use deployer_aws::deploy::{DeployArtifact, DeployRequest, Method};
+use deployer_aws::protection::RollbackTriggers;
 use deployer_aws::stack::{StackParams, Waits};
-use deployer_config::model::{DeploymentBucket, Service};
+use deployer_config::model::{DeploymentBucket, RollbackConfiguration, Service};
 use deployer_template::plugins::PluginTreatment;
 use serde_json::Value;
 
@@ -87,15 +88,17 @@ pub(crate) fn method(service: &Service) -> Method {
     }
 }
 
-pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
-    let service = &d.service;
-    let provider = &service.provider;
-    let keep = provider
-        .deployment_bucket
-        .as_ref()
+/// How many deployments the bucket keeps (`deploymentBucket.maxPreviousDeploymentArtifacts`).
+pub(crate) fn keep(service: &Service) -> usize {
+    (service.provider.deployment_bucket.as_ref())
         .and_then(DeploymentBucket::settings)
         .and_then(|s| s.max_previous_deployment_artifacts)
-        .map_or(MAX_PREVIOUS_DEPLOYMENTS, |n| n as usize);
+        .map_or(MAX_PREVIOUS_DEPLOYMENTS, |n| n as usize)
+}
+
+pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
+    let service = &d.service;
+    let keep = keep(service);
     let method = method(service);
     DeployRequest {
         service: service.service.clone(),
@@ -113,6 +116,7 @@ pub(crate) fn deploy_request(d: &Deployable, force: bool) -> DeployRequest {
         force,
         waits: Waits::default(),
         lock: deployer_aws::lock::LockOptions::from_env(),
+        protect: false,
     }
 }
 
@@ -153,6 +157,26 @@ pub(crate) fn stack_params(
         notification_arns,
         role_arn: stack::deployment_role(service),
         disable_rollback: provider.disable_rollback.unwrap_or(false),
+        stack_policy: deployer_aws::protection::policy_body(
+            provider.stack_policy.as_deref().unwrap_or_default(),
+        ),
+        rollback: provider
+            .rollback_configuration
+            .as_ref()
+            .map(rollback_triggers),
+    }
+}
+
+/// `provider.rollbackConfiguration` as the stack operations send it.
+fn rollback_triggers(c: &RollbackConfiguration) -> RollbackTriggers {
+    RollbackTriggers {
+        triggers: (c.rollback_triggers.iter())
+            .map(|t| (t.arn.clone(), t.trigger_type.clone()))
+            .collect(),
+        // The model takes any non-negative integer; CloudFormation checks the range (0–180).
+        monitoring_minutes: c
+            .monitoring_time_in_minutes
+            .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::calls::AwsCalls;
 use crate::lockfile::LockFile;
 use crate::observer::Observer;
+use crate::pipeline::protect::{self, Shortcut};
 use crate::pipeline::service::{self, ServiceOptions, Source};
 
 /// Which stage to open and with which credentials.
@@ -66,6 +67,19 @@ pub(crate) async fn open_source(
     guard: Guard,
     observer: &dyn Observer,
 ) -> anyhow::Result<Stage> {
+    if guard == Guard::Enforce {
+        // A protected stage refuses these before the lock file is written or AWS is asked.
+        protect::refuse_used(
+            &source.stage,
+            &[
+                (options.accept_account.is_some(), Shortcut::AcceptAccount),
+                (
+                    !options.service.ignore_plugins.is_empty(),
+                    Shortcut::IgnorePlugin,
+                ),
+            ],
+        )?;
+    }
     let mut lock = LockFile::read(LockFile::next_to(&source.file.path)?)?;
     let recorded_before = lock.recorded(&source.stage.stage).map(|r| r.account);
     let recorded = match &options.accept_account {

@@ -107,6 +107,11 @@ pub const PLUGINS: &[PluginRow] = &[
         "native builder: pip-installs requirements.txt (manylinux wheels) into the zip, `custom.pythonRequirements` (crates/package, build)",
     ),
     row(
+        "serverless-stack-termination-protection",
+        Native,
+        "stage protection: the stages of `custom.serverlessTerminationProtection.stages` (every stage without it) are protected as by `custom.deployer.protect`: termination protection after each deploy, and the refusals of a protected stage (crates/config protect.rs, crates/ops pipeline/protect.rs)",
+    ),
+    row(
         "serverless-offline",
         NotNeeded,
         "local emulation only (`sls offline`); nothing deployed changes",
