@@ -141,6 +141,41 @@ fn up_goes_in_waves_passes_outputs_and_remove_goes_in_reverse() {
     let env = function_env(&bed, "devAccount", "compose-consumer-waves-dev-worker");
     assert_eq!(env["QUEUE_URL"], queue_url);
 
+    // A one-function command runs in the --service's folder with its params.
+    let logs = run(
+        &bed,
+        &dir,
+        &[
+            "logs",
+            "-f",
+            "worker",
+            "--service",
+            "consumer",
+            "--stage",
+            "dev",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(logs.code, 0, "{}\n{}", logs.stdout, logs.stderr);
+    assert_eq!(logs.json()["name"], "compose-consumer-waves-dev-worker");
+    let bare = run(&bed, &dir, &["logs", "-f", "worker", "--stage", "dev"], &[]);
+    assert_eq!(bare.code, 2, "{}", bare.stderr);
+    assert_has(&bare.stderr, "name it with --service");
+
+    // info: every service's stack, the producer's outputs among them.
+    let info = run(&bed, &dir, &["info", "--stage", "dev", "--json"], &[]);
+    assert_eq!(info.code, 0, "{}", info.stderr);
+    let info = info.json();
+    assert_eq!(info["services"].as_array().unwrap().len(), 4);
+    let producer_info = info["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["service"] == "producer")
+        .unwrap();
+    assert_eq!(producer_info["result"]["outputs"]["QueueUrl"], queue_url);
+
     // remove: consumers first, then the first wave.
     let r = run(
         &bed,

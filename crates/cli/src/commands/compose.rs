@@ -75,23 +75,22 @@ pub async fn dispatch(argv: Vec<OsString>) -> Dispatch {
     Dispatch::Done(super::compose_run::run_compose(&words).await)
 }
 
-/// `NAME:COMMAND` → `COMMAND --service NAME`.
+/// `NAME:COMMAND` → `COMMAND --service NAME` (only in the command's place: option values
+/// such as times hold colons too).
 fn spelled_the_compose_way(words: Vec<String>) -> Vec<String> {
-    let Some((i, (service, command))) = words.iter().enumerate().skip(1).find_map(|(i, w)| {
-        if w.starts_with('-') {
-            return None;
-        }
-        w.split_once(':')
-            .filter(|(s, c)| !s.is_empty() && !c.is_empty())
-            .map(|(s, c)| (i, (s.to_string(), c.to_string())))
-    }) else {
+    let Some((i, word)) = first_command(&words) else {
         return words;
     };
-    let mut out = words;
-    let rest: Vec<String> = command.split(':').map(str::to_string).collect();
-    out.splice(i..=i, rest);
+    let Some((service, command)) = word
+        .split_once(':')
+        .filter(|(s, c)| !s.is_empty() && !c.is_empty())
+    else {
+        return words;
+    };
+    let mut out = words.clone();
+    out.splice(i..=i, command.split(':').map(str::to_string));
     out.push("--service".into());
-    out.push(service);
+    out.push(service.to_string());
     out
 }
 
@@ -238,6 +237,8 @@ mod tests {
             spelled_the_compose_way(words("deployer up --stage dev")),
             words("deployer up --stage dev")
         );
+        let logs = words("deployer logs -f a --startTime 2026-11-27T13:53:12Z");
+        assert_eq!(spelled_the_compose_way(logs.clone()), logs);
     }
 
     #[test]

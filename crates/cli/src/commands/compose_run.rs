@@ -166,9 +166,9 @@ fn finish(
             .count();
         if !out.json {
             out.warn(&format!(
-                "{failed} of {} services did not {}",
-                result.services.len(),
-                result.command
+                "{}: {failed} of {} services failed or were skipped",
+                result.command,
+                result.services.len()
             ));
         }
         return Ok(crate::exit::FAILURE);

@@ -133,3 +133,79 @@ pub(crate) async fn read_deployed(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use deployer_config::ProcessEnv;
+    use deployer_config::compose::{Context, read};
+
+    use super::*;
+
+    fn project() -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["p", "c"] {
+            std::fs::create_dir_all(dir.path().join(f)).unwrap();
+        }
+        let file = dir.path().join("serverless-compose.yml");
+        std::fs::write(
+            &file,
+            "services:\n  p: { path: p }\n  c:\n    path: c\n    params:\n      \
+             url: 'q=${p.Url}'\n      plain: x\n",
+        )
+        .unwrap();
+        let opts = BTreeMap::new();
+        let ctx = Context {
+            stage: "dev",
+            env: &ProcessEnv,
+            opts: &opts,
+        };
+        let compose = read(&file, &ctx).unwrap();
+        let selected = compose.services.keys().cloned().collect();
+        let project = Project {
+            compose,
+            selected,
+            facts: BTreeMap::new(),
+        };
+        (dir, project)
+    }
+
+    #[test]
+    fn outputs_render_into_params_or_name_what_is_missing() {
+        let (_dir, project) = project();
+        let outputs = Outputs::default();
+        outputs.set(
+            "p",
+            IndexMap::from([("Other".to_string(), "o".to_string())]),
+        );
+        let err = outputs
+            .params(&project, "c", &Missing::Fail)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("services.c.params.url"), "{err}");
+        assert!(err.contains("has no output Url (it has: Other)"), "{err}");
+
+        outputs.set(
+            "p",
+            IndexMap::from([("Url".to_string(), "https://q".to_string())]),
+        );
+        let params = outputs.params(&project, "c", &Missing::Fail).unwrap();
+        assert_eq!(params, vec!["url=q=https://q", "plain=x"]);
+    }
+
+    #[test]
+    fn a_missing_output_becomes_a_placeholder_with_one_note() {
+        let (_dir, project) = project();
+        let outputs = Outputs::default();
+        outputs.unavailable("p", "not deployed".into());
+        let notes = RefCell::new(Vec::new());
+        let params = outputs
+            .params(&project, "c", &Missing::Placeholder(&notes))
+            .unwrap();
+        assert_eq!(params[0], "url=q=<output p.Url not available>");
+        let notes = notes.into_inner();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("${p.Url}: not deployed"), "{notes:?}");
+    }
+}

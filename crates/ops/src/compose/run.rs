@@ -13,6 +13,7 @@ use super::{ComposeOptions, ComposeResult, Named, Project, UpSettings, guard, st
 use crate::commands::deploy::{DeployOptions, DeployReport, deploy};
 use crate::commands::diff::{DiffOptions, diff};
 use crate::commands::remove::{Confirmation, Removal, RemoveOptions, remove};
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 
 type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Unit> + 'a>>;
@@ -199,7 +200,10 @@ pub async fn compose_remove(
                 Ok(Removal::Removed(r)) => Unit::done(&name, Status::Removed, &*r),
                 Ok(Removal::Declined) => Unit::failed(
                     &name,
-                    anyhow::anyhow!("the removal of {name} was declined; nothing removed"),
+                    OpError::error(
+                        OpErrorKind::Declined,
+                        format!("the removal of {name} was declined; it was not removed"),
+                    ),
                 ),
                 Err(e) => Unit::failed(&name, e),
             }

@@ -16,6 +16,7 @@ use crate::commands::identity::{verify, whoami};
 use crate::commands::info::info;
 use crate::commands::package::{PackageOptions, package};
 use crate::commands::print::{PrintOptions, print};
+use crate::errors::{OpError, OpErrorKind};
 use crate::observer::Observer;
 use crate::pipeline::stage::StageOptions;
 
@@ -325,16 +326,15 @@ pub async fn service_options(
 ) -> anyhow::Result<ServiceArgs> {
     let project = Project::read(opts)?;
     let [name] = project.selected.as_slice() else {
-        anyhow::bail!(
-            "this command acts on one service: name it with --service (one of {})",
-            project
-                .compose
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let known = project.compose.services.keys().cloned().collect::<Vec<_>>();
+        return Err(OpError::error(
+            OpErrorKind::Input,
+            format!(
+                "at a compose root this command acts on one service: name it with --service \
+                 (one of {})",
+                known.join(", ")
+            ),
+        ));
     };
     let outputs = Outputs::default();
     let producers: Vec<String> = project
