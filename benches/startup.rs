@@ -69,7 +69,15 @@ fn main() {
         .unwrap_or(200);
     let service =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/multi-account/service");
-    let mut builds = vec![("release", PathBuf::from(env!("CARGO_BIN_EXE_deployer")))];
+    // This bench's own binary: the release build under `cargo bench` (its profile directory
+    // names it, so that a run with another `--profile` says which build it measured).
+    let own = PathBuf::from(env!("CARGO_BIN_EXE_deployer"));
+    let own_build = own
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str())
+        .map_or("release".to_string(), |name| name.replace("debug", "test"));
+    let mut builds = vec![(own_build.as_str(), own)];
     match dist_binary() {
         Some(dist) => builds.push(("dist", dist)),
         None => println!(
