@@ -112,10 +112,7 @@ pub async fn compose_diff(
                     package_dir: None,
                     drift,
                 };
-                match diff(&options, &Named::new(observer, name)).await {
-                    Ok(d) => Unit::done(name, Status::Done, &d),
-                    Err(e) => Unit::failed(name, e),
-                }
+                Unit::finished(name, diff(&options, &Named::new(observer, name)).await)
             }))
         })
         .collect();

@@ -85,6 +85,14 @@ impl Unit {
         }
     }
 
+    /// A service's command that ended: its result, or what failed.
+    pub fn finished(service: &str, result: anyhow::Result<impl Serialize>) -> Self {
+        match result {
+            Ok(r) => Self::done(service, Status::Done, &r),
+            Err(e) => Self::failed(service, e),
+        }
+    }
+
     /// A failed unit.
     pub fn failed(service: &str, err: anyhow::Error) -> Self {
         Self {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::outputs::{Missing, Outputs, read_deployed};
-use super::runner::{Status, Unit, bounded, timed};
+use super::runner::{Unit, bounded, timed};
 use super::{ComposeOptions, ComposeResult, Named, Project, guard, stage_options};
 use crate::commands::deployments::deploy_list;
 use crate::commands::identity::{verify, whoami};
@@ -95,10 +95,7 @@ pub async fn compose_package(
                     now,
                     offline,
                 };
-                match package(&options, &Named::new(observer, &name)).await {
-                    Ok(p) => Unit::done(&name, Status::Done, &p),
-                    Err(e) => Unit::failed(&name, e),
-                }
+                Unit::finished(&name, package(&options, &Named::new(observer, &name)).await)
             })
         })
         .await,
@@ -123,10 +120,7 @@ pub async fn compose_print(
                     path: path.clone(),
                     offline,
                 };
-                match print(&options, &Named::new(observer, &name)).await {
-                    Ok(p) => Unit::done(&name, Status::Done, &p),
-                    Err(e) => Unit::failed(&name, e),
-                }
+                Unit::finished(&name, print(&options, &Named::new(observer, &name)).await)
             })
         })
         .await,
@@ -143,10 +137,7 @@ pub async fn compose_info(
     Ok(
         per_service("info", &project, opts, &outputs, |name, stage| {
             Box::pin(async move {
-                match info(&stage, &Named::new(observer, &name)).await {
-                    Ok(i) => Unit::done(&name, Status::Done, &i),
-                    Err(e) => Unit::failed(&name, e),
-                }
+                Unit::finished(&name, info(&stage, &Named::new(observer, &name)).await)
             })
         })
         .await,
@@ -163,10 +154,10 @@ pub async fn compose_deploy_list(
     Ok(
         per_service("deploy list", &project, opts, &outputs, |name, stage| {
             Box::pin(async move {
-                match deploy_list(&stage, &Named::new(observer, &name)).await {
-                    Ok(l) => Unit::done(&name, Status::Done, &l),
-                    Err(e) => Unit::failed(&name, e),
-                }
+                Unit::finished(
+                    &name,
+                    deploy_list(&stage, &Named::new(observer, &name)).await,
+                )
             })
         })
         .await,
@@ -183,10 +174,7 @@ pub async fn compose_whoami(
     offline_outputs_none(&project, &outputs);
     let mut result = per_service("whoami", &project, opts, &outputs, |name, stage| {
         Box::pin(async move {
-            match whoami(&stage, &Named::new(observer, &name)).await {
-                Ok(i) => Unit::done(&name, Status::Done, &i),
-                Err(e) => Unit::failed(&name, e),
-            }
+            Unit::finished(&name, whoami(&stage, &Named::new(observer, &name)).await)
         })
     })
     .await;
@@ -205,10 +193,7 @@ pub async fn compose_verify(
     offline_outputs_none(&project, &outputs);
     let mut result = per_service("verify", &project, opts, &outputs, |name, stage| {
         Box::pin(async move {
-            match verify(&stage, &Named::new(observer, &name)).await {
-                Ok(v) => Unit::done(&name, Status::Done, &v),
-                Err(e) => Unit::failed(&name, e),
-            }
+            Unit::finished(&name, verify(&stage, &Named::new(observer, &name)).await)
         })
     })
     .await;
