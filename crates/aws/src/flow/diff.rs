@@ -10,7 +10,7 @@ use crate::artifacts::{self, Deployment, TEMPLATE_FILE, Upload, UploadBody, temp
 use crate::clients::AwsClients;
 use crate::error::AwsError;
 use crate::progress::{Reporter, Scoped};
-use crate::stack::{self, Change, ChangeSetResult, StackParams, TemplateSource};
+use crate::stack::{self, Change, ChangeSetResult, StackInfo, StackParams, TemplateSource};
 
 use super::broadening::{Broadening, broadening};
 use super::changes::{ChangeCheck, check_changes, drop_identical};
@@ -55,24 +55,11 @@ pub async fn diff(
         return Ok(all_added(req));
     };
     let bucket = stack_bucket(clients, &req.bucket, &info).await?;
-    let prefix = req.stage_prefix();
-    let (deployments, deployed) = tokio::join!(
-        artifacts::list_deployments(&clients.s3, &bucket, &prefix),
-        deployed_template_body(clients, &info.id),
-    );
-    let deployments = deployments?;
-    let deployed = deployed?;
-    let mut check_req = req.clone();
-    check_req.force = false;
-    let check = check_changes(
-        clients,
-        &check_req,
-        &bucket,
-        &info,
-        &deployments,
-        deployed.as_deref(),
-    )
-    .await?;
+    let Compared {
+        deployments,
+        deployed,
+        check,
+    } = compared(clients, req, &bucket, &info).await?;
     let deployed_value = deployed
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok());
@@ -101,6 +88,48 @@ pub async fn diff(
         check.reason
     };
     Ok(outcome(changes, reason, warnings))
+}
+
+/// The stack as deployed, beside what an unforced deploy of a request would change.
+pub(super) struct Compared {
+    /// The deployments under the stage's prefix.
+    pub deployments: Vec<Deployment>,
+    /// The template the stack runs.
+    pub deployed: Option<String>,
+    /// Change detection's verdict.
+    pub check: ChangeCheck,
+}
+
+/// Reads the stage's deployments and the deployed template at once, then runs change
+/// detection as an unforced `up` would (diff and plan show what would change, forced or not).
+pub(super) async fn compared(
+    clients: &AwsClients,
+    req: &DeployRequest,
+    bucket: &str,
+    info: &StackInfo,
+) -> Result<Compared, AwsError> {
+    let prefix = req.stage_prefix();
+    let (deployments, deployed) = tokio::join!(
+        artifacts::list_deployments(&clients.s3, bucket, &prefix),
+        deployed_template_body(clients, &info.id),
+    );
+    let (deployments, deployed) = (deployments?, deployed?);
+    let mut check_req = req.clone();
+    check_req.force = false;
+    let check = check_changes(
+        clients,
+        &check_req,
+        bucket,
+        info,
+        &deployments,
+        deployed.as_deref(),
+    )
+    .await?;
+    Ok(Compared {
+        deployments,
+        deployed,
+        check,
+    })
 }
 
 /// The diff of a stack that does not exist yet: every resource of the template is added.

@@ -17,9 +17,10 @@ use crate::progress::{Reporter, Scoped};
 use crate::stack::{self, Change, ChangeSetResult, StackInfo, TemplateSource};
 
 use super::broadening::{Broadening, broadening};
-use super::changes::{check_changes, drop_identical};
+use super::changes::drop_identical;
+use super::diff::{Compared, compared};
 use super::request::DeployRequest;
-use super::{deployed_template_body, ready_stack, stack_bucket};
+use super::{ready_stack, stack_bucket};
 
 /// One uploaded object of a plan and its SHA-256 (base64).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -76,23 +77,9 @@ pub async fn plan(
         )));
     };
     let bucket = stack_bucket(clients, &req.bucket, &info).await?;
-    let prefix = req.stage_prefix();
-    let (deployments, deployed) = tokio::join!(
-        artifacts::list_deployments(&clients.s3, &bucket, &prefix),
-        deployed_template_body(clients, &info.id),
-    );
-    let (deployments, deployed) = (deployments?, deployed?);
-    let mut check_req = req.clone();
-    check_req.force = false;
-    let check = check_changes(
-        clients,
-        &check_req,
-        &bucket,
-        &info,
-        &deployments,
-        deployed.as_deref(),
-    )
-    .await?;
+    let Compared {
+        deployed, check, ..
+    } = compared(clients, req, &bucket, &info).await?;
     let text = serde_json::to_string(req.template.as_ref())
         .map_err(|e| AwsError::Invalid(format!("template: {e}")))?;
     let mut outcome = planned(req, info, bucket, &text, check.reason.clone());
