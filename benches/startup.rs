@@ -1,7 +1,9 @@
 //! Whole-process start-up of the distribution build (profile dist: LTO, one codegen unit,
-//! stripped) against the release build: `deployer --version`, `deployer print --stage prod` on
-//! the seed service, and the peak RSS of that print. The two binaries run alternately, so that
-//! the load of the machine weighs on both alike.
+//! stripped, dependencies optimised for size) against the release build: `deployer --version`,
+//! `deployer print --stage prod` on the seed service, the peak RSS of that print, and
+//! `deployer package --stage prod` of the seed service carrying a generated 2,000-file, 40 MB
+//! tree (the work where code optimised for size could show: walking, deflate, SHA-256). The
+//! binaries run alternately, so that the load of the machine weighs on all alike.
 //!
 //! Run with `cargo build --profile dist -p deployer-cli && cargo bench -p deployer-cli --bench
 //! startup` (optionally `-- <runs>`). The dist binary is `<target dir>/dist/deployer`, or
@@ -62,6 +64,54 @@ fn summary(mut samples: Vec<Duration>) -> String {
     )
 }
 
+/// Runs `args` in `dir` with each build alternately, `runs` counted rounds after 5 warm-up
+/// ones, and prints each build's summary.
+fn compare(builds: &[(&str, PathBuf)], dir: &Path, name: &str, args: &[&str], runs: usize) {
+    let mut samples = vec![Vec::with_capacity(runs); builds.len()];
+    for round in 0..runs + 5 {
+        for (i, (_, bin)) in builds.iter().enumerate() {
+            let took = run_once(bin, dir, args);
+            // The first rounds warm the page cache and are not counted.
+            if round >= 5 {
+                samples[i].push(took);
+            }
+        }
+    }
+    for ((build, _), samples) in builds.iter().zip(samples) {
+        println!("deployer {name} ({build}), {runs} runs: {}", summary(samples));
+    }
+}
+
+/// A copy of the seed service at `to` with `lib/`: 2,000 files of 20 kB, half repetitive
+/// text (deflate's usual input) and half pseudo-random bytes (stored or barely compressed).
+fn copy_with_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("lib")).expect("create the service");
+    for name in ["serverless.yml", "handler.js", "package.json"] {
+        std::fs::copy(from.join(name), to.join(name)).expect("copy the seed service");
+    }
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..2_000 {
+        let dir = to.join(format!("lib/m{:02}", i % 40));
+        std::fs::create_dir_all(&dir).expect("create a folder");
+        let body: Vec<u8> = if i % 2 == 0 {
+            format!("export const value{i} = {{ name: 'item-{i}', size: {i} }};\n")
+                .repeat(20_000 / 48)
+                .into_bytes()
+        } else {
+            (0..20_000)
+                .map(|_| {
+                    // xorshift64: incompressible bytes without a dependency.
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        std::fs::write(dir.join(format!("f{i}.js")), body).expect("write a file");
+    }
+}
+
 fn main() {
     let runs: usize = std::env::args()
         .skip(1)
@@ -89,23 +139,13 @@ fn main() {
         ("print --stage prod", &["print", "--stage", "prod"]),
     ];
     for (name, args) in cases {
-        let mut samples = vec![Vec::with_capacity(runs); builds.len()];
-        for round in 0..runs + 5 {
-            for (i, (_, bin)) in builds.iter().enumerate() {
-                let took = run_once(bin, &service, args);
-                // The first rounds warm the page cache and are not counted.
-                if round >= 5 {
-                    samples[i].push(took);
-                }
-            }
-        }
-        for ((build, _), samples) in builds.iter().zip(samples) {
-            println!(
-                "deployer {name} ({build}), {runs} runs: {}",
-                summary(samples)
-            );
-        }
+        compare(&builds, &service, name, args, runs);
     }
+    let packaged = tempfile::tempdir().expect("temp dir");
+    let big = packaged.path().join("service");
+    copy_with_tree(&service, &big);
+    let package = ["package", "--stage", "prod"];
+    compare(&builds, &big, "package --stage prod (40 MB)", &package, runs.div_ceil(10));
     for (build, bin) in &builds {
         let mut rss: Vec<u64> = (0..20)
             .filter_map(|_| peak_rss_kib(bin, &service, &["print", "--stage", "prod"]))

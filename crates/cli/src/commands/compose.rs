@@ -65,7 +65,8 @@ pub async fn dispatch(argv: Vec<OsString>) -> Dispatch {
         command
     };
     let delegate = !COMPOSE_COMMANDS.contains(&command.as_str())
-        || (command == "deploy" && words.get(at + 1).is_some_and(|w| w == "function"));
+        || (command == "deploy" && words.get(at + 1).is_some_and(|w| w == "function"))
+        || saved_plan(&command, &words[at..]);
     if delegate {
         return match single_service(&cwd, words).await {
             Ok(argv) => Dispatch::Single(argv),
@@ -73,6 +74,21 @@ pub async fn dispatch(argv: Vec<OsString>) -> Dispatch {
         };
     }
     Dispatch::Done(super::compose_run::run_compose(&words).await)
+}
+
+/// A saved plan is one service's: `up --plan FILE`, `plan --out FILE`, `plan --discard FILE`
+/// run as that service's single-service command (and ask for `--service` without one).
+fn saved_plan(command: &str, words: &[String]) -> bool {
+    let flags: &[&str] = match command {
+        "up" | "deploy" => &["--plan"],
+        "diff" | "plan" => &["--out", "--discard"],
+        _ => return false,
+    };
+    words.iter().any(|w| {
+        flags
+            .iter()
+            .any(|f| w == f || w.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
+    })
 }
 
 /// `NAME:COMMAND` → `COMMAND --service NAME` (only in the command's place: option values
@@ -239,6 +255,17 @@ mod tests {
         );
         let logs = words("deployer logs -f a --startTime 2026-11-27T13:53:12Z");
         assert_eq!(spelled_the_compose_way(logs.clone()), logs);
+    }
+
+    #[test]
+    fn a_saved_plan_is_one_services_command() {
+        assert!(saved_plan("up", &words("up --plan p.json --service api")));
+        assert!(saved_plan("deploy", &words("deploy --plan=p.json")));
+        assert!(saved_plan("plan", &words("plan --stage prod --out p.json")));
+        assert!(saved_plan("diff", &words("diff --discard p.json")));
+        assert!(!saved_plan("up", &words("up --stage prod --planned")));
+        assert!(!saved_plan("diff", &words("diff --drift")));
+        assert!(!saved_plan("remove", &words("remove --plan p.json")));
     }
 
     #[test]

@@ -124,18 +124,71 @@ pub fn print_json(value: &impl serde::Serialize) {
 }
 
 /// Logs (`tracing`) go to stderr through [`redact`]: `DEPLOYER_LOG` (or `RUST_LOG`) sets the
-/// filter; `-v` means deployer's own `info`, `-vv` adds the AWS SDK's `debug`.
+/// filter — `LEVEL` and `TARGET=LEVEL` directives, comma-separated; `-v` means deployer's own
+/// `info`, `-vv` adds the AWS SDK's `debug`. A value that does not parse falls back to the default.
 pub fn init_tracing(global: &GlobalArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEPLOYER_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(redact::default_filter(global.verbose))
-        });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(redact::Writer::stderr)
         .with_ansi(false)
         .with_target(global.verbose >= 2)
-        .without_time()
+        .without_time();
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(log_filter(global.verbose))
         .try_init();
+}
+
+/// The filter from `DEPLOYER_LOG`, else `RUST_LOG`, else [`redact::default_filter`].
+fn log_filter(verbosity: u8) -> tracing_subscriber::filter::Targets {
+    let set = ["DEPLOYER_LOG", "RUST_LOG"].map(|name| std::env::var(name).ok());
+    filter_from(set.into_iter().flatten(), verbosity)
+}
+
+/// The first of `values` that is a non-empty, valid filter, else the default for `verbosity`.
+fn filter_from(
+    values: impl IntoIterator<Item = String>,
+    verbosity: u8,
+) -> tracing_subscriber::filter::Targets {
+    values
+        .into_iter()
+        .filter(|value| !value.trim().is_empty())
+        .find_map(|value| value.parse().ok())
+        .unwrap_or_else(|| {
+            redact::default_filter(verbosity)
+                .parse()
+                .unwrap_or_default()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_from;
+    use tracing_subscriber::filter::LevelFilter;
+
+    fn values(list: &[&str]) -> Vec<String> {
+        list.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn the_first_valid_setting_wins() {
+        let filter = filter_from(values(&["", "warn,deployer_aws=debug", "trace"]), 0);
+        assert!(filter.would_enable("deployer_aws::flow", &LevelFilter::DEBUG.into_level().unwrap()));
+        assert!(!filter.would_enable("aws_smithy_runtime", &LevelFilter::INFO.into_level().unwrap()));
+    }
+
+    #[test]
+    fn an_invalid_setting_falls_back_to_the_default() {
+        let filter = filter_from(values(&["deployer=loud"]), 1);
+        assert!(filter.would_enable("deployer_ops::commands", &LevelFilter::INFO.into_level().unwrap()));
+        assert!(!filter.would_enable("deployer_ops::commands", &LevelFilter::DEBUG.into_level().unwrap()));
+        assert_eq!(filter_from(values(&[]), 0).default_level(), Some(LevelFilter::WARN));
+    }
+
+    #[test]
+    fn very_verbose_shows_the_sdk_debug_lines() {
+        let filter = filter_from(values(&[]), 2);
+        assert!(filter.would_enable("aws_smithy_runtime::client", &LevelFilter::DEBUG.into_level().unwrap()));
+    }
 }

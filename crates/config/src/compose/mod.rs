@@ -343,7 +343,9 @@ fn member(
         problem(
             problems,
             format!("{at}.component"),
-            "only the serverless-framework component is supported",
+            "only the serverless-framework component is supported: deploy this service with its \
+             own tool, remove it from the compose file, and pass what it exports through \
+             params (or remove the key when it is a Serverless Framework service)",
         );
     }
     let text = |key: &str, problems: &mut Vec<Problem>| -> Option<String> {

@@ -83,13 +83,22 @@ impl PlanFile {
         let text = std::fs::read_to_string(path).map_err(|e| {
             OpError::error(
                 OpErrorKind::Plan,
-                format!("plan file {}: {e}", path.display()),
+                format!(
+                    "cannot read plan file {}: {e}; save one with `deployer plan --stage STAGE \
+                     --out {}` first",
+                    path.display(),
+                    path.display()
+                ),
             )
         })?;
         let plan: PlanFile = serde_json::from_str(&text).map_err(|e| {
             OpError::error(
                 OpErrorKind::Plan,
-                format!("plan file {} is not a deployer plan: {e}", path.display()),
+                format!(
+                    "plan file {} is not a deployer plan ({e}); pass the file `deployer plan \
+                     --out FILE` wrote",
+                    path.display()
+                ),
             )
         })?;
         if plan.format_version != PLAN_FORMAT {
