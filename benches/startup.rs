@@ -78,7 +78,10 @@ fn compare(builds: &[(&str, PathBuf)], dir: &Path, name: &str, args: &[&str], ru
         }
     }
     for ((build, _), samples) in builds.iter().zip(samples) {
-        println!("deployer {name} ({build}), {runs} runs: {}", summary(samples));
+        println!(
+            "deployer {name} ({build}), {runs} runs: {}",
+            summary(samples)
+        );
     }
 }
 
@@ -145,7 +148,13 @@ fn main() {
     let big = packaged.path().join("service");
     copy_with_tree(&service, &big);
     let package = ["package", "--stage", "prod"];
-    compare(&builds, &big, "package --stage prod (40 MB)", &package, runs.div_ceil(10));
+    compare(
+        &builds,
+        &big,
+        "package --stage prod (40 MB)",
+        &package,
+        runs.div_ceil(10),
+    );
     for (build, bin) in &builds {
         let mut rss: Vec<u64> = (0..20)
             .filter_map(|_| peak_rss_kib(bin, &service, &["print", "--stage", "prod"]))

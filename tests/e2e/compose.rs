@@ -177,16 +177,37 @@ fn up_goes_in_waves_passes_outputs_and_remove_goes_in_reverse() {
     assert_eq!(producer_info["result"]["outputs"]["QueueUrl"], queue_url);
 
     // A saved plan is one service's: at the compose root it needs --service.
-    let bare = run(&bed, &dir, &["up", "--plan", "p.json", "--stage", "dev"], &[]);
+    let bare = run(
+        &bed,
+        &dir,
+        &["up", "--plan", "p.json", "--stage", "dev"],
+        &[],
+    );
     assert_eq!(bare.code, 2, "{}", bare.stderr);
     assert_has(&bare.stderr, "name it with --service");
     let plan_file = dir.join("consumer.plan.json");
     let plan_path = plan_file.display().to_string();
-    let saved = ["plan", "--out", &plan_path, "--service", "consumer", "--stage", "dev"];
+    let saved = [
+        "plan",
+        "--out",
+        &plan_path,
+        "--service",
+        "consumer",
+        "--stage",
+        "dev",
+    ];
     let saved = run(&bed, &dir, &saved, &[]);
     assert_eq!(saved.code, 0, "{}\n{}", saved.stdout, saved.stderr);
     assert!(plan_file.is_file(), "{}", saved.stderr);
-    let applied = ["up", "--plan", &plan_path, "--service", "consumer", "--stage", "dev"];
+    let applied = [
+        "up",
+        "--plan",
+        &plan_path,
+        "--service",
+        "consumer",
+        "--stage",
+        "dev",
+    ];
     let applied = run(&bed, &dir, &applied, &[]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
 

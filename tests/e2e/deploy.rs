@@ -245,8 +245,10 @@ fn redeploy_is_unchanged_then_code_changes_and_force_deploys() {
         by.get("S3.PutObject").is_none() && by.get("CloudFormation.UpdateStack").is_none(),
         "{by}"
     );
+    // Counted, not timed: the sequential chain depends on whether the concurrent HeadObjects
+    // overlapped, which a loaded machine decides (benches/deploy.rs reports it).
     assert!(
-        j["awsCalls"]["sequential"].as_u64().unwrap() <= 4,
+        j["awsCalls"]["total"].as_u64().unwrap() <= 6,
         "{}",
         j["awsCalls"]
     );

@@ -64,13 +64,10 @@ fn install(base_url: &str, dir: &Path) -> Output {
         .expect("run install.sh")
 }
 
-/// The release archive of this machine's target around this test build's binary (stripped
-/// when `strip` is there, as release binaries are), with its .sha256 as the workflow writes it.
+/// The release archive of this machine's target, packed by scripts/release-archive.sh (as the
+/// release workflow packs it) around this test build's binary, stripped when `strip` is there.
 fn release_dir(root: &Path, target: &str) -> String {
-    let name = format!("deployer-v{VERSION}-{target}");
-    let staging = root.join("staging").join(&name);
-    std::fs::create_dir_all(&staging).unwrap();
-    let binary = staging.join("deployer");
+    let binary = root.join("deployer");
     let stripped = Command::new("strip")
         .arg("-o")
         .arg(&binary)
@@ -79,27 +76,106 @@ fn release_dir(root: &Path, target: &str) -> String {
     if !stripped.is_ok_and(|s| s.success()) {
         std::fs::copy(deployer_bin(), &binary).unwrap();
     }
-    let good = root.join("good");
-    std::fs::create_dir_all(&good).unwrap();
-    let archive = good.join(format!("{name}.tar.gz"));
-    let tar = Command::new("tar")
-        .arg("-czf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(root.join("staging"))
-        .arg(&name)
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
-    let sum = String::from_utf8(sum.stdout).unwrap();
-    let hash = sum.split_whitespace().next().expect("sha256sum output");
-    std::fs::write(
-        good.join(format!("{name}.tar.gz.sha256")),
-        format!("{hash}  {name}.tar.gz\n"),
-    )
-    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/release-archive.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--target", target, "--binary"])
+        .arg(&binary)
+        .arg("--out")
+        .arg(root.join("good"))
+        .output()
+        .expect("run release-archive.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = format!("deployer-v{VERSION}-{target}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.trim().ends_with(&format!("good/{name}.tar.gz")),
+        "{printed}"
+    );
     name
+}
+
+/// The paths in the archive, without the top folder.
+fn listing(archive: &Path) -> Vec<String> {
+    let out = Command::new("tar")
+        .arg("-tzf")
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('/').map(|(_, rest)| rest.to_string()))
+        .filter(|rest| !rest.is_empty() && !rest.ends_with('/'))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn release_archive_holds_the_binary_completions_man_pages_and_licences() {
+    let root = tempfile::tempdir().unwrap();
+    let name = release_dir(root.path(), "x86_64-unknown-linux-musl");
+    let archive = root.path().join(format!("good/{name}.tar.gz"));
+    let paths = listing(&archive);
+    for expected in [
+        "deployer",
+        "completions/deployer.bash",
+        "completions/_deployer",
+        "completions/deployer.fish",
+        "completions/_deployer.ps1",
+        "man/deployer.1",
+        "man/deployer-up.1",
+        "README.md",
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == expected),
+            "{expected} in {paths:?}"
+        );
+    }
+    // The .sha256 is sha256sum's line for the archive's file name.
+    let sum = std::fs::read_to_string(root.path().join(format!("good/{name}.tar.gz.sha256")));
+    let sum = sum.unwrap();
+    let check = Command::new("sha256sum")
+        .arg("--check")
+        .current_dir(root.path().join("good"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(sum.as_bytes())?;
+            child.wait()
+        });
+    assert!(check.is_ok_and(|s| s.success()), "{sum}");
+    assert!(sum.ends_with(&format!("  {name}.tar.gz\n")), "{sum}");
+
+    // A binary of another version is refused, naming both.
+    let fake = root.path().join("old");
+    std::fs::write(&fake, "#!/bin/sh\necho deployer 0.0.1\n").unwrap();
+    let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&fake, executable).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/release-archive.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--target", "x", "--binary"])
+        .arg(&fake)
+        .arg("--out")
+        .arg(root.path().join("refused"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"deployer 0.0.1\", the workspace is"),
+        "{stderr}"
+    );
+    assert!(!root.path().join("refused").exists());
 }
 
 #[test]

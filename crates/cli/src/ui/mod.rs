@@ -174,21 +174,39 @@ mod tests {
     #[test]
     fn the_first_valid_setting_wins() {
         let filter = filter_from(values(&["", "warn,deployer_aws=debug", "trace"]), 0);
-        assert!(filter.would_enable("deployer_aws::flow", &LevelFilter::DEBUG.into_level().unwrap()));
-        assert!(!filter.would_enable("aws_smithy_runtime", &LevelFilter::INFO.into_level().unwrap()));
+        assert!(filter.would_enable(
+            "deployer_aws::flow",
+            &LevelFilter::DEBUG.into_level().unwrap()
+        ));
+        assert!(!filter.would_enable(
+            "aws_smithy_runtime",
+            &LevelFilter::INFO.into_level().unwrap()
+        ));
     }
 
     #[test]
     fn an_invalid_setting_falls_back_to_the_default() {
         let filter = filter_from(values(&["deployer=loud"]), 1);
-        assert!(filter.would_enable("deployer_ops::commands", &LevelFilter::INFO.into_level().unwrap()));
-        assert!(!filter.would_enable("deployer_ops::commands", &LevelFilter::DEBUG.into_level().unwrap()));
-        assert_eq!(filter_from(values(&[]), 0).default_level(), Some(LevelFilter::WARN));
+        assert!(filter.would_enable(
+            "deployer_ops::commands",
+            &LevelFilter::INFO.into_level().unwrap()
+        ));
+        assert!(!filter.would_enable(
+            "deployer_ops::commands",
+            &LevelFilter::DEBUG.into_level().unwrap()
+        ));
+        assert_eq!(
+            filter_from(values(&[]), 0).default_level(),
+            Some(LevelFilter::WARN)
+        );
     }
 
     #[test]
     fn very_verbose_shows_the_sdk_debug_lines() {
         let filter = filter_from(values(&[]), 2);
-        assert!(filter.would_enable("aws_smithy_runtime::client", &LevelFilter::DEBUG.into_level().unwrap()));
+        assert!(filter.would_enable(
+            "aws_smithy_runtime::client",
+            &LevelFilter::DEBUG.into_level().unwrap()
+        ));
     }
 }
