@@ -144,6 +144,14 @@ fn plan(bed: &TestBed<'_>, dir: &Path, proxy: &FaultProxy, file: &str) -> serde_
     r.json()
 }
 
+/// `deployer up -s dev --plan FILE EXTRA… --json` through the proxy.
+fn up_plan(bed: &TestBed<'_>, dir: &Path, proxy: &FaultProxy, file: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["up", "-s", "dev", "--plan", file];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    via(bed, dir, proxy, &args)
+}
+
 #[test]
 fn up_plan_executes_the_reviewed_change_set() {
     let bed = TestBed::standard();
@@ -187,19 +195,7 @@ fn up_plan_executes_the_reviewed_change_set() {
         "not deployed by the plan"
     );
 
-    let up = via(
-        &bed,
-        &dir,
-        &proxy,
-        &[
-            "up",
-            "-s",
-            "dev",
-            "--plan",
-            "../planned-plan.json",
-            "--json",
-        ],
-    );
+    let up = up_plan(&bed, &dir, &proxy, "../planned-plan.json", &[]);
     assert_eq!(up.code, 0, "{}", up.stderr);
     let j = up.json();
     assert_eq!(j["status"], "deployed", "{j}");
@@ -230,19 +226,7 @@ fn up_plan_executes_the_reviewed_change_set() {
     assert_eq!(none["noChanges"], true, "{none}");
     assert!(none["changeSetId"].is_null());
     let before = proxy.kept().len();
-    let noop = via(
-        &bed,
-        &dir,
-        &proxy,
-        &[
-            "up",
-            "-s",
-            "dev",
-            "--plan",
-            "../planned-none.json",
-            "--json",
-        ],
-    );
+    let noop = up_plan(&bed, &dir, &proxy, "../planned-none.json", &[]);
     assert_eq!(noop.code, 0, "{}", noop.stderr);
     assert_eq!(noop.json()["status"], "unchanged");
     assert_eq!(proxy.kept().len(), before, "no write");
@@ -445,12 +429,7 @@ fn broadening_is_listed_by_diff_and_gated_on_a_protected_stage() {
         p.json()["broadening"][0]["logicalId"],
         "IamRoleLambdaExecution"
     );
-    let refused = via(
-        &bed,
-        &dir,
-        &proxy,
-        &["up", "-s", "dev", "--plan", "../widening.json", "--json"],
-    );
+    let refused = up_plan(&bed, &dir, &proxy, "../widening.json", &[]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     let e = refused.json();
     assert_eq!(e["error"]["kind"], "protected", "{e}");
@@ -461,19 +440,12 @@ fn broadening_is_listed_by_diff_and_gated_on_a_protected_stage() {
             .contains("--approve-broadening"),
         "{e}"
     );
-    let approved = via(
+    let approved = up_plan(
         &bed,
         &dir,
         &proxy,
-        &[
-            "up",
-            "-s",
-            "dev",
-            "--plan",
-            "../widening.json",
-            "--approve-broadening",
-            "--json",
-        ],
+        "../widening.json",
+        &["--approve-broadening"],
     );
     assert_eq!(approved.code, 0, "{}", approved.stderr);
     assert_eq!(approved.json()["status"], "deployed");

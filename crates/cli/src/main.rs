@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
         }
     };
     let out = Output::new(&cli.global);
-    ui::init_tracing(&cli.global);
+    ui::init_tracing(&cli.global, &out);
     let result = match cli.command {
         Command::Print(a) => commands::print::run(&out, a).await,
         Command::Package(a) => commands::package::run(&out, a).await,

@@ -35,7 +35,7 @@ pub async fn run_compose(words: &[String]) -> u8 {
         }
     };
     let out = Output::new(&cli.global);
-    ui::init_tracing(&cli.global);
+    ui::init_tracing(&cli.global, &out);
     match run(&out, cli.command).await {
         Ok(code) => code,
         Err(err) => {

@@ -125,10 +125,17 @@ pub fn print_json(value: &impl serde::Serialize) {
 
 /// Logs (`tracing`) go to stderr through [`redact`]: `DEPLOYER_LOG` (or `RUST_LOG`) sets the
 /// filter — `LEVEL` and `TARGET=LEVEL` directives, comma-separated; `-v` means deployer's own
-/// `info`, `-vv` adds the AWS SDK's `debug`. A value that does not parse falls back to the default.
-pub fn init_tracing(global: &GlobalArgs) {
+/// `info`, `-vv` adds the AWS SDK's `debug`. A value that does not parse is named in a warning
+/// and the next setting (or the default) is used.
+pub fn init_tracing(global: &GlobalArgs, out: &Output) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
+    let set = ["DEPLOYER_LOG", "RUST_LOG"].map(|name| (name, std::env::var(name).ok()));
+    let set = set.into_iter().filter_map(|(name, v)| Some((name, v?)));
+    let (filter, warnings) = filter_from(set, global.verbose);
+    for warning in &warnings {
+        out.warn(warning);
+    }
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(redact::Writer::stderr)
         .with_ansi(false)
@@ -136,30 +143,36 @@ pub fn init_tracing(global: &GlobalArgs) {
         .without_time();
     let _ = tracing_subscriber::registry()
         .with(fmt)
-        .with(log_filter(global.verbose))
+        .with(filter)
         .try_init();
 }
 
-/// The filter from `DEPLOYER_LOG`, else `RUST_LOG`, else [`redact::default_filter`].
-fn log_filter(verbosity: u8) -> tracing_subscriber::filter::Targets {
-    let set = ["DEPLOYER_LOG", "RUST_LOG"].map(|name| std::env::var(name).ok());
-    filter_from(set.into_iter().flatten(), verbosity)
-}
-
-/// The first of `values` that is a non-empty, valid filter, else the default for `verbosity`.
-fn filter_from(
-    values: impl IntoIterator<Item = String>,
+/// The first of the `(variable, value)` settings that is a non-empty, valid filter, else the
+/// default for `verbosity`; with a warning for each setting that is not a filter.
+fn filter_from<'a>(
+    settings: impl IntoIterator<Item = (&'a str, String)>,
     verbosity: u8,
-) -> tracing_subscriber::filter::Targets {
-    values
-        .into_iter()
-        .filter(|value| !value.trim().is_empty())
-        .find_map(|value| value.parse().ok())
-        .unwrap_or_else(|| {
-            redact::default_filter(verbosity)
-                .parse()
-                .unwrap_or_default()
-        })
+) -> (tracing_subscriber::filter::Targets, Vec<String>) {
+    let mut warnings = Vec::new();
+    for (name, value) in settings {
+        if value.trim().is_empty() {
+            continue;
+        }
+        // `Targets` would read `target[span]` as a target name that matches nothing.
+        let parsed = match value.contains(['[', '{']) {
+            true => Err("span and field filters are not supported".to_string()),
+            false => value.parse().map_err(|e| format!("{e}")),
+        };
+        match parsed {
+            Ok(filter) => return (filter, warnings),
+            Err(e) => warnings.push(format!(
+                "{name}={value:?} is not a log filter ({e}): deployer takes LEVEL and \
+                 target=level, comma-separated (no span or field filters); it is ignored"
+            )),
+        }
+    }
+    let default = redact::default_filter(verbosity).parse();
+    (default.unwrap_or_default(), warnings)
 }
 
 #[cfg(test)]
@@ -167,13 +180,16 @@ mod tests {
     use super::filter_from;
     use tracing_subscriber::filter::LevelFilter;
 
-    fn values(list: &[&str]) -> Vec<String> {
-        list.iter().map(|v| v.to_string()).collect()
+    fn values(list: &[&str]) -> Vec<(&'static str, String)> {
+        list.iter()
+            .map(|v| ("DEPLOYER_LOG", v.to_string()))
+            .collect()
     }
 
     #[test]
     fn the_first_valid_setting_wins() {
-        let filter = filter_from(values(&["", "warn,deployer_aws=debug", "trace"]), 0);
+        let (filter, warnings) = filter_from(values(&["", "warn,deployer_aws=debug", "trace"]), 0);
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert!(filter.would_enable(
             "deployer_aws::flow",
             &LevelFilter::DEBUG.into_level().unwrap()
@@ -186,7 +202,11 @@ mod tests {
 
     #[test]
     fn an_invalid_setting_falls_back_to_the_default() {
-        let filter = filter_from(values(&["deployer=loud"]), 1);
+        let (filter, warnings) = filter_from(values(&["deployer=loud", "deployer[run]=debug"]), 1);
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[1].contains("span and field filters are not supported"));
+        assert!(warnings[0].starts_with("DEPLOYER_LOG=\"deployer=loud\" is not a log filter"));
+        assert!(warnings[0].contains("it is ignored"), "{}", warnings[0]);
         assert!(filter.would_enable(
             "deployer_ops::commands",
             &LevelFilter::INFO.into_level().unwrap()
@@ -196,14 +216,14 @@ mod tests {
             &LevelFilter::DEBUG.into_level().unwrap()
         ));
         assert_eq!(
-            filter_from(values(&[]), 0).default_level(),
+            filter_from(values(&[]), 0).0.default_level(),
             Some(LevelFilter::WARN)
         );
     }
 
     #[test]
     fn very_verbose_shows_the_sdk_debug_lines() {
-        let filter = filter_from(values(&[]), 2);
+        let (filter, _) = filter_from(values(&[]), 2);
         assert!(filter.would_enable(
             "aws_smithy_runtime::client",
             &LevelFilter::DEBUG.into_level().unwrap()

@@ -91,11 +91,7 @@ pub async fn compose_diff(
     drift: bool,
     observer: &dyn Observer,
 ) -> anyhow::Result<ComposeResult> {
-    let project = Project::read(opts)?;
-    let needed = project.with_producers();
-    guard::every_account(&project, &needed, opts, observer).await?;
-    let outputs = Outputs::default();
-    read_deployed(&project, &project.producers(), opts, observer, &outputs).await;
+    let (project, outputs) = proven_with_deployed(opts, observer).await?;
     let notes = RefCell::new(Vec::new());
     let jobs: Vec<Job<'_>> = project
         .selected
@@ -122,6 +118,19 @@ pub async fn compose_diff(
     let mut result = ComposeResult::new("diff", &project, units);
     result.notes = notes;
     Ok(result)
+}
+
+/// The project once every account it needs is proven, with the producers' deployed outputs:
+/// where `diff` and `remove` start (they change no producer before reading it).
+async fn proven_with_deployed(
+    opts: &ComposeOptions,
+    observer: &dyn Observer,
+) -> anyhow::Result<(Project, Outputs)> {
+    let project = Project::read(opts)?;
+    guard::every_account(&project, &project.with_producers(), opts, observer).await?;
+    let outputs = Outputs::default();
+    read_deployed(&project, &project.producers(), opts, observer, &outputs).await;
+    Ok((project, outputs))
 }
 
 /// A note for each consumer whose producer's diff has changes.
@@ -160,11 +169,7 @@ pub async fn compose_remove(
     confirmation: &Confirmation<'_>,
     observer: &dyn Observer,
 ) -> anyhow::Result<ComposeResult> {
-    let project = Project::read(opts)?;
-    let needed = project.with_producers();
-    guard::every_account(&project, &needed, opts, observer).await?;
-    let outputs = Outputs::default();
-    read_deployed(&project, &project.producers(), opts, observer, &outputs).await;
+    let (project, outputs) = proven_with_deployed(opts, observer).await?;
     let deps = project.compose.dependencies();
     let mut reversed: IndexMap<String, Vec<String>> = IndexMap::new();
     for (name, on) in &deps {
