@@ -8,6 +8,10 @@
 //! Run with `cargo build --profile dist -p deployer-cli && cargo bench -p deployer-cli --bench
 //! startup` (optionally `-- <runs>`). The dist binary is `<target dir>/dist/deployer`, or
 //! DEPLOYER_DIST_BIN. Peak RSS needs GNU time (/usr/bin/time).
+//!
+//! Side by side with the tool users leave: when `SERVERLESS_BIN` names osls's CLI (`npm install
+//! --prefix DIR osls@4.3.1`, then `SERVERLESS_BIN=DIR/node_modules/.bin/serverless`), its
+//! `--version` and `print --stage prod` on the same service run too (a tenth of the runs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -141,8 +145,18 @@ fn main() {
         ("--version", &["--version"]),
         ("print --stage prod", &["print", "--stage", "prod"]),
     ];
+    let osls = std::env::var_os("SERVERLESS_BIN").map(PathBuf::from);
     for (name, args) in cases {
         compare(&builds, &service, name, args, runs);
+        if let Some(bin) = &osls {
+            compare(
+                &[("osls", bin.clone())],
+                &service,
+                name,
+                args,
+                runs.div_ceil(10),
+            );
+        }
     }
     let packaged = tempfile::tempdir().expect("temp dir");
     let big = packaged.path().join("service");
